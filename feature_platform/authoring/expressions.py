@@ -1,0 +1,308 @@
+"""The declarative expression language configs use for filters, mappings and derived fields.
+
+An :class:`Expr` only *describes* a computation: operators build an :class:`ExprNode` tree that
+serialises to JSON, is type-checked against a source schema by the compiler, and is turned into a
+polars expression by the engine. It never runs Python on event payloads, which is what keeps configs
+portable across runtimes; logic that cannot be said this way belongs in an executor plugin.
+
+>>> (col("action") == "save") & col("dwell_ms").is_not_null()
+((col('action') == 'save') & is_not_null(col('dwell_ms')))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+from feature_platform.artefact.dtypes import DType
+from feature_platform.artefact.expressions import ExprNode, ExprOp, JsonScalar
+from feature_platform.errors import ConfigDefinitionError
+
+BOUNDARY_HINT = (
+    "Configs are declarative: filters, mappings and derived fields must be expressions built with "
+    "col(), lit(), when(), operators and the .str/.dt helpers, so every runtime can run them from the "
+    "compiled JSON. Logic that needs real Python belongs in an executor plugin registered in "
+    "feature_platform.plugins and referenced from config by name with parameters."
+)
+
+
+def _to_node(value: object) -> ExprNode:
+    if isinstance(value, Expr):
+        return value.node
+    if isinstance(value, ExprNode):
+        return value
+    if value is None or isinstance(value, str | bool | int | float):
+        return lit(value).node
+    if callable(value):
+        msg = f"a Python callable ({value!r}) cannot be used in an expression. {BOUNDARY_HINT}"
+        raise ConfigDefinitionError(msg)
+    msg = f"cannot use {type(value).__name__} value {value!r} in an expression; {BOUNDARY_HINT}"
+    raise ConfigDefinitionError(msg)
+
+
+def _binary(op: ExprOp, left: object, right: object) -> Expr:
+    return Expr(ExprNode(op=op, args=(_to_node(left), _to_node(right))))
+
+
+class Expr:
+    """A node of the expression tree, with operators that build larger trees."""
+
+    __slots__ = ("node",)
+    __hash__ = None  # type: ignore[assignment]  # == builds an expression, so Expr cannot be hashed
+
+    def __init__(self, node: ExprNode) -> None:
+        self.node = node
+
+    def __repr__(self) -> str:
+        return self.node.render()
+
+    def __bool__(self) -> bool:
+        msg = (
+            f"the truth value of expression {self!r} is unknown when the config is written; use the "
+            "operators & | ~ instead of and/or/not, and when(...).then(...).otherwise(...) instead of if"
+        )
+        raise ConfigDefinitionError(msg)
+
+    # comparisons
+    def __eq__(self, other: object) -> Expr:  # type: ignore[override]
+        return _binary(ExprOp.EQ, self, other)
+
+    def __ne__(self, other: object) -> Expr:  # type: ignore[override]
+        return _binary(ExprOp.NE, self, other)
+
+    def __lt__(self, other: object) -> Expr:
+        return _binary(ExprOp.LT, self, other)
+
+    def __le__(self, other: object) -> Expr:
+        return _binary(ExprOp.LE, self, other)
+
+    def __gt__(self, other: object) -> Expr:
+        return _binary(ExprOp.GT, self, other)
+
+    def __ge__(self, other: object) -> Expr:
+        return _binary(ExprOp.GE, self, other)
+
+    # boolean logic
+    def __and__(self, other: object) -> Expr:
+        return _binary(ExprOp.AND, self, other)
+
+    def __rand__(self, other: object) -> Expr:
+        return _binary(ExprOp.AND, other, self)
+
+    def __or__(self, other: object) -> Expr:
+        return _binary(ExprOp.OR, self, other)
+
+    def __ror__(self, other: object) -> Expr:
+        return _binary(ExprOp.OR, other, self)
+
+    def __invert__(self) -> Expr:
+        return Expr(ExprNode(op=ExprOp.NOT, args=(self.node,)))
+
+    # arithmetic
+    def __add__(self, other: object) -> Expr:
+        return _binary(ExprOp.ADD, self, other)
+
+    def __radd__(self, other: object) -> Expr:
+        return _binary(ExprOp.ADD, other, self)
+
+    def __sub__(self, other: object) -> Expr:
+        return _binary(ExprOp.SUB, self, other)
+
+    def __rsub__(self, other: object) -> Expr:
+        return _binary(ExprOp.SUB, other, self)
+
+    def __mul__(self, other: object) -> Expr:
+        return _binary(ExprOp.MUL, self, other)
+
+    def __rmul__(self, other: object) -> Expr:
+        return _binary(ExprOp.MUL, other, self)
+
+    def __truediv__(self, other: object) -> Expr:
+        return _binary(ExprOp.DIV, self, other)
+
+    def __rtruediv__(self, other: object) -> Expr:
+        return _binary(ExprOp.DIV, other, self)
+
+    def __mod__(self, other: object) -> Expr:
+        return _binary(ExprOp.MOD, self, other)
+
+    def __neg__(self) -> Expr:
+        return Expr(ExprNode(op=ExprOp.NEG, args=(self.node,)))
+
+    # membership, nulls, casts
+    def is_in(self, values: Iterable[JsonScalar]) -> Expr:
+        items = tuple(values)
+        for item in items:
+            if item is not None and not isinstance(item, str | bool | int | float):
+                msg = f"is_in() takes literal values only, got {item!r}"
+                raise ConfigDefinitionError(msg)
+        return Expr(ExprNode(op=ExprOp.IS_IN, args=(self.node,), values=items))
+
+    def is_null(self) -> Expr:
+        return Expr(ExprNode(op=ExprOp.IS_NULL, args=(self.node,)))
+
+    def is_not_null(self) -> Expr:
+        return Expr(ExprNode(op=ExprOp.IS_NOT_NULL, args=(self.node,)))
+
+    def cast(self, dtype: DType | str) -> Expr:
+        return Expr(ExprNode(op=ExprOp.CAST, args=(self.node,), dtype=DType(dtype)))
+
+    def fill_null(self, value: object) -> Expr:
+        return coalesce(self, value)
+
+    @property
+    def str(self) -> StringFunctions:
+        return StringFunctions(self)
+
+    @property
+    def dt(self) -> TimestampFunctions:
+        return TimestampFunctions(self)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Let config models hold expressions: accept an Expr (or a bare literal), dump the JSON tree."""
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, Expr) else Expr(_to_node(v)),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda e: e.node.model_dump(mode="json", exclude_defaults=True)
+            ),
+        )
+
+
+class StringFunctions:
+    """``expr.str.*``: string functions."""
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _unary(self, op: ExprOp) -> Expr:
+        return Expr(ExprNode(op=op, args=(self._expr.node,)))
+
+    def _predicate(self, op: ExprOp, literal: str) -> Expr:
+        if not isinstance(literal, str):
+            msg = f"{op.value}() takes a string literal, got {literal!r}"
+            raise ConfigDefinitionError(msg)
+        return Expr(ExprNode(op=op, args=(self._expr.node,), value=literal))
+
+    def lower(self) -> Expr:
+        return self._unary(ExprOp.STR_LOWER)
+
+    def upper(self) -> Expr:
+        return self._unary(ExprOp.STR_UPPER)
+
+    def strip(self) -> Expr:
+        return self._unary(ExprOp.STR_STRIP)
+
+    def len(self) -> Expr:
+        return self._unary(ExprOp.STR_LEN)
+
+    def contains(self, literal: str) -> Expr:
+        return self._predicate(ExprOp.STR_CONTAINS, literal)
+
+    def starts_with(self, literal: str) -> Expr:
+        return self._predicate(ExprOp.STR_STARTS_WITH, literal)
+
+    def ends_with(self, literal: str) -> Expr:
+        return self._predicate(ExprOp.STR_ENDS_WITH, literal)
+
+
+class TimestampFunctions:
+    """``expr.dt.*``: timestamp functions (UTC)."""
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _unary(self, op: ExprOp) -> Expr:
+        return Expr(ExprNode(op=op, args=(self._expr.node,)))
+
+    def hour(self) -> Expr:
+        return self._unary(ExprOp.TS_HOUR)
+
+    def weekday(self) -> Expr:
+        """ISO weekday, Monday = 1."""
+        return self._unary(ExprOp.TS_WEEKDAY)
+
+    def date(self) -> Expr:
+        return self._unary(ExprOp.TS_DATE)
+
+    def epoch_ms(self) -> Expr:
+        return self._unary(ExprOp.TS_TO_EPOCH_MS)
+
+
+def col(name: str) -> Expr:
+    """A column of the input: a raw source column in mappings and filters, a normalised field elsewhere."""
+    if not isinstance(name, str) or not name:
+        msg = f"col() takes a non-empty column name, got {name!r}"
+        raise ConfigDefinitionError(msg)
+    return Expr(ExprNode(op=ExprOp.COL, name=name))
+
+
+def lit(value: JsonScalar, dtype: DType | str | None = None) -> Expr:
+    """A literal. Its type is inferred from the Python value unless ``dtype`` says otherwise."""
+    if value is not None and not isinstance(value, str | bool | int | float):
+        _to_node(value)  # raises the specific error
+    if isinstance(value, float) and value != value:
+        msg = "NaN literals are not allowed; use lit(None) for a missing value"
+        raise ConfigDefinitionError(msg)
+    return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=DType(dtype) if dtype is not None else None))
+
+
+def coalesce(*exprs: object) -> Expr:
+    """The first non-null of ``exprs``."""
+    if len(exprs) < 2:
+        msg = "coalesce() needs at least two expressions"
+        raise ConfigDefinitionError(msg)
+    return Expr(ExprNode(op=ExprOp.COALESCE, args=tuple(_to_node(e) for e in exprs)))
+
+
+def concat(*exprs: object) -> Expr:
+    """String concatenation of ``exprs`` (null if any is null)."""
+    if len(exprs) < 2:
+        msg = "concat() needs at least two expressions"
+        raise ConfigDefinitionError(msg)
+    return Expr(ExprNode(op=ExprOp.STR_CONCAT, args=tuple(_to_node(e) for e in exprs)))
+
+
+def from_epoch_ms(expr: object) -> Expr:
+    """A timestamp from integer milliseconds since the Unix epoch."""
+    return Expr(ExprNode(op=ExprOp.TS_FROM_EPOCH_MS, args=(_to_node(expr),)))
+
+
+class When:
+    """Builder for ``when(c1).then(v1).when(c2).then(v2).otherwise(v)``."""
+
+    __slots__ = ("_branches", "_pending")
+
+    def __init__(self, branches: tuple[ExprNode, ...], pending: ExprNode | None) -> None:
+        self._branches = branches
+        self._pending = pending
+
+    def then(self, value: object) -> When:
+        if self._pending is None:
+            msg = "then() must follow when()"
+            raise ConfigDefinitionError(msg)
+        return When((*self._branches, self._pending, _to_node(value)), None)
+
+    def when(self, condition: object) -> When:
+        if self._pending is not None:
+            msg = "when() must be followed by then() before another when()"
+            raise ConfigDefinitionError(msg)
+        return When(self._branches, _to_node(condition))
+
+    def otherwise(self, value: object) -> Expr:
+        if self._pending is not None or not self._branches:
+            msg = "otherwise() must follow when(...).then(...)"
+            raise ConfigDefinitionError(msg)
+        return Expr(ExprNode(op=ExprOp.WHEN, args=(*self._branches, _to_node(value))))
+
+
+def when(condition: object) -> When:
+    """Start a conditional: ``when(cond).then(value)...otherwise(default)``."""
+    return When((), _to_node(condition))

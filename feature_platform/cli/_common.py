@@ -1,0 +1,61 @@
+"""Shared CLI plumbing: settings, exit codes, turning platform errors into messages."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from feature_platform.compiler import CompileResult, compile_configs, render_issues
+from feature_platform.errors import FeaturePlatformError
+from feature_platform.settings import PlatformSettings
+
+EXIT_ERROR = 1
+EXIT_INVALID_CONFIG = 2
+EXIT_BREAKING_CHANGE = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+def configs_option(fn: F) -> F:
+    return click.option(
+        "--configs", "configs", type=click.Path(path_type=Path, file_okay=False), default=None,
+        help="Config package directory (default: $FP_CONFIGS_DIR or ./feature_configs).",
+    )(fn)
+
+
+def env_option(fn: F) -> F:
+    return click.option("--env", "env", default=None, help="Environment (default: $FP_ENV or 'dev').")(fn)
+
+
+def handle_errors(fn: F) -> F:
+    """Print platform errors as one clear line on stderr and exit 1, instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FeaturePlatformError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def compile_or_exit(configs: Path | None) -> CompileResult:
+    """Compile in memory; on any issue print them all, grouped by file, and exit 2."""
+    configs_dir = configs or settings().configs_dir
+    result = compile_configs(configs_dir)
+    if result.issues:
+        click.secho(render_issues(result.issues), fg="red", err=True)
+        click.secho("validation failed: nothing was compiled or published", fg="red", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+    return result

@@ -1,0 +1,22 @@
+"""Entry point of the `feature-platform` console script."""
+
+from __future__ import annotations
+
+import click
+
+from feature_platform import __version__
+from feature_platform.cli.compile_cmds import compile_cmd, plugins, schema, validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feature-platform")
+def cli() -> None:
+    """Config-as-code user-sequence features: validate, compile, plan, publish, index."""
+
+
+for command in (validate, compile_cmd, schema, plugins):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli()

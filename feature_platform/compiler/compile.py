@@ -1,0 +1,101 @@
+"""The compile entry point: discover → resolve (validate) → build → write to staging → swap atomically.
+
+The output directory is a symlink to an immutable build folder named by the manifest hash; a compile
+writes a new build folder completely, then replaces the symlink with ``os.replace`` (atomic on POSIX).
+A reader therefore sees either the previous set or the new one, never a mix, and a failed compile
+leaves the previous set in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feature_platform.artefact.canonical import canonical_bytes
+from feature_platform.artefact.format import Manifest
+from feature_platform.compiler.build import MANIFEST_NAME, SealedArtefact, build_artefacts, build_manifest
+from feature_platform.compiler.discovery import DiscoveryResult, discover
+from feature_platform.compiler.issues import ValidationIssue
+from feature_platform.compiler.resolve import Resolved, resolve
+from feature_platform.errors import FeaturePlatformError
+
+
+@dataclass
+class CompileResult:
+    """What a compile produced: artefacts and manifest when valid, every issue otherwise."""
+
+    issues: list[ValidationIssue] = field(default_factory=list)
+    artefacts: dict[str, SealedArtefact] = field(default_factory=dict)
+    manifest: Manifest | None = None
+    discovery: DiscoveryResult | None = None
+    resolved: Resolved | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    @property
+    def manifest_bytes(self) -> bytes:
+        if self.manifest is None:
+            msg = "no manifest: the compile had errors"
+            raise FeaturePlatformError(msg)
+        return canonical_bytes(self.manifest.model_dump(mode="json"))
+
+
+def compile_configs(configs_dir: Path) -> CompileResult:
+    """Validate and compile the config package in memory; nothing is written."""
+    discovery = discover(configs_dir)
+    resolved = resolve(discovery.objects)
+    issues = sorted(set(discovery.issues) | set(resolved.issues))
+    result = CompileResult(issues=issues, discovery=discovery, resolved=resolved)
+    if issues:
+        return result
+    result.artefacts = build_artefacts(resolved)
+    result.manifest = build_manifest(result.artefacts)
+    return result
+
+
+def write_output(result: CompileResult, out_dir: Path) -> Path:
+    """Write a valid compile to ``out_dir`` atomically; returns the build folder written."""
+    if not result.ok or result.manifest is None:
+        msg = "refusing to write a compile that has errors"
+        raise FeaturePlatformError(msg)
+    manifest_bytes = result.manifest_bytes
+    build_id = hashlib.sha256(manifest_bytes).hexdigest()[:16]
+    builds = out_dir.parent / f".{out_dir.name}.builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    final = builds / build_id
+    if not final.exists():
+        staging = builds / f".staging-{build_id}-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        for sealed in result.artefacts.values():
+            target = staging / sealed.relative_path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(sealed.data)
+        (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
+        os.replace(staging, final)
+    _swap_symlink(out_dir, final)
+    _prune_builds(builds, keep=final)
+    return final
+
+
+def _swap_symlink(link: Path, target: Path) -> None:
+    if link.exists() and not link.is_symlink():
+        msg = f"{link} exists and is not a compile output link; remove it or choose another --out"
+        raise FeaturePlatformError(msg)
+    tmp = link.parent / f".{link.name}.tmp-{os.getpid()}"
+    if tmp.is_symlink():
+        tmp.unlink()
+    tmp.symlink_to(os.path.relpath(target, link.parent))
+    os.replace(tmp, link)
+
+
+def _prune_builds(builds: Path, keep: Path, retain: int = 5) -> None:
+    """Keep the newest few builds (a reader may still be reading the previous one)."""
+    done = sorted((p for p in builds.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
+    for old in done[:-retain]:
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,122 @@
+"""Discovery by import: import every module of a config package and collect the config objects in it.
+
+Objects are found as module globals, or inside module-level lists, tuples and dicts (so loops that
+generate definitions work). The same object seen from several modules (imported helpers) counts once.
+A module that fails to import is reported as one issue naming the config file and line, and the other
+modules are still discovered, so the user sees every problem in one run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feature_platform.authoring._base import ConfigObject
+from feature_platform.authoring.kinds import ConfigKind, kind_of
+from feature_platform.compiler.issues import ValidationIssue
+from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A config object and where it was defined."""
+
+    obj: ConfigObject
+    kind: ConfigKind
+    module: str
+
+    @property
+    def file(self) -> str:
+        return self.obj.defined_at.file
+
+    @property
+    def line(self) -> int:
+        return self.obj.defined_at.line
+
+
+@dataclass
+class DiscoveryResult:
+    objects: list[Discovered] = field(default_factory=list)
+    issues: list[ValidationIssue] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+class ConfigPackageError(FeaturePlatformError):
+    """The configs directory is not an importable package."""
+
+
+def discover(configs_dir: Path) -> DiscoveryResult:
+    """Import the package at ``configs_dir`` afresh and collect its config objects."""
+    package_dir = configs_dir.resolve()
+    if not (package_dir / "__init__.py").is_file():
+        msg = f"{configs_dir} is not a config package: it needs an __init__.py"
+        raise ConfigPackageError(msg)
+    package = package_dir.name
+    result = DiscoveryResult()
+    result.files = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
+    _forget_package(package)
+    sys.path.insert(0, str(package_dir.parent))
+    try:
+        seen: set[int] = set()
+        for path in result.files:
+            module_name = _module_name(package, package_dir, path)
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:  # noqa: BLE001  (any import failure is a config error to report)
+                result.issues.append(_import_issue(path, module_name, exc, package_dir))
+                continue
+            for obj in _config_objects(vars(module)):
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    result.objects.append(Discovered(obj=obj, kind=kind_of(obj), module=module_name))
+    finally:
+        sys.path.remove(str(package_dir.parent))
+    result.objects.sort(key=lambda d: (d.kind.key, d.obj.name, d.file, d.line))
+    return result
+
+
+def _module_name(package: str, package_dir: Path, path: Path) -> str:
+    relative = path.relative_to(package_dir).with_suffix("")
+    parts = [p for p in relative.parts if p != "__init__"]
+    return ".".join([package, *parts])
+
+
+def _forget_package(package: str) -> None:
+    """Drop cached modules so a re-discovery in the same process sees edited files."""
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def _config_objects(namespace: dict[str, object]) -> Iterator[ConfigObject]:
+    for name, value in sorted(namespace.items()):
+        if name.startswith("__"):
+            continue
+        if isinstance(value, ConfigObject):
+            yield value
+        elif isinstance(value, list | tuple):
+            yield from (v for v in value if isinstance(v, ConfigObject))
+        elif isinstance(value, dict):
+            yield from (v for v in value.values() if isinstance(v, ConfigObject))
+
+
+def _import_issue(path: Path, module_name: str, exc: Exception, package_dir: Path) -> ValidationIssue:
+    """One issue for a failed import: the innermost frame inside the config package, and the error."""
+    file, line = str(path), 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and Path(frame.filename).resolve().is_relative_to(package_dir):
+            file, line = frame.filename, frame.lineno or 0
+    if isinstance(exc, SyntaxError) and exc.filename:
+        file, line = exc.filename, exc.lineno or 0
+    if isinstance(exc, ConfigDefinitionError):
+        message = str(exc)
+    else:
+        message = f"module {module_name} failed to import: {type(exc).__name__}: {exc}"
+    return ValidationIssue(
+        file=file, line=line, kind="module", name=module_name, message=message,
+        hint="fix this error; the objects defined in this module were not validated",
+    )
