@@ -4,7 +4,7 @@ This package is what every runtime imports. It must never import the authoring A
 or ``feature_configs`` (checked by the import-linter contract in ``pyproject.toml``).
 """
 
-from feature_platform.artefact.canonical import canonical_bytes, content_hash
+from feature_platform.artefact.canonical import canonical_bytes, claimed_and_actual_hash, seal
 from feature_platform.artefact.dtypes import DType
 from feature_platform.artefact.expressions import ExprNode, ExprOp
 from feature_platform.artefact.format import (
@@ -38,8 +38,9 @@ __all__ = [
     "ManifestEntry",
     "PluginCall",
     "canonical_bytes",
-    "content_hash",
+    "claimed_and_actual_hash",
     "load_artefact",
     "parse_artefact",
+    "seal",
     "seal_artefact",
 ]

@@ -1,34 +1,50 @@
-"""Canonical JSON: the one byte encoding of an artefact, so equal content means equal bytes and hash.
+"""Canonical JSON and content hashing: equal content means equal bytes, and equal bytes equal hashes.
 
-Keys are sorted, indentation and separators fixed, non-ASCII escaped, NaN/Infinity refused, and the
-document ends with one newline. Floats use Python's shortest round-trip ``repr``, which is the same on
-every platform. Collections that have no natural order are sorted by the compiler before they get here;
-this module never relies on set or dict insertion order.
+Canonical form: keys sorted, 2-space indentation, ``", "``/``": "`` separators, non-ASCII escaped,
+NaN/Infinity refused, one trailing newline. Floats use Python's shortest round-trip ``repr``, the same
+on every platform. Collections with no natural order are sorted by the compiler before they get here.
+
+Content hash: sha256 (hex) of the canonical bytes *with the top-level ``content_hash`` set to ""*.
+Any runtime, in any language, can verify a stored artefact without re-encoding it: blank the hash
+value in the file's bytes and hash what remains.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 HASH_FIELD = "content_hash"
+_HASH_LINE = re.compile(rb'\n  "content_hash": "([0-9a-f]{64})?"')
+_EMPTY_HASH_LINE = b'\n  "content_hash": ""'
 
 
 def canonical_bytes(document: Any) -> bytes:
     """Encode a JSON-compatible value canonically."""
     text = json.dumps(
-        document,
-        sort_keys=True,
-        indent=2,
-        separators=(",", ": "),
-        ensure_ascii=True,
-        allow_nan=False,
+        document, sort_keys=True, indent=2, separators=(",", ": "), ensure_ascii=True, allow_nan=False
     )
     return (text + "\n").encode("ascii")
 
 
-def content_hash(document: dict[str, Any]) -> str:
-    """sha256 (hex) over the canonical bytes of ``document`` without its own ``content_hash`` field."""
-    body = {k: v for k, v in document.items() if k != HASH_FIELD}
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+def compact_digest(document: Any) -> str:
+    """sha256 of a compact canonical encoding: for internal identities that are never stored as files."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def seal(document: dict[str, Any]) -> tuple[bytes, str]:
+    """Canonical bytes of ``document`` with its ``content_hash`` filled in, and that hash."""
+    blank = canonical_bytes({**document, HASH_FIELD: ""})
+    digest = hashlib.sha256(blank).hexdigest()
+    return blank.replace(_EMPTY_HASH_LINE, b'\n  "content_hash": "' + digest.encode() + b'"', 1), digest
+
+
+def claimed_and_actual_hash(data: bytes) -> tuple[str | None, str]:
+    """The hash an artefact's bytes claim, and the hash they actually have."""
+    match = _HASH_LINE.search(data)
+    claimed = match.group(1).decode() if match and match.group(1) else None
+    blank = _HASH_LINE.sub(_EMPTY_HASH_LINE, data, count=1) if match else data
+    return claimed, hashlib.sha256(blank).hexdigest()

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from feature_platform.artefact.canonical import HASH_FIELD, canonical_bytes, content_hash
+from feature_platform.artefact.canonical import HASH_FIELD, canonical_bytes, claimed_and_actual_hash, seal
 from feature_platform.artefact.format import FORMAT_VERSION, Artefact
 from feature_platform.errors import CorruptArtefactError, UnsupportedFormatVersionError
 
@@ -17,10 +17,7 @@ SUPPORTED_MAJOR = int(FORMAT_VERSION.split(".")[0])
 
 def seal_artefact(artefact: Artefact) -> tuple[bytes, str]:
     """Return the canonical bytes of ``artefact`` with its content hash filled in, and the hash."""
-    document = artefact.model_dump(mode="json", exclude={HASH_FIELD})
-    digest = content_hash(document)
-    document[HASH_FIELD] = digest
-    return canonical_bytes(document), digest
+    return seal(artefact.model_dump(mode="json", exclude={HASH_FIELD}))
 
 
 def parse_artefact(data: bytes, *, expected_hash: str | None = None, origin: str = "<bytes>") -> Artefact:
@@ -38,9 +35,8 @@ def parse_artefact(data: bytes, *, expected_hash: str | None = None, origin: str
         msg = f"artefact {origin} is not a JSON object"
         raise CorruptArtefactError(msg)
     _check_format_version(document.get("format_version"), origin)
-    claimed = document.get(HASH_FIELD)
-    actual = content_hash(document)
-    if claimed != actual:
+    claimed, actual = claimed_and_actual_hash(data)
+    if claimed is None or claimed != document.get(HASH_FIELD) or claimed != actual:
         msg = (
             f"artefact {origin} is corrupt: its content hashes to {actual[:12]}… but it claims "
             f"{str(claimed)[:12]}…; refusing to load it"

@@ -37,6 +37,17 @@ class SourceLocation(BaseModel):
         return f"{self.file}:{self.line}"
 
 
+class ConfigObjectError(ConfigDefinitionError):
+    """A config object refused its arguments; it knows which object it is and where it was defined."""
+
+    def __init__(self, kind: str, name: str, site: SourceLocation, problem: str) -> None:
+        super().__init__(f"{kind} '{name}' ({site}): {problem}")
+        self.kind = kind
+        self.name = name
+        self.site = site
+        self.problem = problem
+
+
 def _definition_site() -> SourceLocation:
     """The first frame outside feature_platform and pydantic: the config line that built the object."""
     frame = sys._getframe(2)
@@ -85,20 +96,19 @@ class ConfigObject(ConfigModel):
 
     def __init__(self, **data: Any) -> None:
         site = _definition_site()
-        name = data.get("name", "<unnamed>")
-        label = f"{self.kind_label} '{name}' ({site})"
+        name = str(data.get("name", "<unnamed>"))
         for key, value in data.items():
             try:
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
-                raise ConfigDefinitionError(f"{label}: {exc}") from None
+                raise ConfigObjectError(self.kind_label, name, site, str(exc)) from None
         try:
             super().__init__(**data)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
             )
-            raise ConfigDefinitionError(f"{label}: {problems}") from None
+            raise ConfigObjectError(self.kind_label, name, site, problems) from None
         self._defined_at = site
 
     @property

@@ -11,6 +11,7 @@ portable across runtimes; logic that cannot be said this way belongs in an execu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -139,6 +140,9 @@ class Expr:
             if item is not None and not isinstance(item, str | bool | int | float):
                 msg = f"is_in() takes literal values only, got {item!r}"
                 raise ConfigDefinitionError(msg)
+            if isinstance(item, float) and not math.isfinite(item):
+                msg = f"is_in() values must be finite (JSON cannot hold {item!r})"
+                raise ConfigDefinitionError(msg)
         return Expr(ExprNode(op=ExprOp.IS_IN, args=(self.node,), values=items))
 
     def is_null(self) -> Expr:
@@ -248,8 +252,8 @@ def lit(value: JsonScalar, dtype: DType | str | None = None) -> Expr:
     """A literal. Its type is inferred from the Python value unless ``dtype`` says otherwise."""
     if value is not None and not isinstance(value, str | bool | int | float):
         _to_node(value)  # raises the specific error
-    if isinstance(value, float) and value != value:
-        msg = "NaN literals are not allowed; use lit(None) for a missing value"
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"{value!r} literals are not allowed (JSON cannot hold them); use lit(None) for a missing value"
         raise ConfigDefinitionError(msg)
     return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=DType(dtype) if dtype is not None else None))
 

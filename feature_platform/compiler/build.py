@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from feature_platform import __version__ as COMPILER_VERSION
-from feature_platform.artefact.canonical import canonical_bytes
+from feature_platform.artefact.canonical import compact_digest
 from feature_platform.artefact.format import FORMAT_VERSION, Artefact, Manifest, ManifestEntry
 from feature_platform.artefact.loader import seal_artefact
 from feature_platform.compiler.resolve import Resolved
@@ -39,7 +38,7 @@ def config_hash(artefact: Artefact) -> str:
     the right Dagster ``code_version`` and the right key for "did this feature's definition change".
     """
     body = artefact.model_dump(mode="json", exclude={"compiler_version", "content_hash", "config_hash"})
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+    return compact_digest(body)
 
 
 def build_artefacts(resolved: Resolved) -> dict[str, SealedArtefact]:

@@ -9,15 +9,18 @@ modules are still discovered, so the user sees every problem in one run.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import CodeType, ModuleType
 
-from feature_platform.authoring._base import ConfigObject
+from feature_platform.authoring._base import ConfigObject, ConfigObjectError
 from feature_platform.authoring.kinds import ConfigKind, kind_of
-from feature_platform.compiler.issues import ValidationIssue
+from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
 
 
@@ -59,6 +62,8 @@ def discover(configs_dir: Path) -> DiscoveryResult:
     result = DiscoveryResult()
     result.files = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
     _forget_package(package)
+    finder = _ConfigPackageFinder(package)
+    sys.meta_path.insert(0, finder)
     sys.path.insert(0, str(package_dir.parent))
     try:
         seen: set[int] = set()
@@ -75,6 +80,7 @@ def discover(configs_dir: Path) -> DiscoveryResult:
                     result.objects.append(Discovered(obj=obj, kind=kind_of(obj), module=module_name))
     finally:
         sys.path.remove(str(package_dir.parent))
+        sys.meta_path.remove(finder)
     result.objects.sort(key=lambda d: (d.kind.key, d.obj.name, d.file, d.line))
     return result
 
@@ -92,6 +98,34 @@ def _forget_package(package: str) -> None:
     importlib.invalidate_caches()
 
 
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compile a config module from its source every time; never read or write a bytecode cache.
+
+    A ``.pyc`` is trusted when the source's size and mtime (in whole seconds) match, so an edit that keeps
+    the size within the same second would otherwise be missed by a re-discovery in the same process.
+    """
+
+    def get_code(self, fullname: str) -> CodeType:
+        return self.source_to_code(self.get_data(self.path), self.path)
+
+
+class _ConfigPackageFinder(importlib.abc.MetaPathFinder):
+    """Find the config package's modules as usual, but load them with :class:`_SourceOnlyLoader`."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.package and not fullname.startswith(self.package + "."):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.origin and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+            spec.loader = _SourceOnlyLoader(fullname, spec.origin)
+        return spec
+
+
 def _config_objects(namespace: dict[str, object]) -> Iterator[ConfigObject]:
     for name, value in sorted(namespace.items()):
         if name.startswith("__"):
@@ -105,7 +139,14 @@ def _config_objects(namespace: dict[str, object]) -> Iterator[ConfigObject]:
 
 
 def _import_issue(path: Path, module_name: str, exc: Exception, package_dir: Path) -> ValidationIssue:
-    """One issue for a failed import: the innermost frame inside the config package, and the error."""
+    """One issue for a failed import: the innermost frame inside the config package, and the error.
+
+    When a config object's constructor refused its arguments, the issue names that object and its line.
+    """
+    hint = "fix this error; the objects defined in this module were not validated"
+    if isinstance(exc, ConfigObjectError):
+        return ValidationIssue(file=display_path(exc.site.file), line=exc.site.line, kind=exc.kind,
+                               name=exc.name, message=exc.problem, hint=hint)
     file, line = str(path), 0
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename and Path(frame.filename).resolve().is_relative_to(package_dir):
@@ -117,6 +158,5 @@ def _import_issue(path: Path, module_name: str, exc: Exception, package_dir: Pat
     else:
         message = f"module {module_name} failed to import: {type(exc).__name__}: {exc}"
     return ValidationIssue(
-        file=file, line=line, kind="module", name=module_name, message=message,
-        hint="fix this error; the objects defined in this module were not validated",
+        file=display_path(file), line=line, kind="module", name=module_name, message=message, hint=hint,
     )

@@ -43,7 +43,7 @@ from feature_platform.authoring.lifecycle import FORBIDDEN_DEPENDENCIES, Lifecyc
 from feature_platform.compiler.discovery import Discovered
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.compiler.typecheck import infer
-from feature_platform.plugins import UnknownPluginError, get_plugin
+from feature_platform.plugins import UnknownPluginError, get_plugin, plugin_names
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_LENGTH_RANGE = (1, 10_000)
@@ -146,8 +146,8 @@ class _Checker:
     def plugin_call(self, owner: ConfigObject, call: AuthoredPluginCall) -> tuple[PluginCall, object] | None:
         try:
             plugin = get_plugin(call.plugin)
-        except UnknownPluginError as exc:
-            self.issue(owner, f"unknown plugin: {exc}")
+        except UnknownPluginError:
+            self.issue(owner, f"unknown plugin '{call.plugin}' (known: {', '.join(plugin_names())})")
             return None
         try:
             params = plugin.parse_params(dict(call.params))
@@ -445,13 +445,14 @@ class _Checker:
             self.issue(sf, f"max_length must be between {low} and {high}, got {sf.max_length}")
         if sf.version < 1:
             self.issue(sf, f"version must be 1 or more, got {sf.version}")
-        if sf.retention <= timedelta(0) or sf.retention > MAX_RETENTION:
+        retention_ok = timedelta(0) < sf.retention <= MAX_RETENTION
+        if not retention_ok:
             self.issue(sf, f"retention must be positive and at most {MAX_RETENTION.days} days, got {sf.retention}")
         fresh = sf.freshness
         for label, lag in (("streaming_max_lag", fresh.streaming_max_lag), ("batch_max_lag", fresh.batch_max_lag)):
             if lag <= timedelta(0):
                 self.issue(sf, f"freshness.{label} must be positive, got {lag}")
-            elif lag > sf.retention:
+            elif retention_ok and lag > sf.retention:
                 self.issue(sf, f"freshness.{label} ({lag}) exceeds retention ({sf.retention}): every event would "
                            "have expired before it is guaranteed to be servable")
         if fresh.batch_deadline_cron is not None and len(fresh.batch_deadline_cron.split()) != 5:

@@ -1,0 +1,56 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Only Python 3.11, make and the system services (Redis, PostgreSQL) are assumed; uv is bootstrapped.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+export UV_PYTHON := $(PYTHON)
+export FP_DATA_DIR ?= fp_data
+DEMO_ARGS ?=
+
+.PHONY: env demo test bench golden lint typecheck ui services clean help
+
+help:
+	@echo "make demo   - set up, make demo data, compile/plan/publish/index the example features"
+	@echo "make test   - set up, start what the tests need, run the whole suite"
+	@echo "make bench  - run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
+	@echo "make golden - regenerate the golden compiled artefacts under tests/golden"
+	@echo "make lint   - ruff, mypy and the import contract"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+env: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+services:
+	@bash scripts/ensure_services.sh
+
+demo: env
+	@bash scripts/demo.sh
+
+test: env services
+	$(RUN) lint-imports
+	$(RUN) pytest -n 2 --dist loadgroup -q
+
+bench: env
+	$(RUN) python -m benchmarks.run_all
+
+golden: env
+	$(RUN) python -m tests.golden.regenerate
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+typecheck: env
+	$(RUN) mypy
+
+clean:
+	rm -rf $(FP_DATA_DIR) .pytest_cache .mypy_cache .ruff_cache .hypothesis

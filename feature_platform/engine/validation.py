@@ -1,0 +1,91 @@
+"""Validation of normalised events, and the stable schema of the rows it rejects.
+
+A row an event type selects is *malformed* when any of these holds; it then goes to the rejects
+frame (the batch indexer's rejects table, the streaming indexer's dead-letter store) with every
+reason that applies, joined by ``"; "`` in this order, and is never silently dropped:
+
+=====================================  ==========================================================
+reason                                 when
+=====================================  ==========================================================
+``null event_id``                      the normalised ``event_id`` is null
+``null user_id``                       the normalised entity key is null
+``null timestamp``                     the ``timestamp`` is null and every raw column it is
+                                       computed from is null
+``unparseable timestamp``              the ``timestamp`` is null although a raw column it is
+                                       computed from is not (a cast or conversion failed)
+``timestamp before 2000-01-01``        ``timestamp < 2000-01-01T00:00:00Z``
+``timestamp after max_event_time``     ``timestamp > max_event_time`` (only when one is given)
+=====================================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from feature_platform.engine.dtypes import TIMESTAMP
+
+MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+"""Events before this are rejected as out of range (clients with a broken clock)."""
+
+NULL_EVENT_ID = "null event_id"
+NULL_USER_ID = "null user_id"
+NULL_TIMESTAMP = "null timestamp"
+UNPARSEABLE_TIMESTAMP = "unparseable timestamp"
+TOO_OLD = "timestamp before 2000-01-01"
+TOO_NEW = "timestamp after max_event_time"
+REASONS = (NULL_EVENT_ID, NULL_USER_ID, NULL_TIMESTAMP, UNPARSEABLE_TIMESTAMP, TOO_OLD, TOO_NEW)
+"""Every reason, in the order they are joined."""
+REASON_SEPARATOR = "; "
+
+INGEST_DAY = "_ingest_day"
+"""Framework column: the day partition a raw row was read from (Date), carried to events and rejects."""
+
+REJECTS_SCHEMA = pl.Schema(
+    [
+        ("event_type", pl.String()),
+        ("source", pl.String()),
+        ("reason", pl.String()),
+        ("event_id", pl.String()),
+        ("user_id", pl.String()),
+        ("raw", pl.String()),
+    ]
+)
+"""Columns of every rejects frame, in order; ``_ingest_day`` (Date) follows when the input has it.
+
+``event_id`` and ``user_id`` are the normalised values as strings (either may be null); ``raw`` is
+the raw row as a JSON object (polars ``struct.json_encode``), so nothing about it is lost.
+"""
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def reason_expr(
+    *,
+    event_id: str,
+    user_id: str,
+    timestamp: str,
+    timestamp_inputs_null: pl.Expr,
+    max_event_time: datetime | None,
+) -> pl.Expr:
+    """The ``reason`` of each row: null when the row is valid, else the joined reasons.
+
+    ``timestamp_inputs_null`` is true when every raw column the timestamp is computed from is null.
+    """
+    ts = pl.col(timestamp)
+    checks: list[tuple[pl.Expr, str]] = [
+        (pl.col(event_id).is_null(), NULL_EVENT_ID),
+        (pl.col(user_id).is_null(), NULL_USER_ID),
+        (ts.is_null() & timestamp_inputs_null, NULL_TIMESTAMP),
+        (ts.is_null() & ~timestamp_inputs_null, UNPARSEABLE_TIMESTAMP),
+        (ts < pl.lit(MIN_EVENT_TIME, dtype=TIMESTAMP), TOO_OLD),
+    ]
+    if max_event_time is not None:
+        checks.append((ts > pl.lit(as_utc(max_event_time), dtype=TIMESTAMP), TOO_NEW))
+    parts = [pl.when(condition.fill_null(False)).then(pl.lit(reason)) for condition, reason in checks]
+    joined = pl.concat_str(parts, separator=REASON_SEPARATOR, ignore_nulls=True)
+    return pl.when(joined != "").then(joined).otherwise(None)

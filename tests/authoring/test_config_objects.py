@@ -1,0 +1,149 @@
+"""Config objects: closed, frozen, strict models that remember their definition site and refuse code."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from feature_platform.authoring import (
+    Column,
+    EventType,
+    Freshness,
+    Lifecycle,
+    PluginCall,
+    SequenceFeature,
+    Source,
+    StreamOrigin,
+    col,
+    from_epoch_ms,
+)
+from feature_platform.authoring._base import ConfigObjectError
+from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
+
+FRESHNESS = Freshness(streaming_max_lag=timedelta(minutes=5), batch_max_lag=timedelta(hours=1))
+MAPPING = {"event_id": col("event_id"), "user_id": col("user_id"), "timestamp": from_epoch_ms(col("ts_ms"))}
+
+
+def _sequence(**overrides: object) -> SequenceFeature:
+    fields: dict[str, object] = {
+        "name": "recent",
+        "event_types": ("click",),
+        "max_length": 10,
+        "retention": timedelta(days=1),
+        "fields": (),
+        "freshness": FRESHNESS,
+    }
+    return SequenceFeature(**{**fields, **overrides})  # type: ignore[arg-type]
+
+
+def test_an_object_remembers_the_line_that_built_it() -> None:
+    line = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+    source = Source(
+        name="events",
+        kind="events",
+        columns=(Column("event_id", "string"),),
+        stream=StreamOrigin(stream="events"),
+        timestamp_column="event_id",
+    )
+
+    assert source.defined_at.line == line
+    assert Path(source.defined_at.file).resolve() == Path(__file__).resolve()
+    assert str(source.defined_at) == f"{source.defined_at.file}:{line}"
+
+
+def test_references_accept_an_object_or_its_name() -> None:
+    events = Source(name="events", kind="events", columns=(), stream=StreamOrigin(stream="e"))
+
+    by_object = EventType(name="click", source=events, fields=MAPPING)
+    by_name = EventType(name="click", source="events", fields=MAPPING)
+
+    assert by_object.source == by_name.source == "events"
+
+
+def test_objects_are_frozen() -> None:
+    sequence = _sequence()
+    with pytest.raises(ValidationError, match="frozen"):
+        sequence.max_length = 20  # type: ignore[misc]
+
+
+def test_a_lambda_is_refused_with_the_config_executor_boundary_explained() -> None:
+    line = inspect.currentframe().f_lineno + 2  # type: ignore[union-attr]
+    with pytest.raises(ConfigObjectError) as caught:
+        EventType(name="click", source="events", filter=lambda row: row["action"] == "click", fields=MAPPING)
+
+    error = caught.value
+    assert (error.kind, error.name, error.site.line) == ("event type", "click", line)
+    assert "field 'filter' holds a Python callable" in error.problem
+    assert "executor plugin" in error.problem
+    assert str(error).startswith(f"event type 'click' ({error.site}): ")
+    assert isinstance(error, ConfigDefinitionError)
+    assert isinstance(error, FeaturePlatformError)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "complaint"),
+    [
+        ("fields", {**MAPPING, "bad": print}, "field 'fields.bad' holds a Python callable"),
+        ("fields", {**MAPPING, "bad": {1, 2}}, "arbitrary Python object of type set"),
+        ("enrichments", (Path("item_embedding"),), "field 'enrichments[0]' holds an arbitrary Python object"),
+        ("description", type("Helper", (), {})(), "arbitrary Python object of type Helper"),
+    ],
+    ids=["builtin_function", "set", "path_in_tuple", "instance"],
+)
+def test_arbitrary_objects_are_refused_naming_where_they_sit(
+    where: str, value: object, complaint: str
+) -> None:
+    arguments: dict[str, object] = {"name": "click", "source": "events", "fields": MAPPING, where: value}
+
+    with pytest.raises(ConfigObjectError) as caught:
+        EventType(**arguments)  # type: ignore[arg-type]
+
+    assert complaint in caught.value.problem
+    assert "executor plugin" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({"max_length": "10"}, "max_length: Input should be a valid integer"),
+        ({"max_lenght": 10}, "max_lenght: Extra inputs are not permitted"),
+        ({"lifecycle": "prod"}, "lifecycle: Input should be"),
+        ({"event_types": "click"}, "event_types: Input should be a valid tuple"),
+        ({"name": 7}, "name: Input should be a valid string"),
+    ],
+    ids=["string_for_int", "typo_key", "unknown_lifecycle", "string_for_tuple", "int_name"],
+)
+def test_schema_errors_name_the_object_and_the_field(overrides: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ConfigObjectError) as caught:
+        _sequence(**overrides)
+
+    assert caught.value.kind == "sequence feature"
+    assert complaint in caught.value.problem
+
+
+def test_a_missing_required_field_is_named() -> None:
+    with pytest.raises(ConfigObjectError, match="max_length: Field required"):
+        SequenceFeature(
+            name="recent", event_types=("click",), retention=timedelta(days=1), fields=(), freshness=FRESHNESS
+        )  # type: ignore[call-arg]
+
+
+def test_plugin_calls_take_json_parameters_only() -> None:
+    assert PluginCall(plugin="dwell_bucketiser", params={"boundaries_ms": [1, 2]}).params == {
+        "boundaries_ms": [1, 2]
+    }
+    with pytest.raises(ValidationError):
+        PluginCall(plugin="dwell_bucketiser", params={"fn": lambda x: x})
+
+
+def test_columns_accept_positional_name_and_type() -> None:
+    column = Column("user_id", "int64", nullable=False)
+    assert (column.name, column.dtype, column.nullable) == ("user_id", "int64", False)
+
+
+def test_feature_id_includes_the_version() -> None:
+    assert _sequence(version=3, lifecycle=Lifecycle.STAGING).feature_id == "recent_v3"

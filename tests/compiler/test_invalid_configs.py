@@ -1,0 +1,369 @@
+"""The invalid-config corpus: every way a config can be wrong is reported precisely, and all at once.
+
+Each package under ``tests/fixtures/invalid/`` is broken in one way (``bad_import_failures``,
+``bad_syntax_error`` and ``bad_many_errors`` hold several independent errors on purpose). For each one
+the compiler must report exactly the listed issues, each with the config object's kind and name, its
+file, the line of its constructor call (the line marked ``# <- error`` in the fixture) and a message
+that says what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from feature_platform.compiler import ValidationIssue, compile_configs, render_issues
+from tests.compiler._helpers import INVALID, REPO_ROOT, marker_line
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One issue the compiler must report for a fixture package."""
+
+    file: str
+    kind: str
+    name: str
+    message: tuple[str, ...]
+    marker: str = "# <- error"
+    hint: str = ""
+
+
+def _e(
+    file: str, kind: str, name: str, *message: str, marker: str = "# <- error", hint: str = ""
+) -> Expected:
+    return Expected(file=file, kind=kind, name=name, message=message, marker=marker, hint=hint)
+
+
+CASES: dict[str, list[Expected]] = {
+    # cross-references
+    "bad_unknown_event_type": [
+        _e("configs.py", "sequence feature", "recent_clicks", "unknown event type 'clickz' (known: click)"),
+    ],
+    "bad_unknown_enrichment": [
+        _e("configs.py", "event type", "click", "unknown enrichment 'item_embedding'"),
+    ],
+    "bad_unknown_source": [
+        _e("configs.py", "event type", "click", "unknown source 'click_events' (known: events)"),
+    ],
+    "bad_unknown_field_in_filter": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "filter: unknown field 'acton' (available: action, event_id, ts_ms, user_id)",
+        ),
+    ],
+    "bad_unknown_field_in_mapping": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "field 'item_id': unknown field 'item_id' (available: event_id, pin_id, ts_ms, user_id)",
+        ),
+    ],
+    "bad_unknown_lookup_column": [
+        _e(
+            "configs.py",
+            "enrichment",
+            "item_category",
+            "unknown field(s) brand in lookup source 'items' (available: category, item_id)",
+        ),
+    ],
+    "bad_unknown_plugin": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "unknown plugin 'dwell_bucketizer' (known: dwell_bucketiser, query_normaliser)",
+        ),
+    ],
+    "bad_duplicate_name": [
+        _e(
+            "clicks.py",
+            "source",
+            "events",
+            "duplicate source name 'events': also defined at",
+            "bad_duplicate_name/app.py:3",
+            hint="rename one of them",
+        ),
+    ],
+    # expressions that do not type-check
+    "bad_compare_string_to_number": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "filter: cannot compare string field 'action' with int64 literal 3 in (col('action') == 3)",
+        ),
+    ],
+    "bad_arithmetic_on_string": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "field 'rank': arithmetic 'add' on string field 'position'",
+            "use concat() to join strings",
+        ),
+    ],
+    "bad_non_boolean_filter": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "filter must be boolean, but (col('dwell_ms') - 500) is int64",
+        ),
+    ],
+    # plugin parameters checked against the plugin's model
+    "bad_plugin_decreasing_boundaries": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "parameters for plugin 'dwell_bucketiser' do not fit its model: boundaries_ms",
+            "strictly increasing, got [5000, 1000, 60000]",
+            hint="DwellBucketParams",
+        ),
+    ],
+    "bad_plugin_unknown_param": [
+        _e(
+            "configs.py",
+            "enrichment",
+            "query_norm",
+            "parameters for plugin 'query_normaliser' do not fit its model: "
+            "lowercase: Extra inputs are not permitted",
+        ),
+    ],
+    # ranges and invariants
+    "bad_max_length_zero": [
+        _e(
+            "configs.py", "sequence feature", "recent_clicks", "max_length must be between 1 and 10000, got 0"
+        ),
+    ],
+    "bad_max_length_too_large": [
+        _e(
+            "configs.py",
+            "sequence feature",
+            "recent_clicks",
+            "max_length must be between 1 and 10000, got 100000",
+        ),
+    ],
+    "bad_retention_negative": [
+        _e("configs.py", "sequence feature", "recent_clicks", "retention must be positive", "got -30 days"),
+    ],
+    "bad_retention_too_long": [
+        _e("configs.py", "sequence feature", "recent_clicks", "at most 1095 days, got 1460 days"),
+    ],
+    "bad_freshness_lag_exceeds_retention": [
+        _e(
+            "configs.py",
+            "sequence feature",
+            "recent_clicks",
+            "freshness.batch_max_lag (1 day, 6:00:00) exceeds retention (1 day, 0:00:00)",
+        ),
+    ],
+    "bad_freshness_nonpositive_lag": [
+        _e("configs.py", "sequence feature", "recent_clicks", "freshness.streaming_max_lag must be positive"),
+    ],
+    # lifecycle rules
+    "bad_lifecycle_experimental_enrichment": [
+        _e(
+            "configs.py",
+            "sequence feature",
+            "recent_clicks",
+            "lifecycle violation: a production sequence uses experimental enrichment "
+            "(via event type 'click') 'hour_of_day'",
+            hint="promote 'hour_of_day'",
+        ),
+    ],
+    "bad_lifecycle_experimental_event_type": [
+        _e(
+            "configs.py",
+            "sequence feature",
+            "recent_clicks",
+            "lifecycle violation: a production sequence uses experimental event type 'click'",
+        ),
+    ],
+    "bad_lifecycle_deprecated_event_type": [
+        _e(
+            "configs.py",
+            "sequence feature",
+            "recent_clicks",
+            "lifecycle violation: a staging sequence uses deprecated event type 'click'",
+        ),
+    ],
+    # projection
+    "bad_projected_field_missing": [
+        _e(
+            "configs.py",
+            "sequence feature",
+            "recent_clicks",
+            "projected field 'dwell_bucket' is produced by none of its event types (click)",
+            hint="drop it from fields",
+        ),
+    ],
+    # the config / executor boundary
+    "bad_lambda_in_definition": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "field 'filter' holds a Python callable",
+            "Configs are declarative",
+            "belongs in an executor plugin",
+        ),
+    ],
+    "bad_arbitrary_object": [
+        _e(
+            "configs.py",
+            "event type",
+            "click",
+            "field 'fields.launch_day' holds an arbitrary Python object of type datetime",
+            "belongs in an executor plugin",
+        ),
+    ],
+    # modules that do not import; the other modules are still validated
+    "bad_import_failures": [
+        _e(
+            "missing_module.py",
+            "module",
+            "bad_import_failures.missing_module",
+            "failed to import: ModuleNotFoundError: No module named 'does_not_exist'",
+        ),
+        _e(
+            "name_error.py",
+            "module",
+            "bad_import_failures.name_error",
+            "failed to import: NameError: name 'standard_columns' is not defined",
+        ),
+        _e("sequences.py", "sequence feature", "recent_orders", "unknown event type 'order'"),
+    ],
+    "bad_syntax_error": [
+        _e("broken.py", "module", "bad_syntax_error.broken", "failed to import: SyntaxError"),
+        _e("sources.py", "source", "items", "a lookup source needs key_column"),
+    ],
+    # several errors across two files: all of them in one run
+    "bad_many_errors": [
+        _e(
+            "event_types.py",
+            "event type",
+            "click",
+            "cannot compare string field 'action' with int64 literal 1",
+            marker="# <- error: click",
+        ),
+        _e(
+            "event_types.py",
+            "event type",
+            "view",
+            "unknown enrichment 'item_vector'",
+            marker="# <- error: view",
+        ),
+        _e(
+            "event_types.py",
+            "event type",
+            "search",
+            "unknown plugin 'query_normalizer'",
+            marker="# <- error: search",
+        ),
+        _e(
+            "sequences.py",
+            "sequence feature",
+            "recent_clicks",
+            "max_length must be between 1 and 10000, got 0",
+            marker="# <- error: recent_clicks",
+        ),
+        _e(
+            "sequences.py",
+            "sequence feature",
+            "recent_views",
+            "at most 1095 days, got 1825 days",
+            marker="# <- error: recent_views",
+        ),
+        _e(
+            "sequences.py",
+            "sequence feature",
+            "recent_actions",
+            "unknown event type 'purchase'",
+            marker="# <- error: recent_actions",
+        ),
+    ],
+}
+
+
+def _where(issue: ValidationIssue) -> Path:
+    return Path(issue.file).resolve()
+
+
+def test_every_fixture_package_has_expectations() -> None:
+    packages = sorted(p.name for p in INVALID.iterdir() if (p / "__init__.py").is_file())
+    assert packages == sorted(CASES)
+
+
+@pytest.mark.parametrize(("case", "expected"), list(CASES.items()), ids=list(CASES))
+def test_invalid_config_is_reported_precisely(case: str, expected: list[Expected]) -> None:
+    package = INVALID / case
+    result = compile_configs(package)
+
+    report = render_issues(result.issues)
+    assert not result.ok
+    assert result.artefacts == {}
+    assert result.manifest is None
+    assert len(result.issues) == len(expected), report
+    for exp in expected:
+        path = package / exp.file
+        line = marker_line(path, exp.marker)
+        found = [i for i in result.issues if _where(i) == path.resolve() and i.line == line]
+        assert len(found) == 1, f"expected one issue at {exp.file}:{line}, got:\n{report}"
+        issue = found[0]
+        assert issue.file.endswith(f"{case}/{exp.file}")
+        assert (issue.kind, issue.name) == (exp.kind, exp.name)
+        for text in exp.message:
+            assert text in issue.message, f"{text!r} not in {issue.message!r}"
+        assert exp.hint in issue.hint
+        assert f"{issue.file}:{line}: {exp.kind} '{exp.name}': " in report
+
+
+def test_duplicate_name_error_names_both_definitions() -> None:
+    package = INVALID / "bad_duplicate_name"
+    (issue,) = compile_configs(package).issues
+
+    first = package / "app.py"
+    second = package / "clicks.py"
+    assert _where(issue) == second.resolve()
+    assert issue.line == marker_line(second)
+    assert f"app.py:{marker_line(first, '# <- first definition')}" in issue.message
+    rendered = issue.render()
+    assert "clicks.py:" in rendered
+    assert "app.py:" in rendered
+
+
+def test_boundary_error_is_reported_at_the_object_not_the_module() -> None:
+    """A lambda is refused when the object is built; the issue still names the object and its line."""
+    (issue,) = compile_configs(INVALID / "bad_lambda_in_definition").issues
+
+    assert issue.kind == "event type"
+    assert issue.name == "click"
+    assert "col(), lit(), when()" in issue.message
+    assert "registered in feature_platform.plugins" in issue.message
+
+
+def test_issue_paths_are_relative_to_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import failures and validation issues use the same path style, so they group under one file."""
+    monkeypatch.chdir(REPO_ROOT)
+    issues = compile_configs(INVALID / "bad_import_failures").issues
+
+    assert {i.file for i in issues} == {
+        "tests/fixtures/invalid/bad_import_failures/missing_module.py",
+        "tests/fixtures/invalid/bad_import_failures/name_error.py",
+        "tests/fixtures/invalid/bad_import_failures/sequences.py",
+    }
+
+
+def test_recompiling_a_package_reports_the_same_issues() -> None:
+    """Discovery imports afresh each time: a second run in the same process sees the same errors."""
+    first = compile_configs(INVALID / "bad_many_errors").issues
+    second = compile_configs(INVALID / "bad_many_errors").issues
+
+    assert first == second
+    assert len(first) == 6

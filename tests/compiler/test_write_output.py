@@ -1,0 +1,123 @@
+"""`write_output`: the output is a symlink swapped atomically between complete, immutable build folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from feature_platform.compiler import CompileResult, compile_configs, write_output
+from feature_platform.errors import FeaturePlatformError
+from tests.compiler._helpers import INVALID, compiled_files, read_tree, write_package
+
+_CONFIG = """
+from datetime import timedelta
+
+from feature_platform.authoring import Column, EventType, Freshness, SequenceFeature, Source, StreamOrigin
+from feature_platform.authoring import col, from_epoch_ms
+
+MAPPING = {{"event_id": col("event_id"), "user_id": col("user_id"), "timestamp": from_epoch_ms(col("ts_ms"))}}
+
+events = Source(
+    name="events", kind="events", stream=StreamOrigin(stream="events"), timestamp_column="ts_ms",
+    columns=(Column("event_id", "string"), Column("user_id", "int64"), Column("ts_ms", "int64")),
+)
+click = EventType(
+    name="click", source=events,
+    fields=MAPPING,
+)
+recent_clicks = SequenceFeature(
+    name="recent_clicks", event_types=(click,), max_length={max_length}, retention=timedelta(days=7),
+    fields=(),
+    freshness=Freshness(streaming_max_lag=timedelta(minutes=1), batch_max_lag=timedelta(days=1)),
+)
+"""
+
+
+def _compile(tmp_path: Path, max_length: int) -> CompileResult:
+    """Compile the same package, edited in place to a given max_length (as a user edits their repo)."""
+    package = write_package(
+        tmp_path / "repo", "swap_configs", {"configs": _CONFIG.format(max_length=max_length)}
+    )
+    result = compile_configs(package)
+    assert result.ok, result.issues
+    return result
+
+
+def _builds(out: Path) -> list[str]:
+    return sorted(p.name for p in (out.parent / f".{out.name}.builds").iterdir())
+
+
+def test_output_is_a_symlink_to_a_complete_build_folder(tmp_path: Path) -> None:
+    result = _compile(tmp_path, max_length=10)
+    out = tmp_path / "compiled"
+
+    build = write_output(result, out)
+
+    assert out.is_symlink()
+    assert (out.parent / os.readlink(out)).resolve() == build.resolve()
+    assert not Path(os.readlink(out)).is_absolute()  # the output tree can be moved as a whole
+    assert read_tree(out) == compiled_files(result)
+    assert _builds(out) == [build.name]  # no staging folder left behind
+
+
+def test_recompiling_after_a_change_swaps_the_link_and_keeps_the_previous_build(tmp_path: Path) -> None:
+    out = tmp_path / "compiled"
+    first = write_output(_compile(tmp_path, max_length=10), out)
+    first_files = read_tree(out)
+
+    changed = _compile(tmp_path, max_length=20)
+    second = write_output(changed, out)
+
+    assert second != first
+    assert (out.parent / os.readlink(out)).resolve() == second.resolve()
+    assert read_tree(out) == compiled_files(changed)
+    assert read_tree(first) == first_files  # a reader still on the previous build sees it whole
+    assert _builds(out) == sorted([first.name, second.name])
+
+
+def test_recompiling_unchanged_configs_reuses_the_build(tmp_path: Path) -> None:
+    out = tmp_path / "compiled"
+    first = write_output(_compile(tmp_path, max_length=10), out)
+
+    again = write_output(_compile(tmp_path, max_length=10), out)
+
+    assert again == first
+    assert _builds(out) == [first.name]
+
+
+def test_old_builds_are_pruned_but_the_live_one_is_kept(tmp_path: Path) -> None:
+    out = tmp_path / "compiled"
+    written = [write_output(_compile(tmp_path, max_length=n), out) for n in range(10, 17)]
+
+    kept = _builds(out)
+    assert len(kept) == 5
+    assert written[-1].name in kept
+    assert (out.parent / os.readlink(out)).resolve() == written[-1].resolve()
+
+
+def test_a_failed_compile_leaves_the_link_unchanged(tmp_path: Path) -> None:
+    out = tmp_path / "compiled"
+    good = write_output(_compile(tmp_path, max_length=10), out)
+    link, files, builds = os.readlink(out), read_tree(out), _builds(out)
+
+    failed = compile_configs(INVALID / "bad_max_length_zero")
+    assert not failed.ok
+    with pytest.raises(FeaturePlatformError, match="refusing to write a compile that has errors"):
+        write_output(failed, out)
+
+    assert os.readlink(out) == link
+    assert read_tree(out) == files
+    assert _builds(out) == builds == [good.name]
+
+
+def test_an_existing_directory_is_never_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "compiled"
+    out.mkdir()
+    (out / "precious.txt").write_text("not a compile output")
+
+    with pytest.raises(FeaturePlatformError, match="is not a compile output link"):
+        write_output(_compile(tmp_path, max_length=10), out)
+
+    assert (out / "precious.txt").read_text() == "not a compile output"

@@ -1,0 +1,1 @@
+"""Golden compiled artefacts of ``feature_configs/``: see ``regenerate.py``."""

@@ -1,0 +1,115 @@
+"""open_store: which URL means which backend, and that opening does no I/O."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster_aws.s3 import S3Resource
+
+from feature_platform.errors import StoreError
+from feature_platform.settings import PlatformSettings
+from feature_platform.store import LocalBlobBackend, S3BlobBackend, open_store, open_store_from_settings
+from tests.store.artefacts import sealed
+
+
+@pytest.mark.parametrize(
+    ("url", "root"),
+    [
+        ("/srv/artefacts", "/srv/artefacts"),
+        ("relative/dir", "relative/dir"),
+        ("file:///srv/artefacts", "/srv/artefacts"),
+        ("file://relative/dir", "relative/dir"),
+        ("FILE:///srv/x", "/srv/x"),
+    ],
+)
+def test_local_urls(url: str, root: str) -> None:
+    backend = open_store(url).backend
+    assert isinstance(backend, LocalBlobBackend)
+    assert backend.root == Path(root)
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix", "described"),
+    [
+        ("s3://bucket", "bucket", "", "s3://bucket"),
+        ("s3://bucket/", "bucket", "", "s3://bucket"),
+        ("s3://bucket/team/artefacts", "bucket", "team/artefacts", "s3://bucket/team/artefacts"),
+        ("s3://bucket/team/artefacts/", "bucket", "team/artefacts", "s3://bucket/team/artefacts"),
+    ],
+)
+def test_s3_urls(url: str, bucket: str, prefix: str, described: str) -> None:
+    store = open_store(url)
+    backend = store.backend
+    assert isinstance(backend, S3BlobBackend)
+    assert (backend.bucket, backend.prefix, store.describe()) == (bucket, prefix, described)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("gs://bucket/x", "unsupported artefact store URL 'gs://bucket/x'"),
+        ("http://example.com/a", "unsupported artefact store URL 'http://example.com/a'"),
+        ("s3://", "names no bucket"),
+        ("s3:///prefix", "names no bucket"),
+        ("s3://bucket/a/../b", "invalid artefact store URL 's3://bucket/a/../b'"),
+        ("file://", "names no path"),
+        ("", "empty artefact store URL"),
+    ],
+)
+def test_bad_urls_are_refused_naming_the_url(url: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message.replace(".", r"\.").replace("/", "/")):
+        open_store(url)
+
+
+def test_s3_client_is_built_by_dagster_s3_resource_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[tuple[str | None, str | None]] = []
+    original = S3Resource.get_client
+
+    def spy(self: S3Resource) -> object:
+        built.append((self.endpoint_url, self.region_name))
+        return original(self)
+
+    monkeypatch.setattr(S3Resource, "get_client", spy)
+    store = open_store("s3://bucket/p", endpoint_url="http://127.0.0.1:9", region_name="eu-west-1")
+    backend = store.backend
+    assert isinstance(backend, S3BlobBackend)
+    assert built == []  # opening does no I/O, not even credential resolution
+
+    client = backend.client
+    assert built == [("http://127.0.0.1:9", "eu-west-1")]
+    assert client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.region_name == "eu-west-1"
+
+
+def test_open_store_from_settings_defaults_to_the_data_dir(tmp_path: Path) -> None:
+    store = open_store_from_settings(PlatformSettings(data_dir=tmp_path))
+    backend = store.backend
+    assert isinstance(backend, LocalBlobBackend)
+    assert backend.root == tmp_path / "artefacts"
+
+    data, digest = sealed("settings")
+    store.put_artefact(data)
+    assert (tmp_path / "artefacts" / "objects" / f"{digest}.json").read_bytes() == data
+
+
+def test_open_store_from_settings_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FP_ARTEFACT_STORE", "s3://fp-bucket/prod")
+    monkeypatch.setenv("FP_S3_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("FP_S3_REGION", "eu-central-1")
+
+    backend = open_store_from_settings(PlatformSettings()).backend
+
+    assert isinstance(backend, S3BlobBackend)
+    assert (backend.bucket, backend.prefix) == ("fp-bucket", "prod")
+    assert backend.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert backend.client.meta.region_name == "eu-central-1"
+
+
+@pytest.mark.services
+def test_s3_store_round_trip_through_open_store(s3_endpoint_url: str, s3_store_url: str) -> None:
+    store = open_store(s3_store_url, endpoint_url=s3_endpoint_url)
+    data, digest = sealed("via url")
+
+    assert store.put_artefact(data) == digest
+    assert open_store(s3_store_url, endpoint_url=s3_endpoint_url).get_artefact_bytes(digest) == data
