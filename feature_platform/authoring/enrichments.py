@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, JsonValue, StrictStr
 
-from feature_platform.authoring._base import ConfigModel, ConfigObject
+from feature_platform.authoring._base import ConfigModel, ConfigObject, ConfigObjectError, _definition_site
 from feature_platform.authoring.expressions import Expr
 from feature_platform.authoring.lifecycle import Lifecycle
 
@@ -28,11 +28,21 @@ class PluginCall(ConfigModel):
 
 
 class Enrichment(ConfigObject):
-    """Base of the enrichment kinds."""
+    """Base of the enrichment kinds; a config builds one of its subclasses."""
 
     kind_label = "enrichment"
 
     lifecycle: Lifecycle = Field(default=Lifecycle.EXPERIMENTAL, description="Lifecycle stage.")
+
+    def __init__(self, **data: Any) -> None:
+        if type(self) is Enrichment:
+            name = str(data.get("name", "<unnamed>"))
+            problem = (
+                "Enrichment is a base class: build a LookupEnrichment, DerivedEnrichment or "
+                "PluginEnrichment"
+            )
+            raise ConfigObjectError(self.kind_label, name, _definition_site(), problem)
+        super().__init__(**data)
 
 
 class LookupEnrichment(Enrichment):

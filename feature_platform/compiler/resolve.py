@@ -165,7 +165,7 @@ class _Checker:
             return None
         _, params = resolved
         plugin = get_plugin(call.plugin)
-        for name, accepted in plugin.input_fields(params).items():  # type: ignore[arg-type]
+        for name, accepted in plugin.input_fields(params).items():
             if name not in schema:
                 self.issue(owner, f"plugin '{call.plugin}' reads field '{name}', which {context} does not have")
                 return None
@@ -173,7 +173,7 @@ class _Checker:
                 self.issue(owner, f"plugin '{call.plugin}' needs field '{name}' as one of "
                            f"{', '.join(accepted)}, but {context} has it as {schema[name]}")
                 return None
-        return list(plugin.output_fields(params))  # type: ignore[arg-type]
+        return list(plugin.output_fields(params))
 
     # ---- enrichments ------------------------------------------------------------------------------
     def apply_enrichment(self, et: EventType, name: str, schema: dict[str, DType]) -> list[ColumnSpec] | None:
@@ -262,7 +262,7 @@ class _Checker:
         call, params = self.plugin_call(obj, obj.call) or (None, None)
         if call is None:
             return None
-        outputs = get_plugin(call.plugin).output_fields(params)  # type: ignore[arg-type]
+        outputs = get_plugin(call.plugin).output_fields(params)
         return CompiledEnrichment(kind="plugin", **common, plugin=call,
                                   output_fields=tuple(sorted(outputs, key=lambda c: c.name)))
 
@@ -364,6 +364,10 @@ class _Checker:
         if not sf.event_types:
             self.issue(sf, "needs at least one event type")
             return None
+        twice = sorted({name for name in sf.event_types if sf.event_types.count(name) > 1})
+        if twice:
+            self.issue(sf, f"event type(s) listed twice: {', '.join(twice)}")
+            ok = False
         event_types: list[CompiledEventType] = []
         for name in sf.event_types:
             obj = self.lookup(sf, "event_type", name, "event type")

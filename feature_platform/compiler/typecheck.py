@@ -79,7 +79,7 @@ def infer(node: ExprNode, schema: Schema) -> tuple[DType | None, list[str]]:
 def _infer(node: ExprNode, schema: Schema, errors: list[str]) -> DType | None:  # noqa: C901, PLR0911, PLR0912
     op = node.op
     if op is ExprOp.COL:
-        if node.name not in schema:
+        if node.name is None or node.name not in schema:
             known = ", ".join(sorted(schema))
             errors.append(f"unknown field '{node.name}' (available: {known})")
             return NULL

@@ -24,7 +24,7 @@ from feature_platform.demo_data import vocab
 from feature_platform.demo_data.config import DefectRates
 from feature_platform.demo_data.population import ITEM_ID_OFFSET, USER_ID_OFFSET, Population
 from feature_platform.demo_data.rng import Rng, choose, cumulative, derive_key, mix64
-from feature_platform.demo_data.schema import ENGAGEMENT_EVENTS, SCHEMAS, SEARCH_EVENTS
+from feature_platform.demo_data.schema import ENGAGEMENT_EVENTS, SEARCH_EVENTS
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -42,7 +42,9 @@ _DEVICE_STRINGS = pl.Series(vocab.DEVICES + vocab.LEGACY_DEVICES, dtype=pl.Strin
 _COUNTRY_STRINGS = pl.Series(vocab.COUNTRIES + tuple(c.lower() for c in vocab.COUNTRIES), dtype=pl.String)
 _ACTION_STRINGS = pl.Series(vocab.ACTIONS, dtype=pl.String)
 _QUERY_STRINGS = pl.Series(vocab.QUERIES, dtype=pl.String)
-_VARIANT_CUM = cumulative([1.0 - sum(p for _, p in vocab.QUERY_VARIANTS), *(p for _, p in vocab.QUERY_VARIANTS)])
+_VARIANT_CUM = cumulative(
+    [1.0 - sum(p for _, p in vocab.QUERY_VARIANTS), *(p for _, p in vocab.QUERY_VARIANTS)]
+)
 _YEAR_2300_SHIFT_MS = 273 * 365 * DAY_MS + 66 * DAY_MS  # 2027 -> 2300 (66 leap days)
 _DWELL_LOG_MEDIAN = pl.Series([math.log(m) for m in vocab.DWELL_MEDIAN_MS], dtype=pl.Float64)
 _DWELL_SIGMA = pl.Series(vocab.DWELL_SIGMA, dtype=pl.Float64)
@@ -197,8 +199,12 @@ def _sessions(rng: Rng, spec: ChunkSpec, population: Population, shape: SessionS
 
 def _defect_codes(u: pl.Series, late: pl.Series, rates: DefectRates, with_pin: bool) -> pl.Series:
     """Exclusive row-level defect code per row; late rows stay clean of row-level defects."""
-    thresholds = [(NULL_USER, rates.null_user_id), (NULL_ID, rates.null_event_id), (BAD_TS, rates.bad_timestamp),
-                  (DUPLICATE, rates.duplicate)]
+    thresholds = [
+        (NULL_USER, rates.null_user_id),
+        (NULL_ID, rates.null_event_id),
+        (BAD_TS, rates.bad_timestamp),
+        (DUPLICATE, rates.duplicate),
+    ]
     if with_pin:
         thresholds.append((NULL_PIN, rates.null_pin_id))
     expr: pl.Expr = pl.lit(CLEAN, dtype=pl.UInt8)
@@ -210,6 +216,10 @@ def _defect_codes(u: pl.Series, late: pl.Series, rates: DefectRates, with_pin: b
     return pl.DataFrame({"u": u, "late": late}).select(
         pl.when(pl.col("late")).then(pl.lit(CLEAN, dtype=pl.UInt8)).otherwise(expr)
     ).to_series()
+
+
+def _where(mask: pl.Series, if_true: pl.Series, if_false: pl.Series) -> pl.Series:
+    return pl.select(pl.when(pl.lit(mask)).then(pl.lit(if_true)).otherwise(pl.lit(if_false))).to_series()
 
 
 @dataclass(frozen=True)
@@ -226,8 +236,8 @@ class WriteOrder:
     defect: pl.Series
 
 
-def _write_order(defect: pl.Series, late: pl.Series, arrival: pl.Series, u_src: pl.Series, u_delay: pl.Series,
-                 day_end_ms: int) -> WriteOrder:
+def _write_order(defect: pl.Series, late: pl.Series, arrival: pl.Series, u_src: pl.Series,
+                 u_delay: pl.Series, day_end_ms: int) -> WriteOrder:
     """Resolve duplicates (a replay is logged a few seconds after its original) and sort rows by arrival
     time, then generation order: a total order, so the file is the same on every run."""
     n = len(defect)
@@ -235,16 +245,15 @@ def _write_order(defect: pl.Series, late: pl.Series, arrival: pl.Series, u_src: 
     clean = ((defect == CLEAN) & ~late).arg_true()
     is_dup = defect == DUPLICATE
     if clean.len() == 0:  # nothing to replay: duplicates stay clean rows
-        defect = pl.select(pl.when(pl.lit(is_dup)).then(pl.lit(CLEAN, pl.UInt8)).otherwise(pl.lit(defect)))
-        defect = defect.to_series()
+        defect = _where(is_dup, pl.repeat(CLEAN, n, dtype=pl.UInt8, eager=True), defect)
         take, written_arrival = row, arrival
     else:
-        src = clean.gather((u_src * clean.len()).floor().cast(pl.UInt32).clip(0, clean.len() - 1)).cast(pl.Int64)
+        pick = (u_src * clean.len()).floor().cast(pl.UInt32).clip(0, clean.len() - 1)
+        src = clean.gather(pick).cast(pl.Int64)
         delay = (-(u_delay.log()) * RETRY_DELAY_MEAN_MS).floor().cast(pl.Int64) + 1
         replayed = (arrival.gather(src) + delay).clip(upper_bound=day_end_ms - 1)
-        take = pl.select(pl.when(pl.lit(is_dup)).then(pl.lit(src)).otherwise(pl.lit(row))).to_series()
-        written_arrival = pl.select(pl.when(pl.lit(is_dup)).then(pl.lit(replayed)).otherwise(pl.lit(arrival)))
-        written_arrival = written_arrival.to_series()
+        take = _where(is_dup, src, row)
+        written_arrival = _where(is_dup, replayed, arrival)
     # One unique int64 key (arrival within the day, then row): sorting its values is the cheapest sort,
     # and with unique keys any sort algorithm yields the same order.
     key = (written_arrival - (day_end_ms - DAY_MS)) * _ROW_SLOTS + row
@@ -260,16 +269,20 @@ def _event_ids(seed: int, spec: ChunkSpec, rows: pl.Series, prefix: str) -> pl.S
     mixed = mix64(pc.bit_wise_xor(raw, pa.scalar(key, pa.uint64())))
     if sys.byteorder != "little":  # pragma: no cover - hex of the little-endian bytes on every machine
         mixed = _byteswap64(mixed)
-    as_bytes = pa.Array.from_buffers(pa.binary(8), len(mixed), [None, mixed.buffers()[1]], offset=mixed.offset)
+    as_bytes = pa.Array.from_buffers(pa.binary(8), len(mixed), [None, mixed.buffers()[1]],
+                                     offset=mixed.offset)
     hexed = pl.Series(as_bytes).bin.encode("hex")
     return pl.select(pl.concat_str(pl.lit(prefix), pl.lit(hexed))).to_series()
 
 
 def _byteswap64(values: pa.Array) -> pa.Array:
-    out = pc.shift_left(pc.bit_wise_and(values, pa.scalar(0xFF, pa.uint64())), pa.scalar(56, pa.uint64()))
+    def u64(v: int) -> pa.Scalar:
+        return pa.scalar(v, pa.uint64())
+
+    out = pc.shift_left(pc.bit_wise_and(values, u64(0xFF)), u64(56))
     for i in range(1, 8):
-        byte = pc.bit_wise_and(pc.shift_right(values, pa.scalar(8 * i, pa.uint64())), pa.scalar(0xFF, pa.uint64()))
-        out = pc.bit_wise_or(out, pc.shift_left(byte, pa.scalar(8 * (7 - i), pa.uint64())))
+        byte = pc.bit_wise_and(pc.shift_right(values, u64(8 * i)), u64(0xFF))
+        out = pc.bit_wise_or(out, pc.shift_left(byte, u64(8 * (7 - i))))
     return out
 
 

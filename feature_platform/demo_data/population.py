@@ -51,7 +51,10 @@ def power_law_rank(u: pl.Series, n: int, exponent: float) -> pl.Series:
 
 def seeded_permutation(rng: Rng, n: int) -> pl.Series:
     """A permutation of ``0..n-1`` (UInt32) drawn from ``rng``; ties broken by index, so it is total."""
-    frame = pl.DataFrame({"key": pl.Series(rng.hashes(n)), "idx": pl.int_range(0, n, dtype=pl.UInt32, eager=True)})
+    frame = pl.DataFrame({
+        "key": pl.Series(rng.hashes(n)),
+        "idx": pl.int_range(0, n, dtype=pl.UInt32, eager=True),
+    })
     return frame.sort(["key", "idx"])["idx"]
 
 
@@ -165,8 +168,22 @@ def item_categories_chunk(config: DemoDataConfig, population: Population, start:
     )
 
 
+EMBEDDING_BLOCK_ITEMS = 65_536
+"""Embeddings are computed in blocks of this many items (2 M floats) to bound temporary memory."""
+
+
 def item_embeddings_chunk(config: DemoDataConfig, population: Population, start: int, n: int) -> pl.DataFrame:
-    """Rows of ``item_embeddings`` for items start..start+n, minus the items missing from it.
+    """Rows of ``item_embeddings`` for items start..start+n, minus the items missing from it."""
+    blocks = [
+        _item_embeddings_block(config, population, block, min(EMBEDDING_BLOCK_ITEMS, start + n - block))
+        for block in range(start, start + n, EMBEDDING_BLOCK_ITEMS)
+    ]
+    return pl.concat(blocks) if len(blocks) != 1 else blocks[0]
+
+
+def _item_embeddings_block(config: DemoDataConfig, population: Population, start: int,
+                           n: int) -> pl.DataFrame:
+    """One block of :func:`item_embeddings_chunk`.
 
     An embedding is ``category centroid + 0.7 * subcategory offset + 0.45 * noise``, L2-normalised in
     float64 and stored as float32, so items of one (sub)category are close: similarity searches in a
@@ -180,13 +197,13 @@ def item_embeddings_chunk(config: DemoDataConfig, population: Population, start:
     flat = pl.int_range(0, n * dim, dtype=pl.Int64, eager=True)
     item = flat // dim
     component = flat % dim
-    values = pl.select(
-        pl.lit(centroids).gather(pl.lit(taxonomy["category"].cast(pl.Int64)).gather(pl.lit(item)) * dim
-                                 + pl.lit(component))
-        + 0.7 * pl.lit(offsets).gather(pl.lit(taxonomy["subcategory"].cast(pl.Int64)).gather(pl.lit(item)) * dim
-                                       + pl.lit(component))
-        + 0.45 * pl.lit(noise)
-    ).to_series()
+    category = taxonomy["category"].cast(pl.Int64).gather(item)
+    subcategory = taxonomy["subcategory"].cast(pl.Int64).gather(item)
+    values = (
+        centroids.gather(category * dim + component)
+        + 0.7 * offsets.gather(subcategory * dim + component)
+        + 0.45 * noise
+    )
     norms = (values * values).reshape((n, dim)).arr.sum().sqrt()
     embedding = (values / norms.gather(item)).cast(pl.Float32).reshape((n, dim)).cast(pl.List(pl.Float32))
     return pl.DataFrame({

@@ -16,7 +16,8 @@ Semantics (``null`` is polars' null, SQL's NULL):
 * ``is_in``: null if the operand is null; otherwise whether it equals one of the non-null literal
   ``values`` (a null in ``values`` never matches). ``is_null`` / ``is_not_null`` are never null.
 * arithmetic (``add sub mul mod neg``): null propagates; int64 overflow wraps (two's complement);
-  int with float gives float64. ``div`` is true division in float64 (``x/0`` is ±inf, ``0/0`` NaN).
+  int with float gives float64. ``div`` is IEEE true division in float64 (``x/0`` is ±inf, ``0/0``
+  NaN), also when the divisor is a constant (polars alone would multiply by its reciprocal).
   ``mod`` is floored (the result has the sign of the divisor): ints ``x % 0`` is null; floats are
   computed as ``a - b * floor(a / b)`` (so ``x % 0.0`` is NaN).
 * ``cast`` is non-strict: a value that cannot be converted becomes null (and a null key or
@@ -242,7 +243,12 @@ def _arith(fn: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[[_Translator, 
 def _div(t: _Translator, node: ExprNode) -> pl.Expr:
     _arity(node, 2)
     left, right = (t.typed(a, DType.FLOAT64).cast(pl.Float64) for a in node.args)
-    return left / right
+    # polars divides by a *constant* column (a literal, or a when/then that happened to pick one
+    # branch for every row) as x * (1 / c), which can differ from x / c in the last bit. Subtracting
+    # a real zero column makes the divisor an ordinary column (exact for every value, -0.0 and NaN
+    # included), so the result is IEEE division whatever the batch looks like.
+    materialised = right - pl.int_range(pl.len()).cast(pl.Float64) * 0.0
+    return left / materialised
 
 
 def _neg(t: _Translator, node: ExprNode) -> pl.Expr:

@@ -166,6 +166,9 @@ CASES: dict[str, list[Expected]] = {
     "bad_freshness_nonpositive_lag": [
         _e("configs.py", "sequence feature", "recent_clicks", "freshness.streaming_max_lag must be positive"),
     ],
+    "bad_event_type_listed_twice": [
+        _e("configs.py", "sequence feature", "recent_clicks", "event type(s) listed twice: click"),
+    ],
     # lifecycle rules
     "bad_lifecycle_experimental_enrichment": [
         _e(
@@ -221,6 +224,14 @@ CASES: dict[str, list[Expected]] = {
             "click",
             "field 'fields.launch_day' holds an arbitrary Python object of type datetime",
             "belongs in an executor plugin",
+        ),
+    ],
+    "bad_base_class_enrichment": [
+        _e(
+            "configs.py",
+            "enrichment",
+            "item_embedding",
+            "Enrichment is a base class: build a LookupEnrichment, DerivedEnrichment or PluginEnrichment",
         ),
     ],
     # modules that do not import; the other modules are still validated

@@ -8,6 +8,7 @@ wrapped in a cast to int64, and ``coalesce``/``when`` branches share one type.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,12 +91,14 @@ _LITERALS: dict[str, st.SearchStrategy[ExprNode]] = {
 }
 
 
+@functools.cache
 def leaf(kind: str) -> st.SearchStrategy[ExprNode]:
     columns = st.sampled_from(KIND_COLUMNS[kind]).map(col)
     null = st.just(lit(None))
     return st.one_of(columns, columns, _LITERALS[kind], null)
 
 
+@functools.cache
 def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[ExprNode]:
     """Random trees of result type ``kind`` (int, float, str, bool, ts) at most ``depth`` deep."""
     if depth <= 0:
