@@ -9,7 +9,7 @@ export UV_PYTHON := $(PYTHON)
 export FP_DATA_DIR ?= fp_data
 DEMO_ARGS ?=
 
-.PHONY: env demo test bench golden lint typecheck ui services clean help
+.PHONY: env demo test bench golden lint typecheck ui services browser clean help
 
 help:
 	@echo "make demo   - set up, make demo data, compile/plan/publish/index the example features"
@@ -31,10 +31,17 @@ env: $(if $(filter .tools/bin/uv,$(UV)),.tools/bin/uv) .venv/.synced
 services:
 	@bash scripts/ensure_services.sh
 
+# Debian's Chromium, driven by Playwright in the UI test (no browser download at test time).
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || \
+	  echo "warning: could not install chromium; the UI test will skip (or fail in CI)"; }
+
 demo: env
 	@bash scripts/demo.sh
 
-test: env services
+test: env services browser
 	$(RUN) lint-imports
 	$(RUN) pytest -n 2 --dist loadgroup -q
 

@@ -7,6 +7,7 @@ import click
 from feature_platform import __version__
 from feature_platform.cli.compile_cmds import compile_cmd, plugins, schema, validate
 from feature_platform.cli.release_cmds import history, plan, publish, rollback
+from feature_platform.demo_data.cli import demo_data_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +16,7 @@ def cli() -> None:
     """Config-as-code user-sequence features: validate, compile, plan, publish, index."""
 
 
-for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins):
+for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins, demo_data_command):
     cli.add_command(command)
 
 

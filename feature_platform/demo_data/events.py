@@ -15,6 +15,7 @@ import math
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import polars as pl
 import pyarrow as pa
@@ -45,7 +46,7 @@ _QUERY_STRINGS = pl.Series(vocab.QUERIES, dtype=pl.String)
 _VARIANT_CUM = cumulative(
     [1.0 - sum(p for _, p in vocab.QUERY_VARIANTS), *(p for _, p in vocab.QUERY_VARIANTS)]
 )
-_YEAR_2300_SHIFT_MS = 273 * 365 * DAY_MS + 66 * DAY_MS  # 2027 -> 2300 (66 leap days)
+_YEAR_2300_MS = int(datetime(2300, 1, 1, tzinfo=UTC).timestamp()) * 1000
 _DWELL_LOG_MEDIAN = pl.Series([math.log(m) for m in vocab.DWELL_MEDIAN_MS], dtype=pl.Float64)
 _DWELL_SIGMA = pl.Series(vocab.DWELL_SIGMA, dtype=pl.Float64)
 _DWELL_NULL_PROB = pl.Series(vocab.DWELL_NULL_PROB, dtype=pl.Float64)
@@ -367,18 +368,19 @@ def engagement_chunk(seed: int, spec: ChunkSpec, population: Population, rates: 
     counts.update({key: int(value) for key, value in stats.items()})
 
     ids = _event_ids(seed, spec, order.take, "e")
+    context = _context_columns()
     out = written.select(
         event_id=pl.when(pl.col("defect") == NULL_ID).then(None).otherwise(pl.lit(ids)),
-        user_id=_context_columns()["user_id"],
+        user_id=context["user_id"],
         pin_id=pl.when(~has_pin).then(None).otherwise(pl.col("item").cast(pl.Int64) + ITEM_ID_OFFSET),
         action=pl.lit(_ACTION_STRINGS).gather(pl.col("action")),
         event_ts_ms=pl.when(~bad).then(pl.col("ts"))
         .when(pl.col("kind") == 0).then(0)
         .when(pl.col("kind") == 1).then(pl.col("ts") // 1000)
-        .otherwise(pl.col("ts") + _YEAR_2300_SHIFT_MS),
-        surface=_context_columns()["surface"],
-        device=_context_columns()["device"],
-        country=_context_columns()["country"],
+        .otherwise(_YEAR_2300_MS + pl.col("ts") % DAY_MS),  # the same time of day, on 2300-01-01
+        surface=context["surface"],
+        device=context["device"],
+        country=context["country"],
         dwell_ms=pl.col("dwell"),
     )
     return ChunkResult(out, counts)

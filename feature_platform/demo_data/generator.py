@@ -4,12 +4,13 @@ Layout under the output directory::
 
     engagement_events/dt=YYYY-MM-DD/part-00000.parquet   (part-00001... when a day exceeds chunk_rows)
     search_events/dt=YYYY-MM-DD/part-00000.parquet
-    item_embeddings/part-00000.parquet                    (more parts past chunk_rows / 500k items)
+    item_embeddings/part-00000.parquet                    (more parts past min(chunk_rows, 500k) items)
     item_categories/part-00000.parquet
     _demo_data.json                                       (parameters, per-day counts, defect counts)
 
-Memory: one chunk (at most ``chunk_rows`` rows) is generated while at most one previous chunk is being
-written by a background thread; per-entity state is a few arrays. Nothing holds all events at once.
+Memory: ``workers`` chunks (at most ``chunk_rows`` rows each) are generated concurrently while at most
+one previous chunk is being written by a background thread; per-entity state is a few arrays. Nothing
+holds all events at once, so peak memory does not grow with the number of events.
 
 Determinism: every chunk draws from its own counter-based stream keyed by (seed, table, day, chunk);
 rows are written in a total order (arrival time, then generation order); Parquet settings are fixed;
@@ -227,16 +228,19 @@ def generate(config: DemoDataConfig, out: Path, progress: Callable[[str], None] 
         msg = f"workers must be at least 1 (got {workers})"
         raise DemoDataError(msg)
     staging = _prepare_out_dir(out)
-    population = build_population(config)
     tables: dict[str, dict[str, Any]] = {}
     writer = _Writer()
     try:
+        population = build_population(config)
         for table in (ITEM_EMBEDDINGS, ITEM_CATEGORIES):
             tables[table] = _write_lookup(config, population, table, staging, writer)
         tables.update(_write_events(config, population, staging, writer, progress, workers))
         writer.wait()
-    finally:
+    except BaseException:
         writer.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    writer.close()
     manifest = _manifest(config, tables)
     _swap_in(staging, out, manifest)
     return manifest

@@ -18,6 +18,8 @@ Semantics (``null`` is polars' null, SQL's NULL):
 * arithmetic (``add sub mul mod neg``): null propagates; int64 overflow wraps (two's complement);
   int with float gives float64. ``div`` is IEEE true division in float64 (``x/0`` is ±inf, ``0/0``
   NaN), also when the divisor is a constant (polars alone would multiply by its reciprocal).
+  Signed zeros: polars' scalar arithmetic does not preserve the sign of zero, so the engine never
+  exposes it: a zero divisor counts as +0.0 and a zero prints as ``0.0``.
   ``mod`` is floored (the result has the sign of the divisor): ints ``x % 0`` is null; floats are
   computed as ``a - b * floor(a / b)`` (so ``x % 0.0`` is NaN).
 * ``cast`` is non-strict: a value that cannot be converted becomes null (and a null key or
@@ -248,7 +250,13 @@ def _div(t: _Translator, node: ExprNode) -> pl.Expr:
     # a real zero column makes the divisor an ordinary column (exact for every value, -0.0 and NaN
     # included), so the result is IEEE division whatever the batch looks like.
     materialised = right - pl.int_range(pl.len()).cast(pl.Float64) * 0.0
-    return left / materialised
+    return left / _unsigned_zero(materialised)
+
+
+def _unsigned_zero(expr: pl.Expr) -> pl.Expr:
+    """``expr`` with -0.0 replaced by 0.0: polars does not keep the sign of zero reliably (scalar
+    arithmetic shortcuts), so the engine never lets it show (in division and in float → string)."""
+    return pl.when(expr == 0.0).then(pl.lit(0.0, dtype=pl.Float64)).otherwise(expr)
 
 
 def _neg(t: _Translator, node: ExprNode) -> pl.Expr:
@@ -441,6 +449,8 @@ def _cast(expr: pl.Expr, source: DType | None, target: DType) -> pl.Expr:
         lowered = expr.str.to_lowercase()
         return pl.when(lowered == "true").then(True).when(lowered == "false").then(False).otherwise(None)
     if target is DType.STRING:
+        if source.is_float:
+            return _unsigned_zero(expr.cast(pl.Float64)).cast(pl.String)
         if source is DType.TIMESTAMP:
             return expr.dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ")
         if source is DType.DATE:

@@ -180,3 +180,15 @@ def test_start_date_is_respected(tmp_path: Path) -> None:
     parsed = frame["event_time"].str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", strict=False).drop_nulls()
     assert parsed.dt.date().unique().to_list() == [date(2030, 2, 28)]
     assert manifest["window"]["start"] == "2030-02-28"
+
+
+def test_embeddings_do_not_depend_on_how_items_are_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from feature_platform.demo_data import population as pop_module
+
+    config = DemoDataConfig(items=1_000)
+    population = pop_module.build_population(config)
+    whole = pop_module.item_embeddings_chunk(config, population, 0, 1_000)
+    monkeypatch.setattr(pop_module, "EMBEDDING_BLOCK_ITEMS", 77)
+    blocked = pop_module.item_embeddings_chunk(config, population, 0, 1_000)
+    parts = pl.concat([pop_module.item_embeddings_chunk(config, population, s, 250) for s in range(0, 1_000, 250)])
+    assert whole.equals(blocked) and whole.equals(parts)

@@ -152,7 +152,7 @@ def _same(actual: list[Any], expected: list[Any]) -> bool:
 
 @pytest.mark.parametrize(("name", "expr", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_engine_matches_hand_written_values(name: str, expr: ExprNode, expected: list[Any]) -> None:
-    actual = _frame().with_columns(to_polars(expr, SCHEMA).alias("out"))["out"].to_list()
+    actual = _frame().lazy().with_columns(to_polars(expr, SCHEMA).alias("out")).collect()["out"].to_list()
     assert _same(actual, expected), f"{name}: {expr.render()} gave {actual}, expected {expected}"
 
 
@@ -187,7 +187,7 @@ def test_every_operation_is_in_the_table() -> None:
     ],
 )
 def test_result_types(expr: ExprNode, dtype: pl.DataType) -> None:
-    assert _frame().with_columns(to_polars(expr, SCHEMA).alias("out")).schema["out"] == dtype
+    assert _frame().lazy().with_columns(to_polars(expr, SCHEMA).alias("out")).collect_schema()["out"] == dtype
     inferred = infer_dtype(expr, SCHEMA)
     assert inferred is not None and to_polars_dtype(inferred) == dtype
 

@@ -18,7 +18,7 @@ KINDS = ["int", "float", "str", "bool", "ts"]
 
 def _engine(expr: ExprNode, rows: list[dict[str, Any]]) -> list[Any]:
     frame = pl.DataFrame(rows, schema={k: to_polars_dtype(v) for k, v in COLUMNS.items()})
-    return frame.with_columns(to_polars(expr, COLUMNS).alias("__out"))["__out"].to_list()
+    return frame.lazy().with_columns(to_polars(expr, COLUMNS).alias("__out")).collect()["__out"].to_list()
 
 
 @settings(max_examples=6000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,10 @@ Modelling limits (deliberate, documented so nobody trusts the reference beyond t
 * ``coalesce``/``when`` return the chosen branch's value as is: when branches mix int and float the
   engine widens to float, the reference does not (the compiler unifies types; tests keep branches
   of one type);
-* float32 is modelled by rounding to the nearest float32 on a cast only.
+* float32 is modelled by rounding to the nearest float32 on a cast only;
+* the sign of a zero is not modelled where polars does not keep it (scalar arithmetic shortcuts);
+  the engine hides it where it would show (a zero divisor is +0.0, a zero prints as ``0.0``), and
+  comparisons of results treat -0.0 and 0.0 as equal.
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ def _arithmetic(op: ExprOp, a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if op is ExprOp.DIV:
-        return _ieee_div(float(a), float(b))
+        return _ieee_div(float(a), float(b) + 0.0)  # + 0.0: a zero divisor counts as +0.0
     if _is_int(a) and _is_int(b):
         if op is ExprOp.MOD:
             return None if b == 0 else _wrap(a % b)
@@ -283,7 +286,7 @@ def cast(value: Any, target: DType) -> Any:  # noqa: C901, PLR0911, PLR0912
         if isinstance(value, int):
             return str(value)
         if isinstance(value, float):
-            return format_float(value)
+            return format_float(value + 0.0)  # + 0.0: zero prints as 0.0 whatever its sign
         if isinstance(value, datetime):
             return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         if isinstance(value, date):
