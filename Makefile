@@ -48,6 +48,10 @@ test: env services browser
 bench: env
 	$(RUN) python -m benchmarks.run_all
 
+ui: env
+	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/$(FP_DATA_DIR)/dagster}; mkdir -p $$DAGSTER_HOME; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $${FP_UI_PORT:-3000}
+
 golden: env
 	$(RUN) python -m tests.golden.regenerate
 

@@ -95,7 +95,7 @@ _LITERALS: dict[str, st.SearchStrategy[ExprNode]] = {
 def leaf(kind: str) -> st.SearchStrategy[ExprNode]:
     columns = st.sampled_from(KIND_COLUMNS[kind]).map(col)
     null = st.just(lit(None))
-    return st.one_of(columns, columns, _LITERALS[kind], null)
+    return st.one_of(columns, columns, columns, _LITERALS[kind], _LITERALS[kind], null)
 
 
 @functools.cache

@@ -196,7 +196,7 @@ def _arithmetic(op: ExprOp, a: Any, b: Any) -> Any:
         return _wrap({ExprOp.ADD: a + b, ExprOp.SUB: a - b, ExprOp.MUL: a * b}[op])
     x, y = float(a), float(b)
     if op is ExprOp.MOD:  # floored, computed as polars does: a - b * floor(a / b)
-        return x - y * _floor(_ieee_div(x, y))
+        return math.fmod(x, y) if y else math.nan
     return {ExprOp.ADD: x + y, ExprOp.SUB: x - y, ExprOp.MUL: x * y}[op]
 
 

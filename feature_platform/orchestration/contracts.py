@@ -1,0 +1,173 @@
+"""Data contracts derived from the compiled artefact, checked with pandera on polars.
+
+The artefact already says what an indexed day must look like; these schemas only restate it so
+pandera can check it. Every rule has a stable name, and a failed check reports which rules failed
+and on how many rows, with a sample of the failing rows:
+
+events of day D
+    ``schema_columns`` every column of ``events_schema(artefact)`` is present; ``column_types`` with
+    its polars type; ``non_null_keys`` user_id, event_id, timestamp and event_type are never null;
+    ``unique_event_ids`` no (event_id, event_type) twice — a raw row two event types select is two
+    events, a replayed row is one; ``timestamp_in_day`` every timestamp in [D 00:00, D+1 00:00) UTC.
+
+snapshot of day D (long form: one row per user and position)
+    the same ``schema_columns`` / ``column_types`` / ``non_null_keys`` (plus position);
+    ``position_below_max_length`` 0 <= position < N; ``unique_positions`` no (user_id, position) twice;
+    ``positions_contiguous`` a user's positions are 0, 1, …, k-1; ``recent_first`` timestamps do not
+    increase with position; ``timestamp_as_of_day`` every element happened before the end of D and
+    within the retention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from feature_platform.artefact.format import Artefact
+from feature_platform.engine import POSITION, events_schema
+
+USER_ID = "user_id"
+EVENT_ID = "event_id"
+TIMESTAMP = "timestamp"
+EVENT_TYPE = "event_type"
+EVENT_KEYS = (USER_ID, EVENT_ID, TIMESTAMP, EVENT_TYPE)
+
+# pandera's built-in check names → the contract's rule names
+_BUILTIN_RULES = {
+    "column_in_dataframe": "schema_columns",
+    "column_in_schema": "schema_columns",
+    "dtype": "column_types",
+    "not_nullable": "non_null_keys",
+    "field_uniqueness": "unique_event_ids",
+    "multiple_fields_uniqueness": "unique_event_ids",
+}
+
+_SAMPLE_ROWS = 10
+
+
+@dataclass(frozen=True)
+class ContractReport:
+    """The outcome of checking one frame against one contract."""
+
+    contract: str
+    rows: int
+    failures: Mapping[str, int] = field(default_factory=dict)
+    sample: pl.DataFrame | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def failed_rules(self) -> list[str]:
+        return sorted(self.failures)
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def events_contract(artefact: Artefact, day: date) -> pa.DataFrameSchema:
+    """The contract of one day of a feature's enriched events table."""
+    start, end = day_window(day)
+    columns = _typed_columns(events_schema(artefact), keys=EVENT_KEYS)
+    columns[TIMESTAMP] = _with_checks(
+        columns[TIMESTAMP], pa.Check.in_range(start, end, include_max=False, name="timestamp_in_day")
+    )
+    return pa.DataFrameSchema(
+        columns, unique=[EVENT_ID, EVENT_TYPE], strict=False, coerce=False,
+        name=f"{artefact.feature.id}/events@{day.isoformat()}",
+    )
+
+
+def snapshot_contract(artefact: Artefact, day: date) -> pa.DataFrameSchema:
+    """The contract of the sequence snapshot as of the end of ``day``."""
+    feature = artefact.feature
+    _, end = day_window(day)
+    oldest = end - timedelta(seconds=feature.retention_seconds)
+    events = events_schema(artefact)
+    schema = pl.Schema([(USER_ID, events[USER_ID]), (POSITION, pl.Int32()),
+                        *((n, t) for n, t in events.items() if n != USER_ID)])
+    columns = _typed_columns(schema, keys=(*EVENT_KEYS, POSITION))
+    columns[POSITION] = _with_checks(
+        columns[POSITION], pa.Check.in_range(0, feature.max_length, include_max=False,
+                                             name="position_below_max_length")
+    )
+    columns[TIMESTAMP] = _with_checks(
+        columns[TIMESTAMP], pa.Check.in_range(oldest, end, include_max=False, name="timestamp_as_of_day")
+    )
+    return pa.DataFrameSchema(
+        columns,
+        checks=[
+            pa.Check(_unique_positions, name="unique_positions"),
+            pa.Check(_positions_contiguous, name="positions_contiguous"),
+            pa.Check(_recent_first, name="recent_first"),
+        ],
+        strict=False, coerce=False, name=f"{feature.id}/snapshots@{day.isoformat()}",
+    )
+
+
+def check_frame(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> ContractReport:
+    """Check every rule (lazily: all failures, not the first) and summarise them by rule name."""
+    name = schema.name or "contract"
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases.with_columns(
+            pl.col("check").map_elements(_rule_name, return_dtype=pl.String).alias("rule")
+        )
+        counts = cases.group_by("rule").len()
+        failures = {str(r): int(n) for r, n in counts.iter_rows()}
+        sample = cases.select("rule", "column", "failure_case", "index").head(_SAMPLE_ROWS)
+        return ContractReport(contract=name, rows=frame.height, failures=failures, sample=sample)
+    except pa.errors.SchemaError as exc:  # raised eagerly by some structural problems
+        rule = _rule_name(str(getattr(exc, "check", "") or "schema_columns"))
+        return ContractReport(contract=name, rows=frame.height, failures={rule: 1})
+    return ContractReport(contract=name, rows=frame.height)
+
+
+def _rule_name(check: str) -> str:
+    base = check.split("(", 1)[0]
+    return _BUILTIN_RULES.get(base, base)
+
+
+def _typed_columns(schema: pl.Schema, *, keys: tuple[str, ...]) -> dict[str, pa.Column]:
+    return {
+        name: pa.Column(dtype, nullable=name not in keys, required=True, name=name)
+        for name, dtype in schema.items()
+    }
+
+
+def _with_checks(column: pa.Column, *checks: pa.Check) -> pa.Column:
+    return column.set_checks([*column.checks, *checks])  # type: ignore[no-any-return]
+
+
+def _frame_check(fn: Callable[[pl.LazyFrame], pl.Expr]) -> Callable[[PolarsData], pl.LazyFrame]:
+    """A row-wise dataframe check: ``fn`` gives a boolean expression over the frame (True = ok)."""
+
+    def check(data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(fn(data.lazyframe).fill_null(True).alias("ok"))
+
+    return check
+
+
+_unique_positions = _frame_check(lambda _: ~pl.struct(USER_ID, POSITION).is_duplicated())
+_positions_contiguous = _frame_check(
+    lambda _: pl.col(POSITION).rank("ordinal").over(USER_ID).cast(pl.Int64) - 1 == pl.col(POSITION).cast(pl.Int64)
+)
+
+
+def _recent_first(data: PolarsData) -> pl.LazyFrame:
+    """Row-wise: the user's element at ``position + 1`` is not more recent than this one."""
+    rows = data.lazyframe.with_row_index("__row")
+    older = rows.select(
+        pl.col(USER_ID), (pl.col(POSITION) - 1).alias(POSITION), pl.col(TIMESTAMP).alias("__older")
+    ).unique(subset=[USER_ID, POSITION], keep="first")
+    joined = rows.join(older, on=[USER_ID, POSITION], how="left").sort("__row")
+    return joined.select((pl.col("__older") <= pl.col(TIMESTAMP)).fill_null(True).alias("ok"))

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make demo`: demo data → validate → compile → plan → publish → batch-index (through Dagster),
+# all on the embedded defaults under $FP_DATA_DIR, then print where to look.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FP="uv run --frozen feature-platform"
+export FP_DATA_DIR="${FP_DATA_DIR:-fp_data}"
+export FP_ENV="${FP_ENV:-dev}"
+RAW="$FP_DATA_DIR/raw"
+START="${FP_DEMO_START:-2026-11-01}"
+DAYS="${FP_DEMO_DAYS:-7}"
+END=$(date -u -d "$START + $((DAYS - 1)) days" +%F)
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "1. demo data ($DAYS days from $START) -> $RAW"
+if [ -f "$RAW/_demo_data.json" ]; then
+  echo "reusing $RAW (delete it to regenerate)"
+else
+  $FP demo-data --out "$RAW" --days "$DAYS" --start-date "$START"
+fi
+
+step "2. validate"
+$FP validate
+
+step "3. compile -> $FP_DATA_DIR/compiled"
+$FP compile
+
+step "4. plan against '$FP_ENV'"
+$FP plan --env "$FP_ENV"
+
+step "5. publish to '$FP_ENV'"
+$FP publish --env "$FP_ENV"
+
+step "6. batch-index $START..$END through Dagster (compile -> validate -> publish -> events/snapshots, with checks)"
+uv run --frozen python -m feature_platform.orchestration.demo --start "$START" --end "$END"
+
+step "7. a few users' sequences"
+uv run --frozen python - "$END" <<'PY'
+import sys
+from datetime import date
+
+import polars as pl
+
+from feature_platform.runtimes.batch import TableLocations, read_snapshot
+from feature_platform.settings import PlatformSettings
+
+day = date.fromisoformat(sys.argv[1])
+locations = TableLocations.from_settings(PlatformSettings())
+pl.Config.set_tbl_rows(12)
+pl.Config.set_fmt_str_lengths(24)
+for feature_id in ("recent_engagements_v1", "recent_searches_v1"):
+    snapshot = read_snapshot(feature_id, day, locations)
+    users = snapshot.group_by("user_id").len().sort(["len", "user_id"], descending=True)["user_id"].head(2)
+    print(f"\n{feature_id}: {snapshot['user_id'].n_unique()} users as of the end of {day}; two of them:")
+    cols = [c for c in snapshot.columns if c not in ("item_embedding",)]
+    for user in users:
+        print(snapshot.filter(pl.col("user_id") == user).select(cols).head(5))
+PY
+
+step "where to look"
+cat <<TXT
+  compiled artefacts   $FP_DATA_DIR/compiled/            (feature-platform compile)
+  artefact store       $FP_DATA_DIR/artefacts/           (objects/, envs/$FP_ENV/audit, pointers)
+  indexed tables       $FP_DATA_DIR/tables/<feature>/{events,rejects,snapshots}/dt=YYYY-MM-DD/
+  pointer history      uv run feature-platform history --env $FP_ENV --feature recent_engagements_v1
+  Dagster UI           make ui    (then open http://127.0.0.1:3000)
+TXT
