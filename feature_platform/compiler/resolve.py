@@ -91,13 +91,18 @@ class _Checker:
             if not NAME_PATTERN.match(obj.name):
                 self.issue(obj, "name must be snake_case: a lower-case letter, then letters, digits or _ "
                            "(at most 63 characters)")
-            existing = self.by_kind[item.kind.key].get(obj.name)
+            # Sequence features are identified by name *and* version, so v1 and v2 can be live side by side
+            # while consumers migrate; every other kind is identified by its name.
+            key = obj.feature_id if isinstance(obj, SequenceFeature) else obj.name
+            existing = self.by_kind[item.kind.key].get(key)
             if existing is not None:
-                self.issue(obj, f"duplicate {obj.kind_label} name '{obj.name}': also defined at "
+                what = f"'{obj.name}' version {obj.version}" if isinstance(obj, SequenceFeature) else f"'{obj.name}'"
+                self.issue(obj, f"duplicate {obj.kind_label} name {what}: also defined at "
                            f"{display_path(existing.defined_at.file)}:{existing.defined_at.line}",
-                           hint="names are unique per kind; rename one of them")
+                           hint="names are unique per kind (sequence features: per name and version); "
+                           "rename one of them")
                 continue
-            self.by_kind[item.kind.key][obj.name] = obj
+            self.by_kind[item.kind.key][key] = obj
 
     def lookup(self, owner: ConfigObject, kind: str, name: str, what: str) -> ConfigObject | None:
         found = self.by_kind[kind].get(name)
