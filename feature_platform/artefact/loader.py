@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,8 @@ def parse_artefact(data: bytes, *, expected_hash: str | None = None, origin: str
     must match too, so a file swapped for another valid artefact is caught as well.
     """
     try:
-        document: Any = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document: Any = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         msg = f"artefact {origin} is not valid JSON (truncated or corrupt): {exc}"
         raise CorruptArtefactError(msg) from exc
     if not isinstance(document, dict):

@@ -10,6 +10,7 @@ Two guards live here because they apply to every kind of config:
 
 from __future__ import annotations
 
+import math
 import sys
 from datetime import timedelta
 from enum import Enum
@@ -62,6 +63,13 @@ def _definition_site() -> SourceLocation:
 
 def _reject_non_config_values(value: object, path: str) -> None:
     """Refuse callables and arbitrary objects, naming where in the definition they sit."""
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"field '{path}' holds {value!r}; JSON cannot hold NaN or infinities, use None for a missing value"
+        raise ConfigDefinitionError(msg)
+    if isinstance(value, ConfigModel) and not isinstance(value, ConfigObject):
+        for key, item in value:  # nested value models (PluginCall, Freshness...) are walked too
+            _reject_non_config_values(item, f"{path}.{key}")
+        return
     if value is None or isinstance(value, str | bool | int | float | timedelta | Enum | Expr | BaseModel):
         return
     if isinstance(value, dict):
