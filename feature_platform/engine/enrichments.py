@@ -60,10 +60,7 @@ def _lookup(
 ) -> pl.LazyFrame:
     source = artefact.sources.get(spec.source)
     if source is None or source.key_column is None:
-        msg = (
-            f"enrichment '{enrichment.name}' joins '{spec.source}', "
-            "which is not a lookup source in the artefact"
-        )
+        msg = f"enrichment '{enrichment.name}' joins '{spec.source}', which is not a lookup source in the artefact"
         raise ArtefactError(msg)
     table = lookups.get(spec.source)
     if table is None:

@@ -140,9 +140,7 @@ def infer_dtype(node: ExprNode, schema: Schema | None = None) -> DType | None:
     return _FIXED_RESULT.get(op)
 
 
-_BOOL_RESULT = frozenset(
-    {ExprOp.AND, ExprOp.OR, ExprOp.NOT, ExprOp.IS_IN, ExprOp.IS_NULL, ExprOp.IS_NOT_NULL}
-)
+_BOOL_RESULT = frozenset({ExprOp.AND, ExprOp.OR, ExprOp.NOT, ExprOp.IS_IN, ExprOp.IS_NULL, ExprOp.IS_NOT_NULL})
 _FIXED_RESULT: dict[ExprOp, DType] = {
     ExprOp.STR_LOWER: DType.STRING,
     ExprOp.STR_UPPER: DType.STRING,
@@ -441,9 +439,7 @@ def _cast(expr: pl.Expr, source: DType | None, target: DType) -> pl.Expr:
         return expr.cast(polars_target, strict=False)
     if target is DType.DATE:
         if source is DType.STRING:
-            return pl.when(expr.str.contains(ISO_DATE_PATTERN)).then(
-                expr.str.to_date("%Y-%m-%d", strict=False)
-            )
+            return pl.when(expr.str.contains(ISO_DATE_PATTERN)).then(expr.str.to_date("%Y-%m-%d", strict=False))
         return expr.cast(pl.Date, strict=False)
     if target is DType.BOOL and source is DType.STRING:
         lowered = expr.str.to_lowercase()

@@ -123,9 +123,7 @@ def build_event_type_frame(
     raw_columns = [c for c in raw_schema.names() if c != INGEST_DAY]
     declared = {c.name: to_polars_dtype(c.dtype) for c in source.columns}
     casts = [
-        pl.col(c).cast(declared[c], strict=False)
-        for c in raw_columns
-        if c in declared and raw_schema[c] != declared[c]
+        pl.col(c).cast(declared[c], strict=False) for c in raw_columns if c in declared and raw_schema[c] != declared[c]
     ]
     frame = raw.with_columns(pl.struct(raw_columns).alias(_RAW)).with_columns(casts)
     selection = executor.selection()
@@ -133,9 +131,7 @@ def build_event_type_frame(
         frame = frame.filter(selection)
 
     ts_inputs = sorted(timestamp_field.expr.columns())
-    ts_inputs_null = pl.all_horizontal(
-        [pl.col(_RAW).struct.field(c).is_null() for c in ts_inputs] or [pl.lit(True)]
-    )
+    ts_inputs_null = pl.all_horizontal([pl.col(_RAW).struct.field(c).is_null() for c in ts_inputs] or [pl.lit(True)])
     normalised = frame.select(
         *executor.mapping(),
         pl.lit(compiled.name, dtype=pl.String).alias(EVENT_TYPE),
@@ -205,10 +201,7 @@ def build_feature_frame(
         how="vertical",
     )
     rejected = pl.concat(
-        [
-            _project(f.rejects, rejects, set(REJECTS_SCHEMA) | ({INGEST_DAY} if d else set()))
-            for f, _, d in parts
-        ],
+        [_project(f.rejects, rejects, set(REJECTS_SCHEMA) | ({INGEST_DAY} if d else set())) for f, _, d in parts],
         how="vertical",
     )
     return FeatureFrames(events=events, rejects=rejected)

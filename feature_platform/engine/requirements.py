@@ -54,9 +54,7 @@ def required_columns(
     return {column: tuple(sorted(who)) for column, who in sorted(needs.items())}
 
 
-def check_columns(
-    available: Collection[str], required: Requirements, *, source: str, where: str = ""
-) -> None:
+def check_columns(available: Collection[str], required: Requirements, *, source: str, where: str = "") -> None:
     """Raise :class:`SourceDataError` listing every required column missing from ``available``."""
     missing = [column for column in required if column not in available]
     if not missing:

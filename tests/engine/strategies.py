@@ -51,8 +51,28 @@ def _iso(moment: datetime, shape: str, fraction: str, zone: str) -> str:
 
 
 NUMERIC_TEXT = st.sampled_from(
-    ["12", "+12", "-0", "0012", "1.5", ".5", "5.", "1e3", "-1.5E-3", "inf", "-Infinity", "nan", "1e", ".", "1_0",
-     " 1", "9223372036854775808", "true", "FALSE", "True "]
+    [
+        "12",
+        "+12",
+        "-0",
+        "0012",
+        "1.5",
+        ".5",
+        "5.",
+        "1e3",
+        "-1.5E-3",
+        "inf",
+        "-Infinity",
+        "nan",
+        "1e",
+        ".",
+        "1_0",
+        " 1",
+        "9223372036854775808",
+        "true",
+        "FALSE",
+        "True ",
+    ]
 )
 
 TEXT = st.one_of(st.text(ALPHABET, max_size=8), ISO_TEXT, NUMERIC_TEXT)
@@ -106,7 +126,7 @@ def exprs(kind: str, depth: int = 3) -> st.SearchStrategy[ExprNode]:
     return st.one_of(leaf(kind), st.deferred(lambda: _composite(kind, depth - 1)))
 
 
-def _composite(kind: str, d: int) -> st.SearchStrategy[ExprNode]:  # noqa: PLR0911
+def _composite(kind: str, d: int) -> st.SearchStrategy[ExprNode]:
     same = exprs(kind, d)
     branches = [
         st.builds(lambda a, b: node(E.COALESCE, a, b), same, same),

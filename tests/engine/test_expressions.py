@@ -29,7 +29,7 @@ SCHEMA = {
 
 
 def ts(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[arg-type,misc]
 
 
 ROWS: list[dict[str, Any]] = [

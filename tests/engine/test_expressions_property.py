@@ -21,7 +21,7 @@ def _engine(expr: ExprNode, rows: list[dict[str, Any]]) -> list[Any]:
     return frame.lazy().with_columns(to_polars(expr, COLUMNS).alias("__out")).collect()["__out"].to_list()
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), rows=st.lists(ROW, min_size=1, max_size=6))
 def test_engine_agrees_with_reference(data: st.DataObject, rows: list[dict[str, Any]]) -> None:
     kind = data.draw(st.sampled_from(KINDS), label="kind")

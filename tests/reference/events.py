@@ -26,10 +26,7 @@ def events_columns(artefact: Artefact) -> list[tuple[str, DType]]:
     for name in feature.dedup_by:
         if name not in names:
             dtype = next(
-                c.dtype
-                for t in feature.event_types
-                for c in artefact.event_types[t].output_fields
-                if c.name == name
+                c.dtype for t in feature.event_types for c in artefact.event_types[t].output_fields if c.name == name
             )
             columns.append((name, dtype))
     return columns
@@ -112,7 +109,7 @@ def _featurise_and_enrich(
         enrichment = artefact.enrichments[name]
         if enrichment.kind == "lookup" and enrichment.lookup is not None:
             spec = enrichment.lookup
-            key_column = artefact.sources[spec.source].key_column
+            key_column = artefact.sources[spec.source].key_column or ""
             first: dict[Any, dict[str, Any]] = {}
             for row in lookups.get(spec.source, ()):
                 if row[key_column] is not None:

@@ -49,7 +49,7 @@ _FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 _INT_RANGE = {DType.INT32: (-(2**31), 2**31 - 1), DType.INT64: (-(2**63), 2**63 - 1)}
 
 
-def evaluate(node: ExprNode, row: dict[str, Any]) -> Any:  # noqa: C901, PLR0911, PLR0912
+def evaluate(node: ExprNode, row: dict[str, Any]) -> Any:
     """The value of ``node`` for one ``row`` (column name → value)."""
     op = node.op
     args = node.args
@@ -131,12 +131,8 @@ def _compare(op: ExprOp, a: Any, b: Any) -> bool | None:
     if _is_number(a) and _is_number(b) and (isinstance(a, float) or isinstance(b, float)):
         a, b = float(a), float(b)
         if math.isnan(a) or math.isnan(b):
-            order = int(math.isnan(a)) - int(math.isnan(b))
-        else:
-            order = (a > b) - (a < b)
-    else:
-        order = (a > b) - (a < b)
-    return bool(_COMPARE[op](order))
+            return bool(_COMPARE[op](int(math.isnan(a)) - int(math.isnan(b))))
+    return bool(_COMPARE[op]((a > b) - (a < b)))
 
 
 def _and(a: bool | None, b: bool | None) -> bool | None:
@@ -196,7 +192,7 @@ def _arithmetic(op: ExprOp, a: Any, b: Any) -> Any:
         return _wrap({ExprOp.ADD: a + b, ExprOp.SUB: a - b, ExprOp.MUL: a * b}[op])
     x, y = float(a), float(b)
     if op is ExprOp.MOD:  # floored, computed as polars does: a - b * floor(a / b)
-        return math.fmod(x, y) if y else math.nan
+        return x - y * _floor(_ieee_div(x, y))
     return {ExprOp.ADD: x + y, ExprOp.SUB: x - y, ExprOp.MUL: x * y}[op]
 
 
@@ -241,8 +237,14 @@ def parse_iso_timestamp(text: str) -> datetime | None:
         return None
     fraction = (match["f"] or "")[:6].ljust(6, "0")
     moment = datetime(
-        day.year, day.month, day.day, int(match["h"] or 0), int(match["mi"] or 0), int(match["s"] or 0),
-        int(fraction), tzinfo=UTC,
+        day.year,
+        day.month,
+        day.day,
+        int(match["h"] or 0),
+        int(match["mi"] or 0),
+        int(match["s"] or 0),
+        int(fraction),
+        tzinfo=UTC,
     )
     if match["sign"]:
         offset = timedelta(hours=int(match["th"]), minutes=int(match["tm"]))
@@ -274,7 +276,7 @@ def format_float(value: float) -> str:
     return re.sub(r"e([+-])0*(\d)", r"e\1\2", text)
 
 
-def cast(value: Any, target: DType) -> Any:  # noqa: C901, PLR0911, PLR0912
+def cast(value: Any, target: DType) -> Any:
     """Non-strict conversion of a value to ``target`` (what cannot convert becomes ``None``)."""
     if value is None:
         return None
