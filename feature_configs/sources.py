@@ -4,6 +4,13 @@ from feature_platform.authoring import BatchOrigin, Column, Source, StreamOrigin
 
 from feature_configs._shared import SIGNALS
 
+CONTEXT_COLUMNS = (
+    Column("surface", "string", description="homefeed | search | related | profile"),
+    Column("device", "string", description="ios | android | web"),
+    Column("country", "string", description="ISO-3166 alpha-2"),
+)
+"""Request context every client-logged source carries."""
+
 engagement_events = Source(
     name="engagement_events",
     description="Client-logged pin engagements (saves, clicks, close-ups, hides), one row per action.",
@@ -15,9 +22,7 @@ engagement_events = Source(
         Column("pin_id", "int64"),
         Column("action", "string", description="save | click | closeup | hide"),
         Column("event_ts_ms", "int64", description="Event time, epoch milliseconds (client clock)."),
-        Column("surface", "string", description="homefeed | search | related | profile"),
-        Column("device", "string", description="ios | android | web"),
-        Column("country", "string", description="ISO-3166 alpha-2"),
+        *CONTEXT_COLUMNS,
         Column("dwell_ms", "int64", description="Time on the pin, when the client measured it."),
     ),
     batch=BatchOrigin(path="engagement_events"),
@@ -35,9 +40,7 @@ search_events = Source(
         Column("user_id", "int64"),
         Column("query_text", "string"),
         Column("event_time", "string", description="ISO-8601 UTC timestamp."),
-        Column("surface", "string"),
-        Column("device", "string"),
-        Column("country", "string"),
+        *CONTEXT_COLUMNS,
         Column("num_results", "int64"),
     ),
     batch=BatchOrigin(path="search_events"),
