@@ -49,8 +49,10 @@ bench: env
 	$(RUN) python -m benchmarks.run_all
 
 ui: env
-	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/$(FP_DATA_DIR)/dagster}; mkdir -p $$DAGSTER_HOME; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $${FP_UI_PORT:-3000}
+	@export DAGSTER_HOME=$${DAGSTER_HOME:-$(abspath $(FP_DATA_DIR))/dagster_home}; mkdir -p $$DAGSTER_HOME; \
+	touch $$DAGSTER_HOME/dagster.yaml; echo "Dagster UI on http://127.0.0.1:$${FP_UI_PORT:-3000} (DAGSTER_HOME=$$DAGSTER_HOME)"; \
+	FP_DAGSTER_WEBSERVER_URL=http://127.0.0.1:$${FP_UI_PORT:-3000} \
+	  $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $${FP_UI_PORT:-3000}
 
 golden: env
 	$(RUN) python -m tests.golden.regenerate

@@ -7,6 +7,7 @@ import sys
 
 BENCHMARKS = [
     "benchmarks.bench_compile",
+    "benchmarks.bench_dagster",
 ]
 
 

@@ -32,8 +32,9 @@ $FP plan --env "$FP_ENV"
 step "5. publish to '$FP_ENV'"
 $FP publish --env "$FP_ENV"
 
-step "6. batch-index $START..$END through Dagster (compile -> validate -> publish -> events/snapshots, with checks)"
-uv run --frozen python -m feature_platform.orchestration.demo --start "$START" --end "$END"
+export DAGSTER_HOME="${DAGSTER_HOME:-$(cd "$FP_DATA_DIR" && pwd)/dagster_home}"
+step "6. the Dagster graph for $START..$END: compile -> validate -> publish -> events/snapshots -> checks -> watermark"
+uv run --frozen python -m feature_platform.orchestration.demo
 
 step "7. a few users' sequences"
 uv run --frozen python - "$END" <<'PY'
@@ -64,5 +65,6 @@ cat <<TXT
   artefact store       $FP_DATA_DIR/artefacts/           (objects/, envs/$FP_ENV/audit, pointers)
   indexed tables       $FP_DATA_DIR/tables/<feature>/{events,rejects,snapshots}/dt=YYYY-MM-DD/
   pointer history      uv run feature-platform history --env $FP_ENV --feature recent_engagements_v1
-  Dagster UI           make ui    (then open http://127.0.0.1:3000)
+  Dagster runs         DAGSTER_HOME=$DAGSTER_HOME
+  Dagster UI           make ui    (then open http://127.0.0.1:3000: groups, lineage, checks, these runs)
 TXT

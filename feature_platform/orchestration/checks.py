@@ -11,7 +11,6 @@ The data contract checks are partitioned like the assets they guard (a Dagster p
 1.13, hence the silenced ``PreviewWarning``), so each day has its own check status.
 """
 
-from __future__ import annotations
 
 import warnings
 from datetime import date
@@ -32,6 +31,7 @@ from feature_platform.orchestration.resources import (
     DataLocationsResource,
     ReleaseTargetResource,
 )
+from feature_platform.runtimes.batch import read_events, read_snapshot
 
 ARTEFACT_HASH = "artefact_hash"
 
@@ -109,8 +109,6 @@ def data_contract_checks(
 
 def check_partition(kind: str, artefact: Artefact, day: date, data_locations: DataLocationsResource) -> ContractReport:
     """Read one stored day and check it against its contract."""
-    from feature_platform.runtimes.batch import read_events, read_snapshot
-
     locations = data_locations.table_locations()
     feature_id = artefact.feature.id
     if kind == "events":

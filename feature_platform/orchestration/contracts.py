@@ -8,7 +8,10 @@ events of day D
     ``schema_columns`` every column of ``events_schema(artefact)`` is present; ``column_types`` with
     its polars type; ``non_null_keys`` user_id, event_id, timestamp and event_type are never null;
     ``unique_event_ids`` no (event_id, event_type) twice — a raw row two event types select is two
-    events, a replayed row is one; ``timestamp_in_day`` every timestamp in [D 00:00, D+1 00:00) UTC.
+    events, a replayed row is one; ``timestamp_in_day_window`` every timestamp before the end of D (a
+    partition holds the events that *arrived* on D, so late events of earlier days belong to it, but
+    nothing from its future) and no older than the retention (an event that could never enter a
+    sequence means a broken clock upstream).
 
 snapshot of day D (long form: one row per user and position)
     the same ``schema_columns`` / ``column_types`` / ``non_null_keys`` (plus position);
@@ -75,11 +78,10 @@ def day_window(day: date) -> tuple[datetime, datetime]:
 
 def events_contract(artefact: Artefact, day: date) -> pa.DataFrameSchema:
     """The contract of one day of a feature's enriched events table."""
-    start, end = day_window(day)
+    _, end = day_window(day)
+    oldest = end - timedelta(seconds=artefact.feature.retention_seconds)
     columns = _typed_columns(events_schema(artefact), keys=EVENT_KEYS)
-    columns[TIMESTAMP] = _with_checks(
-        columns[TIMESTAMP], pa.Check.in_range(start, end, include_max=False, name="timestamp_in_day")
-    )
+    columns[TIMESTAMP] = _with_checks(columns[TIMESTAMP], _between("timestamp_in_day_window", oldest, end))
     return pa.DataFrameSchema(
         columns, unique=[EVENT_ID, EVENT_TYPE], strict=False, coerce=False,
         name=f"{artefact.feature.id}/events@{day.isoformat()}",
@@ -95,13 +97,8 @@ def snapshot_contract(artefact: Artefact, day: date) -> pa.DataFrameSchema:
     schema = pl.Schema([(USER_ID, events[USER_ID]), (POSITION, pl.Int32()),
                         *((n, t) for n, t in events.items() if n != USER_ID)])
     columns = _typed_columns(schema, keys=(*EVENT_KEYS, POSITION))
-    columns[POSITION] = _with_checks(
-        columns[POSITION], pa.Check.in_range(0, feature.max_length, include_max=False,
-                                             name="position_below_max_length")
-    )
-    columns[TIMESTAMP] = _with_checks(
-        columns[TIMESTAMP], pa.Check.in_range(oldest, end, include_max=False, name="timestamp_as_of_day")
-    )
+    columns[POSITION] = _with_checks(columns[POSITION], _between("position_below_max_length", 0, feature.max_length))
+    columns[TIMESTAMP] = _with_checks(columns[TIMESTAMP], _between("timestamp_as_of_day", oldest, end))
     return pa.DataFrameSchema(
         columns,
         checks=[
@@ -145,7 +142,17 @@ def _typed_columns(schema: pl.Schema, *, keys: tuple[str, ...]) -> dict[str, pa.
 
 
 def _with_checks(column: pa.Column, *checks: pa.Check) -> pa.Column:
-    return column.set_checks([*column.checks, *checks])  # type: ignore[no-any-return]
+    return column.set_checks([*column.checks, *checks])
+
+
+def _between(rule: str, low: object, high: object) -> pa.Check:
+    """``low <= value < high`` as a named check (pandera's built-ins keep their own names)."""
+
+    def check(data: PolarsData) -> pl.LazyFrame:
+        value = pl.col(data.key)
+        return data.lazyframe.select((value.is_null() | ((value >= low) & (value < high))).alias(data.key))
+
+    return pa.Check(check, name=rule)
 
 
 def _frame_check(fn: Callable[[pl.LazyFrame], pl.Expr]) -> Callable[[PolarsData], pl.LazyFrame]:

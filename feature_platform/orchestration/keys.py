@@ -47,6 +47,15 @@ class FeatureKeys:
         return (self.compiled, self.validated, self.published)
 
     @property
+    def release_checks(self) -> tuple[dg.AssetCheckKey, dg.AssetCheckKey, dg.AssetCheckKey]:
+        """The gates of compile → validate → publish."""
+        return (
+            dg.AssetCheckKey(self.compiled, CONFIG_VALID),
+            dg.AssetCheckKey(self.validated, RELEASE_ALLOWED),
+            dg.AssetCheckKey(self.published, ARTEFACT_INTEGRITY),
+        )
+
+    @property
     def batch(self) -> tuple[dg.AssetKey, dg.AssetKey, dg.AssetKey, dg.AssetKey]:
         """The daily-partitioned assets."""
         return (self.events, self.rejects, self.snapshots, self.watermark)

@@ -86,11 +86,8 @@ def _table_type(dtype: pl.DataType) -> str:
 
 def _cell(value: Any) -> str | int | float | bool | None:
     if value is None or isinstance(value, bool | int | float):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, list | tuple | dict):
-        text = json.dumps(value, default=str)
-    else:
-        text = str(value)
+    text = json.dumps(value, default=str) if isinstance(value, list | tuple | dict) else str(value)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"

@@ -1,12 +1,16 @@
 """Daily partitions of the batch assets, and how a backfill over a range is split into runs.
 
-One partition is one day of one feature: ``index_day`` reads that day's raw files and the previous
-day's snapshot and writes that day's files, atomically per file, so partitions are independent units
-of work that any executor or run launcher can place anywhere. A backfill of a range therefore fans out
-as one run per day (``BackfillPolicy.multi_run(1)``); the run queue's concurrency limits, not this
-code, decide how many run at once. (Snapshots for day D read D-1's snapshot, so a backfill that must
-rebuild a chain of days is ordered by Dagster's backfill daemon day after day only when asked to; the
-runtime falls back to a full rebuild of the window when D-1 is missing.)
+One partition is one day of one feature: ``index_day`` reads that day's raw files (and the previous
+day's snapshot when it is complete and current, else the events partitions of the retention window)
+and replaces that day's files atomically, then writes the day's manifest. Any day can therefore run
+alone, on any machine, and re-running it is idempotent.
+
+A backfill of a range becomes one run per day (``BackfillPolicy.multi_run(1)``), the unit a run
+launcher can put on its own pod or worker. Because a day's *snapshot* builds on the previous day's, the
+snapshot asset declares a dependency on its own previous partition; Dagster's backfill daemon then
+launches one feature's days in order (each as soon as the day before has succeeded) while different
+features, and the release assets, proceed in parallel. Running days out of order by hand is still
+correct for the day itself; a later day indexed before an earlier one is rebuilt by re-running it.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def json_schema_errors(data: bytes) -> list[str]:
 def _validator() -> jsonschema.protocols.Validator:
     schema = artefact_json_schema()
     validator_cls = jsonschema.validators.validator_for(schema)
-    return validator_cls(schema)  # type: ignore[no-any-return]
+    return validator_cls(schema)
 
 
 def _missing_feature_issue(feature_id: str, configs_dir: str) -> ValidationIssue:

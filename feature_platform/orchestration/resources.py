@@ -6,25 +6,19 @@ the values in use and a run can override them in its run config. Constructing on
 store, the S3 client and the table locations are built on first use inside a run, sensor or check.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from feature_platform.compiler import CompileResult, compile_configs
 from feature_platform.release.publisher import default_actor
+from feature_platform.runtimes.batch import TableLocations
 from feature_platform.settings import PlatformSettings
-from feature_platform.store import ArtefactStore, S3BlobBackend, open_store
-
-if TYPE_CHECKING:
-    from feature_platform.runtimes.batch import TableLocations
+from feature_platform.store import ArtefactStore, open_store
 
 
-class FeatureConfigsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class FeatureConfigsResource(dg.ConfigurableResource):
     """The config package the graph is generated from and every compile reads."""
 
     configs_dir: str = Field(description="Config package directory (FP_CONFIGS_DIR).")
@@ -34,24 +28,16 @@ class FeatureConfigsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return compile_configs(Path(self.configs_dir))
 
 
-class ArtefactStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The artefact store: a local directory, or S3 through dagster-aws's ``S3Resource``.
-
-    For ``s3://`` URLs the store uses the client of the nested ``s3`` resource, so credentials,
-    endpoint (S3-compatible servers) and retries are configured the Dagster way, once.
-    """
+class ArtefactStoreResource(dg.ConfigurableResource):
+    """The artefact store at ``url``: a local directory (``s3://`` URLs use :class:`S3ArtefactStoreResource`)."""
 
     url: str = Field(description="Store URL (FP_ARTEFACT_STORE): a path, file://PATH or s3://BUCKET/PREFIX.")
-    s3: dg.ResourceDependency[S3Resource]
 
     def get_store(self) -> ArtefactStore:
-        if self.url.lower().startswith("s3://"):
-            bucket, _, prefix = self.url[len("s3://") :].partition("/")
-            return ArtefactStore(S3BlobBackend(self.s3.get_client, bucket, prefix))
         return open_store(self.url)
 
 
-class ReleaseTargetResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class ReleaseTargetResource(dg.ConfigurableResource):
     """Which environment the publish assets release to, and who the audit log says did it."""
 
     env: str = Field(description="Environment to publish to and index from (FP_ENV).")
@@ -61,7 +47,7 @@ class ReleaseTargetResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return f"{self.actor or default_actor()} (dagster run {run_id[:8]})"
 
 
-class DataLocationsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class DataLocationsResource(dg.ConfigurableResource):
     """Where raw sources are read from and indexed tables are written to."""
 
     raw_root: str = Field(description="Root of the raw sources (FP_RAW_DATA_ROOT, default <data_dir>/raw).")
@@ -70,8 +56,6 @@ class DataLocationsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     s3_region: str | None = Field(default=None, description="S3 region for s3:// roots.")
 
     def table_locations(self) -> TableLocations:
-        from feature_platform.runtimes.batch import TableLocations
-
         settings = PlatformSettings(
             raw_data_root=self.raw_root, tables_root=self.tables_root,
             s3_endpoint_url=self.s3_endpoint_url, s3_region=self.s3_region,
@@ -79,15 +63,30 @@ class DataLocationsResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return TableLocations.from_settings(settings)
 
 
-def build_resources(settings: PlatformSettings) -> dict[str, dg.ConfigurableResource]:  # type: ignore[type-arg]
+def build_resources(settings: PlatformSettings) -> dict[str, dg.ConfigurableResource]:
     """The resources of the code location, with the settings' values as their configuration."""
-    s3 = S3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
     return {
         "feature_configs": FeatureConfigsResource(configs_dir=str(settings.configs_dir)),
-        "artefact_store": ArtefactStoreResource(url=settings.artefact_store_url, s3=s3),
+        "artefact_store": artefact_store_resource(settings),
         "release_target": ReleaseTargetResource(env=settings.env, actor=settings.actor),
         "data_locations": DataLocationsResource(
             raw_root=settings.raw_root, tables_root=settings.tables_url,
             s3_endpoint_url=settings.s3_endpoint_url, s3_region=settings.s3_region,
         ),
     }
+
+
+def artefact_store_resource(settings: PlatformSettings) -> ArtefactStoreResource:
+    """The store resource for the configured URL; dagster-aws is imported only for an S3 store.
+
+    (Importing dagster-aws costs over a second, which every code-location load would pay.)
+    """
+    url = settings.artefact_store_url
+    if not url.lower().startswith("s3://"):
+        return ArtefactStoreResource(url=url)
+    from dagster_aws.s3 import S3Resource
+
+    from feature_platform.orchestration.resources_s3 import S3ArtefactStoreResource
+
+    s3 = S3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
+    return S3ArtefactStoreResource(url=url, s3=s3)

@@ -1,0 +1,142 @@
+"""The batch steps of one feature: index a day (events, rejects, snapshot), then certify it.
+
+``index_day`` of the batch runtime does the work and writes the three tables of the day atomically per
+file; this module only loads the live artefact, calls it and turns its result into materialisations
+with metadata (row counts, reject reasons, paths, a sample of sequences).
+
+The watermark is the consumer-facing "this day is complete and passed its contracts" marker: a one-row
+Parquet file per certified day under ``<tables_root>/<feature>/watermark/``. It runs only after the
+events and snapshot data-contract checks passed (they are blocking), so serving and training jobs that
+want a certified snapshot read the latest day there rather than whatever the last indexing run wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from feature_platform.engine import POSITION
+from feature_platform.orchestration import metadata as md
+from feature_platform.orchestration.checks import ARTEFACT_HASH
+from feature_platform.orchestration.keys import FeatureKeys
+from feature_platform.orchestration.partitions import partition_day
+from feature_platform.orchestration.release import artefact_for
+from feature_platform.orchestration.resources import (
+    ArtefactStoreResource,
+    DataLocationsResource,
+    ReleaseTargetResource,
+)
+from feature_platform.runtimes.batch import TableLocations
+
+SAMPLE_USERS = 3
+SAMPLE_POSITIONS = 5
+WATERMARK_DIR = "watermark"
+
+
+def index_partition(
+    context: dg.AssetExecutionContext, keys: FeatureKeys, artefact_store: ArtefactStoreResource,
+    release_target: ReleaseTargetResource, data_locations: DataLocationsResource,
+) -> Iterator[dg.MaterializeResult]:
+    """Index one day of one feature with the artefact live in the target environment."""
+    from feature_platform.runtimes.batch import index_day
+
+    day = partition_day(context)
+    artefact = artefact_for(artefact_store, release_target.env, keys.feature_id)
+    locations = data_locations.table_locations()
+    result = index_day(artefact, day, locations)
+    context.log.info(
+        f"{keys.feature_id} {day}: {result.events_rows} events, {result.rejects_rows} rejects, "
+        f"{result.snapshot_users} users in the snapshot ({'incremental' if result.incremental else 'full'})"
+    )
+    common: dict[str, Any] = {
+        ARTEFACT_HASH: result.artefact_hash,
+        "day": day.isoformat(),
+        "incremental": result.incremental,
+        "missing_sources": ", ".join(result.missing_sources) or "none",
+    }
+    yield dg.MaterializeResult(
+        asset_key=keys.events,
+        metadata={**common, "dagster/row_count": result.events_rows, "path": dg.MetadataValue.path(result.events_path)},
+    )
+    yield dg.MaterializeResult(
+        asset_key=keys.rejects,
+        metadata={
+            **common, "dagster/row_count": result.rejects_rows,
+            "path": dg.MetadataValue.path(result.rejects_path),
+            "reject_reasons": md.counts_table(result.reject_reasons, key="reason"),
+        },
+    )
+    snapshot = pl.scan_parquet(result.snapshot_path, storage_options=locations.storage_options)
+    yield dg.MaterializeResult(
+        asset_key=keys.snapshots,
+        metadata={
+            **common, "dagster/row_count": result.snapshot_rows, "users": result.snapshot_users,
+            "path": dg.MetadataValue.path(result.snapshot_path),
+            "sample_sequences": md.frame_table(sample_sequences(snapshot)),
+        },
+    )
+
+
+def sample_sequences(snapshot: pl.LazyFrame) -> pl.DataFrame:
+    """The first elements of the first users' sequences (the file is sorted by user and position)."""
+    return snapshot.filter(pl.col(POSITION) < SAMPLE_POSITIONS).head(SAMPLE_USERS * SAMPLE_POSITIONS).collect()
+
+
+def certify_partition(
+    context: dg.AssetExecutionContext, keys: FeatureKeys, data_locations: DataLocationsResource
+) -> dg.MaterializeResult:
+    """Record that the day passed its contracts (the blocking checks ran before this step)."""
+    day = partition_day(context)
+    indexed = _partition_metadata(context, keys.snapshots, context.partition_key)
+    row: dict[str, Any] = {
+        "day": day,
+        "feature_id": keys.feature_id,
+        ARTEFACT_HASH: str(indexed.get(ARTEFACT_HASH, "")),
+        "snapshot_users": int(indexed.get("users", 0) or 0),
+        "certified_at": datetime.now(UTC),
+        "run_id": context.run.run_id,
+    }
+    locations = data_locations.table_locations()
+    path = f"{locations.feature_root(keys.feature_id)}/{WATERMARK_DIR}/dt={day.isoformat()}/part-00000.parquet"
+    _write_one_row(pl.DataFrame([row]), path, locations.storage_options)
+    return dg.MaterializeResult(
+        metadata={"day": day.isoformat(), ARTEFACT_HASH: row[ARTEFACT_HASH], "path": dg.MetadataValue.path(path)}
+    )
+
+
+def latest_certified_day(feature_id: str, locations: TableLocations) -> date | None:
+    """The most recent certified day of ``feature_id``, for consumers of the watermark."""
+    pattern = f"{locations.feature_root(feature_id)}/{WATERMARK_DIR}/*/*.parquet"
+    try:
+        scan = pl.scan_parquet(pattern, storage_options=locations.storage_options)
+        frame = scan.select(pl.col("day").max()).collect()
+    except (FileNotFoundError, pl.exceptions.ComputeError):
+        return None
+    value = frame.item()
+    return value if isinstance(value, date) else None
+
+
+def _partition_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, partition: str) -> dict[str, Any]:
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+def _write_one_row(frame: pl.DataFrame, path: str, storage_options: dict[str, str] | None) -> None:
+    """Write atomically: a temporary file renamed into place locally; one PUT (atomic) on object storage."""
+    if "://" in path:
+        frame.write_parquet(path, storage_options=storage_options)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    frame.write_parquet(tmp)
+    os.replace(tmp, path)

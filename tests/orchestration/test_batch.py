@@ -1,0 +1,88 @@
+"""The batch assets on demo data: a day indexed, checked and certified; bad data stopped by the contract."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from feature_platform.orchestration import feature_keys
+from feature_platform.orchestration.indexing import latest_certified_day
+from feature_platform.orchestration.keys import DATA_CONTRACT
+from feature_platform.runtimes.batch import TableLocations
+from feature_platform.settings import PlatformSettings
+from tests.orchestration.conftest import Platform, check_results, materialized, selection, step_keys
+
+FEATURE = "recent_engagements_v1"
+KEYS = feature_keys(FEATURE)
+
+
+def locations() -> TableLocations:
+    return TableLocations.from_settings(PlatformSettings())
+
+
+def test_a_day_is_indexed_checked_and_certified(batch_platform: Platform) -> None:
+    defs = batch_platform.defs()
+    assert batch_platform.run(selection(KEYS.release), defs=defs).success
+
+    first = batch_platform.run(selection(KEYS.batch), partition_key="2026-11-01", defs=defs)
+    second = batch_platform.run(selection(KEYS.batch), partition_key="2026-11-02", defs=defs)
+
+    for result in (first, second):
+        assert result.success
+        assert materialized(result) == {k.to_user_string() for k in KEYS.batch}
+        checks = check_results(result)
+        assert {name: e.passed for name, e in checks.items()} == {
+            f"{FEATURE}/events:{DATA_CONTRACT}": True, f"{FEATURE}/snapshots:{DATA_CONTRACT}": True,
+        }
+        assert all(e.partition == result.dagster_run.tags["dagster/partition"] for e in checks.values())
+    events = second.asset_materializations_for_node(f"{KEYS.events.path[0]}__index")
+    by_key = {m.asset_key.path[-1]: m.metadata for m in events}
+    assert by_key["events"]["dagster/row_count"].value > 1000
+    assert by_key["snapshots"]["incremental"].value is True  # built on the 1st's snapshot
+    assert by_key["rejects"]["dagster/row_count"].value > 0  # the demo data has defects
+    sample = by_key["snapshots"]["sample_sequences"].value
+    assert sample.records and {"user_id", "position", "item_embedding"} <= set(sample.records[0].data)
+    assert by_key["events"]["artefact_hash"].value == batch_platform.run(
+        dg.AssetSelection.assets(KEYS.compiled), defs=defs
+    ).asset_materializations_for_node(f"{KEYS.compiled.path[0]}__compiled")[0].metadata["content_hash"].value
+    assert latest_certified_day(FEATURE, locations()) == date(2026, 11, 2)
+
+
+def test_a_partition_is_an_independent_unit_of_work(batch_platform: Platform) -> None:
+    defs = batch_platform.defs()
+    assert batch_platform.run(selection(KEYS.release), defs=defs).success
+
+    result = batch_platform.run(selection(KEYS.batch), partition_key="2026-11-03", defs=defs)
+
+    assert result.success  # no earlier day needed: the snapshot is recomputed from what exists
+    snapshots = [m for m in result.asset_materializations_for_node(f"{KEYS.events.path[0]}__index")
+                 if m.asset_key == KEYS.snapshots]
+    assert snapshots[0].metadata["incremental"].value is False
+    tables = batch_platform.data_dir / "tables" / FEATURE
+    assert sorted(p.name for p in (tables / "events").iterdir()) == ["dt=2026-11-03"]
+
+
+def test_bad_data_fails_the_contract_naming_the_rule_and_nothing_downstream_runs(batch_platform: Platform) -> None:
+    defs = batch_platform.defs()
+    assert batch_platform.run(selection(KEYS.release), defs=defs).success
+    index = selection(KEYS.events, KEYS.rejects, KEYS.snapshots)  # indexed, not yet certified
+    assert batch_platform.run(index, partition_key="2026-11-02", defs=defs).success
+    path = batch_platform.data_dir / "tables" / FEATURE / "events" / "dt=2026-11-02" / "part-00000.parquet"
+    good = pl.read_parquet(path)
+    pl.concat([good, good.head(3)]).write_parquet(path)  # three replayed events slip through
+
+    contracts = dg.AssetSelection.checks(dg.AssetCheckKey(KEYS.events, DATA_CONTRACT),
+                                         dg.AssetCheckKey(KEYS.snapshots, DATA_CONTRACT))
+    result = batch_platform.run(contracts | selection(KEYS.watermark), partition_key="2026-11-02", defs=defs)
+
+    assert not result.success
+    check = check_results(result)[f"{FEATURE}/events:{DATA_CONTRACT}"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["failed_rules"].value == "unique_event_ids"
+    failing = {r.data["rule"]: r.data["failing_rows"] for r in check.metadata["failures_by_rule"].value.records}
+    assert failing == {"unique_event_ids": 6}  # both copies of each of the three
+    assert check_results(result)[f"{FEATURE}/snapshots:{DATA_CONTRACT}"].passed
+    assert f"{KEYS.watermark.path[0]}__watermark" not in step_keys(result, "STEP_START")
+    assert "watermark" not in {p.name for p in (batch_platform.data_dir / "tables" / FEATURE).iterdir()}

@@ -1,0 +1,93 @@
+"""compile → validate → publish through Dagster, and the gates that stop it."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from feature_platform.orchestration import feature_keys
+from feature_platform.orchestration.keys import ARTEFACT_INTEGRITY, CONFIG_VALID, RELEASE_ALLOWED
+from feature_platform.store import layout, open_store
+from tests.orchestration.conftest import Platform, check_results, materialized, selection, step_keys
+
+FEATURE = "recent_engagements_v1"
+KEYS = feature_keys(FEATURE)
+
+
+def _store(platform: Platform):  # type: ignore[no-untyped-def]
+    return open_store(str(platform.data_dir / "artefacts"))
+
+
+def test_release_publishes_the_compiled_artefact_and_every_gate_passes(platform: Platform) -> None:
+    result = platform.run(selection(KEYS.release))
+
+    assert result.success
+    assert materialized(result) == {k.to_user_string() for k in KEYS.release}
+    checks = check_results(result)
+    assert {name: e.passed for name, e in checks.items()} == {
+        f"{FEATURE}/compiled:{CONFIG_VALID}": True,
+        f"{FEATURE}/validated:{RELEASE_ALLOWED}": True,
+        f"{FEATURE}/published:{ARTEFACT_INTEGRITY}": True,
+    }
+    live = _store(platform).load_live("test", FEATURE)
+    compiled = result.asset_materializations_for_node(f"{FEATURE}__compiled")[0]
+    assert compiled.metadata["content_hash"].value == live.content_hash
+    assert compiled.metadata["config_hash"].value == live.config_hash
+    published = result.asset_materializations_for_node(f"{FEATURE}__published")[0]
+    assert published.metadata["transition"].value == "create"
+    assert "Plan: 1 to add" in str(published.metadata["plan"].value)
+    assert _store(platform).history("test", FEATURE)[0].actor.startswith("pytest (dagster run ")
+
+
+def test_a_broken_config_blocks_publishing_and_the_check_says_why(platform: Platform) -> None:
+    defs = platform.defs()  # loaded while the configs were valid
+    platform.edit("sequences.py", 'fields=(*ITEM_FIELDS, "dwell_bucket", "hour_of_day")',
+                  'fields=(*ITEM_FIELDS, "dwell_bucket", "hour_of_dayz")')
+
+    result = platform.run(selection(KEYS.release), defs=defs)
+
+    assert not result.success
+    assert materialized(result) == {f"{FEATURE}/compiled"}  # validated and published never ran
+    assert f"{FEATURE}__published" not in step_keys(result, "STEP_START")
+    check = check_results(result)[f"{FEATURE}/compiled:{CONFIG_VALID}"]
+    assert not check.passed
+    assert check.severity.value == "ERROR"
+    assert "hour_of_dayz" in str(check.metadata["issues"].value)
+    assert "sequences.py" in str(check.metadata["first_issue"].value)
+    assert _store(platform).current("test", FEATURE) is None  # nothing was published
+
+
+def test_a_breaking_change_to_a_production_feature_is_refused_before_publishing(platform: Platform) -> None:
+    defs = platform.defs()
+    assert platform.run(selection(KEYS.release), defs=defs).success
+    live_before = _store(platform).current("test", FEATURE)
+    platform.edit("sequences.py", 'fields=(*ITEM_FIELDS, "dwell_bucket", "hour_of_day")',
+                  'fields=(*ITEM_FIELDS, "dwell_bucket")')
+
+    result = platform.run(selection(KEYS.release), defs=defs)
+
+    assert not result.success
+    assert f"{FEATURE}/published" not in materialized(result)
+    check = check_results(result)[f"{FEATURE}/validated:{RELEASE_ALLOWED}"]
+    assert not check.passed
+    assert check.metadata["failed_rules"].value == "breaking_change"
+    assert _store(platform).current("test", FEATURE) == live_before
+
+
+def test_a_corrupt_live_artefact_blocks_batch_indexing(platform: Platform) -> None:
+    defs = platform.defs()
+    assert platform.run(selection(KEYS.release), defs=defs).success
+    live = _store(platform).current("test", FEATURE)
+    assert live is not None
+    obj = platform.data_dir / "artefacts" / layout.object_key(live.to_hash)
+    obj.write_bytes(obj.read_bytes().replace(b'"max_length": 500', b'"max_length": 501'))
+
+    integrity = dg.AssetSelection.checks(dg.AssetCheckKey(KEYS.published, ARTEFACT_INTEGRITY))
+    index = selection(KEYS.events, KEYS.rejects, KEYS.snapshots)
+    result = platform.run(integrity | index, partition_key="2026-11-02", defs=defs)
+
+    assert not result.success
+    check = check_results(result)[f"{FEATURE}/published:{ARTEFACT_INTEGRITY}"]
+    assert not check.passed
+    assert check.metadata["failed_rules"].value == "content_hash"
+    assert "corrupt" in str(check.metadata["rule:content_hash"].value)
+    assert f"{FEATURE}__index" not in step_keys(result, "STEP_START")
