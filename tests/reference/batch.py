@@ -52,7 +52,7 @@ def reference_snapshot(
     """Rows of snapshot(day): ``user_id``, ``position`` and the events columns, over partitions <= day."""
     history = [e for d, events in events_by_day.items() if d <= day for e in events]
     user = artefact.feature.entity_key.name
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, sequence in reference_sequences(history, artefact, day_end(day)).items():
         rows.extend({**event, user: key} for event in sequence)
     return rows
