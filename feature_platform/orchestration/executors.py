@@ -5,7 +5,7 @@ again — seconds per step on a small machine. With the ``forkserver`` start met
 module preloaded, each run starts one server process that imports them once and forks every step from
 it. Run config can still choose anything: ``execution: {config: {in_process: {}}}`` for one process,
 or another ``multiprocess.start_method``; deployments on Kubernetes or Celery set their own executor
-(see DEPLOYMENT.md).
+(see docs/ARCHITECTURE.md, "Orchestration plane").
 """
 
 from __future__ import annotations
