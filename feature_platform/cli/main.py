@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from feature_platform import __version__
+from feature_platform.cli.batch_cmds import batch_index, training_set
 from feature_platform.cli.compile_cmds import compile_cmd, plugins, schema, validate
 from feature_platform.cli.release_cmds import history, plan, publish, rollback
 from feature_platform.demo_data.cli import demo_data_command
@@ -16,7 +17,8 @@ def cli() -> None:
     """Config-as-code user-sequence features: validate, compile, plan, publish, index."""
 
 
-for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins, demo_data_command):
+for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins, demo_data_command,
+                batch_index, training_set):
     cli.add_command(command)
 
 

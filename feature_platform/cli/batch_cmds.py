@@ -1,0 +1,121 @@
+"""batch-index, training-set: the batch runtime on the command line.
+
+Both load the artefact that is LIVE in the environment from the artefact store (never the configs), and
+read and write where the settings say (``FP_RAW_DATA_ROOT``, ``FP_TABLES_ROOT``, ``FP_S3_*``, defaults
+under ``FP_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+import polars as pl
+
+from feature_platform.cli._common import env_option, handle_errors, settings
+from feature_platform.errors import SourceDataError
+from feature_platform.runtimes.batch import (
+    SEQUENCE_LENGTH,
+    DayIndexResult,
+    TableLocations,
+    build_training_set,
+    index_day,
+)
+from feature_platform.store import open_store_from_settings
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.command(name="batch-index")
+@env_option
+@click.option("--feature", "feature", required=True, help="Feature id, e.g. recent_engagements_v1.")
+@click.option("--date", "first", type=_DAY, required=True, help="Day to index (UTC), YYYY-MM-DD.")
+@click.option("--to", "last", type=_DAY, default=None, help="Index every day from --date to this one, in order.")
+@click.option("--allow-missing", is_flag=True,
+              help="A source with no raw partition for a day contributes no rows instead of failing.")
+@handle_errors
+def batch_index(env: str | None, feature: str, first: datetime, last: datetime | None, allow_missing: bool) -> None:
+    """Index FEATURE's days with the artefact live in ENV: events, rejects and sequence snapshots."""
+    config = settings()
+    target = env or config.env
+    artefact = open_store_from_settings(config).load_live(target, feature)
+    locations = TableLocations.from_settings(config)
+    start = first.date()
+    end = last.date() if last is not None else start
+    if end < start:
+        raise click.BadParameter(f"{end} is before --date {start}", param_hint="--to")
+    click.echo(f"{feature} (artefact {(artefact.content_hash or '')[:12]}, live in {target!r}): "
+               f"raw {locations.raw_root} -> tables {locations.feature_root(feature)}")
+    started = time.perf_counter()
+    results: list[DayIndexResult] = []
+    for offset in range((end - start).days + 1):  # index_days, one day at a time so each prints as it is done
+        results.append(index_day(artefact, start + timedelta(days=offset), locations, allow_missing=allow_missing))
+        _echo_day(results[-1])
+    elapsed = time.perf_counter() - started
+    total = sum(r.events_rows + r.rejects_rows for r in results)
+    click.secho(f"indexed {len(results)} day(s) in {elapsed:.2f}s "
+                f"({total / elapsed if elapsed > 0 else 0.0:,.0f} rows/s)", fg="green")
+
+
+def _echo_day(result: DayIndexResult) -> None:
+    mode = "incremental" if result.incremental else "full recompute"
+    click.echo(f"{result.day}: {result.events_rows:,} events, {result.rejects_rows:,} rejects, "
+               f"snapshot {result.snapshot_users:,} users / {result.snapshot_rows:,} rows ({mode})")
+    for reason, count in sorted(result.reject_reasons.items()):
+        click.echo(f"    rejected {count:,}: {reason}")
+    if result.missing_sources:
+        click.secho(f"    no raw partition (allowed): {', '.join(result.missing_sources)}", fg="yellow")
+    click.echo(f"    events    {result.events_path}")
+    click.echo(f"    rejects   {result.rejects_path}")
+    click.echo(f"    snapshot  {result.snapshot_path}")
+
+
+@click.command(name="training-set")
+@env_option
+@click.option("--feature", "feature", required=True, help="Feature id, e.g. recent_engagements_v1.")
+@click.option("--examples", "examples_path", required=True,
+              type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Parquet or CSV with a user id and a timestamp per row; other columns are carried through.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Output Parquet file (replaced atomically).")
+@click.option("--user-column", default="user_id", show_default=True)
+@click.option("--time-column", default="timestamp", show_default=True,
+              help="Example time (UTC): a datetime column, or ISO-8601 text in a CSV.")
+@handle_errors
+def training_set(env: str | None, feature: str, examples_path: Path, out: Path, user_column: str,
+                 time_column: str) -> None:
+    """Point-in-time sequences of FEATURE for labelled examples, from the indexed tables."""
+    config = settings()
+    target = env or config.env
+    artefact = open_store_from_settings(config).load_live(target, feature)
+    locations = TableLocations.from_settings(config)
+    examples = _read_examples(examples_path, time_column)
+    started = time.perf_counter()
+    frame = build_training_set(artefact, examples, locations, user_column=user_column, time_column=time_column)
+    elapsed = time.perf_counter() - started
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(out)
+    empty = frame.filter(pl.col(SEQUENCE_LENGTH) == 0).height
+    lengths = frame.get_column(SEQUENCE_LENGTH)
+    mean = lengths.sum() / frame.height if frame.height else 0.0
+    click.echo(f"{frame.height:,} examples, mean sequence length {mean:.1f}, {empty:,} with no events, "
+               f"built in {elapsed:.2f}s")
+    click.secho(f"wrote {out}", fg="green")
+
+
+def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix == ".csv":
+            return pl.read_csv(path, schema_overrides={time_column: pl.String})
+    except pl.exceptions.PolarsError as exc:
+        msg = f"cannot read the examples {path}: {exc}"
+        raise SourceDataError(msg) from exc
+    msg = f"examples file {path} must be .parquet or .csv"
+    raise SourceDataError(msg)

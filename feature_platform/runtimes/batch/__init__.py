@@ -1,0 +1,114 @@
+"""The batch indexer: day-partitioned events, rejects and sequence snapshots, and training sets.
+
+It runs the engine's plan (:func:`feature_platform.engine.build_feature_frame`) lazily over one day of
+raw files at a time and orders, de-duplicates and truncates sequences with
+:func:`feature_platform.engine.dedup_and_rank` — whose module docstring is *the* sequence definition.
+It reads compiled artefacts only and knows nothing of Dagster.
+
+Tables
+------
+Under ``<tables_root>/<feature_id>/`` (a local directory or ``s3://bucket/prefix``)::
+
+    events/dt=D/part-00000.parquet      enriched, normalised events that ARRIVED in raw partition D
+    rejects/dt=D/part-00000.parquet     malformed raw rows of partition D, with their reasons
+    snapshots/dt=D/part-00000.parquet   every user's sequence as of D+1 00:00 UTC (long form)
+    _manifests/dt=D.json                written last: the day is complete (hash, counts, reasons, inputs)
+
+Exactly one file per partition, so DuckDB (``read_parquet('<root>/<f>/events/*/*.parquet',
+hive_partitioning=true)``) and polars (``scan_parquet(..., hive_partitioning=True)``) read the tables
+with no help; the partition column ``dt`` comes from the path.
+
+Atomicity. A day is computed entirely in memory first; then its manifest is deleted, the three files
+are replaced one by one, and the new manifest is written. Each file is replaced atomically: locally a
+temporary file in the same directory (a hidden ``.*.tmp`` name no ``*.parquet`` glob matches) renamed
+over the final name with ``os.replace``; on S3 a single ``PutObject`` (an object is replaced as a whole
+when the request completes). A reader therefore sees the old or the new file, never part of one, and
+while a day is being rewritten it has no manifest, so :func:`read_events`, :func:`read_snapshot`,
+training sets and the next day's snapshot ignore it. Output is deterministic (sorted rows, fixed
+Parquet options, no wall-clock time in the manifest): re-indexing a day from the same input rewrites
+byte-identical files.
+
+events/dt=D
+    The feature's events (``engine.events_schema``: entity key, then the feature's fields, then any
+    ``dedup_by`` field) of the raw partitions D of every events source of the feature, enriched with
+    the lookup tables. Valid iff ``2000-01-01 <= timestamp < D+1 00:00 UTC``: the engine is given
+    ``max_event_time = D+1 00:00 - 1µs``, so an event from the future of its arrival day (including
+    one at exactly D+1 00:00) is rejected as ``timestamp after max_event_time``. A late event (it
+    happened on D-1 or earlier, arrived on D) is a valid event of partition D. Replays are dropped:
+    one row per ``(event_id, event_type)`` (a raw row two event types select is two events), keeping
+    the latest timestamp, then the first read; the number dropped is the manifest's
+    ``events.duplicate_replays``. Rows are sorted by ``timestamp, event_id, event_type``.
+
+rejects/dt=D
+    ``engine.rejects_schema()``: every malformed raw row of partition D with its reasons (joined by
+    ``"; "``), never dropped silently. Counted per reason in the result and the manifest (a row with
+    two reasons counts under both).
+
+snapshots/dt=D
+    ``user_id, position, <the other events columns>``, sorted by user and position (0 = most recent):
+    ``dedup_and_rank(all events partitions <= D, as_of = D+1 00:00 UTC)``. Built incrementally as
+    ``dedup_and_rank(snapshot(D-1) + events(D), as_of = D+1)``. This is exact because every event of a
+    partition ``<= D-1`` is before ``D`` (the validity bound above), and an event that ``dedup_and_rank``
+    drops as of ``D`` (outside the window, hidden by a more recent duplicate, or behind N more recent
+    distinct events) stays dropped as of any later instant whatever events are added — the window's
+    lower bound only moves forward, and everything ahead of it is at least as recent — while removing
+    dropped events never changes what is kept. ``tests/batch`` checks it against full recomputes.
+
+    snapshot(D-1) is used only when its day is complete, it was built by the same artefact (content
+    hash) and it is *current*: its manifest records the events file (sha256) of every complete day of
+    its retention window, and they must still be the files of those days. Otherwise (first day,
+    another artefact version, or a day of the window re-indexed since) the snapshot is recomputed from
+    every complete events partition from ``date(D+1 - R)`` (older partitions hold only events older
+    than the window) to D, and the result says ``incremental=False``. Events partitions written by
+    another version of the feature are used when they have the columns this artefact needs (a snapshot
+    after an artefact change may mix versions until the retention window has been re-indexed).
+
+Correcting and backfilling
+    Lookup tables are read as they are when a day is indexed, so re-indexing an old day applies the
+    current enrichments. Re-indexing day d (late raw files, corrected lookups) rewrites d's three
+    files; every later snapshot then no longer matches its recorded inputs. ``index_days(d, last)`` rebuilds them in
+    order (each incrementally from the corrected previous one); a later day indexed without d+1…
+    being re-run detects the stale base and recomputes in full. A backfill is ``index_days`` over a
+    range.
+
+Concurrency
+    Any number of readers; one writer per (feature, day) at a time (a Dagster partition run). Two
+    features, or two days of a feature indexed by different runs, never touch the same files — but
+    day D+1 builds on day D, so a range is indexed in order (:func:`index_days`).
+
+Inputs and bad input
+    Day D reads raw partition D of every events source of the feature (``engine.scan_source``) and the
+    lookup tables. A missing raw partition is a :class:`~feature_platform.errors.SourceDataError` naming
+    the source, the day and the expected path, unless ``allow_missing=True``: then that source
+    contributes no rows and is listed in ``missing_sources``. A missing lookup table is always an
+    error. A raw file missing a column the artefact
+    reads fails with the column, the source and the config object that reads it.
+
+Training sets
+    :func:`build_training_set` gives each example ``(user, t)`` the sequence of the events of the
+    events table (all complete partitions, whatever their arrival day) strictly before ``t`` — the
+    same window, de-duplication, truncation, projection and order as the snapshots. The partitions it
+    reads per example day D (snapshot(D-1) and every partition ``>= D`` restricted to events before
+    D+1) and why that is exact are in :mod:`feature_platform.runtimes.batch._training`. Because late
+    events count by event time, an example can see an event that arrived after ``t`` (online serving at
+    ``t`` could not have): that is the definition, not an accident. An example with a null user or
+    timestamp is refused (:class:`~feature_platform.errors.SourceDataError`), never silently dropped.
+"""
+
+from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days, snapshot_columns
+from feature_platform.runtimes.batch._locations import TableLocations
+from feature_platform.runtimes.batch._readers import read_events, read_snapshot
+from feature_platform.runtimes.batch._training import SEQUENCE, SEQUENCE_LENGTH, build_training_set
+
+__all__ = [
+    "SEQUENCE",
+    "SEQUENCE_LENGTH",
+    "DayIndexResult",
+    "TableLocations",
+    "build_training_set",
+    "index_day",
+    "index_days",
+    "read_events",
+    "read_snapshot",
+    "snapshot_columns",
+]

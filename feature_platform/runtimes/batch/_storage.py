@@ -1,0 +1,178 @@
+"""Whole-file reads and atomic whole-file replacement, on a local disk or S3.
+
+Every file of the tables is written in one piece, from bytes already in memory:
+
+* **local**: the bytes go to a hidden temporary file in the *same directory* (``.<name>.<uuid>.tmp``,
+  which no ``*.parquet`` glob matches), are flushed and fsynced, and the temporary file is renamed over
+  the final name with :func:`os.replace` — atomic on POSIX, so a reader opening the final path sees the
+  old file or the new one, never a prefix of either. The temporary file is removed if anything fails.
+* **S3**: one ``PutObject`` with the whole body. S3 makes an object visible only once the request has
+  completed, and a PUT over an existing key replaces it atomically (readers get the old or the new
+  object), so no temporary object is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from feature_platform.errors import StoreError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+class TableStorage(Protocol):
+    """The few operations the batch runtime needs from where its tables live."""
+
+    def put(self, path: str, data: bytes) -> None:
+        """Create or replace the file ``path`` with ``data``, atomically."""
+        ...
+
+    def get(self, path: str) -> bytes | None:
+        """The bytes of ``path``, or None when there is no such file."""
+        ...
+
+    def delete(self, path: str) -> None:
+        """Remove ``path`` if it exists."""
+        ...
+
+    def list_names(self, directory: str) -> list[str]:
+        """The names of the entries directly under ``directory`` (none if it does not exist), sorted."""
+        ...
+
+
+class LocalStorage:
+    """Files on a local disk; :meth:`put` is a temporary file plus :func:`os.replace`."""
+
+    def put(self, path: str, data: bytes) -> None:
+        directory, name = os.path.split(path)
+        os.makedirs(directory or ".", exist_ok=True)
+        tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_directory(directory or ".")
+
+    def get(self, path: str) -> bytes | None:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def delete(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    def list_names(self, directory: str) -> list[str]:
+        try:
+            return sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (best effort: some filesystems refuse to open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class S3Storage:
+    """Objects in S3; :meth:`put` is a single ``PutObject``. ``path`` is ``s3://bucket/key``."""
+
+    def __init__(self, client_factory: Callable[[], S3Client]) -> None:
+        self._factory = client_factory
+        self._client: S3Client | None = None
+
+    @property
+    def client(self) -> S3Client:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def put(self, path: str, data: bytes) -> None:
+        bucket, key = split_s3_url(path)
+        self.client.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def get(self, path: str) -> bytes | None:
+        bucket, key = split_s3_url(path)
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+        except self.client.exceptions.NoSuchKey:
+            return None
+        body: bytes = response["Body"].read()
+        return body
+
+    def delete(self, path: str) -> None:
+        bucket, key = split_s3_url(path)
+        self.client.delete_object(Bucket=bucket, Key=key)
+
+    def list_names(self, directory: str) -> list[str]:
+        bucket, key = split_s3_url(directory)
+        prefix = f"{key.rstrip('/')}/" if key else ""
+        names: set[str] = set()
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                names.add(common["Prefix"][len(prefix) :].rstrip("/"))
+            for item in page.get("Contents", []):
+                names.add(item["Key"][len(prefix) :])
+        return sorted(n for n in names if n)
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key)."""
+    rest = url[len("s3://") :] if url.startswith("s3://") else url
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        msg = f"S3 URL {url!r} names no bucket"
+        raise StoreError(msg)
+    return bucket, key
+
+
+def storage_for(root: str, storage_options: Mapping[str, str] | None = None) -> TableStorage:
+    """The storage for a tables root: ``s3://…`` → :class:`S3Storage`, a path → :class:`LocalStorage`."""
+    if root.startswith("s3://"):
+        options = dict(storage_options or {})
+        return S3Storage(lambda: _s3_client(options))
+    if "://" in root:
+        msg = f"unsupported tables root {root!r}: use a local path or s3://BUCKET/PREFIX"
+        raise StoreError(msg)
+    return LocalStorage()
+
+
+def _s3_client(options: Mapping[str, str]) -> S3Client:
+    """A boto3 client configured from polars-style storage options (credentials: the default chain)."""
+    import boto3
+
+    kwargs: dict[str, Any] = {}
+    for option, argument in (
+        ("aws_endpoint_url", "endpoint_url"),
+        ("aws_region", "region_name"),
+        ("aws_access_key_id", "aws_access_key_id"),
+        ("aws_secret_access_key", "aws_secret_access_key"),
+        ("aws_session_token", "aws_session_token"),
+    ):
+        if options.get(option):
+            kwargs[argument] = options[option]
+    client: S3Client = boto3.client("s3", **kwargs)
+    return client

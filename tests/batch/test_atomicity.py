@@ -1,0 +1,128 @@
+"""A re-run replaces each file of a day atomically: a reader never sees part of a file or a temp file."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from feature_platform.errors import SourceDataError
+from feature_platform.runtimes.batch import TableLocations, index_day, index_days, read_snapshot
+from feature_platform.runtimes.batch import _storage as storage_module
+from tests.batch.conftest import DAYS, Demo, Published
+
+FEATURE = "recent_engagements_v1"
+
+
+@pytest.fixture
+def indexed(demo: Demo, published: Published, tmp_path: Path) -> TableLocations:
+    locations = TableLocations(raw_root=str(demo.root), tables_root=str(tmp_path / "tables"))
+    index_days(published.artefacts[FEATURE], DAYS[0], DAYS[1], locations)
+    return locations
+
+
+def _complete(path: str, final: str) -> bool:
+    """Whether ``path`` is a whole Parquet file or a whole JSON document (as ``final``'s name says)."""
+    data = Path(path).read_bytes()
+    if final.endswith(".json"):
+        json.loads(data)
+        return True
+    return data[:4] == b"PAR1" and data[-4:] == b"PAR1" and pl.read_parquet(path).width > 0
+
+
+def test_each_file_is_swapped_in_by_one_rename_of_a_complete_hidden_temp_file(
+    indexed: TableLocations, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renames: list[tuple[str, str]] = []
+    opened_for_writing: list[str] = []
+    real_replace, real_open = os.replace, open
+
+    def spy_replace(src: Any, dst: Any) -> None:
+        src, dst = str(src), str(dst)
+        assert os.path.dirname(src) == os.path.dirname(dst)  # same directory: rename(2) is atomic
+        name = os.path.basename(src)
+        assert name.startswith(".") and name.endswith(".tmp")
+        assert not fnmatch.fnmatch(name, "*.parquet") and not fnmatch.fnmatch(name, "*.json")  # no glob sees it
+        assert _complete(src, dst)
+        if os.path.exists(dst):
+            assert _complete(dst, dst)  # the old file is whole until the very moment it is replaced
+        renames.append((src, dst))
+        real_replace(src, dst)
+
+    def spy_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "w" in mode or "a" in mode:
+            opened_for_writing.append(str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", spy_replace)
+    monkeypatch.setattr(storage_module, "open", spy_open, raising=False)
+    result = index_day(published.artefacts[FEATURE], DAYS[1], indexed)
+
+    finals = [dst for _, dst in renames]
+    assert finals == [
+        result.events_path,
+        result.rejects_path,
+        result.snapshot_path,
+        indexed.manifest_file(FEATURE, DAYS[1]),  # last: the day is complete
+    ]
+    assert sorted(opened_for_writing) == sorted(src for src, _ in renames)  # never the final path itself
+    leftovers = [p for p in Path(indexed.tables_root).rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_a_failed_write_keeps_the_old_file_removes_the_temp_file_and_marks_the_day_incomplete(
+    indexed: TableLocations, published: Published, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = Path(indexed.partition_file(FEATURE, "snapshots", DAYS[1]))
+    before = snapshot.read_bytes()
+    real_replace = os.replace
+
+    def failing_replace(src: Any, dst: Any) -> None:
+        if str(dst) == str(snapshot):
+            msg = "disk full"
+            raise OSError(msg)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        index_day(published.artefacts[FEATURE], DAYS[1], indexed)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert snapshot.read_bytes() == before
+    assert [p for p in Path(indexed.tables_root).rglob("*") if p.name.endswith(".tmp")] == []
+    with pytest.raises(SourceDataError, match="no complete snapshots partition"):
+        read_snapshot(FEATURE, DAYS[1], indexed)  # no manifest: readers and the next day ignore it
+    assert index_day(published.artefacts[FEATURE], DAYS[1], indexed).incremental
+    assert read_snapshot(FEATURE, DAYS[1], indexed).height > 0
+
+
+def test_a_reader_during_reruns_always_sees_a_whole_file(indexed: TableLocations, published: Published) -> None:
+    path = indexed.partition_file(FEATURE, "events", DAYS[1])
+    rows = pl.read_parquet(path).height
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_continuously() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(pl.read_parquet(path).height)
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read_continuously)
+    reader.start()
+    try:
+        for _ in range(4):
+            index_day(published.artefacts[FEATURE], DAYS[1], indexed)
+    finally:
+        stop.set()
+        reader.join()
+    assert errors == []
+    assert seen and set(seen) == {rows}

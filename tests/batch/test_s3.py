@@ -1,0 +1,105 @@
+"""Raw data and tables on S3 (the loopback moto server), through polars storage options and one PUT per file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import polars as pl
+import pytest
+
+from feature_platform.runtimes.batch import (
+    SEQUENCE,
+    TableLocations,
+    build_training_set,
+    index_day,
+    index_days,
+    read_events,
+    read_snapshot,
+)
+from feature_platform.runtimes.batch import _storage as storage_module
+from feature_platform.settings import PlatformSettings
+from tests.batch.helpers import APP_EVENTS, ITEM_FEATURES, table_files, utc, write_lookup, write_partition
+from tests.batch.test_hand_written import D1, D2, D3, ITEMS, LOOKUP, RAW
+
+
+def test_settings_become_polars_storage_options() -> None:
+    settings = PlatformSettings(raw_data_root="s3://b/raw", tables_root="s3://b/tables",
+                                s3_endpoint_url="http://127.0.0.1:9000")
+    assert TableLocations.from_settings(settings) == TableLocations(
+        raw_root="s3://b/raw", tables_root="s3://b/tables",
+        storage_options={"aws_endpoint_url": "http://127.0.0.1:9000", "aws_allow_http": "true",
+                         "aws_region": "us-east-1"},
+    )
+    local = TableLocations.from_settings(PlatformSettings(data_dir=Path("/data")))
+    assert local == TableLocations(raw_root="/data/raw", tables_root="/data/tables", storage_options=None)
+
+
+@pytest.mark.services
+def test_index_and_train_on_s3_equal_local(
+    s3_endpoint_url: str, s3_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    for day, rows in RAW.items():
+        write_partition(raw, ITEMS, APP_EVENTS, day, rows)
+    write_lookup(raw, ITEMS, ITEM_FEATURES, LOOKUP)
+    client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
+    bucket, _, prefix = s3_store_url.removeprefix("s3://").partition("/")
+    for path in sorted(raw.rglob("*.parquet")):
+        client.put_object(Bucket=bucket, Key=f"{prefix}/raw/{path.relative_to(raw)}", Body=path.read_bytes())
+
+    settings = PlatformSettings(raw_data_root=f"{s3_store_url}/raw", tables_root=f"{s3_store_url}/tables",
+                                s3_endpoint_url=s3_endpoint_url, s3_region="us-east-1")
+    on_s3 = TableLocations.from_settings(settings)
+    local = TableLocations(raw_root=str(raw), tables_root=str(tmp_path / "tables"))
+    calls = _record_s3_operations(monkeypatch)
+
+    results = index_days(ITEMS, D1, D3, on_s3)
+    assert [r.incremental for r in results] == [False, True, True]
+    assert results[0].snapshot_path == f"{s3_store_url}/tables/{ITEMS.feature.id}/snapshots/dt={D1}/part-00000.parquet"
+    # One PutObject per file (three tables and the manifest per day), one manifest delete per day, no multipart.
+    assert calls["PutObject"] == 4 * 3
+    assert calls["DeleteObject"] == 3
+    assert not {name for name in calls if "Multipart" in name}
+
+    index_days(ITEMS, D1, D3, local)
+    written = table_files(tmp_path / "tables")
+    stored = {
+        item["Key"].removeprefix(f"{prefix}/tables/"): client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        for item in client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/tables/")["Contents"]
+    }
+    assert stored == written  # the same bytes, wherever the tables live
+
+    assert read_snapshot(ITEMS.feature.id, D2, on_s3).equals(read_snapshot(ITEMS.feature.id, D2, local))
+    assert read_events(ITEMS.feature.id, on_s3).collect().equals(read_events(ITEMS.feature.id, local).collect())
+    examples = pl.DataFrame({"user_id": [1, 2], "timestamp": [utc(D2, 9), datetime(2026, 5, 1, 12)]})
+    from_s3 = build_training_set(ITEMS, examples, on_s3)
+    assert from_s3.equals(build_training_set(ITEMS, examples, local))
+    assert [len(s) for s in from_s3.get_column(SEQUENCE).to_list()] == [3, 1]
+
+    before = stored[f"{ITEMS.feature.id}/snapshots/dt={D3}/part-00000.parquet"]
+    assert index_day(ITEMS, D3, on_s3).incremental
+    key = f"{prefix}/tables/{ITEMS.feature.id}/snapshots/dt={D3}/part-00000.parquet"
+    assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == before
+
+
+def _record_s3_operations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Count the S3 API operations the runtime's client sends."""
+    calls: Counter[str] = Counter()
+    original: Callable[..., Any] = storage_module._s3_client
+
+    def recording(options: Any) -> Any:
+        client = original(options)
+
+        def count(model: Any, **_: Any) -> None:
+            calls[model.name] += 1
+
+        client.meta.events.register("before-call.s3", count)
+        return client
+
+    monkeypatch.setattr(storage_module, "_s3_client", recording)
+    return calls
