@@ -33,6 +33,7 @@ step "5. publish to '$FP_ENV'"
 $FP publish --env "$FP_ENV"
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$(cd "$FP_DATA_DIR" && pwd)/dagster_home}"
+mkdir -p "$DAGSTER_HOME"
 step "6. the Dagster graph for $START..$END: compile -> validate -> publish -> events/snapshots -> checks -> watermark"
 uv run --frozen python -m feature_platform.orchestration.demo
 
