@@ -34,6 +34,7 @@ $FP publish --env "$FP_ENV"
 
 export DAGSTER_HOME="${DAGSTER_HOME:-$(cd "$FP_DATA_DIR" && pwd)/dagster_home}"
 mkdir -p "$DAGSTER_HOME"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 step "6. the Dagster graph for $START..$END: compile -> validate -> publish -> events/snapshots -> checks -> watermark"
 uv run --frozen python -m feature_platform.orchestration.demo
 
@@ -50,14 +51,23 @@ from feature_platform.settings import PlatformSettings
 day = date.fromisoformat(sys.argv[1])
 locations = TableLocations.from_settings(PlatformSettings())
 pl.Config.set_tbl_rows(12)
-pl.Config.set_fmt_str_lengths(24)
-for feature_id in ("recent_engagements_v1", "recent_searches_v1"):
+pl.Config.set_tbl_width_chars(120)
+pl.Config.set_fmt_str_lengths(30)
+shown = {
+    "recent_engagements_v1": ["position", "timestamp", "event_type", "item_id", "item_category", "surface",
+                              "dwell_bucket", "embedding_dims"],
+    "recent_searches_v1": ["position", "timestamp", "query_norm", "query_tokens", "surface", "region"],
+}
+for feature_id, cols in shown.items():
     snapshot = read_snapshot(feature_id, day, locations)
-    users = snapshot.group_by("user_id").len().sort(["len", "user_id"], descending=True)["user_id"].head(2)
-    print(f"\n{feature_id}: {snapshot['user_id'].n_unique()} users as of the end of {day}; two of them:")
-    cols = [c for c in snapshot.columns if c not in ("item_embedding",)]
-    for user in users:
-        print(snapshot.filter(pl.col("user_id") == user).select(cols).head(5))
+    if "item_embedding" in snapshot.columns:
+        snapshot = snapshot.with_columns(pl.col("item_embedding").list.len().alias("embedding_dims"))
+    sizes = snapshot.group_by("user_id").len()
+    print(f"\n{feature_id}: {sizes.height} users as of the end of {day}; sequence length "
+          f"median {sizes['len'].median():.0f}, max {sizes['len'].max()}")
+    user = sizes.sort(["len", "user_id"], descending=True)["user_id"][0]
+    print(f"the 5 most recent events of user {user}:")
+    print(snapshot.filter(pl.col("user_id") == user).select(cols).head(5))
 PY
 
 step "where to look"
