@@ -1,9 +1,8 @@
 """Enrichments shared by the event types: item lookups and request context."""
 
-from feature_platform.authoring import DerivedEnrichment, Lifecycle, LookupEnrichment, concat, col, when
-
 from feature_configs._shared import SIGNALS
 from feature_configs.sources import item_categories, item_embeddings
+from feature_platform.authoring import DerivedEnrichment, Lifecycle, LookupEnrichment, col, concat, when
 
 item_embedding = LookupEnrichment(
     name="item_embedding",

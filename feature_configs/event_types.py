@@ -1,9 +1,8 @@
 """Event types: which raw rows count as which user action, normalised and enriched."""
 
-from feature_platform.authoring import EventType, Lifecycle, PluginCall, col, lit
-
 from feature_configs._shared import HOMEFEED, SEARCH, SIGNALS, engagement_mapping
 from feature_configs.sources import engagement_events, search_events
+from feature_platform.authoring import EventType, Lifecycle, PluginCall, col, lit
 
 ITEM_ENRICHMENTS = ("item_embedding", "item_category", "request_context")
 DWELL = PluginCall(plugin="dwell_bucketiser", params={"boundaries_ms": [1_000, 5_000, 15_000, 60_000]})

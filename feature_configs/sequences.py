@@ -2,10 +2,9 @@
 
 from datetime import timedelta
 
-from feature_platform.authoring import Lifecycle, SequenceFeature
-
 from feature_configs._shared import HOMEFEED, SEARCH, SIGNALS, STANDARD_FRESHNESS
 from feature_configs.event_types import click, closeup, save, search_query
+from feature_platform.authoring import Lifecycle, SequenceFeature
 
 ITEM_FIELDS = ("item_id", "item_embedding", "item_category", "surface", "context_key")
 

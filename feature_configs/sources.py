@@ -1,8 +1,7 @@
 """Raw event logs and lookup tables, defined once and referenced by name everywhere else."""
 
-from feature_platform.authoring import BatchOrigin, Column, Source, StreamOrigin
-
 from feature_configs._shared import SIGNALS
+from feature_platform.authoring import BatchOrigin, Column, Source, StreamOrigin
 
 CONTEXT_COLUMNS = (
     Column("surface", "string", description="homefeed | search | related | profile"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from feature_platform.artefact.canonical import HASH_FIELD, canonical_bytes, claimed_and_actual_hash, seal

@@ -71,7 +71,7 @@ def discover(configs_dir: Path) -> DiscoveryResult:
             module_name = _module_name(package, package_dir, path)
             try:
                 module = importlib.import_module(module_name)
-            except Exception as exc:  # noqa: BLE001  (any import failure is a config error to report)
+            except Exception as exc:
                 result.issues.append(_import_issue(path, module_name, exc, package_dir))
                 continue
             for obj in _config_objects(vars(module)):

@@ -210,7 +210,8 @@ class _Checker:
                 if errors:
                     return None
                 if dtype is None:
-                    self.issue(enrichment, f"field '{out}' is always null; give the literal a type with lit(None, dtype)")
+                    self.issue(enrichment, f"field '{out}' is always null; give the literal a type with "
+                               "lit(None, dtype)")
                     return None
                 outputs.append(ColumnSpec(name=out, dtype=dtype))
             self._enrichment_outputs[name][et.name] = {c.name: c.dtype for c in outputs}
@@ -261,7 +262,8 @@ class _Checker:
                     return None
             return CompiledEnrichment(
                 kind="derived", **common,
-                derived=tuple(CompiledField(name=o, expr=e.node, dtype=first[o]) for o, e in sorted(obj.fields.items())),
+                derived=tuple(CompiledField(name=o, expr=e.node, dtype=first[o])
+                              for o, e in sorted(obj.fields.items())),
                 output_fields=tuple(ColumnSpec(name=o, dtype=t) for o, t in sorted(first.items())),
             )
         call, params = self.plugin_call(obj, obj.call) or (None, None)
@@ -364,7 +366,7 @@ class _Checker:
             if compiled is not None:
                 self.out.features[compiled.id] = compiled
 
-    def _feature(self, sf: SequenceFeature) -> CompiledFeature | None:  # noqa: C901
+    def _feature(self, sf: SequenceFeature) -> CompiledFeature | None:
         ok = self._feature_ranges(sf)
         if not sf.event_types:
             self.issue(sf, "needs at least one event type")
@@ -421,7 +423,7 @@ class _Checker:
                            f"{dict(sorted(made_by.items()))}")
                 ok = False
                 continue
-            nullable = name not in ALWAYS_PROJECTED and len(made_by) < len(event_types) or any(
+            nullable = (name not in ALWAYS_PROJECTED and len(made_by) < len(event_types)) or any(
                 c.nullable for et in event_types for c in et.output_fields if c.name == name
             )
             projected.append(ColumnSpec(name=name, dtype=next(iter(made_by.values())), nullable=nullable))

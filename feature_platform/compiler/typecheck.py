@@ -76,7 +76,7 @@ def infer(node: ExprNode, schema: Schema) -> tuple[DType | None, list[str]]:
     return dtype, errors
 
 
-def _infer(node: ExprNode, schema: Schema, errors: list[str]) -> DType | None:  # noqa: C901, PLR0911, PLR0912
+def _infer(node: ExprNode, schema: Schema, errors: list[str]) -> DType | None:
     op = node.op
     if op is ExprOp.COL:
         if node.name is None or node.name not in schema:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,7 +32,7 @@ class DwellBucketParams(BaseModel):
         if not value:
             msg = "needs at least one boundary"
             raise ValueError(msg)
-        if any(b <= a for a, b in zip(value, value[1:], strict=False)) or value[0] <= 0:
+        if any(b <= a for a, b in pairwise(value)) or value[0] <= 0:
             msg = f"boundaries must be positive and strictly increasing, got {list(value)}"
             raise ValueError(msg)
         return value
