@@ -8,6 +8,8 @@ import sys
 BENCHMARKS = [
     "benchmarks.bench_compile",
     "benchmarks.bench_dagster",
+    "benchmarks.bench_batch",
+    "benchmarks.bench_training_set",
 ]
 
 
