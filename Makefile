@@ -39,7 +39,7 @@ browser:
 	  echo "warning: could not install chromium; the UI test will skip (or fail in CI)"; }
 
 demo: env
-	@bash scripts/demo.sh
+	@UV="$(UV)" bash scripts/demo.sh
 
 test: env services browser
 	$(RUN) lint-imports

@@ -3,7 +3,8 @@
 # all on the embedded defaults under $FP_DATA_DIR, then print where to look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FP="uv run --frozen feature-platform"
+UV="${UV:-uv}"  # the Makefile passes its own (bootstrapped into .tools/ when uv is not on PATH)
+FP="$UV run --frozen feature-platform"
 export FP_DATA_DIR="${FP_DATA_DIR:-fp_data}"
 export FP_ENV="${FP_ENV:-dev}"
 RAW="$FP_DATA_DIR/raw"
@@ -36,10 +37,10 @@ export DAGSTER_HOME="${DAGSTER_HOME:-$(cd "$FP_DATA_DIR" && pwd)/dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 [ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 step "6. the Dagster graph for $START..$END: compile -> validate -> publish -> events/snapshots -> checks -> watermark"
-uv run --frozen python -m feature_platform.orchestration.demo
+"$UV" run --frozen python -m feature_platform.orchestration.demo
 
 step "7. a few users' sequences"
-uv run --frozen python - "$END" <<'PY'
+"$UV" run --frozen python - "$END" <<'PY'
 import sys
 from datetime import date
 
@@ -75,7 +76,7 @@ cat <<TXT
   compiled artefacts   $FP_DATA_DIR/compiled/            (feature-platform compile)
   artefact store       $FP_DATA_DIR/artefacts/           (objects/, envs/$FP_ENV/audit, pointers)
   indexed tables       $FP_DATA_DIR/tables/<feature>/{events,rejects,snapshots}/dt=YYYY-MM-DD/
-  pointer history      uv run feature-platform history --env $FP_ENV --feature recent_engagements_v1
+  pointer history      $UV run feature-platform history --env $FP_ENV --feature recent_engagements_v1
   Dagster runs         DAGSTER_HOME=$DAGSTER_HOME
   Dagster UI           make ui    (then open http://127.0.0.1:3000: groups, lineage, checks, these runs)
 TXT

@@ -74,15 +74,41 @@ def index_day(
 def index_days(
     artefact: Artefact, start: date, end: date, locations: TableLocations, *, allow_missing: bool = False
 ) -> list[DayIndexResult]:
-    """Index ``start`` … ``end`` (inclusive) in order, each day building on the previous one's snapshot."""
+    """Index ``start`` … ``end`` (inclusive) in order, each day building on the previous one's snapshot.
+
+    The snapshot a day has just written is handed to the next day in memory (:class:`_Carry`)
+    instead of being read back and re-hashed: it is the very frame whose bytes that day's manifest
+    describes. The first day of the call checks its base on storage (:func:`usable_snapshot`).
+    """
     if end < start:
         msg = f"the last day {end.isoformat()} is before the first {start.isoformat()}"
         raise ValueError(msg)
     tables = FeatureTables(artefact.feature.id, locations)
     count = (end - start).days + 1
+    carry = _Carry()
     return [
-        _index(artefact, tables, start + timedelta(days=i), allow_missing=allow_missing) for i in range(count)
+        _index(artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, carry=carry)
+        for i in range(count)
     ]
+
+
+class _Carry:
+    """The snapshot the previous day of an :func:`index_days` call wrote, with its manifest, in memory.
+
+    Taken at most once (and then released, so it does not outlive its use in the next day's snapshot).
+    """
+
+    def __init__(self) -> None:
+        self._held: tuple[date, DayManifest, pl.DataFrame] | None = None
+
+    def put(self, day: date, manifest: DayManifest, frame: pl.DataFrame) -> None:
+        self._held = (day, manifest, frame)
+
+    def take(self, day: date) -> tuple[DayManifest, pl.DataFrame] | None:
+        held, self._held = self._held, None
+        if held is None or held[0] != day:
+            return None
+        return held[1], held[2]
 
 
 def artefact_hash(artefact: Artefact) -> str:
@@ -103,7 +129,9 @@ def retention_first_day(as_of: datetime, artefact: Artefact) -> date:
     return (as_of - timedelta(seconds=artefact.feature.retention_seconds)).date()
 
 
-def _index(artefact: Artefact, tables: FeatureTables, day: date, *, allow_missing: bool) -> DayIndexResult:
+def _index(
+    artefact: Artefact, tables: FeatureTables, day: date, *, allow_missing: bool, carry: _Carry | None = None
+) -> DayIndexResult:
     feature_id = artefact.feature.id
     content_hash = artefact_hash(artefact)
     end = day_start(day + timedelta(days=1))
@@ -121,7 +149,7 @@ def _index(artefact: Artefact, tables: FeatureTables, day: date, *, allow_missin
     events_data = parquet_bytes(events)
     events_sha = sha256(events_data)
 
-    snapshot, incremental, inputs = _snapshot(artefact, tables, day, events, events_sha, content_hash)
+    snapshot, incremental, inputs = _snapshot(artefact, tables, day, events, events_sha, content_hash, carry)
     rejects_data = parquet_bytes(rejects)
     snapshot_data = parquet_bytes(snapshot)
     reasons = reason_counts(rejects)
@@ -146,6 +174,8 @@ def _index(artefact: Artefact, tables: FeatureTables, day: date, *, allow_missin
     tables.storage.put(tables.path(REJECTS, day), rejects_data)
     tables.storage.put(tables.path(SNAPSHOTS, day), snapshot_data)
     tables.finish_write(manifest)
+    if carry is not None:
+        carry.put(day, manifest, snapshot)
     return DayIndexResult(
         feature_id=feature_id,
         day=day,
@@ -167,13 +197,20 @@ def drop_replays(events: pl.DataFrame) -> pl.DataFrame:
     """One row per (event_id, event_type) — of replays the latest timestamp, then the first read, wins —
     sorted by ``timestamp, event_id, event_type``.
 
-    The sorting is done on the key columns only and the wide rows are gathered once at the end.
+    Only the rows whose key occurs more than once are sorted to resolve replays (ties on the timestamp
+    go to the lowest row number: the first read); the sorting is done on the key columns only and the
+    wide rows are gathered once at the end. The final order does not depend on which rows were
+    resolved: ``timestamp, event_id, event_type`` is unique once replays are dropped.
     """
     slim = events.select(EVENT_ID, EVENT_TYPE, TIMESTAMP).with_row_index(_ROW)
-    if slim.select(pl.struct(EVENT_ID, EVENT_TYPE).is_duplicated().any()).item():
-        slim = slim.sort(
-            [EVENT_ID, EVENT_TYPE, TIMESTAMP], descending=[False, False, True], maintain_order=True
-        ).unique(subset=[EVENT_ID, EVENT_TYPE], keep="first", maintain_order=True)
+    duplicated = slim.select(pl.struct(EVENT_ID, EVENT_TYPE).is_duplicated()).to_series()
+    if duplicated.any():
+        kept = (
+            slim.filter(duplicated)
+            .sort([EVENT_ID, EVENT_TYPE, TIMESTAMP, _ROW], descending=[False, False, True, False])
+            .unique(subset=[EVENT_ID, EVENT_TYPE], keep="first", maintain_order=True)
+        )
+        slim = pl.concat([slim.filter(~duplicated), kept])
     order = slim.sort(list(EVENTS_ORDER)).get_column(_ROW)
     return events[order]
 
@@ -220,14 +257,24 @@ def snapshot_columns(artefact: Artefact) -> list[str]:
 
 
 def _snapshot(
-    artefact: Artefact, tables: FeatureTables, day: date, events: pl.DataFrame, events_sha: str, content_hash: str
+    artefact: Artefact,
+    tables: FeatureTables,
+    day: date,
+    events: pl.DataFrame,
+    events_sha: str,
+    content_hash: str,
+    carry: _Carry | None = None,
 ) -> tuple[pl.DataFrame, bool, dict[date, str]]:
     """snapshot(D) = dedup_and_rank(snapshot(D-1) + events(D), as_of=D+1), or a full recompute."""
     end = day_start(day + timedelta(days=1))
     schema = events_schema(artefact)
     first = retention_first_day(end, artefact)
     previous = day - timedelta(days=1)
-    base = usable_snapshot(artefact, tables, previous, content_hash)
+    carried = carry.take(previous) if carry is not None else None
+    if carried is not None:
+        base = carried_snapshot(artefact, tables, previous, *carried, content_hash)
+    else:
+        base = usable_snapshot(artefact, tables, previous, content_hash)
     if base is not None:
         frame, recorded = base
         snapshot = _advance(artefact, conform(frame.lazy(), schema, where="previous snapshot").collect(),
@@ -263,6 +310,31 @@ def _advance(
     ranked = dedup_and_rank(touched.lazy(), artefact, as_of=end).select(_ROW, user, POSITION).collect()
     order = pl.concat([untouched, ranked]).sort(user, POSITION)
     return _gather(pl.concat([previous, events], rechunk=False), order, artefact)
+
+
+def carried_snapshot(
+    artefact: Artefact,
+    tables: FeatureTables,
+    day: date,
+    written: DayManifest,
+    frame: pl.DataFrame,
+    content_hash: str,
+) -> tuple[pl.DataFrame, dict[date, str]] | None:
+    """snapshot(``day``) from memory: ``frame`` is what this process has just written for ``day``
+    under the manifest ``written``, so it is used under the conditions of :func:`usable_snapshot`
+    except the read-back and sha256 check (``written.snapshot.sha256`` is the hash of ``frame``'s bytes).
+
+    The day must still be complete with that very manifest, of this artefact and current.
+    """
+    manifest = tables.manifest(day)
+    if manifest is None or manifest != written or manifest.artefact_hash != content_hash:
+        return None
+    if frame.height != manifest.snapshot.rows:
+        return None
+    first = retention_first_day(day_start(day + timedelta(days=1)), artefact)
+    if not inputs_match(manifest.inputs, tables.events_shas(first, day), first, day):
+        return None
+    return frame, dict(manifest.inputs)
 
 
 def usable_snapshot(

@@ -15,13 +15,20 @@ events table that can be in ``u``'s window at ``t``; ``dedup_and_rank`` with ``a
 window, de-duplication and truncation. The result equals the brute-force definition over all events
 of the table, whatever their arrival day.
 
-All examples are processed together: the examples are reduced to distinct ``(user, t)`` keys, joined
-to the candidates of their ``(user, D)`` on a slim frame (sort and dedup columns only), ranked in one
-sorted pass, and only the kept rows are joined back to their fields and gathered into lists.
+The examples are processed in chunks: one example day at a time, a day with more than
+``max_examples_per_chunk`` examples split into ranges of its users (snapshots are sorted by user, so a
+range decodes only its row groups of the base). Within a chunk the examples are reduced to distinct
+``(user, t)`` keys, joined to their candidates on a slim frame (sort and dedup columns only), ranked in
+one sorted pass, and only the kept rows are gathered into lists with their other fields (the wide
+ones, e.g. embeddings, never go through the join or the sort). The chunks' sequences are put back in
+the examples' order at the end. The snapshot of the day before is verified once per day (manifest,
+current inputs, sha256 of the file) and decoded per chunk from those verified bytes.
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import polars as pl
@@ -36,11 +43,11 @@ from feature_platform.runtimes.batch._indexer import (
     artefact_hash,
     day_start,
     retention_first_day,
-    usable_snapshot,
 )
 from feature_platform.runtimes.batch._indexer import TIMESTAMP as TS
-from feature_platform.runtimes.batch._locations import EVENTS, PARTITION_KEY, TableLocations
-from feature_platform.runtimes.batch._tables import FeatureTables, conform
+from feature_platform.runtimes.batch._locations import EVENTS, SNAPSHOTS, TableLocations
+from feature_platform.runtimes.batch._manifest import inputs_match
+from feature_platform.runtimes.batch._tables import FeatureTables, conform, sha256
 
 SEQUENCE = "sequence"
 SEQUENCE_LENGTH = "sequence_length"
@@ -51,6 +58,10 @@ _DAY = "__day"
 _EVENT = "__event"
 
 
+DEFAULT_MAX_EXAMPLES_PER_CHUNK = 150_000
+"""Examples processed together at most (one example day, a range of its users): bounds the memory."""
+
+
 def build_training_set(
     artefact: Artefact,
     examples: pl.DataFrame | pl.LazyFrame,
@@ -58,13 +69,23 @@ def build_training_set(
     *,
     user_column: str = "user_id",
     time_column: str = "timestamp",
+    max_examples_per_chunk: int = DEFAULT_MAX_EXAMPLES_PER_CHUNK,
 ) -> pl.DataFrame:
     """``examples`` with ``sequence`` (list of structs, most recent first) and ``sequence_length`` added.
 
     Every example column is carried through unchanged and the examples' order is kept. The sequence
     holds the events strictly before the example's timestamp, within the retention, de-duplicated and
     truncated to N — the snapshots' projection and order (see the module docstring for how).
+
+    The examples are processed in chunks — one example day at a time, and a day with more than
+    ``max_examples_per_chunk`` examples in ranges of its users — so that the working memory is
+    bounded by the chunk, not by the whole example set (the output itself still has to fit). An
+    example's sequence depends only on its own user and instant, so the result does not depend on
+    the chunking.
     """
+    if max_examples_per_chunk < 1:
+        msg = f"max_examples_per_chunk must be at least 1, got {max_examples_per_chunk}"
+        raise ValueError(msg)
     frame = examples.collect() if isinstance(examples, pl.LazyFrame) else examples
     for name in (SEQUENCE, SEQUENCE_LENGTH):
         if name in frame.columns:
@@ -75,7 +96,6 @@ def build_training_set(
     schema = events_schema(artefact)
     fields = [c for c in schema if c != user]
     keyed = _example_keys(frame, user_column, time_column, user, schema[user])
-    keys = keyed.select(user, _AS_OF, _DAY).unique().sort([user, _AS_OF]).with_row_index(_KEY)
 
     tables = FeatureTables(feature.id, locations)
     if not tables.complete_days():
@@ -85,11 +105,86 @@ def build_training_set(
         )
         raise SourceDataError(msg)
     list_type = pl.List(pl.Struct({name: schema[name] for name in fields}))
-    if keys.height == 0:
+    if keyed.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=list_type).alias(SEQUENCE), pl.lit(None, dtype=pl.Int32).alias(SEQUENCE_LENGTH)
         )
-    candidates = _candidates(artefact, tables, keys).with_row_index(_EVENT)
+    content_hash = artefact_hash(artefact)
+    parts: list[pl.DataFrame] = []
+    for day, chunk in _chunks(keyed, user, max_examples_per_chunk):
+        base = _base_snapshot(artefact, tables, day - timedelta(days=1), content_hash)
+        parts.append(_chunk_sequences(artefact, tables, chunk, base, fields, list_type))
+        del base
+    sequences = parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
+    del parts
+    per_row = (
+        sequences.sort(_ROW)
+        .select(pl.col(SEQUENCE).cast(list_type))
+        .with_columns(pl.col(SEQUENCE).list.len().cast(pl.Int32).alias(SEQUENCE_LENGTH))
+    )
+    return frame.hstack(per_row)
+
+
+def _chunks(keyed: pl.DataFrame, user: str, limit: int) -> Iterator[tuple[date, pl.DataFrame]]:
+    """The keyed examples of each day (in day order), a large day split into ranges of its users.
+
+    A range holds at most ``limit`` examples unless one user alone has more (then that user's
+    examples are one chunk). Ranges of users, not hashes: the snapshots are sorted by user, so a
+    range reads only the row groups of its users.
+    """
+    by_day = keyed.sort(_DAY, maintain_order=True).partition_by(_DAY, maintain_order=True, as_dict=True)
+    for (day,), examples in by_day.items():
+        if examples.height <= limit:
+            yield day, examples
+            continue
+        counts = examples.group_by(user).len().sort(user)
+        ends = counts.get_column("len").cum_sum()
+        # A user starts a new range when the examples before it fill up the current one.
+        starts = (ends - counts.get_column("len")).to_list()
+        ranges, filled = [], 0
+        current = -1
+        for begin, end in zip(starts, ends.to_list(), strict=True):
+            if current < 0 or end - filled > limit:
+                current += 1
+                filled = begin
+            ranges.append(current)
+        assignment = counts.select(user, pl.Series("__range", ranges, dtype=pl.UInt32))
+        tagged = examples.join(assignment, on=user, how="left", maintain_order="left")
+        for (_,), part in tagged.partition_by("__range", maintain_order=True, as_dict=True).items():
+            yield day, part.drop("__range")
+
+
+def _base_snapshot(artefact: Artefact, tables: FeatureTables, day: date, content_hash: str) -> bytes | None:
+    """The bytes of snapshot(``day``) if it is complete, of this artefact, current and intact, else None.
+
+    The same conditions as the indexer's ``usable_snapshot``, without decoding the file: each chunk
+    of the next day decodes only its users' rows (and the sort/dedup columns first).
+    """
+    manifest = tables.manifest(day)
+    if manifest is None or manifest.artefact_hash != content_hash:
+        return None
+    first = retention_first_day(day_start(day + timedelta(days=1)), artefact)
+    if not inputs_match(manifest.inputs, tables.events_shas(first, day), first, day):
+        return None
+    data = tables.storage.get(tables.path(SNAPSHOTS, day))
+    if data is None or sha256(data) != manifest.snapshot.sha256:
+        return None
+    return data
+
+
+def _chunk_sequences(
+    artefact: Artefact,
+    tables: FeatureTables,
+    keyed: pl.DataFrame,
+    base: bytes | None,
+    fields: list[str],
+    list_type: pl.DataType,
+) -> pl.DataFrame:
+    """``_ROW`` and ``sequence`` of the examples of one chunk (one day, some of its users)."""
+    feature = artefact.feature
+    user = feature.entity_key.name
+    keys = keyed.select(user, _AS_OF, _DAY).unique().sort([user, _AS_OF]).with_row_index(_KEY)
+    candidates = _candidates(artefact, tables, keys, base).with_row_index(_EVENT)
 
     slim = [_EVENT, user, _DAY, TS, EVENT_ID, EVENT_TYPE, *(d for d in feature.dedup_by if d not in (user, TS))]
     joined = keys.lazy().join(candidates.lazy().select(list(dict.fromkeys(slim))), on=[user, _DAY], how="inner")
@@ -97,15 +192,14 @@ def build_training_set(
     if not kept.get_column(_KEY).is_sorted():  # pragma: no cover - dedup_and_rank documents this order
         kept = kept.sort(_KEY, POSITION)
     elements = candidates[kept.get_column(_EVENT)].select(pl.struct(fields)).to_series()
+    del candidates
     sequences = _lists(kept.get_column(_KEY), elements)
-    per_row = (
-        keyed.join(keys, on=[user, _AS_OF, _DAY], how="left")
+    return (
+        keyed.select(_ROW, user, _AS_OF, _DAY)
+        .join(keys, on=[user, _AS_OF, _DAY], how="left")
         .join(sequences, on=_KEY, how="left")
-        .sort(_ROW)
-        .select(pl.col(SEQUENCE).fill_null(pl.lit([], dtype=list_type)).cast(list_type))
-        .with_columns(pl.col(SEQUENCE).list.len().cast(pl.Int32).alias(SEQUENCE_LENGTH))
+        .select(_ROW, pl.col(SEQUENCE).fill_null(pl.lit([], dtype=list_type)).cast(list_type))
     )
-    return frame.hstack(per_row)
 
 
 def _lists(keys: pl.Series, elements: pl.Series) -> pl.DataFrame:
@@ -161,42 +255,39 @@ def _as_utc(column: pl.Expr, dtype: pl.DataType, name: str) -> pl.Expr:
     raise SourceDataError(msg)
 
 
-def _candidates(artefact: Artefact, tables: FeatureTables, keys: pl.DataFrame) -> pl.DataFrame:
-    """Base and tail events of every example (user, day), in the events schema plus ``__day``."""
+def _candidates(artefact: Artefact, tables: FeatureTables, keys: pl.DataFrame, base: bytes | None) -> pl.DataFrame:
+    """Base and tail events of the examples' users on their (single) day, in the events schema plus ``__day``.
+
+    ``base`` is the bytes of the verified snapshot of the day before (see :func:`_base_snapshot`), or
+    None: then the base is the complete events partitions of the retention window before the day.
+    """
     user = artefact.feature.entity_key.name
     schema = events_schema(artefact)
-    content_hash = artefact_hash(artefact)
     days: list[date] = sorted(keys.get_column(_DAY).unique().to_list())
-    user_days = keys.select(user, _DAY).unique()
+    if len(days) != 1:  # pragma: no cover - _chunks makes single-day chunks
+        msg = f"a training-set chunk spans {len(days)} days"
+        raise ValueError(msg)
+    day = days[0]
+    users = keys.select(user).unique()
+    lowest, highest = users.get_column(user).min(), users.get_column(user).max()
     complete = tables.complete_days()
 
-    parts: list[pl.LazyFrame] = []
-    for day in days:
-        users = user_days.filter(pl.col(_DAY) == day).select(user).lazy()
-        base = usable_snapshot(artefact, tables, day - timedelta(days=1), content_hash)
-        if base is not None:
-            frame = conform(base[0].lazy(), schema, where=f"snapshot of {day - timedelta(days=1)}")
-        else:
-            first = retention_first_day(day_start(day), artefact)
-            older = [d for d in complete if first <= d < day]
-            frame = tables.scan_days(EVENTS, older, schema)
-        parts.append(frame.join(users, on=user, how="semi").with_columns(pl.lit(day, dtype=pl.Date).alias(_DAY)))
+    if base is not None:
+        frame = conform(pl.scan_parquet(io.BytesIO(base)), schema, where=f"snapshot of {day - timedelta(days=1)}")
+        # Snapshots are sorted by user: the range filter skips the row groups of other users.
+        frame = frame.filter(pl.col(user).is_between(lowest, highest))
+    else:
+        first = retention_first_day(day_start(day), artefact)
+        older = [d for d in complete if first <= d < day]
+        frame = tables.scan_days(EVENTS, older, schema)
+    base_rows = frame.join(users.lazy(), on=user, how="semi").with_columns(pl.lit(day, dtype=pl.Date).alias(_DAY))
 
-    first_day, last_day = days[0], days[-1]
-    oldest = day_start(first_day) - timedelta(seconds=artefact.feature.retention_seconds)
+    oldest = day_start(day) - timedelta(seconds=artefact.feature.retention_seconds)
     ts = pl.col(TS)
     tail = (
-        tables.scan_days(EVENTS, [d for d in complete if d >= first_day], schema, with_day=True)
-        .filter((ts < pl.lit(day_start(last_day + timedelta(days=1)), dtype=TIMESTAMP)) & (ts >= oldest))
-        .join(user_days.select(user).unique().lazy(), on=user, how="semi")
-        .with_columns(
-            pl.date_ranges(
-                pl.max_horizontal(ts.dt.date(), pl.lit(first_day, dtype=pl.Date)), pl.col(PARTITION_KEY)
-            ).alias(_DAY)
-        )
-        .explode(_DAY)
-        .join(user_days.lazy(), on=[user, _DAY], how="semi")
-        .drop(PARTITION_KEY)
+        tables.scan_days(EVENTS, [d for d in complete if d >= day], schema)
+        .filter((ts < pl.lit(day_start(day + timedelta(days=1)), dtype=TIMESTAMP)) & (ts >= oldest))
+        .join(users.lazy(), on=user, how="semi")
+        .with_columns(pl.lit(day, dtype=pl.Date).alias(_DAY))
     )
-    parts.append(tail)
-    return pl.concat(parts, how="vertical").collect()
+    return pl.concat([base_rows, tail], how="vertical").collect()
