@@ -104,6 +104,23 @@ class ExprNode(BaseModel):
         return _render(self)
 
 
+def literal_dtype(value: JsonScalar) -> DType | None:
+    """The logical type of a bare literal (``None`` for a null, which fits any type).
+
+    One definition for the compiler's type checker and every runtime's translation, so a literal can
+    never be typed one way at compile time and another at run time.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return DType.BOOL
+    if isinstance(value, int):
+        return DType.INT64
+    if isinstance(value, float):
+        return DType.FLOAT64
+    return DType.STRING
+
+
 def _render(node: ExprNode) -> str:
     op = node.op
     args = [_render(a) for a in node.args]

@@ -17,6 +17,7 @@ from feature_platform.artefact.expressions import (
     STRING_UNARY_OPS,
     ExprNode,
     ExprOp,
+    literal_dtype,
 )
 
 Schema = Mapping[str, DType]
@@ -25,18 +26,6 @@ NULL = None
 """The type of ``lit(None)``: compatible with everything."""
 
 _CASTABLE_TO_TIMESTAMP = (DType.STRING, DType.DATE, DType.TIMESTAMP)
-
-
-def literal_type(value: object) -> DType | None:
-    if value is None:
-        return NULL
-    if isinstance(value, bool):
-        return DType.BOOL
-    if isinstance(value, int):
-        return DType.INT64
-    if isinstance(value, float):
-        return DType.FLOAT64
-    return DType.STRING
 
 
 def _describe(node: ExprNode, dtype: DType | None) -> str:
@@ -85,7 +74,7 @@ def _infer(node: ExprNode, schema: Schema, errors: list[str]) -> DType | None:
             return NULL
         return schema[node.name]
     if op is ExprOp.LIT:
-        inferred = literal_type(node.value)
+        inferred = literal_dtype(node.value)
         if node.dtype is not None:
             if node.value is not None and not comparable(inferred, node.dtype) and node.dtype is not DType.TIMESTAMP:
                 errors.append(f"literal {node.value!r} is not a valid {node.dtype}")
@@ -124,7 +113,7 @@ def _infer(node: ExprNode, schema: Schema, errors: list[str]) -> DType | None:
     if op is ExprOp.IS_IN:
         (t,) = args
         for value in node.values or ():
-            if not comparable(t, literal_type(value)):
+            if not comparable(t, literal_dtype(value)):
                 errors.append(f"is_in value {value!r} cannot match {_describe(node.args[0], t)}")
         return DType.BOOL
     if op in (ExprOp.IS_NULL, ExprOp.IS_NOT_NULL):

@@ -67,7 +67,7 @@ from feature_platform.artefact.expressions import (
     STRING_PREDICATE_OPS,
     ExprNode,
     ExprOp,
-    JsonScalar,
+    literal_dtype,
 )
 from feature_platform.engine.dtypes import TIMESTAMP, to_polars_dtype
 from feature_platform.errors import ArtefactError
@@ -95,19 +95,6 @@ class ExpressionError(ArtefactError):
 
 
 # --------------------------------------------------------------------------------------------- types
-
-
-def literal_dtype(value: JsonScalar) -> DType | None:
-    """The logical type of a bare literal (``None`` for a null)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return DType.BOOL
-    if isinstance(value, int):
-        return DType.INT64
-    if isinstance(value, float):
-        return DType.FLOAT64
-    return DType.STRING
 
 
 def _unify(types: Sequence[DType | None]) -> DType | None:
