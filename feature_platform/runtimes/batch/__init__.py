@@ -59,7 +59,9 @@ snapshots/dt=D
     its retention window, and they must still be the files of those days. Otherwise (first day,
     another artefact version, or a day of the window re-indexed since) the snapshot is recomputed from
     every complete events partition from ``date(D+1 - R)`` (older partitions hold only events older
-    than the window) to D, and the result says ``incremental=False``. Events partitions written by
+    than the window) to D, and the result says ``incremental=False``. Within one :func:`index_days`
+    call, snapshot(D-1) comes from memory (the frame whose bytes D-1's manifest hashes, just written)
+    instead of being read back, under the same conditions. Events partitions written by
     another version of the feature are used when they have the columns this artefact needs (a snapshot
     after an artefact change may mix versions until the retention window has been re-indexed).
 

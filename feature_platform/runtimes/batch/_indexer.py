@@ -150,6 +150,8 @@ def _index(
     events_sha = sha256(events_data)
 
     snapshot, incremental, inputs = _snapshot(artefact, tables, day, events, events_sha, content_hash, carry)
+    events_rows = events.height
+    del events  # only its bytes are needed from here on: do not hold it while the snapshot is encoded
     rejects_data = parquet_bytes(rejects)
     snapshot_data = parquet_bytes(snapshot)
     reasons = reason_counts(rejects)
@@ -159,10 +161,10 @@ def _index(
         feature_id=feature_id,
         day=day,
         artefact_hash=content_hash,
-        events=FileInfo(relative_partition_file(EVENTS, day), events.height, events_sha),
+        events=FileInfo(relative_partition_file(EVENTS, day), events_rows, events_sha),
         rejects=FileInfo(relative_partition_file(REJECTS, day), rejects.height, sha256(rejects_data)),
         snapshot=FileInfo(relative_partition_file(SNAPSHOTS, day), snapshot.height, sha256(snapshot_data)),
-        duplicate_replays=raw_events - events.height,
+        duplicate_replays=raw_events - events_rows,
         reject_reasons=reasons,
         snapshot_users=users,
         incremental=incremental,
@@ -180,7 +182,7 @@ def _index(
         feature_id=feature_id,
         day=day,
         artefact_hash=content_hash,
-        events_rows=events.height,
+        events_rows=events_rows,
         rejects_rows=rejects.height,
         snapshot_users=users,
         snapshot_rows=snapshot.height,
@@ -308,7 +310,11 @@ def _advance(
     untouched = old.filter(~active & (pl.col(TIMESTAMP) >= oldest)).select(_ROW, user, POSITION)
     touched = pl.concat([old.filter(active).drop(POSITION), new])
     ranked = dedup_and_rank(touched.lazy(), artefact, as_of=end).select(_ROW, user, POSITION).collect()
-    order = pl.concat([untouched, ranked]).sort(user, POSITION)
+    del old, new, touched  # free the ranking's copies before the wide gather (the peak of memory)
+    # Both are sorted by (user, position) and share no user (the entity key is never null: a null key is
+    # rejected), so merging them on the user alone is the (user, position) order without a full sort.
+    order = untouched.merge_sorted(ranked, key=user)
+    del untouched, ranked
     return _gather(pl.concat([previous, events], rechunk=False), order, artefact)
 
 

@@ -6,6 +6,16 @@ Every file of the tables is written in one piece, from bytes already in memory:
   which no ``*.parquet`` glob matches), are flushed and fsynced, and the temporary file is renamed over
   the final name with :func:`os.replace` — atomic on POSIX, so a reader opening the final path sees the
   old file or the new one, never a prefix of either. The temporary file is removed if anything fails.
+
+  Durability (a crash of the machine, not only of the process): each file's data is fsynced *before*
+  the rename, then the directory holding it is fsynced (the rename is on disk), and a directory
+  created for it (``dt=D/`` of a new day) is made durable by fsyncing its parent. One fsync per file
+  is the minimum for this: without it a rename can reach the disk before the data, and a crash
+  would leave a complete-looking day with an empty or torn file. :meth:`LocalStorage.delete` fsyncs
+  the directory after the unlink, so the manifest's removal is on disk before any file of the day is
+  replaced, and the new manifest (the last ``put``) reaches the disk only after every file it
+  describes. After a crash a day is therefore either complete with the files its manifest describes,
+  or has no manifest (and a re-run rewrites it).
 * **S3**: one ``PutObject`` with the whole body. S3 makes an object visible only once the request has
   completed, and a PUT over an existing key replaces it atomically (readers get the old or the new
   object), so no temporary object is needed.
@@ -50,7 +60,7 @@ class LocalStorage:
 
     def put(self, path: str, data: bytes) -> None:
         directory, name = os.path.split(path)
-        os.makedirs(directory or ".", exist_ok=True)
+        created = _make_directories(directory or ".")
         tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as handle:
@@ -63,6 +73,8 @@ class LocalStorage:
                 os.unlink(tmp)
             raise
         _fsync_directory(directory or ".")
+        for made in reversed(created):  # innermost first: each new entry, then the one holding it
+            _fsync_directory(os.path.dirname(made) or ".")
 
     def get(self, path: str) -> bytes | None:
         try:
@@ -72,14 +84,31 @@ class LocalStorage:
             return None
 
     def delete(self, path: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(path)
+        except FileNotFoundError:
+            return
+        _fsync_directory(os.path.dirname(path) or ".")  # the removal is on disk before what follows
 
     def list_names(self, directory: str) -> list[str]:
         try:
             return sorted(os.listdir(directory))
         except FileNotFoundError:
             return []
+
+
+def _make_directories(directory: str) -> list[str]:
+    """Create ``directory`` and its missing parents; the ones created, outermost first."""
+    missing: list[str] = []
+    current = os.path.abspath(directory)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    os.makedirs(directory, exist_ok=True)
+    return missing[::-1]
 
 
 def _fsync_directory(directory: str) -> None:
