@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from feature_platform._durable import fsync_directory
 from feature_platform.errors import StoreError
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ class LocalBlobBackend:
             raise StoreError(msg) from exc
         finally:
             _unlink_quietly(tmp)
-        _fsync_dir(path.parent)
+        fsync_directory(path.parent)
         return True
 
     def put(self, key: str, data: bytes) -> None:
@@ -166,7 +167,7 @@ class LocalBlobBackend:
             _unlink_quietly(tmp)
             msg = f"cannot write {path}: {exc}"
             raise StoreError(msg) from exc
-        _fsync_dir(path.parent)
+        fsync_directory(path.parent)
 
     def list_keys(self, prefix: str) -> list[str]:
         # Walk only the deepest directory the prefix names, then filter by the full string prefix.
@@ -213,20 +214,6 @@ class LocalBlobBackend:
 def _unlink_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the new directory entry durable; best effort where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------------

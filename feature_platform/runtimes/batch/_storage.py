@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from feature_platform._durable import fsync_directory
 from feature_platform.errors import StoreError
 
 if TYPE_CHECKING:
@@ -72,9 +73,9 @@ class LocalStorage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        _fsync_directory(directory or ".")
+        fsync_directory(directory or ".")
         for made in reversed(created):  # innermost first: each new entry, then the one holding it
-            _fsync_directory(os.path.dirname(made) or ".")
+            fsync_directory(os.path.dirname(made) or ".")
 
     def get(self, path: str) -> bytes | None:
         try:
@@ -88,7 +89,7 @@ class LocalStorage:
             os.unlink(path)
         except FileNotFoundError:
             return
-        _fsync_directory(os.path.dirname(path) or ".")  # the removal is on disk before what follows
+        fsync_directory(os.path.dirname(path) or ".")  # the removal is on disk before what follows
 
     def list_names(self, directory: str) -> list[str]:
         try:
@@ -109,20 +110,6 @@ def _make_directories(directory: str) -> list[str]:
         current = parent
     os.makedirs(directory, exist_ok=True)
     return missing[::-1]
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (best effort: some filesystems refuse to open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class S3Storage:
