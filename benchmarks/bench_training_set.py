@@ -8,9 +8,11 @@ them sit exactly on the timestamp of one of their user's events, which must then
 before).
 
 Contenders, each in its own subprocess (peak RSS is its own ``VmHWM``), each timed from reading the
-examples' Parquet to the finished frames in memory. By default each is called once per example day
-(``--chunks day``) and the outputs are kept: one call for 1 million examples needs more memory than a
-2-core, 23 GB machine has (``--chunks none`` runs it anyway).
+examples' Parquet to the finished frames in memory. ``ours`` is ONE ``build_training_set`` call on all
+the examples (the realistic use; it bounds its own memory by processing the examples in chunks — per
+example day, large days by user range, ``--max-examples-per-chunk``); ``--ours-chunks day`` calls it
+once per example day instead. The floor and the baseline are run once per example day (``--chunks
+day``, their outputs kept; ``--chunks none`` runs them on all examples at once).
 
 * **floor**: read the examples, and their users' rows of the snapshot of the day before each example's
   day and of the example day's events: the base any exact strategy has to decode.
@@ -199,12 +201,17 @@ def _baseline(work: Path, chunk: pl.DataFrame, fields: list[str]) -> tuple[pl.Da
     return out, {}
 
 
+MAX_EXAMPLES_PER_CHUNK: int | None = None
+"""``--max-examples-per-chunk`` in the ``ours`` child (None: ``build_training_set``'s default)."""
+
+
 def _ours(work: Path, chunk: pl.DataFrame, fields: list[str]) -> tuple[pl.DataFrame, dict[str, int]]:
     from feature_platform.artefact import load_artefact
     from feature_platform.runtimes.batch import build_training_set
 
     artefact = load_artefact(work / "artefact" / f"{FEATURE_ID}.json")
-    out = build_training_set(artefact, chunk, _locations(work))
+    options = {} if MAX_EXAMPLES_PER_CHUNK is None else {"max_examples_per_chunk": MAX_EXAMPLES_PER_CHUNK}
+    out = build_training_set(artefact, chunk, _locations(work), **options)
     carried = all(out.get_column(c).equals(chunk.get_column(c)) for c in chunk.columns)
     return out, {"chunks_not_carried_through": 0 if carried else 1}
 
@@ -294,9 +301,12 @@ def verify_sample(work: Path, artefact: Any, picked: pl.DataFrame) -> dict[str, 
             "events_at_or_after_as_of": leaked}
 
 
-def run_child(kind: str, work: Path, examples: Path, sample_path: Path, mode: str) -> dict[str, Any]:
+def run_child(kind: str, work: Path, examples: Path, sample_path: Path, mode: str,
+              max_per_chunk: int | None = None) -> dict[str, Any]:
     command = [sys.executable, "-m", "benchmarks.bench_training_set", "--child", kind, "--work", str(work),
                "--examples-file", str(examples), "--sample-file", str(sample_path), "--chunks", mode]
+    if max_per_chunk is not None:
+        command += ["--max-examples-per-chunk", str(max_per_chunk)]
     start = time.perf_counter()
     proc = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
     if proc.returncode != 0:
@@ -319,7 +329,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--items", type=int, default=500_000)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--chunks", choices=["day", "none"], default="day",
-                        help="call each contender once per example day (default; bounds memory) or once for all")
+                        help="floor and baseline: once per example day (default) or once for all examples")
+    parser.add_argument("--ours-chunks", choices=["day", "none"], default="none",
+                        help="build_training_set: one call for all examples (default) or one per example day")
+    parser.add_argument("--max-examples-per-chunk", type=int, default=None,
+                        help="build_training_set's internal chunk size (default: its own default)")
     parser.add_argument("--child", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--examples-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--sample-file", type=Path, help=argparse.SUPPRESS)
@@ -327,6 +341,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work: Path = args.work.resolve()
 
     if args.child:
+        global MAX_EXAMPLES_PER_CHUNK
+        MAX_EXAMPLES_PER_CHUNK = args.max_examples_per_chunk
         result = run_contender(args.child, work, args.examples_file, args.sample_file, args.chunks)
         print(json.dumps(result, default=str), flush=True)
         return result
@@ -335,7 +351,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     manifest = ensure_indexed(work, args.events, args.days, args.users, args.items)
     examples, sample_path = write_examples(work, manifest, args.examples, args.sample)
     days = day_range(manifest)
-    mode = "one build_training_set call per example day" if args.chunks == "day" else "one call for all examples"
+    from feature_platform.runtimes.batch._training import DEFAULT_MAX_EXAMPLES_PER_CHUNK
+
+    chunk_size = args.max_examples_per_chunk or DEFAULT_MAX_EXAMPLES_PER_CHUNK
+    calls = "ONE build_training_set call for all examples" if args.ours_chunks == "none" else "one call per day"
+    mode = (f"ours: {calls}"
+            f" (internal chunks of at most {chunk_size:,} examples: per day, large days by user range); floor and "
+            f"baseline: {'one call per example day' if args.chunks == 'day' else 'one call'}")
     print(f"training-set benchmark: {FEATURE_ID}, {args.examples:,} examples (users uniform over "
           f"{args.users:,}, times uniform over {days[0]}..{days[-1]}, {ON_EVENT_SHARE:.0%} on an event's "
           f"timestamp) against tables of {manifest['parameters']['events']:,} raw events; {mode}; "
@@ -343,7 +365,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, dict[str, Any]] = {}
     for kind in ("floor", "baseline", "ours"):
         print(f"  running {kind}...", flush=True)
-        results[kind] = run_child(kind, work, examples, sample_path, args.chunks)
+        if kind == "ours":
+            results[kind] = run_child(kind, work, examples, sample_path, args.ours_chunks, args.max_examples_per_chunk)
+        else:
+            results[kind] = run_child(kind, work, examples, sample_path, args.chunks)
 
     labels = {
         "floor": "floor: read examples + their users' base rows",

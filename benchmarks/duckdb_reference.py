@@ -192,6 +192,185 @@ def write_snapshot(
     return {"seconds": seconds, "rows": int(rows[0]) if rows else 0}
 
 
+# ------------------------------------------------------------------------------------------------ per day
+
+
+MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z: epochs outside years 0001-9999 are unparseable
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+def _params(doc: dict[str, Any]) -> dict[str, Any]:
+    """The artefact parameters the per-day SQL uses (checked as ``snapshot_sql`` checks them)."""
+    feature = doc["feature"]
+    snapshot_sql(doc, "/x", [date(2000, 1, 1)])  # validates the feature, fields, dedup_by and executor
+    fields = [f["name"] for f in feature["fields"]]
+    dedup = list(feature["dedup_by"])
+    boundaries = [int(b) for b in doc["event_types"]["click"]["executor"]["params"]["boundaries_ms"]]
+    return {"fields": fields, "dedup": dedup, "boundaries": boundaries, "max_length": int(feature["max_length"]),
+            "retention_ms": int(feature["retention_seconds"]) * 1000}
+
+
+def index_days_sql(
+    artefact_json: Path,
+    raw_root: str,
+    days: list[date],
+    out_root: Path,
+    *,
+    threads: int = 2,
+    temp_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The batch indexer's job in DuckDB SQL: per day, the events, rejects and snapshot Parquet files.
+
+    For each day D, in order: the selected rows of raw partition D are split into rejects (null ids,
+    null/unparseable timestamps, ``ts < 2000-01-01`` or ``ts >= D+1``; reasons joined by ``"; "``) and
+    events (replays dropped: one row per ``(event_id, event_type)``, latest timestamp then first read,
+    enriched with the lookups), and the snapshot as of ``D+1`` is computed *incrementally*:
+    ``snapshot(D-1) UNION ALL events(D)``, windowed, de-duplicated and ranked with window functions —
+    the previous snapshot stays a DuckDB table from one day to the next (the natural DuckDB way; it is
+    exact for the same reason ours is, see ``feature_platform.runtimes.batch``). As ours does, only the
+    users with events on D are re-ranked; the others keep their rows still inside the window. Files:
+    ``out_root/{events,rejects,snapshots}/dt=D/part-00000.parquet``, sorted as ours are (events by
+    ``timestamp, event_id, event_type``; snapshots by ``user_id, position``).
+    """
+    doc = json.loads(artefact_json.read_text())
+    p = _params(doc)
+    sources = doc["sources"]
+    root = raw_root.rstrip("/")
+    events_src = sources["engagement_events"]["batch"]
+    key = events_src["partition_key"]
+    emb_files = f"{root}/{sources['item_embeddings']['batch']['path']}/*.parquet"
+    cat_files = f"{root}/{sources['item_categories']['batch']['path']}/*.parquet"
+    bucket = " + ".join(f"(dwell_ms >= {b})::INTEGER" for b in p["boundaries"])
+    dedup_cols = ", ".join({"timestamp": "ts_ms"}.get(d, d) for d in p["dedup"])
+    internal = {"timestamp": "ts_ms"}
+    columns = ["user_id", *[internal.get(f, f) for f in p["fields"]]]
+    extra = [d for d in p["dedup"] if d not in {"timestamp", *p["fields"]}]
+    table_columns = ", ".join(dict.fromkeys([*columns, *extra]))
+    out_select = ", ".join(
+        ["user_id", *[("make_timestamp(ts_ms * 1000) AS \"timestamp\"" if f == "timestamp" else f'"{f}"')
+                      for f in p["fields"]]]
+    )
+
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute("SET preserve_insertion_order = false")
+    if temp_dir is not None:
+        con.execute(f"SET temp_directory = '{temp_dir}'")
+    start = time.perf_counter()
+    # Lookups: one row per key, the first in table order; read once, like ours reads them per day lazily.
+    con.execute(f"""
+        CREATE TEMP TABLE emb AS SELECT item_id, embedding FROM read_parquet('{emb_files}', filename = true,
+            file_row_number = true) WHERE item_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY filename, file_row_number) = 1""")
+    con.execute(f"""
+        CREATE TEMP TABLE cat AS SELECT item_id, category FROM read_parquet('{cat_files}', filename = true,
+            file_row_number = true) WHERE item_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY filename, file_row_number) = 1""")
+    per_day: list[dict[str, Any]] = []
+    have_snapshot = False
+    for day in days:
+        day_start = time.perf_counter()
+        end_ms = _day_ms(day + timedelta(days=1))
+        files = f"{root}/{events_src['path']}/{key}={day.isoformat()}/*.parquet"
+        paths = {t: out_root / t / f"{key}={day.isoformat()}" / "part-00000.parquet"
+                 for t in ("events", "rejects", "snapshots")}
+        for path in paths.values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE raw_day AS
+            SELECT *,
+                   concat_ws('; ',
+                       CASE WHEN event_id IS NULL THEN 'null event_id' END,
+                       CASE WHEN user_id IS NULL THEN 'null user_id' END,
+                       CASE WHEN event_ts_ms IS NULL THEN 'null timestamp'
+                            WHEN event_ts_ms < {MIN_MS} OR event_ts_ms > {MAX_MS} THEN 'unparseable timestamp' END,
+                       CASE WHEN event_ts_ms BETWEEN {MIN_MS} AND {MIN_VALID_MS - 1}
+                            THEN 'timestamp before 2000-01-01' END,
+                       CASE WHEN event_ts_ms BETWEEN {end_ms} AND {MAX_MS} THEN 'timestamp after max_event_time' END
+                   ) AS reason
+            FROM (
+                SELECT event_id, user_id, pin_id, action, event_ts_ms, surface, device, country, dwell_ms,
+                       filename, file_row_number
+                FROM read_parquet('{files}', filename = true, file_row_number = true)
+                WHERE action = 'save' OR (action = 'click' AND pin_id IS NOT NULL)
+            )""")
+        con.execute(f"""
+            COPY (
+                SELECT CASE action WHEN 'save' THEN 'save' ELSE 'click' END AS event_type,
+                       'engagement_events' AS source, reason, event_id, user_id::VARCHAR AS user_id,
+                       to_json(struct_pack(action, country, device, dwell_ms, event_id, event_ts_ms, pin_id,
+                                           surface, user_id))::VARCHAR AS raw
+                FROM raw_day WHERE reason <> ''
+                ORDER BY event_type, file_row_number
+            ) TO '{paths["rejects"]}' (FORMAT parquet, COMPRESSION zstd)""")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE events_day AS
+            WITH valid AS (
+                SELECT user_id, event_id, event_ts_ms AS ts_ms,
+                       CASE action WHEN 'save' THEN 'save' ELSE 'click' END AS event_type,
+                       pin_id AS item_id, lower(surface) AS surface, lower(device) AS device,
+                       upper(country) AS country,
+                       CASE WHEN action = 'click' AND dwell_ms >= 0 THEN {bucket} END AS dwell_bucket,
+                       filename, file_row_number
+                FROM raw_day WHERE reason = ''
+                QUALIFY row_number() OVER (PARTITION BY event_id, event_type
+                                           ORDER BY event_ts_ms DESC, filename, file_row_number) = 1
+            )
+            SELECT v.*, emb.embedding AS item_embedding, cat.category AS item_category,
+                   v.surface || '|' || v.device || '|' || v.country AS context_key,
+                   ((v.ts_ms // 3600000) % 24)::INTEGER AS hour_of_day
+            FROM valid AS v
+            LEFT JOIN emb ON emb.item_id = v.item_id
+            LEFT JOIN cat ON cat.item_id = v.item_id""")
+        con.execute(f"""
+            COPY (SELECT {out_select} FROM events_day ORDER BY ts_ms, event_id, event_type)
+            TO '{paths["events"]}' (FORMAT parquet, COMPRESSION zstd)""")
+        lower_ms = end_ms - p["retention_ms"]
+        # Only the users with events today are re-ranked; another user's sequence can only lose its
+        # oldest rows to the window, which changes no position (the oldest are last).
+        touched = "SELECT DISTINCT user_id FROM events_day"
+        previous = (f"SELECT {table_columns} FROM snapshot WHERE user_id IN ({touched}) UNION ALL "
+                    if have_snapshot else "")
+        untouched = (f"""SELECT {table_columns}, position FROM snapshot
+                         WHERE user_id NOT IN ({touched}) AND ts_ms >= {lower_ms}
+                         UNION ALL """ if have_snapshot else "")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE snapshot_next AS
+            WITH candidates AS (
+                {previous}SELECT {table_columns} FROM events_day
+            ),
+            windowed AS (
+                SELECT * FROM candidates
+                WHERE ts_ms >= {lower_ms} AND ts_ms < {end_ms}
+                QUALIFY row_number() OVER (PARTITION BY user_id, {dedup_cols}
+                                           ORDER BY ts_ms DESC, event_id DESC, event_type DESC) = 1
+            ),
+            ranked AS (
+                SELECT *, (row_number() OVER (PARTITION BY user_id ORDER BY ts_ms DESC, event_id DESC,
+                                                                          event_type DESC) - 1)::INTEGER AS position
+                FROM windowed
+                QUALIFY position < {p["max_length"]}
+            )
+            {untouched}SELECT {table_columns}, position FROM ranked""")
+        con.execute("DROP TABLE IF EXISTS snapshot")
+        con.execute("ALTER TABLE snapshot_next RENAME TO snapshot")
+        have_snapshot = True
+        con.execute(f"""
+            COPY (SELECT user_id, position, {out_select.removeprefix("user_id, ")} FROM snapshot
+                  ORDER BY user_id, position)
+            TO '{paths["snapshots"]}' (FORMAT parquet, COMPRESSION zstd)""")
+        counts = con.execute("""
+            SELECT (SELECT count(*) FROM events_day), (SELECT count(*) FROM raw_day WHERE reason <> ''),
+                   (SELECT count(*) FROM snapshot), (SELECT count(DISTINCT user_id) FROM snapshot)""").fetchone()
+        assert counts is not None
+        per_day.append({"day": day.isoformat(), "events_rows": int(counts[0]), "rejects_rows": int(counts[1]),
+                        "snapshot_rows": int(counts[2]), "snapshot_users": int(counts[3]),
+                        "seconds": time.perf_counter() - day_start})
+    seconds = time.perf_counter() - start
+    con.close()
+    return {"seconds": seconds, "days": per_day}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artefact", type=Path, required=True, help="compiled recent_engagements_v1 JSON")

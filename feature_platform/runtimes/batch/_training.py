@@ -30,9 +30,11 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import cast
 
 import polars as pl
 import pyarrow as pa
+from polars.datatypes import IntegerType
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, TIMESTAMP, dedup_and_rank, events_schema, parse_iso_timestamp
@@ -110,19 +112,30 @@ def build_training_set(
             pl.lit(None, dtype=list_type).alias(SEQUENCE), pl.lit(None, dtype=pl.Int32).alias(SEQUENCE_LENGTH)
         )
     content_hash = artefact_hash(artefact)
-    parts: list[pl.DataFrame] = []
+    rows: list[pl.DataFrame] = []
+    lists: list[pl.Series] = []
+    offset = 0
+    base_day: date | None = None
+    base: bytes | None = None
     for day, chunk in _chunks(keyed, user, max_examples_per_chunk):
-        base = _base_snapshot(artefact, tables, day - timedelta(days=1), content_hash)
-        parts.append(_chunk_sequences(artefact, tables, chunk, base, fields, list_type))
-        del base
-    sequences = parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
-    del parts
-    per_row = (
-        sequences.sort(_ROW)
-        .select(pl.col(SEQUENCE).cast(list_type))
-        .with_columns(pl.col(SEQUENCE).list.len().cast(pl.Int32).alias(SEQUENCE_LENGTH))
-    )
-    return frame.hstack(per_row)
+        if day != base_day:  # chunks come in day order: the base is read and verified once per day
+            base = None
+            base = _base_snapshot(artefact, tables, day - timedelta(days=1), content_hash)
+            base_day = day
+        row_keys, key_lists = _chunk_sequences(artefact, tables, chunk, base, fields)
+        rows.append(row_keys.with_columns(pl.col(_KEY) + offset))
+        lists.append(key_lists)
+        offset += key_lists.len()
+    del base
+    # One list per distinct (user, t) key of every chunk; each example row takes its key's list: the
+    # wide output is copied once, straight into the examples' order (a gather straight from the
+    # chunks; concatenating them first would cost one more copy).
+    take = pl.concat(rows).sort(_ROW).get_column(_KEY)
+    sequence = (lists[0] if len(lists) == 1 else pl.concat(lists, rechunk=False)).gather(take)
+    del lists
+    if sequence.dtype != list_type:  # pragma: no cover - the elements are conformed to the events schema
+        sequence = sequence.cast(list_type)
+    return frame.hstack([sequence.alias(SEQUENCE), sequence.list.len().cast(pl.Int32).alias(SEQUENCE_LENGTH)])
 
 
 def _chunks(keyed: pl.DataFrame, user: str, limit: int) -> Iterator[tuple[date, pl.DataFrame]]:
@@ -158,7 +171,7 @@ def _base_snapshot(artefact: Artefact, tables: FeatureTables, day: date, content
     """The bytes of snapshot(``day``) if it is complete, of this artefact, current and intact, else None.
 
     The same conditions as the indexer's ``usable_snapshot``, without decoding the file: each chunk
-    of the next day decodes only its users' rows (and the sort/dedup columns first).
+    of the next day decodes only the row groups of its range of users.
     """
     manifest = tables.manifest(day)
     if manifest is None or manifest.artefact_hash != content_hash:
@@ -173,14 +186,13 @@ def _base_snapshot(artefact: Artefact, tables: FeatureTables, day: date, content
 
 
 def _chunk_sequences(
-    artefact: Artefact,
-    tables: FeatureTables,
-    keyed: pl.DataFrame,
-    base: bytes | None,
-    fields: list[str],
-    list_type: pl.DataType,
-) -> pl.DataFrame:
-    """``_ROW`` and ``sequence`` of the examples of one chunk (one day, some of its users)."""
+    artefact: Artefact, tables: FeatureTables, keyed: pl.DataFrame, base: bytes | None, fields: list[str]
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The sequences of the examples of one chunk (one day, some of its users).
+
+    ``(_ROW, _KEY)`` of each example and the list of each distinct ``(user, t)`` key ``0..K-1`` (an
+    empty list when the key has no event), so that example ``_ROW``'s sequence is ``lists[_KEY]``.
+    """
     feature = artefact.feature
     user = feature.entity_key.name
     keys = keyed.select(user, _AS_OF, _DAY).unique().sort([user, _AS_OF]).with_row_index(_KEY)
@@ -193,24 +205,26 @@ def _chunk_sequences(
         kept = kept.sort(_KEY, POSITION)
     elements = candidates[kept.get_column(_EVENT)].select(pl.struct(fields)).to_series()
     del candidates
-    sequences = _lists(kept.get_column(_KEY), elements)
-    return (
-        keyed.select(_ROW, user, _AS_OF, _DAY)
-        .join(keys, on=[user, _AS_OF, _DAY], how="left")
-        .join(sequences, on=_KEY, how="left")
-        .select(_ROW, pl.col(SEQUENCE).fill_null(pl.lit([], dtype=list_type)).cast(list_type))
-    )
+    row_keys = keyed.select(_ROW, user, _AS_OF, _DAY).join(keys, on=[user, _AS_OF, _DAY], how="left")
+    return row_keys.select(_ROW, _KEY), _lists(kept.get_column(_KEY), keys.height, elements)
 
 
-def _lists(keys: pl.Series, elements: pl.Series) -> pl.DataFrame:
-    """One list per run of equal ``keys`` (``_KEY``, ``sequence``), built from offsets without grouping.
+def _lists(keys: pl.Series, count: int, elements: pl.Series) -> pl.Series:
+    """The list of each key ``0..count-1`` (empty when absent), built from offsets without grouping.
 
     ``keys`` is sorted (then by position), so each key's elements are one contiguous run, in order.
+    The elements go to Arrow and back without conversion (string views kept).
     """
     runs = keys.rle().struct.unnest()
-    offsets = pa.array([0, *runs.get_column("len").cum_sum().to_list()], type=pa.int64())
-    lists = pa.LargeListArray.from_arrays(offsets, elements.to_arrow())
-    return pl.DataFrame({_KEY: runs.get_column("value"), SEQUENCE: pl.Series(SEQUENCE, lists)})
+    lengths = (
+        pl.DataFrame({_KEY: pl.int_range(count, dtype=cast(IntegerType, keys.dtype), eager=True)})
+        .join(runs.select(pl.col("value").alias(_KEY), "len"), on=_KEY, how="left", maintain_order="left")
+        .get_column("len")
+        .fill_null(0)
+    )
+    offsets = pa.array([0, *lengths.cum_sum().to_list()], type=pa.int64())
+    values = elements.to_arrow(compat_level=pl.CompatLevel.newest())
+    return pl.Series(SEQUENCE, pa.LargeListArray.from_arrays(offsets, values))
 
 
 def _example_keys(
