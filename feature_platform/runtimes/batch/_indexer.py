@@ -33,7 +33,7 @@ from feature_platform.runtimes.batch._locations import (
     relative_partition_file,
 )
 from feature_platform.runtimes.batch._manifest import DayManifest, FileInfo, inputs_match
-from feature_platform.runtimes.batch._tables import FeatureTables, conform, parquet_bytes, sha256
+from feature_platform.runtimes.batch._tables import FeatureTables, conform, decode_parquet, parquet_bytes, sha256
 
 EVENT_ID = "event_id"
 TIMESTAMP = "timestamp"
@@ -343,20 +343,36 @@ def carried_snapshot(
     return frame, dict(manifest.inputs)
 
 
-def usable_snapshot(
+def current_snapshot_bytes(
     artefact: Artefact, tables: FeatureTables, day: date, content_hash: str
-) -> tuple[pl.DataFrame, dict[date, str]] | None:
-    """snapshot(``day``) if it is complete, of this artefact and still current, else None."""
+) -> tuple[bytes, DayManifest] | None:
+    """The file of snapshot(``day``) and its manifest if it may be built on, else None.
+
+    The one statement of when a stored snapshot can seed the next day (here and in training sets):
+    its day is complete, it was built by this artefact, the events files of its retention window are
+    still the ones it recorded, and the file is intact.
+    """
     manifest = tables.manifest(day)
     if manifest is None or manifest.artefact_hash != content_hash:
         return None
     first = retention_first_day(day_start(day + timedelta(days=1)), artefact)
     if not inputs_match(manifest.inputs, tables.events_shas(first, day), first, day):
         return None
-    frame = tables.read_verified(SNAPSHOTS, day, manifest.snapshot)
-    if frame is None:
+    data = tables.storage.get(tables.path(SNAPSHOTS, day))
+    if data is None or sha256(data) != manifest.snapshot.sha256:
         return None
-    return frame, dict(manifest.inputs)
+    return data, manifest
+
+
+def usable_snapshot(
+    artefact: Artefact, tables: FeatureTables, day: date, content_hash: str
+) -> tuple[pl.DataFrame, dict[date, str]] | None:
+    """snapshot(``day``) decoded, with its recorded inputs, if :func:`current_snapshot_bytes` allows it."""
+    found = current_snapshot_bytes(artefact, tables, day, content_hash)
+    if found is None:
+        return None
+    data, manifest = found
+    return decode_parquet(data), dict(manifest.inputs)
 
 
 def _scan_raw(

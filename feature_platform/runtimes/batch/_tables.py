@@ -24,7 +24,7 @@ from feature_platform.runtimes.batch._locations import (
     TableLocations,
     parse_manifest_name,
 )
-from feature_platform.runtimes.batch._manifest import DayManifest, FileInfo
+from feature_platform.runtimes.batch._manifest import DayManifest
 from feature_platform.runtimes.batch._storage import TableStorage, storage_for
 
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -44,6 +44,12 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def decode_parquet(data: bytes) -> pl.DataFrame:
+    """A Parquet file's frame as one chunk per column (not one per row group): gathering rows from it
+    is much faster."""
+    return pl.read_parquet(io.BytesIO(data)).rechunk()
 
 
 class FeatureTables:
@@ -103,16 +109,6 @@ class FeatureTables:
 
     def path(self, table: Table, day: date) -> str:
         return self.locations.partition_file(self.feature_id, table, day)
-
-    def read_verified(self, table: Table, day: date, info: FileInfo) -> pl.DataFrame | None:
-        """The partition file, or None when it is gone or no longer the file the manifest describes."""
-        data = self.storage.get(self.path(table, day))
-        if data is None or sha256(data) != info.sha256:
-            return None
-        frame = pl.read_parquet(io.BytesIO(data))
-        del data
-        # One chunk per column (not one per row group): gathering rows from it is much faster.
-        return frame.rechunk()
 
     def scan(self, table: Table, day: date) -> pl.LazyFrame:
         return pl.scan_parquet(self.path(table, day), storage_options=self.locations.storage_options)

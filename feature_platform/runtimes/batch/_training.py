@@ -43,13 +43,13 @@ from feature_platform.runtimes.batch._indexer import (
     EVENT_ID,
     EVENT_TYPE,
     artefact_hash,
+    current_snapshot_bytes,
     day_start,
     retention_first_day,
 )
 from feature_platform.runtimes.batch._indexer import TIMESTAMP as TS
-from feature_platform.runtimes.batch._locations import EVENTS, SNAPSHOTS, TableLocations
-from feature_platform.runtimes.batch._manifest import inputs_match
-from feature_platform.runtimes.batch._tables import FeatureTables, conform, sha256
+from feature_platform.runtimes.batch._locations import EVENTS, TableLocations
+from feature_platform.runtimes.batch._tables import FeatureTables, conform
 
 SEQUENCE = "sequence"
 SEQUENCE_LENGTH = "sequence_length"
@@ -119,8 +119,8 @@ def build_training_set(
     base: bytes | None = None
     for day, chunk in _chunks(keyed, user, max_examples_per_chunk):
         if day != base_day:  # chunks come in day order: the base is read and verified once per day
-            base = None
-            base = _base_snapshot(artefact, tables, day - timedelta(days=1), content_hash)
+            found = current_snapshot_bytes(artefact, tables, day - timedelta(days=1), content_hash)
+            base = found[0] if found is not None else None
             base_day = day
         row_keys, key_lists = _chunk_sequences(artefact, tables, chunk, base, fields)
         rows.append(row_keys.with_columns(pl.col(_KEY) + offset))
@@ -165,24 +165,6 @@ def _chunks(keyed: pl.DataFrame, user: str, limit: int) -> Iterator[tuple[date, 
         tagged = examples.join(assignment, on=user, how="left", maintain_order="left")
         for (_,), part in tagged.partition_by("__range", maintain_order=True, as_dict=True).items():
             yield day, part.drop("__range")
-
-
-def _base_snapshot(artefact: Artefact, tables: FeatureTables, day: date, content_hash: str) -> bytes | None:
-    """The bytes of snapshot(``day``) if it is complete, of this artefact, current and intact, else None.
-
-    The same conditions as the indexer's ``usable_snapshot``, without decoding the file: each chunk
-    of the next day decodes only the row groups of its range of users.
-    """
-    manifest = tables.manifest(day)
-    if manifest is None or manifest.artefact_hash != content_hash:
-        return None
-    first = retention_first_day(day_start(day + timedelta(days=1)), artefact)
-    if not inputs_match(manifest.inputs, tables.events_shas(first, day), first, day):
-        return None
-    data = tables.storage.get(tables.path(SNAPSHOTS, day))
-    if data is None or sha256(data) != manifest.snapshot.sha256:
-        return None
-    return data
 
 
 def _chunk_sequences(
@@ -272,7 +254,7 @@ def _as_utc(column: pl.Expr, dtype: pl.DataType, name: str) -> pl.Expr:
 def _candidates(artefact: Artefact, tables: FeatureTables, keys: pl.DataFrame, base: bytes | None) -> pl.DataFrame:
     """Base and tail events of the examples' users on their (single) day, in the events schema plus ``__day``.
 
-    ``base`` is the bytes of the verified snapshot of the day before (see :func:`_base_snapshot`), or
+    ``base`` is the bytes of the verified snapshot of the day before (see ``current_snapshot_bytes``), or
     None: then the base is the complete events partitions of the retention window before the day.
     """
     user = artefact.feature.entity_key.name
