@@ -14,6 +14,9 @@ import pytest
 
 from feature_platform.errors import SourceDataError
 from feature_platform.runtimes.batch import TableLocations, index_day, index_days, read_snapshot
+from feature_platform.runtimes.batch import _indexer as indexer_module
+from feature_platform.runtimes.batch import _parquet_writer as writer_module
+from feature_platform.runtimes.batch import _snapshot as snapshot_module
 from feature_platform.runtimes.batch import _storage as storage_module
 from tests.batch.conftest import DAYS, Demo, Published
 
@@ -60,8 +63,16 @@ def test_each_file_is_swapped_in_by_one_rename_of_a_complete_hidden_temp_file(
             opened_for_writing.append(str(file))
         return real_open(file, mode, *args, **kwargs)
 
+    real_write_frames = writer_module.write_frames
+
+    def spy_write_frames(path: str, *args: Any, **kwargs: Any) -> Any:  # the large tables are streamed
+        opened_for_writing.append(path)
+        return real_write_frames(path, *args, **kwargs)
+
     monkeypatch.setattr(os, "replace", spy_replace)
     monkeypatch.setattr(storage_module, "open", spy_open, raising=False)
+    monkeypatch.setattr(indexer_module, "write_frames", spy_write_frames)
+    monkeypatch.setattr(snapshot_module, "write_frames", spy_write_frames)
     result = index_day(published.artefacts[FEATURE], DAYS[1], indexed)
 
     finals = [dst for _, dst in renames]

@@ -16,11 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from feature_platform.artefact import Artefact
-from feature_platform.runtimes.batch import SEQUENCE, TableLocations, build_training_set, index_days
+from feature_platform.runtimes.batch import (
+    SEQUENCE,
+    TableLocations,
+    _parquet_writer,
+    _snapshot,
+    build_training_set,
+    index_days,
+)
 from tests.batch.helpers import (
     APP_EVENTS,
     ITEM_FEATURES,
@@ -92,8 +100,9 @@ def _timestamp(kind: str, day: date, hour: int, minute: int) -> datetime | None:
     return None
 
 
-def _raw_rows(catalogue: list[dict[str, Any]], rows: list[tuple[Any, ...]],
-              replays: list[tuple[int, int]]) -> dict[date, list[dict[str, Any]]]:
+def _raw_rows(
+    catalogue: list[dict[str, Any]], rows: list[tuple[Any, ...]], replays: list[tuple[int, int]]
+) -> dict[date, list[dict[str, Any]]]:
     by_day: dict[date, list[dict[str, Any]]] = {day: [] for day in DAYS}
     written: list[dict[str, Any]] = []
     for user, k, part, kind, hour, minute, defect in rows:
@@ -118,13 +127,24 @@ def _raw_rows(catalogue: list[dict[str, Any]], rows: list[tuple[Any, ...]],
     rows=st.lists(ROW, min_size=12, max_size=40),
     replays=st.lists(st.tuples(st.integers(0, 100), st.integers(0, len(DAYS) - 1)), max_size=5),
     examples=st.lists(EXAMPLE, min_size=1, max_size=8),
+    chunk_rows=st.sampled_from([1, 2, 3, 5, _snapshot.CHUNK_ROWS]),
+    row_group_rows=st.sampled_from([1, 2, 4, _parquet_writer.ROW_GROUP_ROWS]),
 )
 def test_tables_and_training_sets_equal_the_reference(
-    catalogue: list[dict[str, Any]], rows: list[tuple[Any, ...]], replays: list[tuple[int, int]],
+    catalogue: list[dict[str, Any]],
+    rows: list[tuple[Any, ...]],
+    replays: list[tuple[int, int]],
     examples: list[tuple[Any, ...]],
+    chunk_rows: int,
+    row_group_rows: int,
 ) -> None:
+    """Whatever the sizes the snapshot is streamed in: ranges of a few rows put users across the
+    boundaries of the previous snapshot's slices (and whole slices of one user)."""
     by_day = _raw_rows(catalogue, rows, replays)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_snapshot, "CHUNK_ROWS", chunk_rows)
+        patch.setattr(_parquet_writer, "ROW_GROUP_ROWS", row_group_rows)
+        patch.setattr(_parquet_writer, "SLICE_ROWS", max(1, chunk_rows - 1))
         raw_root = Path(tmp) / "raw"
         for day, day_rows in by_day.items():
             write_partition(raw_root, ARTEFACTS[0], APP_EVENTS, day, day_rows)
@@ -134,15 +154,20 @@ def test_tables_and_training_sets_equal_the_reference(
             _check_feature(artefact, locations, by_day, examples)
 
 
-def _check_feature(artefact: Artefact, locations: TableLocations, by_day: dict[date, list[dict[str, Any]]],
-                   examples: list[tuple[Any, ...]]) -> None:
+def _check_feature(
+    artefact: Artefact,
+    locations: TableLocations,
+    by_day: dict[date, list[dict[str, Any]]],
+    examples: list[tuple[Any, ...]],
+) -> None:
     feature_id = artefact.feature.id
     results = index_days(artefact, DAYS[0], DAYS[-1], locations)
     assert [r.incremental for r in results] == [False, True, True, True]
     events_by_day: dict[date, list[dict[str, Any]]] = {}
     for day in DAYS:
-        events, rejects, replays = reference_partition(artefact, day, {APP_EVENTS: by_day[day]},
-                                                       {ITEM_FEATURES: LOOKUP})
+        events, rejects, replays = reference_partition(
+            artefact, day, {APP_EVENTS: by_day[day]}, {ITEM_FEATURES: LOOKUP}
+        )
         events_by_day[day] = events
         assert same_rows(events_rows(feature_id, locations, day), events), day
         assert same_rows(rejects_rows(feature_id, locations, day), rejects), day
@@ -155,8 +180,13 @@ def _check_feature(artefact: Artefact, locations: TableLocations, by_day: dict[d
         assert stored.equals(full_recompute(artefact, locations, day)), day
 
     moments = [(user, utc(D0 + timedelta(days=d), h, m) + nudge) for user, d, h, m, nudge in examples]
-    frame = pl.DataFrame({"user_id": [u for u, _ in moments], "timestamp": [t for _, t in moments],
-                          "label": [str(i) for i in range(len(moments))]})
+    frame = pl.DataFrame(
+        {
+            "user_id": [u for u, _ in moments],
+            "timestamp": [t for _, t in moments],
+            "label": [str(i) for i in range(len(moments))],
+        }
+    )
     built = build_training_set(artefact, frame, locations)
     edges = (timedelta(0), timedelta(seconds=RETENTION))
     if any(t - e["timestamp"] in edges for _, t in moments for e in all_events_of(events_by_day)):
@@ -171,8 +201,9 @@ def all_events_of(events_by_day: dict[date, list[dict[str, Any]]]) -> list[dict[
     return [e for events in events_by_day.values() for e in events]
 
 
-def _record_cases(artefact: Artefact, day: date, events_by_day: dict[date, list[dict[str, Any]]],
-                  snapshot: list[dict[str, Any]]) -> None:
+def _record_cases(
+    artefact: Artefact, day: date, events_by_day: dict[date, list[dict[str, Any]]], snapshot: list[dict[str, Any]]
+) -> None:
     """Hypothesis statistics (``--hypothesis-show-statistics``): which edge cases the data reached."""
     name = artefact.feature.name
     if any(row["position"] == artefact.feature.max_length - 1 for row in snapshot):

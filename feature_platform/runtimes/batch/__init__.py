@@ -97,9 +97,10 @@ Training sets
     timestamp is refused (:class:`~feature_platform.errors.SourceDataError`), never silently dropped.
 """
 
-from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days, snapshot_columns
+from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot
+from feature_platform.runtimes.batch._snapshot import snapshot_columns
 from feature_platform.runtimes.batch._training import SEQUENCE, SEQUENCE_LENGTH, build_training_set
 
 __all__ = [

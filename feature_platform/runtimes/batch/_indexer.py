@@ -1,14 +1,17 @@
 """Index one day of one feature: events, rejects and the sequence snapshot, then the manifest.
 
-Everything is computed in memory first (so a missing partition or a bad file fails before anything is
-touched); then the day's manifest is deleted, the three files are replaced one by one (each atomically,
-see :mod:`._storage`) and the new manifest is written last.
+Everything is computed before anything visible is touched (so a missing partition or a bad file fails
+first): the day's events are collected in memory, and the events and snapshot files are streamed to
+staged local files (:meth:`._storage.TableStorage.stage`) a slice at a time; then the day's manifest is
+deleted, the three files are published one by one (each atomically, see :mod:`._storage`) and the new
+manifest is written last.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import BinaryIO
 
 import polars as pl
 
@@ -16,9 +19,7 @@ from feature_platform.artefact.format import Artefact
 from feature_platform.artefact.loader import seal_artefact
 from feature_platform.engine import (
     INGEST_DAY,
-    POSITION,
     build_feature_frame,
-    dedup_and_rank,
     events_schema,
     required_columns,
     scan_source,
@@ -33,7 +34,9 @@ from feature_platform.runtimes.batch._locations import (
     relative_partition_file,
 )
 from feature_platform.runtimes.batch._manifest import DayManifest, FileInfo, inputs_match
-from feature_platform.runtimes.batch._tables import FeatureTables, conform, decode_parquet, parquet_bytes, sha256
+from feature_platform.runtimes.batch._parquet_writer import file_sha256, handle_sha256, in_order, write_frames
+from feature_platform.runtimes.batch._snapshot import WrittenSnapshot, advance, recompute, write_snapshot
+from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes, sha256
 
 EVENT_ID = "event_id"
 TIMESTAMP = "timestamp"
@@ -76,9 +79,9 @@ def index_days(
 ) -> list[DayIndexResult]:
     """Index ``start`` … ``end`` (inclusive) in order, each day building on the previous one's snapshot.
 
-    The snapshot a day has just written is handed to the next day in memory (:class:`_Carry`)
-    instead of being read back and re-hashed: it is the very frame whose bytes that day's manifest
-    describes. The first day of the call checks its base on storage (:func:`usable_snapshot`).
+    The snapshot a day has just written is handed to the next day as an open handle on the bytes it
+    committed (:class:`_Carry`) instead of being re-read and re-hashed: its manifest describes exactly
+    those bytes. The first day of the call checks its base on storage (:func:`open_current_snapshot`).
     """
     if end < start:
         msg = f"the last day {end.isoformat()} is before the first {start.isoformat()}"
@@ -86,29 +89,42 @@ def index_days(
     tables = FeatureTables(artefact.feature.id, locations)
     count = (end - start).days + 1
     carry = _Carry()
-    return [
-        _index(artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, carry=carry)
-        for i in range(count)
-    ]
+    try:
+        return [
+            _index(artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, carry=carry)
+            for i in range(count)
+        ]
+    finally:
+        carry.clear()
 
 
 class _Carry:
-    """The snapshot the previous day of an :func:`index_days` call wrote, with its manifest, in memory.
+    """The snapshot the previous day of an :func:`index_days` call wrote: its manifest and a read handle
+    on the committed file (locally its inode, which a later replacement does not change).
 
-    Taken at most once (and then released, so it does not outlive its use in the next day's snapshot).
+    Taken at most once; the taker closes the handle.
     """
 
     def __init__(self) -> None:
-        self._held: tuple[date, DayManifest, pl.DataFrame] | None = None
+        self._held: tuple[date, DayManifest, BinaryIO] | None = None
 
-    def put(self, day: date, manifest: DayManifest, frame: pl.DataFrame) -> None:
-        self._held = (day, manifest, frame)
+    def put(self, day: date, manifest: DayManifest, handle: BinaryIO) -> None:
+        self.clear()
+        self._held = (day, manifest, handle)
 
-    def take(self, day: date) -> tuple[DayManifest, pl.DataFrame] | None:
+    def take(self, day: date) -> tuple[DayManifest, BinaryIO] | None:
         held, self._held = self._held, None
-        if held is None or held[0] != day:
+        if held is None:
+            return None
+        if held[0] != day:
+            held[2].close()
             return None
         return held[1], held[2]
+
+    def clear(self) -> None:
+        if self._held is not None:
+            self._held[2].close()
+            self._held = None
 
 
 def artefact_hash(artefact: Artefact) -> str:
@@ -143,49 +159,61 @@ def _index(
     events, rejects = pl.collect_all(
         [plan.events.drop(INGEST_DAY, strict=False), plan.rejects.drop(INGEST_DAY, strict=False)]
     )
+    events = events.rechunk()  # one chunk per column: gathering rows from it is much faster
     raw_events = events.height
-    events = drop_replays(events)
+    kept = replay_free_order(events)
     rejects = rejects.sort(list(REJECTS_ORDER), nulls_last=True, maintain_order=True)
-    events_data = parquet_bytes(events)
-    events_sha = sha256(events_data)
-
-    snapshot, incremental, inputs = _snapshot(artefact, tables, day, events, events_sha, content_hash, carry)
-    events_rows = events.height
-    del events  # only its bytes are needed from here on: do not hold it while the snapshot is encoded
     rejects_data = parquet_bytes(rejects)
-    snapshot_data = parquet_bytes(snapshot)
     reasons = reason_counts(rejects)
-    users = snapshot.get_column(artefact.feature.entity_key.name).n_unique() if snapshot.height else 0
 
-    manifest = DayManifest(
-        feature_id=feature_id,
-        day=day,
-        artefact_hash=content_hash,
-        events=FileInfo(relative_partition_file(EVENTS, day), events_rows, events_sha),
-        rejects=FileInfo(relative_partition_file(REJECTS, day), rejects.height, sha256(rejects_data)),
-        snapshot=FileInfo(relative_partition_file(SNAPSHOTS, day), snapshot.height, sha256(snapshot_data)),
-        duplicate_replays=raw_events - events_rows,
-        reject_reasons=reasons,
-        snapshot_users=users,
-        incremental=incremental,
-        inputs=inputs,
-        missing_sources=tuple(missing),
-    )
-    tables.begin_write(day)
-    tables.storage.put(tables.path(EVENTS, day), events_data)
-    tables.storage.put(tables.path(REJECTS, day), rejects_data)
-    tables.storage.put(tables.path(SNAPSHOTS, day), snapshot_data)
-    tables.finish_write(manifest)
-    if carry is not None:
-        carry.put(day, manifest, snapshot)
+    storage = tables.storage
+    with (
+        storage.stage(tables.path(EVENTS, day)) as events_file,
+        storage.stage(tables.path(SNAPSHOTS, day)) as snapshot_file,
+    ):
+        write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept))
+        events_sha = file_sha256(events_file.local_path)
+        snapshot, incremental, inputs = _snapshot(
+            artefact, tables, day, events, kept, events_sha, content_hash, snapshot_file.local_path, carry
+        )
+        del events  # the day's events are on disk now: do not hold them while files are published
+        manifest = DayManifest(
+            feature_id=feature_id,
+            day=day,
+            artefact_hash=content_hash,
+            events=FileInfo(relative_partition_file(EVENTS, day), kept.len(), events_sha),
+            rejects=FileInfo(relative_partition_file(REJECTS, day), rejects.height, sha256(rejects_data)),
+            snapshot=FileInfo(
+                relative_partition_file(SNAPSHOTS, day), snapshot.rows, file_sha256(snapshot_file.local_path)
+            ),
+            duplicate_replays=raw_events - kept.len(),
+            reject_reasons=reasons,
+            snapshot_users=snapshot.users,
+            incremental=incremental,
+            inputs=inputs,
+            missing_sources=tuple(missing),
+        )
+        written = snapshot_file.open_committed() if carry is not None else None
+        try:
+            tables.begin_write(day)
+            events_file.commit()
+            storage.put(tables.path(REJECTS, day), rejects_data)
+            snapshot_file.commit()
+            tables.finish_write(manifest)
+        except BaseException:
+            if written is not None:
+                written.close()
+            raise
+    if carry is not None and written is not None:
+        carry.put(day, manifest, written)
     return DayIndexResult(
         feature_id=feature_id,
         day=day,
         artefact_hash=content_hash,
-        events_rows=events_rows,
+        events_rows=kept.len(),
         rejects_rows=rejects.height,
-        snapshot_users=users,
-        snapshot_rows=snapshot.height,
+        snapshot_users=snapshot.users,
+        snapshot_rows=snapshot.rows,
         reject_reasons=dict(reasons),
         events_path=tables.path(EVENTS, day),
         snapshot_path=tables.path(SNAPSHOTS, day),
@@ -195,14 +223,15 @@ def _index(
     )
 
 
-def drop_replays(events: pl.DataFrame) -> pl.DataFrame:
-    """One row per (event_id, event_type) — of replays the latest timestamp, then the first read, wins —
-    sorted by ``timestamp, event_id, event_type``.
+def replay_free_order(events: pl.DataFrame) -> pl.Series:
+    """The row numbers of ``events`` to keep — one per (event_id, event_type); of replays the latest
+    timestamp, then the first read, wins — in the events partition's order
+    (``timestamp, event_id, event_type``).
 
     Only the rows whose key occurs more than once are sorted to resolve replays (ties on the timestamp
-    go to the lowest row number: the first read); the sorting is done on the key columns only and the
-    wide rows are gathered once at the end. The final order does not depend on which rows were
-    resolved: ``timestamp, event_id, event_type`` is unique once replays are dropped.
+    go to the lowest row number: the first read); the sorting is done on the key columns only, and the
+    wide rows are never copied here. The final order does not depend on which rows were resolved:
+    ``timestamp, event_id, event_type`` is unique once replays are dropped.
     """
     slim = events.select(EVENT_ID, EVENT_TYPE, TIMESTAMP).with_row_index(_ROW)
     duplicated = slim.select(pl.struct(EVENT_ID, EVENT_TYPE).is_duplicated()).to_series()
@@ -213,29 +242,12 @@ def drop_replays(events: pl.DataFrame) -> pl.DataFrame:
             .unique(subset=[EVENT_ID, EVENT_TYPE], keep="first", maintain_order=True)
         )
         slim = pl.concat([slim.filter(~duplicated), kept])
-    order = slim.sort(list(EVENTS_ORDER)).get_column(_ROW)
-    return events[order]
+    return slim.sort(list(EVENTS_ORDER)).get_column(_ROW)
 
 
-def rank(candidates: pl.DataFrame, artefact: Artefact, *, as_of: datetime) -> pl.DataFrame:
-    """``dedup_and_rank(candidates, as_of=as_of)`` in the snapshot's columns, sorted by user and position.
-
-    The ranking runs on the sort and de-duplication columns only; the kept rows are gathered after.
-    """
-    slim = candidates.select(_slim_columns(artefact)).with_row_index(_ROW)
-    kept = dedup_and_rank(slim.lazy(), artefact, as_of=as_of).select(_ROW, POSITION).collect()
-    return _gather(candidates, kept, artefact)
-
-
-def _slim_columns(artefact: Artefact) -> list[str]:
-    """What ordering and de-duplication read: the entity key, the sort key and the ``dedup_by`` fields."""
-    user = artefact.feature.entity_key.name
-    return list(dict.fromkeys([user, TIMESTAMP, EVENT_ID, EVENT_TYPE, *artefact.feature.dedup_by]))
-
-
-def _gather(rows: pl.DataFrame, kept: pl.DataFrame, artefact: Artefact) -> pl.DataFrame:
-    """The rows ``kept[__row]`` of ``rows``, with ``kept[position]``, in the snapshot's columns."""
-    return rows[kept.get_column(_ROW)].with_columns(kept.get_column(POSITION)).select(snapshot_columns(artefact))
+def drop_replays(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` without replays, in the events partition's order (see :func:`replay_free_order`)."""
+    return events[replay_free_order(events)]
 
 
 def reason_counts(rejects: pl.DataFrame) -> dict[str, int]:
@@ -252,70 +264,39 @@ def reason_counts(rejects: pl.DataFrame) -> dict[str, int]:
     return {str(reason): int(n) for reason, n in counts.iter_rows()}
 
 
-def snapshot_columns(artefact: Artefact) -> list[str]:
-    """The snapshot's columns: the entity key, ``position``, then the other events columns."""
-    user = artefact.feature.entity_key.name
-    return [user, POSITION, *(c for c in events_schema(artefact) if c != user)]
-
-
 def _snapshot(
     artefact: Artefact,
     tables: FeatureTables,
     day: date,
     events: pl.DataFrame,
+    kept: pl.Series,
     events_sha: str,
     content_hash: str,
+    path: str,
     carry: _Carry | None = None,
-) -> tuple[pl.DataFrame, bool, dict[date, str]]:
-    """snapshot(D) = dedup_and_rank(snapshot(D-1) + events(D), as_of=D+1), or a full recompute."""
+) -> tuple[WrittenSnapshot, bool, dict[date, str]]:
+    """Write snapshot(D) to ``path``: advanced from snapshot(D-1) + events(D), or a full recompute."""
     end = day_start(day + timedelta(days=1))
-    schema = events_schema(artefact)
     first = retention_first_day(end, artefact)
     previous = day - timedelta(days=1)
     carried = carry.take(previous) if carry is not None else None
-    if carried is not None:
-        base = carried_snapshot(artefact, tables, previous, *carried, content_hash)
-    else:
-        base = usable_snapshot(artefact, tables, previous, content_hash)
+    base = carried_snapshot(artefact, tables, previous, *carried, content_hash) if carried is not None else None
+    if base is None:
+        base = open_current_snapshot(artefact, tables, previous, content_hash)
     if base is not None:
-        frame, recorded = base
-        snapshot = _advance(artefact, conform(frame.lazy(), schema, where="previous snapshot").collect(),
-                            frame.get_column(POSITION), events, end)
+        handle, recorded = base
+        with handle:
+            written = write_snapshot(artefact, path, advance(artefact, handle, events, kept, end))
         inputs = {d: s for d, s in recorded.items() if d >= first}
         incremental = True
     else:
         shas = tables.events_shas(first, previous)
-        older = tables.scan_days(EVENTS, shas, schema).collect()
-        snapshot = rank(pl.concat([older, events]), artefact, as_of=end)
+        older = tables.scan_days(EVENTS, shas, events_schema(artefact)).collect()
+        written = write_snapshot(artefact, path, recompute(artefact, pl.concat([older, events[kept]]), end))
         inputs = dict(shas)
         incremental = False
     inputs[day] = events_sha
-    return snapshot, incremental, inputs
-
-
-def _advance(
-    artefact: Artefact, previous: pl.DataFrame, positions: pl.Series, events: pl.DataFrame, end: datetime
-) -> pl.DataFrame:
-    """The snapshot as of ``end`` from the previous snapshot (events schema + its positions) and new events.
-
-    A user with no new event keeps its previous rows minus those that left the window: they are the
-    oldest, so the positions of the others do not change. Only the users of the new events are ranked.
-    """
-    user = artefact.feature.entity_key.name
-    slim = _slim_columns(artefact)
-    old = previous.select(slim).with_columns(positions).with_row_index(_ROW)
-    new = events.select(slim).with_row_index(_ROW, offset=previous.height)
-    active = pl.col(user).is_in(events.get_column(user).unique().implode())
-    oldest = end - timedelta(seconds=artefact.feature.retention_seconds)
-    untouched = old.filter(~active & (pl.col(TIMESTAMP) >= oldest)).select(_ROW, user, POSITION)
-    touched = pl.concat([old.filter(active).drop(POSITION), new])
-    ranked = dedup_and_rank(touched.lazy(), artefact, as_of=end).select(_ROW, user, POSITION).collect()
-    del old, new, touched  # free the ranking's copies before the wide gather (the peak of memory)
-    # Both are sorted by (user, position) and share no user (the entity key is never null: a null key is
-    # rejected), so merging them on the user alone is the (user, position) order without a full sort.
-    order = untouched.merge_sorted(ranked, key=user)
-    del untouched, ranked
-    return _gather(pl.concat([previous, events], rechunk=False), order, artefact)
+    return written, incremental, inputs
 
 
 def carried_snapshot(
@@ -323,34 +304,29 @@ def carried_snapshot(
     tables: FeatureTables,
     day: date,
     written: DayManifest,
-    frame: pl.DataFrame,
+    handle: BinaryIO,
     content_hash: str,
-) -> tuple[pl.DataFrame, dict[date, str]] | None:
-    """snapshot(``day``) from memory: ``frame`` is what this process has just written for ``day``
-    under the manifest ``written``, so it is used under the conditions of :func:`usable_snapshot`
-    except the read-back and sha256 check (``written.snapshot.sha256`` is the hash of ``frame``'s bytes).
+) -> tuple[BinaryIO, dict[date, str]] | None:
+    """snapshot(``day``) as this process has just written it: ``handle`` reads the very bytes it
+    committed under the manifest ``written`` (``written.snapshot.sha256`` is their hash), so it is used
+    under the conditions of :func:`seed_manifest` without reading the file back to hash it.
 
-    The day must still be complete with that very manifest, of this artefact and current.
+    The day must still be complete with that very manifest.
     """
-    manifest = tables.manifest(day)
-    if manifest is None or manifest != written or manifest.artefact_hash != content_hash:
+    manifest = seed_manifest(artefact, tables, day, content_hash)
+    if manifest is None or manifest != written:
+        handle.close()
         return None
-    if frame.height != manifest.snapshot.rows:
-        return None
-    first = retention_first_day(day_start(day + timedelta(days=1)), artefact)
-    if not inputs_match(manifest.inputs, tables.events_shas(first, day), first, day):
-        return None
-    return frame, dict(manifest.inputs)
+    return handle, dict(manifest.inputs)
 
 
-def current_snapshot_bytes(
-    artefact: Artefact, tables: FeatureTables, day: date, content_hash: str
-) -> tuple[bytes, DayManifest] | None:
-    """The file of snapshot(``day``) and its manifest if it may be built on, else None.
+def seed_manifest(artefact: Artefact, tables: FeatureTables, day: date, content_hash: str) -> DayManifest | None:
+    """The manifest of snapshot(``day``) if that snapshot may seed the next day, else None.
 
-    The one statement of when a stored snapshot can seed the next day (here and in training sets):
-    its day is complete, it was built by this artefact, the events files of its retention window are
-    still the ones it recorded, and the file is intact.
+    The one statement of when a stored snapshot can be built on (here and in training sets): its day
+    is complete, it was built by this artefact, and the events files of its retention window are still
+    the ones it recorded. Its file must also be intact: the callers check the bytes they read against
+    the manifest's sha256.
     """
     manifest = tables.manifest(day)
     if manifest is None or manifest.artefact_hash != content_hash:
@@ -358,21 +334,38 @@ def current_snapshot_bytes(
     first = retention_first_day(day_start(day + timedelta(days=1)), artefact)
     if not inputs_match(manifest.inputs, tables.events_shas(first, day), first, day):
         return None
+    return manifest
+
+
+def current_snapshot_bytes(
+    artefact: Artefact, tables: FeatureTables, day: date, content_hash: str
+) -> tuple[bytes, DayManifest] | None:
+    """The file of snapshot(``day``) and its manifest if it may seed the next day (:func:`seed_manifest`)."""
+    manifest = seed_manifest(artefact, tables, day, content_hash)
+    if manifest is None:
+        return None
     data = tables.storage.get(tables.path(SNAPSHOTS, day))
     if data is None or sha256(data) != manifest.snapshot.sha256:
         return None
     return data, manifest
 
 
-def usable_snapshot(
+def open_current_snapshot(
     artefact: Artefact, tables: FeatureTables, day: date, content_hash: str
-) -> tuple[pl.DataFrame, dict[date, str]] | None:
-    """snapshot(``day``) decoded, with its recorded inputs, if :func:`current_snapshot_bytes` allows it."""
-    found = current_snapshot_bytes(artefact, tables, day, content_hash)
-    if found is None:
+) -> tuple[BinaryIO, dict[date, str]] | None:
+    """A handle on the file of snapshot(``day``), checked against its manifest, and its recorded inputs,
+    if it may seed the next day (:func:`seed_manifest`). The handle reads the bytes that were hashed,
+    whatever replaces the file meanwhile."""
+    manifest = seed_manifest(artefact, tables, day, content_hash)
+    if manifest is None:
         return None
-    data, manifest = found
-    return decode_parquet(data), dict(manifest.inputs)
+    handle = tables.storage.open_read(tables.path(SNAPSHOTS, day))
+    if handle is None:
+        return None
+    if handle_sha256(handle) != manifest.snapshot.sha256:
+        handle.close()
+        return None
+    return handle, dict(manifest.inputs)
 
 
 def _scan_raw(

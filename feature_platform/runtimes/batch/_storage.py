@@ -1,6 +1,8 @@
 """Whole-file reads and atomic whole-file replacement, on a local disk or S3.
 
-Every file of the tables is written in one piece, from bytes already in memory:
+Every file of the tables is written in one piece — from bytes in memory (:meth:`TableStorage.put`),
+or from a local file written beforehand (:meth:`TableStorage.stage`, for the large tables, which are
+streamed to disk so that they never sit in memory whole):
 
 * **local**: the bytes go to a hidden temporary file in the *same directory* (``.<name>.<uuid>.tmp``,
   which no ``*.parquet`` glob matches), are flushed and fsynced, and the temporary file is renamed over
@@ -16,18 +18,24 @@ Every file of the tables is written in one piece, from bytes already in memory:
   replaced, and the new manifest (the last ``put``) reaches the disk only after every file it
   describes. After a crash a day is therefore either complete with the files its manifest describes,
   or has no manifest (and a re-run rewrites it).
-* **S3**: one ``PutObject`` with the whole body. S3 makes an object visible only once the request has
+* **S3**: one ``PutObject`` with the whole body (a staged file: boto3's managed upload, multipart
+  when large). S3 makes an object visible only once the request — or the whole multipart upload — has
   completed, and a PUT over an existing key replaces it atomically (readers get the old or the new
-  object), so no temporary object is needed.
+  object), so no temporary object is needed. A staged file waits in the local temporary directory.
+
+Reading a large file goes through :meth:`TableStorage.open_read`: a seekable handle on one version of
+the file (locally the open inode, which a concurrent replacement does not change; on S3 a local
+temporary copy), so a reader can check its sha256 and then decode the very bytes it checked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from feature_platform._durable import fsync_directory
 from feature_platform.errors import StoreError
@@ -55,6 +63,55 @@ class TableStorage(Protocol):
         """The names of the entries directly under ``directory`` (none if it does not exist), sorted."""
         ...
 
+    def stage(self, path: str) -> StagedFile:
+        """A local file to write ``path``'s new content into; nothing is visible until it is committed."""
+        ...
+
+    def open_read(self, path: str) -> BinaryIO | None:
+        """A seekable binary handle on the current version of ``path`` (None if there is none)."""
+        ...
+
+
+class StagedFile:
+    """A file being written for ``path``: write ``local_path``, then :meth:`commit` or :meth:`discard`.
+
+    ``commit`` replaces ``path`` atomically (see the module docstring); ``discard`` (also the effect
+    of leaving a ``with`` block by an exception) removes the local file and leaves ``path`` as it was.
+    """
+
+    def __init__(self, path: str, local_path: str, publish: Callable[[str, str], None]) -> None:
+        self.path = path
+        self.local_path = local_path
+        self._publish = publish
+        self.done = False
+
+    def open_committed(self) -> BinaryIO:
+        """A read handle on the staged bytes that stays valid after :meth:`commit` (open it before)."""
+        return open(self.local_path, "rb")
+
+    def commit(self) -> None:
+        if self.done:
+            msg = f"{self.path} was already committed or discarded"
+            raise RuntimeError(msg)
+        try:
+            self._publish(self.local_path, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        self.done = True
+
+    def discard(self) -> None:
+        self.done = True
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.local_path)
+
+    def __enter__(self) -> StagedFile:
+        return self
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if not self.done:
+            self.discard()
+
 
 class LocalStorage:
     """Files on a local disk; :meth:`put` is a temporary file plus :func:`os.replace`."""
@@ -81,6 +138,29 @@ class LocalStorage:
         try:
             with open(path, "rb") as handle:
                 return handle.read()
+        except FileNotFoundError:
+            return None
+
+    def stage(self, path: str) -> StagedFile:
+        directory, name = os.path.split(path)
+        created = _make_directories(directory or ".")
+        local_path = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+        return StagedFile(path, local_path, lambda local, final: self._publish(local, final, created))
+
+    @staticmethod
+    def _publish(local_path: str, path: str, created: list[str]) -> None:
+        """fsync the staged file, rename it over ``path``, then make the rename durable (as :meth:`put`)."""
+        directory = os.path.dirname(path) or "."
+        with open(local_path, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(local_path, path)
+        fsync_directory(directory)
+        for made in reversed(created):
+            fsync_directory(os.path.dirname(made) or ".")
+
+    def open_read(self, path: str) -> BinaryIO | None:
+        try:
+            return open(path, "rb")
         except FileNotFoundError:
             return None
 
@@ -141,6 +221,30 @@ class S3Storage:
     def delete(self, path: str) -> None:
         bucket, key = split_s3_url(path)
         self.client.delete_object(Bucket=bucket, Key=key)
+
+    def stage(self, path: str) -> StagedFile:
+        split_s3_url(path)  # a bad URL fails before anything is written
+        handle, local_path = tempfile.mkstemp(prefix="fp-stage-", suffix=".parquet")
+        os.close(handle)
+        return StagedFile(path, local_path, self._publish)
+
+    def _publish(self, local_path: str, path: str) -> None:
+        bucket, key = split_s3_url(path)
+        self.client.upload_file(local_path, bucket, key)
+        os.unlink(local_path)  # a handle from open_committed keeps the bytes readable
+
+    def open_read(self, path: str) -> BinaryIO | None:
+        bucket, key = split_s3_url(path)
+        copy = tempfile.TemporaryFile()  # noqa: SIM115 - returned to the caller, removed on close
+        try:
+            self.client.download_fileobj(bucket, key, copy)
+        except self.client.exceptions.ClientError as exc:
+            copy.close()
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                return None
+            raise
+        copy.seek(0)
+        return copy  # type: ignore[return-value]
 
     def list_names(self, directory: str) -> list[str]:
         bucket, key = split_s3_url(directory)
