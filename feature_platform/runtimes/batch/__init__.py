@@ -18,15 +18,23 @@ Exactly one file per partition, so DuckDB (``read_parquet('<root>/<f>/events/*/*
 hive_partitioning=true)``) and polars (``scan_parquet(..., hive_partitioning=True)``) read the tables
 with no help; the partition column ``dt`` comes from the path.
 
-Atomicity. A day is computed entirely in memory first; then its manifest is deleted, the three files
-are replaced one by one, and the new manifest is written. Each file is replaced atomically: locally a
-temporary file in the same directory (a hidden ``.*.tmp`` name no ``*.parquet`` glob matches) renamed
-over the final name with ``os.replace``; on S3 a single ``PutObject`` (an object is replaced as a whole
-when the request completes). A reader therefore sees the old or the new file, never part of one, and
-while a day is being rewritten it has no manifest, so :func:`read_events`, :func:`read_snapshot`,
-training sets and the next day's snapshot ignore it. Output is deterministic (sorted rows, fixed
-Parquet options, no wall-clock time in the manifest): re-indexing a day from the same input rewrites
-byte-identical files.
+Atomicity. Everything is computed before anything visible changes: the day's events are collected
+in memory, and the events and snapshot files are streamed to *staged* files (locally a hidden
+``.*.tmp`` file in the target directory, which no ``*.parquet`` glob matches; for S3 a local temporary
+file). Then the day's manifest is deleted, the three files are published one by one, and the new
+manifest is written. Each file is published atomically: locally the staged file is fsynced and renamed
+over the final name with ``os.replace``; on S3 one upload (an object is replaced as a whole when the
+request, or the whole multipart upload, completes). A reader therefore sees the old or the new file,
+never part of one, and while a day is being rewritten it has no manifest, so :func:`read_events`,
+:func:`read_snapshot`, training sets and the next day's snapshot ignore it. Output is deterministic
+(sorted rows, row groups of exactly 122,880 rows, fixed Parquet options, no wall-clock time in the
+manifest): re-indexing a day from the same input rewrites byte-identical files.
+
+Memory. A day holds its own events in memory (plus the engine's plan while it collects them). The
+snapshot, which grows with users times ``max_length`` and is the largest table by far, is never held
+whole: snapshot(D-1) is read two row groups at a time, each slice is cut at a user boundary, advanced
+with that user range's new events and streamed into snapshot(D)'s file (``._snapshot``). Peak memory is
+therefore one day's events plus a constant, whatever the history or the number of users.
 
 events/dt=D
     The feature's events (``engine.events_schema``: entity key, then the feature's fields, then any
@@ -60,8 +68,8 @@ snapshots/dt=D
     another artefact version, or a day of the window re-indexed since) the snapshot is recomputed from
     every complete events partition from ``date(D+1 - R)`` (older partitions hold only events older
     than the window) to D, and the result says ``incremental=False``. Within one :func:`index_days`
-    call, snapshot(D-1) comes from memory (the frame whose bytes D-1's manifest hashes, just written)
-    instead of being read back, under the same conditions. Events partitions written by
+    call, snapshot(D-1) is read through a handle opened on the file D-1 has just committed (the bytes
+    its manifest hashes) instead of being re-read and re-hashed, under the same conditions. Events partitions written by
     another version of the feature are used when they have the columns this artefact needs (a snapshot
     after an artefact change may mix versions until the retention window has been re-indexed).
 

@@ -34,7 +34,7 @@ from feature_platform.runtimes.batch._locations import (
     relative_partition_file,
 )
 from feature_platform.runtimes.batch._manifest import DayManifest, FileInfo, inputs_match
-from feature_platform.runtimes.batch._parquet_writer import file_sha256, handle_sha256, in_order, write_frames
+from feature_platform.runtimes.batch._parquet_writer import handle_sha256, in_order, write_frames
 from feature_platform.runtimes.batch._snapshot import WrittenSnapshot, advance, recompute, write_snapshot
 from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes, sha256
 
@@ -171,8 +171,7 @@ def _index(
         storage.stage(tables.path(EVENTS, day)) as events_file,
         storage.stage(tables.path(SNAPSHOTS, day)) as snapshot_file,
     ):
-        write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept))
-        events_sha = file_sha256(events_file.local_path)
+        events_sha = write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept)).sha256
         snapshot, incremental, inputs = _snapshot(
             artefact, tables, day, events, kept, events_sha, content_hash, snapshot_file.local_path, carry
         )
@@ -183,9 +182,7 @@ def _index(
             artefact_hash=content_hash,
             events=FileInfo(relative_partition_file(EVENTS, day), kept.len(), events_sha),
             rejects=FileInfo(relative_partition_file(REJECTS, day), rejects.height, sha256(rejects_data)),
-            snapshot=FileInfo(
-                relative_partition_file(SNAPSHOTS, day), snapshot.rows, file_sha256(snapshot_file.local_path)
-            ),
+            snapshot=FileInfo(relative_partition_file(SNAPSHOTS, day), snapshot.rows, snapshot.sha256),
             duplicate_replays=raw_events - kept.len(),
             reject_reasons=reasons,
             snapshot_users=snapshot.users,

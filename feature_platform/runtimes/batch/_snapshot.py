@@ -38,6 +38,7 @@ _ROW = "__row"
 class WrittenSnapshot:
     rows: int
     users: int
+    sha256: str
 
 
 def snapshot_columns(artefact: Artefact) -> list[str]:
@@ -61,8 +62,8 @@ def write_snapshot(artefact: Artefact, path: str, ranges: Iterable[pl.DataFrame]
             users[0] += ranked.get_column(user).n_unique() if ranked.height else 0
             yield ranked
 
-    rows = write_frames(path, snapshot_schema(artefact), counted())
-    return WrittenSnapshot(rows, users[0])
+    written = write_frames(path, snapshot_schema(artefact), counted())
+    return WrittenSnapshot(written.rows, users[0], written.sha256)
 
 
 def advance(
@@ -111,19 +112,51 @@ def rank(candidates: pl.DataFrame, artefact: Artefact, *, as_of: datetime) -> pl
 
 
 def _advance(artefact: Artefact, previous: pl.DataFrame, events: pl.DataFrame, end: datetime) -> pl.DataFrame:
-    """The snapshot as of ``end`` of the users of ``previous`` (snapshot rows) and ``events`` (new events)."""
-    user = artefact.feature.entity_key.name
+    """The snapshot as of ``end`` of the users of ``previous`` (snapshot rows) and ``events`` (new events).
+
+    Three kinds of user, each ordered without ranking more than it must:
+
+    * **untouched** (no new event): the previous rows minus those that left the window — they are
+      the oldest, so the positions of the others do not move;
+    * **appended** (the common case): every new event the user keeps is more recent than every
+      previous row still in the window, and no previous row shares a kept new event's ``dedup_by``
+      values. Then the sequence is the new events ranked among themselves (k of them), followed by
+      the previous rows with their positions moved down by k, cut at ``max_length`` — only the day's
+      events are sorted and de-duplicated;
+    * **merged** (a late event, a timestamp tie with a previous row, a replay or a repeated
+      ``dedup_by`` value): ``dedup_and_rank`` over the user's previous rows and new events.
+    """
+    feature = artefact.feature
+    user = feature.entity_key.name
     slim = _slim_columns(artefact)
-    old = previous.select(*slim, POSITION).with_row_index(_ROW)
+    dedup = [d for d in dict.fromkeys([user, *feature.dedup_by])]
+    ts = pl.col(TIMESTAMP)
+    oldest = end - timedelta(seconds=feature.retention_seconds)
+    old = previous.select(*slim, POSITION).with_row_index(_ROW).filter(ts >= oldest)
     new = events.select(slim).with_row_index(_ROW, offset=previous.height)
     active = pl.col(user).is_in(events.get_column(user).unique().implode())
-    oldest = end - timedelta(seconds=artefact.feature.retention_seconds)
-    untouched = old.filter(~active & (pl.col(TIMESTAMP) >= oldest)).select(_ROW, user, POSITION)
-    touched = pl.concat([old.filter(active).drop(POSITION), new])
-    ranked = dedup_and_rank(touched.lazy(), artefact, as_of=end).select(_ROW, user, POSITION).collect()
-    # Both are sorted by (user, position) and share no user (the entity key is never null: a null key is
-    # rejected), so merging them on the user alone is the (user, position) order without a full sort.
-    order = untouched.merge_sorted(ranked, key=user)
+    untouched = old.filter(~active).select(_ROW, user, POSITION)
+    old = old.filter(active)
+
+    fresh = dedup_and_rank(new.lazy(), artefact, as_of=end).collect()
+    newest_old = old.filter(pl.col(POSITION) == 0).select(user, ts.alias("__newest_old"))
+    per_user = fresh.group_by(user).agg(ts.min().alias("__oldest_new"), pl.len().cast(pl.Int32).alias("__k"))
+    overlapping = per_user.join(newest_old, on=user).filter(pl.col("__oldest_new") <= pl.col("__newest_old"))
+    repeated = old.join(fresh.select(dedup), on=dedup, how="semi", nulls_equal=True).select(user)
+    merged_users = pl.concat([overlapping.select(user), repeated]).get_column(user).unique().implode()
+    is_merged = pl.col(user).is_in(merged_users)
+
+    new_first = fresh.filter(~is_merged).select(_ROW, user, POSITION)
+    moved_down = (
+        old.filter(~is_merged)
+        .join(per_user.select(user, "__k"), on=user, how="left")  # no new event kept in the window: k = 0
+        .select(_ROW, user, (pl.col(POSITION) + pl.col("__k").fill_null(0)).alias(POSITION))
+        .filter(pl.col(POSITION) < feature.max_length)
+    )
+    merged = dedup_and_rank(
+        pl.concat([old.filter(is_merged).drop(POSITION), new.filter(is_merged)]).lazy(), artefact, as_of=end
+    ).select(_ROW, user, POSITION)
+    order = pl.concat([untouched, new_first, moved_down, merged.collect()]).sort(user, POSITION)
     rows = pl.concat([previous.drop(POSITION), events.select(previous.drop(POSITION).columns)], rechunk=False)
     return _gather(rows, order, artefact)
 

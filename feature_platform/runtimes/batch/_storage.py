@@ -147,8 +147,7 @@ class LocalStorage:
         local_path = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
         return StagedFile(path, local_path, lambda local, final: self._publish(local, final, created))
 
-    @staticmethod
-    def _publish(local_path: str, path: str, created: list[str]) -> None:
+    def _publish(self, local_path: str, path: str, created: list[str]) -> None:
         """fsync the staged file, rename it over ``path``, then make the rename durable (as :meth:`put`)."""
         directory = os.path.dirname(path) or "."
         with open(local_path, "rb") as handle:
