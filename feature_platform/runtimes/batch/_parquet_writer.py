@@ -15,16 +15,16 @@ import hashlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import polars as pl
 from polars.io.plugins import register_io_source
 
 ROW_GROUP_ROWS = 122_880
 """Rows per row group (polars' default): small enough for readers to skip by statistics."""
+_READ_BLOCK = 8 << 20
 SLICE_ROWS = 262_144
 """Rows gathered at a time when a frame is written in a given row order."""
-PARQUET_SINK_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 1, "statistics": True}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,11 @@ def write_frames(path: str, schema: pl.Schema, frames: Iterable[pl.DataFrame]) -
     with open(path, "wb") as handle:
         hashing = _HashingWriter(handle)
         register_io_source(source, schema=schema).sink_parquet(
-            hashing, **PARQUET_SINK_OPTIONS, row_group_size=ROW_GROUP_ROWS
+            cast(IO[bytes], hashing),
+            compression="zstd",
+            compression_level=1,
+            statistics=True,
+            row_group_size=ROW_GROUP_ROWS,
         )
     return WrittenFile(rows[0], hashing.digest.hexdigest())
 
@@ -117,6 +121,8 @@ def _fresh(frame: pl.DataFrame) -> pl.DataFrame:
 def handle_sha256(handle: BinaryIO) -> str:
     """sha256 of everything in ``handle`` (read from the start); the handle is left at the start."""
     handle.seek(0)
-    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    while block := handle.read(_READ_BLOCK):
+        digest.update(block)
     handle.seek(0)
-    return digest
+    return digest.hexdigest()

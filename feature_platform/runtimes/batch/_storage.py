@@ -243,7 +243,7 @@ class S3Storage:
                 return None
             raise
         copy.seek(0)
-        return copy  # type: ignore[return-value]
+        return copy
 
     def list_names(self, directory: str) -> list[str]:
         bucket, key = split_s3_url(directory)
