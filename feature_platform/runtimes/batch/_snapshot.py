@@ -2,14 +2,16 @@
 
 snapshot(D) = ``dedup_and_rank(snapshot(D-1) + events(D), as_of = D+1)`` (see the package docstring
 for why that is exact). Both inputs are consumed as a merge on the user: snapshot(D-1) is a Parquet
-file sorted by user and position, read a batch at a time; each batch is cut at a user boundary; the
-day's events of the users up to that boundary are picked from the day's events by a user-sorted
-index; the users of that range are advanced and appended to the new file as row groups. Memory is
-therefore bounded by a batch (:data:`CHUNK_ROWS` snapshot rows) and the day's events, not by the
-size of the snapshot, which grows with users times ``max_length``.
+file sorted by user and position, read two row groups at a time; each slice is cut at a user boundary;
+the day's events of the users up to that boundary are picked from the day's events by a user-sorted
+index; the users of that range are advanced and handed to the Parquet sink
+(:func:`._parquet_writer.write_frames`). Memory is therefore bounded by a slice (:data:`CHUNK_ROWS`
+snapshot rows) and the day's events, not by the size of the snapshot, which grows with users times
+``max_length``.
 
-Within a range only the users with new events are re-ranked; the others keep their rows minus those
-that left the retention window (they are the oldest, so positions do not move).
+Within a range, a user with no new event keeps its rows; a user whose new events are all newer than
+its previous rows (the common case) gets them prepended; only the others are ranked again
+(:func:`_advance`).
 """
 
 from __future__ import annotations
