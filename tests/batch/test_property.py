@@ -27,6 +27,7 @@ from feature_platform.runtimes.batch import (
     _parquet_writer,
     _snapshot,
     build_training_set,
+    index_day,
     index_days,
 )
 from tests.batch.helpers import (
@@ -178,6 +179,12 @@ def _check_feature(
         assert same_rows(snapshot_rows(feature_id, locations, day), expected), day
         stored = pl.read_parquet(locations.partition_file(feature_id, "snapshots", day))
         assert stored.equals(full_recompute(artefact, locations, day)), day
+    # index_days handed each snapshot to the next day through a handle on the file it committed; index_day
+    # alone finds the stored file, checks its sha256 and reads it: the same bytes either way.
+    last = Path(locations.partition_file(feature_id, "snapshots", DAYS[-1]))
+    carried = last.read_bytes()
+    assert index_day(artefact, DAYS[-1], locations).incremental
+    assert last.read_bytes() == carried
 
     moments = [(user, utc(D0 + timedelta(days=d), h, m) + nudge) for user, d, h, m, nudge in examples]
     frame = pl.DataFrame(
