@@ -46,12 +46,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_parquet(data: bytes) -> pl.DataFrame:
-    """A Parquet file's frame as one chunk per column (not one per row group): gathering rows from it
-    is much faster."""
-    return pl.read_parquet(io.BytesIO(data)).rechunk()
-
-
 class FeatureTables:
     """The tables of ``feature_id`` under ``locations``, with the manifests read so far cached."""
 
