@@ -33,6 +33,7 @@ from pandera.api.polars.types import PolarsData
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, events_schema
+from feature_platform.runtimes.batch import snapshot_schema
 
 USER_ID = "user_id"
 EVENT_ID = "event_id"
@@ -93,10 +94,7 @@ def snapshot_contract(artefact: Artefact, day: date) -> pa.DataFrameSchema:
     feature = artefact.feature
     _, end = day_window(day)
     oldest = end - timedelta(seconds=feature.retention_seconds)
-    events = events_schema(artefact)
-    schema = pl.Schema([(USER_ID, events[USER_ID]), (POSITION, pl.Int32()),
-                        *((n, t) for n, t in events.items() if n != USER_ID)])
-    columns = _typed_columns(schema, keys=(*EVENT_KEYS, POSITION))
+    columns = _typed_columns(snapshot_schema(artefact), keys=(*EVENT_KEYS, POSITION))
     columns[POSITION] = _with_checks(columns[POSITION], _between("position_below_max_length", 0, feature.max_length))
     columns[TIMESTAMP] = _with_checks(columns[TIMESTAMP], _between("timestamp_as_of_day", oldest, end))
     return pa.DataFrameSchema(

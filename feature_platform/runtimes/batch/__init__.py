@@ -108,7 +108,7 @@ Training sets
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot
-from feature_platform.runtimes.batch._snapshot import snapshot_columns
+from feature_platform.runtimes.batch._snapshot import snapshot_columns, snapshot_schema
 from feature_platform.runtimes.batch._training import SEQUENCE, SEQUENCE_LENGTH, build_training_set
 
 __all__ = [
@@ -122,4 +122,5 @@ __all__ = [
     "read_events",
     "read_snapshot",
     "snapshot_columns",
+    "snapshot_schema",
 ]

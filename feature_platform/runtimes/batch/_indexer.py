@@ -24,6 +24,7 @@ from feature_platform.engine import (
     required_columns,
     scan_source,
 )
+from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.engine.validation import REASON_SEPARATOR
 from feature_platform.errors import SourceDataError
 from feature_platform.runtimes.batch._locations import (
@@ -38,9 +39,6 @@ from feature_platform.runtimes.batch._parquet_writer import handle_sha256, in_or
 from feature_platform.runtimes.batch._snapshot import WrittenSnapshot, advance, recompute, write_snapshot
 from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes, sha256
 
-EVENT_ID = "event_id"
-TIMESTAMP = "timestamp"
-EVENT_TYPE = "event_type"
 EVENTS_ORDER = (TIMESTAMP, EVENT_ID, EVENT_TYPE)
 """Sort order of an events partition (ascending): unique once replays are dropped."""
 REJECTS_ORDER = ("source", "event_type", "raw", "reason")

@@ -16,7 +16,6 @@ its previous rows (the common case) gets them prepended; only the others are ran
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,11 +25,10 @@ import polars as pl
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, dedup_and_rank, events_schema
+from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.runtimes.batch._parquet_writer import ROW_GROUP_ROWS, write_frames
+from feature_platform.runtimes.batch._tables import conform
 
-TIMESTAMP = "timestamp"
-EVENT_ID = "event_id"
-EVENT_TYPE = "event_type"
 CHUNK_ROWS = 2 * ROW_GROUP_ROWS
 """Rows of snapshot(D-1) read and advanced at a time: two row groups (~55 MB with a 32-float embedding)."""
 _ROW = "__row"
@@ -74,13 +72,11 @@ def advance(
     """snapshot(D), user range by user range, from the file of snapshot(D-1) and the rows ``kept`` of
     ``events`` (day D's events; one chunk per column, or gathering from it is slow)."""
     user = artefact.feature.entity_key.name
-    schema = events_schema(artefact)
     by_user = _sorted_by_user(events, kept, user)
     users = events.get_column(user).gather(by_user)
     taken = 0
     held: pl.DataFrame | None = None  # the last user of a batch: its rows may continue in the next one
-    for batch in _read_in_slices(previous):
-        frame = _conform(batch, schema)
+    for frame in _read_in_slices(previous, snapshot_schema(artefact)):
         chunk = frame if held is None else pl.concat([held, frame])
         cut = chunk.get_column(user).search_sorted(chunk.get_column(user)[-1], side="left")
         held = chunk.slice(cut)
@@ -174,37 +170,23 @@ def _gather(rows: pl.DataFrame, kept: pl.DataFrame, artefact: Artefact) -> pl.Da
     return rows[kept.get_column(_ROW)].with_columns(kept.get_column(POSITION)).select(snapshot_columns(artefact))
 
 
-def _read_in_slices(handle: BinaryIO) -> Iterator[pl.DataFrame]:
-    """The file of ``handle``, :data:`CHUNK_ROWS` rows at a time, in order.
+def _read_in_slices(handle: BinaryIO, schema: pl.Schema) -> Iterator[pl.DataFrame]:
+    """The file of ``handle`` (the bytes whose hash was checked, whatever has replaced its name since),
+    :data:`CHUNK_ROWS` rows at a time, in order, in ``schema``.
 
     Each slice is its own query, which reads only the row groups it covers (two, as the tables are
     written): polars' ``collect_batches`` reads far ahead of a slow consumer (~600 MB on a 7 M-row
     snapshot), which is the memory this module exists to save.
     """
-    frame = pl.scan_parquet(readable_path(handle))
+    frame = conform(pl.scan_parquet(handle), schema, where="the previous snapshot")
     total = int(frame.select(pl.len()).collect().item())
     for offset in range(0, total, CHUNK_ROWS):
         yield frame.slice(offset, CHUNK_ROWS).collect()
 
 
-def readable_path(handle: BinaryIO) -> str:
-    """A path that opens the very file ``handle`` has open (the bytes whose hash was checked), for
-    readers that take a path: on Linux its ``/proc/self/fd`` entry, which a later rename over the
-    file's name does not redirect; elsewhere the name it was opened by."""
-    by_descriptor = f"/proc/self/fd/{handle.fileno()}"
-    return by_descriptor if os.path.exists(by_descriptor) else str(handle.name)
-
-
 def _sorted_by_user(events: pl.DataFrame, kept: pl.Series, user: str) -> pl.Series:
     """The row numbers ``kept`` reordered by user (stable)."""
     return kept.gather(events.get_column(user).gather(kept).arg_sort())
-
-
-def _conform(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
-    """A decoded snapshot batch with exactly the events schema's types (and an int32 position)."""
-    return frame.with_columns(pl.col(name).cast(dtype) for name, dtype in schema.items()).with_columns(
-        pl.col(POSITION).cast(pl.Int32)
-    )
 
 
 def _user_ranges(users: pl.Series, target: int) -> Iterator[tuple[int, int]]:

@@ -117,22 +117,10 @@ class LocalStorage:
     """Files on a local disk; :meth:`put` is a temporary file plus :func:`os.replace`."""
 
     def put(self, path: str, data: bytes) -> None:
-        directory, name = os.path.split(path)
-        created = _make_directories(directory or ".")
-        tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
+        with self.stage(path) as staged:
+            with open(staged.local_path, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        fsync_directory(directory or ".")
-        for made in reversed(created):  # innermost first: each new entry, then the one holding it
-            fsync_directory(os.path.dirname(made) or ".")
+            staged.commit()
 
     def get(self, path: str) -> bytes | None:
         try:
