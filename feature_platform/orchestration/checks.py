@@ -22,7 +22,6 @@ import polars as pl
 from feature_platform.artefact import Artefact
 from feature_platform.errors import CorruptArtefactError, StoreError, UnsupportedFormatVersionError
 from feature_platform.orchestration import metadata as md
-from feature_platform.orchestration.contracts import ContractReport, check_frame, events_contract, snapshot_contract
 from feature_platform.orchestration.keys import ARTEFACT_INTEGRITY, DATA_CONTRACT, FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
 from feature_platform.orchestration.release import json_schema_errors
@@ -32,6 +31,7 @@ from feature_platform.orchestration.resources import (
     ReleaseTargetResource,
 )
 from feature_platform.runtimes.batch import read_events, read_snapshot
+from feature_platform.runtimes.batch.contracts import ContractReport, check_frame, events_contract, snapshot_contract
 
 ARTEFACT_HASH = "artefact_hash"
 
@@ -91,7 +91,7 @@ def data_contract_checks(
             @dg.asset_check(
                 asset=asset, name=DATA_CONTRACT, blocking=True, partitions_def=partitions_def,
                 description=f"The {kind} of the day satisfy the data contract derived from the artefact "
-                "that indexed them (pandera on polars; see feature_platform.orchestration.contracts).",
+                "that indexed them (pandera on polars; see feature_platform.runtimes.batch.contracts).",
             )
             def _contract(
                 context: dg.AssetCheckExecutionContext, artefact_store: ArtefactStoreResource,

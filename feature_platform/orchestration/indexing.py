@@ -12,10 +12,7 @@ want a certified snapshot read the latest day there rather than whatever the las
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -32,11 +29,10 @@ from feature_platform.orchestration.resources import (
     DataLocationsResource,
     ReleaseTargetResource,
 )
-from feature_platform.runtimes.batch import TableLocations
+from feature_platform.runtimes.batch import Certification, certify_day
 
 SAMPLE_USERS = 3
 SAMPLE_POSITIONS = 5
-WATERMARK_DIR = "watermark"
 
 
 def index_partition(
@@ -94,32 +90,19 @@ def certify_partition(
     """Record that the day passed its contracts (the blocking checks ran before this step)."""
     day = partition_day(context)
     indexed = _partition_metadata(context, keys.snapshots, context.partition_key)
-    row: dict[str, Any] = {
-        "day": day,
-        "feature_id": keys.feature_id,
-        ARTEFACT_HASH: str(indexed.get(ARTEFACT_HASH, "")),
-        "snapshot_users": int(indexed.get("users", 0) or 0),
-        "certified_at": datetime.now(UTC),
-        "run_id": context.run.run_id,
-    }
-    locations = data_locations.table_locations()
-    path = f"{locations.feature_root(keys.feature_id)}/{WATERMARK_DIR}/dt={day.isoformat()}/part-00000.parquet"
-    _write_one_row(pl.DataFrame([row]), path, locations.storage_options)
-    return dg.MaterializeResult(
-        metadata={"day": day.isoformat(), ARTEFACT_HASH: row[ARTEFACT_HASH], "path": dg.MetadataValue.path(path)}
+    certification = Certification(
+        feature_id=keys.feature_id,
+        day=day,
+        artefact_hash=str(indexed.get(ARTEFACT_HASH, "")),
+        snapshot_users=int(indexed.get("users", 0) or 0),
+        run_id=context.run.run_id,
     )
-
-
-def latest_certified_day(feature_id: str, locations: TableLocations) -> date | None:
-    """The most recent certified day of ``feature_id``, for consumers of the watermark."""
-    pattern = f"{locations.feature_root(feature_id)}/{WATERMARK_DIR}/*/*.parquet"
-    try:
-        scan = pl.scan_parquet(pattern, storage_options=locations.storage_options)
-        frame = scan.select(pl.col("day").max()).collect()
-    except (FileNotFoundError, pl.exceptions.ComputeError):
-        return None
-    value = frame.item()
-    return value if isinstance(value, date) else None
+    path = certify_day(data_locations.table_locations(), certification)
+    return dg.MaterializeResult(
+        metadata={
+            "day": day.isoformat(), ARTEFACT_HASH: certification.artefact_hash, "path": dg.MetadataValue.path(path),
+        }
+    )
 
 
 def _partition_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, partition: str) -> dict[str, Any]:
@@ -129,14 +112,3 @@ def _partition_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, par
     if not records or records[0].asset_materialization is None:
         return {}
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
-
-
-def _write_one_row(frame: pl.DataFrame, path: str, storage_options: dict[str, str] | None) -> None:
-    """Write atomically: a temporary file renamed into place locally; one PUT (atomic) on object storage."""
-    if "://" in path:
-        frame.write_parquet(path, storage_options=storage_options)
-        return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)

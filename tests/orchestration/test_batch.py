@@ -8,9 +8,8 @@ import dagster as dg
 import polars as pl
 
 from feature_platform.orchestration import feature_keys
-from feature_platform.orchestration.indexing import latest_certified_day
 from feature_platform.orchestration.keys import DATA_CONTRACT
-from feature_platform.runtimes.batch import TableLocations
+from feature_platform.runtimes.batch import TableLocations, latest_certified_day
 from feature_platform.settings import PlatformSettings
 from tests.orchestration.conftest import Platform, check_results, materialized, selection, step_keys
 

@@ -12,7 +12,7 @@ import pytest
 from feature_platform.artefact import Artefact
 from feature_platform.compiler import compile_configs
 from feature_platform.engine import events_schema
-from feature_platform.orchestration.contracts import check_frame, events_contract, snapshot_contract
+from feature_platform.runtimes.batch.contracts import check_frame, events_contract, snapshot_contract
 from tests.conftest import REPO_ROOT
 
 DAY = date(2026, 11, 3)

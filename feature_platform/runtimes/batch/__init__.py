@@ -110,15 +110,25 @@ from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot
 from feature_platform.runtimes.batch._snapshot import snapshot_columns, snapshot_schema
 from feature_platform.runtimes.batch._training import SEQUENCE, SEQUENCE_LENGTH, build_training_set
+from feature_platform.runtimes.batch._watermark import (
+    Certification,
+    certified_days,
+    certify_day,
+    latest_certified_day,
+)
 
 __all__ = [
     "SEQUENCE",
     "SEQUENCE_LENGTH",
+    "Certification",
     "DayIndexResult",
     "TableLocations",
     "build_training_set",
+    "certified_days",
+    "certify_day",
     "index_day",
     "index_days",
+    "latest_certified_day",
     "read_events",
     "read_snapshot",
     "snapshot_columns",

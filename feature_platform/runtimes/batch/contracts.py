@@ -33,7 +33,7 @@ from pandera.api.polars.types import PolarsData
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, events_schema
-from feature_platform.runtimes.batch import snapshot_schema
+from feature_platform.runtimes.batch._snapshot import snapshot_schema
 
 USER_ID = "user_id"
 EVENT_ID = "event_id"
