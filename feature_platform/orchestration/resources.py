@@ -6,6 +6,7 @@ the values in use and a run can override them in its run config. Constructing on
 store, the S3 client and the table locations are built on first use inside a run, sensor or check.
 """
 
+import dataclasses
 from pathlib import Path
 
 import dagster as dg
@@ -56,11 +57,18 @@ class DataLocationsResource(dg.ConfigurableResource):
     s3_region: str | None = Field(default=None, description="S3 region for s3:// roots.")
 
     def table_locations(self) -> TableLocations:
+        """The locations, with tables on S3 written through a client built by dagster-aws's ``S3Resource``."""
         settings = PlatformSettings(
             raw_data_root=self.raw_root, tables_root=self.tables_root,
             s3_endpoint_url=self.s3_endpoint_url, s3_region=self.s3_region,
         )
-        return TableLocations.from_settings(settings)
+        locations = TableLocations.from_settings(settings)
+        if not self.tables_root.lower().startswith("s3://"):
+            return locations
+        from dagster_aws.s3 import S3Resource  # only for S3 roots: importing it costs a second
+
+        s3 = S3Resource(endpoint_url=self.s3_endpoint_url, region_name=self.s3_region)
+        return dataclasses.replace(locations, s3_client_factory=s3.get_client)
 
 
 def build_resources(settings: PlatformSettings) -> dict[str, dg.ConfigurableResource]:

@@ -4,7 +4,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field
 
 from feature_platform.orchestration.resources import ArtefactStoreResource
-from feature_platform.store import ArtefactStore, S3BlobBackend
+from feature_platform.store import ArtefactStore, open_store
 
 
 class S3ArtefactStoreResource(ArtefactStoreResource):
@@ -17,5 +17,4 @@ class S3ArtefactStoreResource(ArtefactStoreResource):
     s3: S3Resource = Field(description="S3 client settings (endpoint, region, credentials).")
 
     def get_store(self) -> ArtefactStore:
-        bucket, _, prefix = self.url[len("s3://") :].partition("/")
-        return ArtefactStore(S3BlobBackend(self.s3.get_client, bucket, prefix))
+        return open_store(self.url, client_factory=self.s3.get_client)

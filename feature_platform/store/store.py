@@ -34,9 +34,9 @@ from feature_platform.errors import (
     PointerConflictError,
     StoreError,
 )
+from feature_platform.storage import ObjectStorage
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
-from feature_platform.store.blobs import BlobBackend
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ def _short(content_hash: str | None) -> str:
 
 
 class ArtefactStore:
-    """Artefacts and pointers on top of one :class:`BlobBackend`. Holds no state besides the backend,
-    so any number of instances in any number of processes can share one location."""
+    """Artefacts and pointers on top of one :class:`~feature_platform.storage.ObjectStorage`. Holds no state
+    besides the storage, so any number of instances in any number of processes can share one location."""
 
-    def __init__(self, backend: BlobBackend) -> None:
+    def __init__(self, backend: ObjectStorage) -> None:
         self._backend = backend
 
     @property
-    def backend(self) -> BlobBackend:
+    def backend(self) -> ObjectStorage:
         return self._backend
 
     def describe(self) -> str:

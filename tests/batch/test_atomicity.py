@@ -12,12 +12,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from feature_platform.errors import SourceDataError
+from feature_platform.errors import SourceDataError, StoreError
 from feature_platform.runtimes.batch import TableLocations, index_day, index_days, read_snapshot
 from feature_platform.runtimes.batch import _indexer as indexer_module
 from feature_platform.runtimes.batch import _parquet_writer as writer_module
 from feature_platform.runtimes.batch import _snapshot as snapshot_module
-from feature_platform.runtimes.batch import _storage as storage_module
+from feature_platform.storage import local as storage_module
 from tests.batch.conftest import DAYS, Demo, Published
 
 FEATURE = "recent_engagements_v1"
@@ -101,7 +101,7 @@ def test_a_failed_write_keeps_the_old_file_removes_the_temp_file_and_marks_the_d
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StoreError, match=r"cannot write .*part-00000.parquet: disk full"):
         index_day(published.artefacts[FEATURE], DAYS[1], indexed)
     monkeypatch.setattr(os, "replace", real_replace)
     assert snapshot.read_bytes() == before

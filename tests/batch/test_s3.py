@@ -21,22 +21,29 @@ from feature_platform.runtimes.batch import (
     read_events,
     read_snapshot,
 )
-from feature_platform.runtimes.batch import _storage as storage_module
 from feature_platform.settings import PlatformSettings
+from feature_platform.storage import S3Connection, S3ObjectStorage
+from feature_platform.storage import factory as storage_factory
 from tests.batch.helpers import APP_EVENTS, ITEM_FEATURES, table_files, utc, write_lookup, write_partition
 from tests.batch.test_hand_written import D1, D2, D3, ITEMS, LOOKUP, RAW
 
 
-def test_settings_become_polars_storage_options() -> None:
+def test_settings_become_one_s3_connection_for_boto3_and_polars() -> None:
     settings = PlatformSettings(raw_data_root="s3://b/raw", tables_root="s3://b/tables",
                                 s3_endpoint_url="http://127.0.0.1:9000")
-    assert TableLocations.from_settings(settings) == TableLocations(
-        raw_root="s3://b/raw", tables_root="s3://b/tables",
-        storage_options={"aws_endpoint_url": "http://127.0.0.1:9000", "aws_allow_http": "true",
-                         "aws_region": "us-east-1"},
+    located = TableLocations.from_settings(settings)
+    assert located == TableLocations(
+        raw_root="s3://b/raw", tables_root="s3://b/tables", s3=S3Connection(endpoint_url="http://127.0.0.1:9000"),
     )
+    assert located.storage_options == {
+        "aws_endpoint_url": "http://127.0.0.1:9000", "aws_allow_http": "true", "aws_region": "us-east-1",
+    }
+    storage = located.storage()
+    assert isinstance(storage, S3ObjectStorage)
+    assert storage.client.meta.endpoint_url == "http://127.0.0.1:9000"
     local = TableLocations.from_settings(PlatformSettings(data_dir=Path("/data")))
-    assert local == TableLocations(raw_root="/data/raw", tables_root="/data/tables", storage_options=None)
+    assert local == TableLocations(raw_root="/data/raw", tables_root="/data/tables")
+    assert local.storage_options is None
 
 
 @pytest.mark.services
@@ -90,16 +97,21 @@ def test_index_and_train_on_s3_equal_local(
 def _record_s3_operations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Count the S3 API operations the runtime's client sends."""
     calls: Counter[str] = Counter()
-    original: Callable[..., Any] = storage_module._s3_client
+    original: Callable[..., Any] = storage_factory.s3_client_factory
 
-    def recording(options: Any) -> Any:
-        client = original(options)
+    def recording(connection: Any) -> Any:
+        build = original(connection)
 
-        def count(model: Any, **_: Any) -> None:
-            calls[model.name] += 1
+        def built() -> Any:
+            client = build()
 
-        client.meta.events.register("before-call.s3", count)
-        return client
+            def count(model: Any, **_: Any) -> None:
+                calls[model.name] += 1
 
-    monkeypatch.setattr(storage_module, "_s3_client", recording)
+            client.meta.events.register("before-call.s3", count)
+            return client
+
+        return built
+
+    monkeypatch.setattr(storage_factory, "s3_client_factory", recording)
     return calls

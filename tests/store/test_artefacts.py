@@ -12,7 +12,8 @@ from feature_platform.errors import (
     StoreError,
     UnsupportedFormatVersionError,
 )
-from feature_platform.store import ArtefactStore, LocalBlobBackend
+from feature_platform.storage import LocalObjectStorage
+from feature_platform.store import ArtefactStore
 from tests.store.artefacts import make_artefact, sealed, sealed_with_format_version
 
 
@@ -144,7 +145,7 @@ def test_put_refuses_to_overwrite_a_corrupt_existing_object(store: ArtefactStore
 
 
 def test_truncated_file_on_local_disk_is_refused(tmp_path: Path) -> None:
-    store = ArtefactStore(LocalBlobBackend(tmp_path))
+    store = ArtefactStore(LocalObjectStorage(tmp_path))
     data, digest = sealed("on disk")
     store.put_artefact(data)
     path = tmp_path / "objects" / f"{digest}.json"

@@ -9,7 +9,8 @@ from dagster_aws.s3 import S3Resource
 
 from feature_platform.errors import StoreError
 from feature_platform.settings import PlatformSettings
-from feature_platform.store import LocalBlobBackend, S3BlobBackend, open_store, open_store_from_settings
+from feature_platform.storage import LocalObjectStorage, S3ObjectStorage
+from feature_platform.store import open_store, open_store_from_settings
 from tests.store.artefacts import sealed
 
 
@@ -25,7 +26,7 @@ from tests.store.artefacts import sealed
 )
 def test_local_urls(url: str, root: str) -> None:
     backend = open_store(url).backend
-    assert isinstance(backend, LocalBlobBackend)
+    assert isinstance(backend, LocalObjectStorage)
     assert backend.root == Path(root)
 
 
@@ -41,7 +42,7 @@ def test_local_urls(url: str, root: str) -> None:
 def test_s3_urls(url: str, bucket: str, prefix: str, described: str) -> None:
     store = open_store(url)
     backend = store.backend
-    assert isinstance(backend, S3BlobBackend)
+    assert isinstance(backend, S3ObjectStorage)
     assert (backend.bucket, backend.prefix, store.describe()) == (bucket, prefix, described)
 
 
@@ -62,30 +63,36 @@ def test_bad_urls_are_refused_naming_the_url(url: str, message: str) -> None:
         open_store(url)
 
 
-def test_s3_client_is_built_by_dagster_s3_resource_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[tuple[str | None, str | None]] = []
-    original = S3Resource.get_client
-
-    def spy(self: S3Resource) -> object:
-        built.append((self.endpoint_url, self.region_name))
-        return original(self)
-
-    monkeypatch.setattr(S3Resource, "get_client", spy)
+def test_s3_client_is_built_on_first_use_configured_as_dagster_s3_resource_builds_it() -> None:
     store = open_store("s3://bucket/p", endpoint_url="http://127.0.0.1:9", region_name="eu-west-1")
     backend = store.backend
-    assert isinstance(backend, S3BlobBackend)
-    assert built == []  # opening does no I/O, not even credential resolution
+    assert isinstance(backend, S3ObjectStorage)
+    assert backend._client is None  # opening does no I/O, not even credential resolution
 
     client = backend.client
-    assert built == [("http://127.0.0.1:9", "eu-west-1")]
-    assert client.meta.endpoint_url == "http://127.0.0.1:9"
-    assert client.meta.region_name == "eu-west-1"
+    dagsters = S3Resource(endpoint_url="http://127.0.0.1:9", region_name="eu-west-1").get_client()
+    assert client.meta.endpoint_url == dagsters.meta.endpoint_url == "http://127.0.0.1:9"
+    assert client.meta.region_name == dagsters.meta.region_name == "eu-west-1"
+    assert client.meta.config.retries == dagsters.meta.config.retries
+
+
+def test_a_client_factory_handed_down_is_used_instead(tmp_path: Path) -> None:
+    built: list[str] = []
+
+    def factory() -> object:
+        built.append("dagster")
+        return S3Resource(endpoint_url="http://127.0.0.1:9", region_name="us-east-1").get_client()
+
+    backend = open_store("s3://bucket/p", client_factory=factory).backend  # type: ignore[arg-type]
+    assert isinstance(backend, S3ObjectStorage)
+    assert backend.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert built == ["dagster"]
 
 
 def test_open_store_from_settings_defaults_to_the_data_dir(tmp_path: Path) -> None:
     store = open_store_from_settings(PlatformSettings(data_dir=tmp_path))
     backend = store.backend
-    assert isinstance(backend, LocalBlobBackend)
+    assert isinstance(backend, LocalObjectStorage)
     assert backend.root == tmp_path / "artefacts"
 
     data, digest = sealed("settings")
@@ -100,7 +107,7 @@ def test_open_store_from_settings_reads_the_environment(monkeypatch: pytest.Monk
 
     backend = open_store_from_settings(PlatformSettings()).backend
 
-    assert isinstance(backend, S3BlobBackend)
+    assert isinstance(backend, S3ObjectStorage)
     assert (backend.bucket, backend.prefix) == ("fp-bucket", "prod")
     assert backend.client.meta.endpoint_url == "http://127.0.0.1:9"
     assert backend.client.meta.region_name == "eu-central-1"

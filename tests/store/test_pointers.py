@@ -347,12 +347,12 @@ def test_features_and_envs_are_listed(store: ArtefactStore) -> None:
 
 def _delete(store: ArtefactStore, key: str) -> None:
     """Remove a blob behind the store's back (the protocol itself never deletes)."""
-    from feature_platform.store import LocalBlobBackend, S3BlobBackend
+    from feature_platform.storage import LocalObjectStorage, S3ObjectStorage
 
     backend = store.backend
-    if isinstance(backend, LocalBlobBackend):
+    if isinstance(backend, LocalObjectStorage):
         (backend.root / key).unlink()
-    elif isinstance(backend, S3BlobBackend):
+    elif isinstance(backend, S3ObjectStorage):
         backend.client.delete_object(Bucket=backend.bucket, Key=f"{backend.prefix}/{key}")
     else:  # pragma: no cover
         raise AssertionError(type(backend))

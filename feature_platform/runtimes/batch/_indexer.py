@@ -2,8 +2,8 @@
 
 Everything is computed before anything visible is touched (so a missing partition or a bad file fails
 first): the day's events are collected in memory, and the events and snapshot files are streamed to
-staged local files (:meth:`._storage.TableStorage.stage`) a slice at a time; then the day's manifest is
-deleted, the three files are published one by one (each atomically, see :mod:`._storage`) and the new
+staged local files (:meth:`feature_platform.storage.ObjectStorage.stage`) a slice at a time; then the day's manifest is
+deleted, the three files are published one by one (each atomically, see :mod:`feature_platform.storage`) and the new
 manifest is written last.
 """
 
@@ -166,8 +166,8 @@ def _index(
 
     storage = tables.storage
     with (
-        storage.stage(tables.path(EVENTS, day)) as events_file,
-        storage.stage(tables.path(SNAPSHOTS, day)) as snapshot_file,
+        storage.stage(tables.key(EVENTS, day)) as events_file,
+        storage.stage(tables.key(SNAPSHOTS, day)) as snapshot_file,
     ):
         events_sha = write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept)).sha256
         snapshot, incremental, inputs = _snapshot(
@@ -192,7 +192,7 @@ def _index(
         try:
             tables.begin_write(day)
             events_file.commit()
-            storage.put(tables.path(REJECTS, day), rejects_data)
+            storage.put(tables.key(REJECTS, day), rejects_data)
             snapshot_file.commit()
             tables.finish_write(manifest)
         except BaseException:
@@ -339,7 +339,7 @@ def current_snapshot_bytes(
     manifest = seed_manifest(artefact, tables, day, content_hash)
     if manifest is None:
         return None
-    data = tables.storage.get(tables.path(SNAPSHOTS, day))
+    data = tables.storage.get(tables.key(SNAPSHOTS, day))
     if data is None or sha256(data) != manifest.snapshot.sha256:
         return None
     return data, manifest
@@ -354,7 +354,7 @@ def open_current_snapshot(
     manifest = seed_manifest(artefact, tables, day, content_hash)
     if manifest is None:
         return None
-    handle = tables.storage.open_read(tables.path(SNAPSHOTS, day))
+    handle = tables.storage.open_read(tables.key(SNAPSHOTS, day))
     if handle is None:
         return None
     if handle_sha256(handle) != manifest.snapshot.sha256:

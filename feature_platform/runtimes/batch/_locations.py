@@ -10,11 +10,13 @@ Layout (``<f>`` is the feature id, ``D`` a day ``YYYY-MM-DD``)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from feature_platform.settings import PlatformSettings
+from feature_platform.storage import ObjectStorage, S3Connection, open_storage
 
 Table = Literal["events", "rejects", "snapshots"]
 EVENTS: Table = "events"
@@ -30,28 +32,43 @@ PART_FILE = "part-00000.parquet"
 class TableLocations:
     """The raw data the indexer reads and the root of the tables it writes (local paths or ``s3://``).
 
-    ``storage_options`` go to polars as they are (``aws_endpoint_url``, ``aws_region``,
-    ``aws_allow_http``, optionally ``aws_access_key_id`` / ``aws_secret_access_key``) and configure the
-    S3 client that writes the tables; ``None`` uses the default credential chain.
+    ``s3`` is how S3 is reached (endpoint, region; credentials from the default chain): the tables are
+    written through :func:`feature_platform.storage.open_storage` with it and scanned by polars with
+    the same connection as ``storage_options``. A Dagster run hands its ``S3Resource.get_client`` down
+    as ``s3_client_factory`` instead, so the client is built the Dagster way.
     """
 
     raw_root: str
     tables_root: str
-    storage_options: dict[str, str] | None = None
+    s3: S3Connection | None = None
+    s3_client_factory: Callable[[], Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: PlatformSettings) -> TableLocations:
-        """``FP_RAW_DATA_ROOT``, ``FP_TABLES_ROOT`` and the ``FP_S3_*`` endpoint as polars storage options."""
-        options: dict[str, str] = {}
-        if settings.s3_endpoint_url:
-            options["aws_endpoint_url"] = settings.s3_endpoint_url
-            if settings.s3_endpoint_url.startswith("http://"):
-                options["aws_allow_http"] = "true"
-        if settings.s3_region:
-            options["aws_region"] = settings.s3_region
-        elif options:
-            options["aws_region"] = "us-east-1"  # object_store needs one; S3-compatible servers ignore it
-        return cls(raw_root=settings.raw_root, tables_root=settings.tables_url, storage_options=options or None)
+        """``FP_RAW_DATA_ROOT``, ``FP_TABLES_ROOT`` and the ``FP_S3_*`` endpoint."""
+        s3 = None
+        if settings.s3_endpoint_url or settings.s3_region:
+            s3 = S3Connection(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
+        return cls(raw_root=settings.raw_root, tables_root=settings.tables_url, s3=s3)
+
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        """The S3 connection as polars ``storage_options`` (None: the defaults)."""
+        return self.s3.polars_options() if self.s3 is not None else None
+
+    def storage(self) -> ObjectStorage:
+        """The object storage rooted at ``tables_root``; keys are the ``*_key`` functions below."""
+        return open_storage(self.tables_root, self.s3, client_factory=self.s3_client_factory, what="tables root")
+
+    # -- keys, relative to the tables root ---------------------------------------------------------
+
+    def partition_key(self, feature_id: str, table: Table, day: date) -> str:
+        return f"{feature_id}/{relative_partition_file(table, day)}"
+
+    def manifest_key(self, feature_id: str, day: date) -> str:
+        return f"{feature_id}/{MANIFESTS}/{partition_name(day)}.json"
+
+    # -- full paths or URLs (for polars, DuckDB and messages) --------------------------------------
 
     def feature_root(self, feature_id: str) -> str:
         return f"{self.tables_root.rstrip('/')}/{feature_id}"
@@ -61,13 +78,10 @@ class TableLocations:
 
     def partition_file(self, feature_id: str, table: Table, day: date) -> str:
         """The one file of ``table``'s partition ``day``."""
-        return f"{self.table_dir(feature_id, table)}/{partition_name(day)}/{PART_FILE}"
-
-    def manifests_dir(self, feature_id: str) -> str:
-        return f"{self.feature_root(feature_id)}/{MANIFESTS}"
+        return f"{self.tables_root.rstrip('/')}/{self.partition_key(feature_id, table, day)}"
 
     def manifest_file(self, feature_id: str, day: date) -> str:
-        return f"{self.manifests_dir(feature_id)}/{partition_name(day)}.json"
+        return f"{self.tables_root.rstrip('/')}/{self.manifest_key(feature_id, day)}"
 
 
 def partition_name(day: date) -> str:

@@ -1,7 +1,7 @@
 """One feature's tables at one location: manifests, reading partitions, Parquet bytes.
 
 Readers only ever use *complete* days (those with a manifest). Partition files are always whole (see
-:mod:`._storage`), and a file read for building on it (a previous snapshot, an events partition of a
+:mod:`feature_platform.storage`), and a file read for building on it (a previous snapshot, an events partition of a
 full recompute) is checked against the sha256 its manifest recorded, so a day being re-indexed at that
 moment is never mixed with its previous content.
 """
@@ -19,13 +19,14 @@ import polars as pl
 from feature_platform.errors import SourceDataError
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
+    MANIFESTS,
     PARTITION_KEY,
     Table,
     TableLocations,
     parse_manifest_name,
 )
 from feature_platform.runtimes.batch._manifest import DayManifest
-from feature_platform.runtimes.batch._storage import TableStorage, storage_for
+from feature_platform.storage import ObjectStorage
 
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -49,10 +50,10 @@ def sha256(data: bytes) -> str:
 class FeatureTables:
     """The tables of ``feature_id`` under ``locations``, with the manifests read so far cached."""
 
-    def __init__(self, feature_id: str, locations: TableLocations, storage: TableStorage | None = None) -> None:
+    def __init__(self, feature_id: str, locations: TableLocations, storage: ObjectStorage | None = None) -> None:
         self.feature_id = feature_id
         self.locations = locations
-        self.storage = storage or storage_for(locations.tables_root, locations.storage_options)
+        self.storage = storage or locations.storage()
         self._complete: set[date] | None = None
         self._manifests: dict[date, DayManifest | None] = {}
 
@@ -61,7 +62,8 @@ class FeatureTables:
     def complete_days(self) -> list[date]:
         """Days whose manifest exists, sorted."""
         if self._complete is None:
-            names = self.storage.list_names(self.locations.manifests_dir(self.feature_id))
+            prefix = f"{self.feature_id}/{MANIFESTS}/"
+            names = [key[len(prefix) :] for key in self.storage.list_keys(prefix)]
             self._complete = {d for d in map(parse_manifest_name, names) if d is not None}
         return sorted(self._complete)
 
@@ -70,9 +72,9 @@ class FeatureTables:
             if self._complete is not None and day not in self._complete:
                 self._manifests[day] = None
             else:
-                path = self.locations.manifest_file(self.feature_id, day)
-                data = self.storage.get(path)
-                self._manifests[day] = None if data is None else DayManifest.from_bytes(data, origin=path)
+                data = self.storage.get(self.locations.manifest_key(self.feature_id, day))
+                origin = self.locations.manifest_file(self.feature_id, day)
+                self._manifests[day] = None if data is None else DayManifest.from_bytes(data, origin=origin)
         return self._manifests[day]
 
     def events_shas(self, first: date, last: date) -> dict[date, str]:
@@ -87,22 +89,27 @@ class FeatureTables:
 
     def begin_write(self, day: date) -> None:
         """Mark ``day`` incomplete (delete its manifest) before its files are replaced."""
-        self.storage.delete(self.locations.manifest_file(self.feature_id, day))
+        self.storage.delete(self.locations.manifest_key(self.feature_id, day))
         self._manifests[day] = None
         if self._complete is not None:
             self._complete.discard(day)
 
     def finish_write(self, manifest: DayManifest) -> None:
         """Write the manifest: the day is complete."""
-        self.storage.put(self.locations.manifest_file(self.feature_id, manifest.day), manifest.to_bytes())
+        self.storage.put(self.locations.manifest_key(self.feature_id, manifest.day), manifest.to_bytes())
         self._manifests[manifest.day] = manifest
         if self._complete is not None:
             self._complete.add(manifest.day)
 
     # -- files -------------------------------------------------------------------------------------
 
+    def key(self, table: Table, day: date) -> str:
+        """The partition file's key in :attr:`storage`."""
+        return self.locations.partition_key(self.feature_id, table, day)
+
     def path(self, table: Table, day: date) -> str:
-        return self.locations.partition_file(self.feature_id, table, day)
+        """The partition file's path or URL, for polars."""
+        return self.storage.url(self.key(table, day))
 
     def scan(self, table: Table, day: date) -> pl.LazyFrame:
         return pl.scan_parquet(self.path(table, day), storage_options=self.locations.storage_options)

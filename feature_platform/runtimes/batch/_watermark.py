@@ -11,13 +11,14 @@ by polars and DuckDB like the others.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import polars as pl
 
-from feature_platform.runtimes.batch._locations import PART_FILE, TableLocations, partition_name
-from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes
+from feature_platform.runtimes.batch._locations import PART_FILE, PARTITION_KEY, TableLocations, partition_name
+from feature_platform.runtimes.batch._tables import parquet_bytes
 
 WATERMARK = "watermark"
 
@@ -34,8 +35,8 @@ class Certification:
     certified_at: datetime | None = None
 
 
-def watermark_file(locations: TableLocations, feature_id: str, day: date) -> str:
-    return f"{locations.feature_root(feature_id)}/{WATERMARK}/{partition_name(day)}/{PART_FILE}"
+def watermark_key(feature_id: str, day: date) -> str:
+    return f"{feature_id}/{WATERMARK}/{partition_name(day)}/{PART_FILE}"
 
 
 def certify_day(locations: TableLocations, certification: Certification) -> str:
@@ -51,22 +52,22 @@ def certify_day(locations: TableLocations, certification: Certification) -> str:
             "run_id": certification.run_id,
         }]
     )
-    path = watermark_file(locations, certification.feature_id, certification.day)
-    FeatureTables(certification.feature_id, locations).storage.put(path, parquet_bytes(frame))
-    return path
+    storage = locations.storage()
+    key = watermark_key(certification.feature_id, certification.day)
+    storage.put(key, parquet_bytes(frame))
+    return storage.url(key)
 
 
 def certified_days(feature_id: str, locations: TableLocations) -> list[date]:
     """Every certified day of ``feature_id``, sorted (from the listing: no file is read)."""
-    storage = FeatureTables(feature_id, locations).storage
-    prefix = f"{locations.feature_root(feature_id)}/{WATERMARK}"
-    days = []
-    for name in storage.list_names(prefix):
-        if name.startswith("dt="):
-            try:
-                days.append(date.fromisoformat(name[3:]))
-            except ValueError:
-                continue
+    prefix = f"{feature_id}/{WATERMARK}/{PARTITION_KEY}="
+    days = set()
+    for key in locations.storage().list_keys(prefix):
+        name, _, file = key[len(prefix) :].partition("/")
+        if file != PART_FILE:
+            continue
+        with contextlib.suppress(ValueError):
+            days.add(date.fromisoformat(name))
     return sorted(days)
 
 

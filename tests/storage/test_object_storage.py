@@ -1,4 +1,4 @@
-"""The backend primitives the store relies on, against both backends, plus backend specifics."""
+"""The object-storage primitives every store relies on, against both backends, plus backend specifics."""
 
 from __future__ import annotations
 
@@ -12,29 +12,33 @@ import pytest
 from botocore.stub import Stubber
 
 from feature_platform.errors import StoreError
-from feature_platform.store import ArtefactStore, BlobBackend, LocalBlobBackend, S3BlobBackend
+from feature_platform.storage import LocalObjectStorage, ObjectStorage, S3Connection, S3ObjectStorage, open_storage
 
 
-@pytest.fixture
-def backend(store: ArtefactStore) -> BlobBackend:
-    return store.backend
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.services)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStorage:
+    """A fresh, empty storage, opened through open_storage exactly as production code opens one."""
+    if request.param == "local":
+        return open_storage(str(tmp_path / "store"))
+    endpoint = request.getfixturevalue("s3_endpoint_url")
+    return open_storage(request.getfixturevalue("s3_store_url"), S3Connection(endpoint_url=endpoint))
 
 
-def test_backends_satisfy_the_protocol(backend: BlobBackend) -> None:
-    assert isinstance(backend, BlobBackend)
+def test_backends_satisfy_the_protocol(backend: ObjectStorage) -> None:
+    assert isinstance(backend, ObjectStorage)
 
 
-def test_get_of_a_missing_key_is_none(backend: BlobBackend) -> None:
+def test_get_of_a_missing_key_is_none(backend: ObjectStorage) -> None:
     assert backend.get("nothing/here.json") is None
 
 
-def test_put_if_absent_creates_once_and_never_overwrites(backend: BlobBackend) -> None:
+def test_put_if_absent_creates_once_and_never_overwrites(backend: ObjectStorage) -> None:
     assert backend.put_if_absent("a/one.json", b"first") is True
     assert backend.put_if_absent("a/one.json", b"second") is False
     assert backend.get("a/one.json") == b"first"
 
 
-def test_put_creates_and_overwrites(backend: BlobBackend) -> None:
+def test_put_creates_and_overwrites(backend: ObjectStorage) -> None:
     backend.put("a/two.json", b"v1")
     assert backend.get("a/two.json") == b"v1"
     backend.put("a/two.json", b"v2 is longer")
@@ -43,7 +47,7 @@ def test_put_creates_and_overwrites(backend: BlobBackend) -> None:
     assert backend.get("a/two.json") == b""
 
 
-def test_list_keys_is_sorted_and_filters_by_string_prefix(backend: BlobBackend) -> None:
+def test_list_keys_is_sorted_and_filters_by_string_prefix(backend: ObjectStorage) -> None:
     for key in ["b/2.json", "a/b/c.json", "a/bc.json", "a/a.json", "b/1.json"]:
         backend.put(key, key.encode())
 
@@ -58,7 +62,7 @@ def test_list_keys_is_sorted_and_filters_by_string_prefix(backend: BlobBackend) 
 @pytest.mark.parametrize(
     "key", ["", "/abs.json", "../up.json", "a/../b", "a//b", ".hidden", "a/.tmp-x", "a\\b"]
 )
-def test_unsafe_keys_are_refused(backend: BlobBackend, key: str) -> None:
+def test_unsafe_keys_are_refused(backend: ObjectStorage, key: str) -> None:
     with pytest.raises(StoreError, match="invalid blob key"):
         backend.put(key, b"x")
     with pytest.raises(StoreError, match="invalid blob key"):
@@ -66,12 +70,12 @@ def test_unsafe_keys_are_refused(backend: BlobBackend, key: str) -> None:
 
 
 @pytest.mark.parametrize("prefix", ["../", "/etc/", "a/../", "a//", "..", "a\\b"])
-def test_unsafe_list_prefixes_are_refused(backend: BlobBackend, prefix: str) -> None:
+def test_unsafe_list_prefixes_are_refused(backend: ObjectStorage, prefix: str) -> None:
     with pytest.raises(StoreError, match="invalid blob key prefix"):
         backend.list_keys(prefix)
 
 
-def test_concurrent_put_if_absent_in_threads_has_one_winner(backend: BlobBackend) -> None:
+def test_concurrent_put_if_absent_in_threads_has_one_winner(backend: ObjectStorage) -> None:
     wins: list[int] = []
     start = threading.Barrier(8)
 
@@ -96,18 +100,18 @@ def test_concurrent_put_if_absent_in_threads_has_one_winner(backend: BlobBackend
 
 def test_local_describe_is_the_absolute_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert LocalBlobBackend("rel/store").describe() == str(tmp_path / "rel" / "store")
+    assert LocalObjectStorage("rel/store").describe() == str(tmp_path / "rel" / "store")
 
 
 def test_local_construction_touches_nothing(tmp_path: Path) -> None:
-    backend = LocalBlobBackend(tmp_path / "not-yet")
+    backend = LocalObjectStorage(tmp_path / "not-yet")
     assert backend.get("a.json") is None
     assert backend.list_keys("") == []
     assert not (tmp_path / "not-yet").exists()
 
 
 def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
-    backend = LocalBlobBackend(tmp_path)
+    backend = LocalObjectStorage(tmp_path)
     backend.put_if_absent("x/a.json", b"1")
     backend.put_if_absent("x/a.json", b"2")
     backend.put("x/b.json", b"3")
@@ -118,7 +122,7 @@ def test_local_writes_leave_no_temporary_files(tmp_path: Path) -> None:
 
 
 def test_local_ignores_leftovers_of_a_crashed_writer(tmp_path: Path) -> None:
-    backend = LocalBlobBackend(tmp_path)
+    backend = LocalObjectStorage(tmp_path)
     backend.put("x/a.json", b"done")
     (tmp_path / "x" / ".tmp-deadbeef").write_bytes(b"half a fi")
 
@@ -127,7 +131,7 @@ def test_local_ignores_leftovers_of_a_crashed_writer(tmp_path: Path) -> None:
 
 
 def test_local_files_are_readable_by_others(tmp_path: Path) -> None:
-    backend = LocalBlobBackend(tmp_path)
+    backend = LocalObjectStorage(tmp_path)
     backend.put_if_absent("a.json", b"1")
     backend.put("b.json", b"2")
     umask = os.umask(0)
@@ -138,7 +142,7 @@ def test_local_files_are_readable_by_others(tmp_path: Path) -> None:
 
 
 def test_local_reader_never_sees_a_partial_overwrite(tmp_path: Path) -> None:
-    backend = LocalBlobBackend(tmp_path)
+    backend = LocalObjectStorage(tmp_path)
     versions = [bytes([65 + i]) * 2_000_000 for i in range(2)]
     backend.put("big.json", versions[0])
     stop = threading.Event()
@@ -165,15 +169,15 @@ def test_local_reader_never_sees_a_partial_overwrite(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def stubbed() -> Iterator[tuple[S3BlobBackend, Stubber]]:
+def stubbed() -> Iterator[tuple[S3ObjectStorage, Stubber]]:
     client = boto3.client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
     with Stubber(client) as stubber:
-        yield S3BlobBackend(client, "bucket", "/pre/fix/"), stubber
+        yield S3ObjectStorage(client, "bucket", "/pre/fix/"), stubber
         stubber.assert_no_pending_responses()
 
 
 def test_s3_put_if_absent_sends_if_none_match_under_the_prefix(
-    stubbed: tuple[S3BlobBackend, Stubber],
+    stubbed: tuple[S3ObjectStorage, Stubber],
 ) -> None:
     backend, stubber = stubbed
     expected = {
@@ -193,7 +197,7 @@ def test_s3_put_if_absent_sends_if_none_match_under_the_prefix(
     ("code", "status"), [("PreconditionFailed", 412), ("ConditionalRequestConflict", 409)]
 )
 def test_s3_conditional_write_conflicts_mean_exists(
-    stubbed: tuple[S3BlobBackend, Stubber], code: str, status: int
+    stubbed: tuple[S3ObjectStorage, Stubber], code: str, status: int
 ) -> None:
     backend, stubber = stubbed
     stubber.add_client_error("put_object", service_error_code=code, http_status_code=status)
@@ -202,7 +206,7 @@ def test_s3_conditional_write_conflicts_mean_exists(
 
 
 def test_s3_other_errors_become_store_errors_naming_the_object(
-    stubbed: tuple[S3BlobBackend, Stubber],
+    stubbed: tuple[S3ObjectStorage, Stubber],
 ) -> None:
     backend, stubber = stubbed
     stubber.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
@@ -225,7 +229,7 @@ def test_s3_client_is_built_on_first_use_only() -> None:
         calls.append("built")
         return boto3.client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
 
-    backend = S3BlobBackend(factory, "bucket")  # type: ignore[arg-type]
+    backend = S3ObjectStorage(factory, "bucket")  # type: ignore[arg-type]
     assert calls == []
     assert backend.describe() == "s3://bucket"
     assert backend.client is backend.client
@@ -235,7 +239,7 @@ def test_s3_client_is_built_on_first_use_only() -> None:
 @pytest.mark.services
 def test_s3_keys_live_under_the_prefix_in_the_bucket(s3_endpoint_url: str, s3_bucket: str) -> None:
     client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
-    backend = S3BlobBackend(client, s3_bucket, "tests/prefix-check")
+    backend = S3ObjectStorage(client, s3_bucket, "tests/prefix-check")
     backend.put("k/one.json", b"1")
     backend.put_if_absent("k/two.json", b"2")
 
@@ -253,7 +257,7 @@ def test_s3_keys_live_under_the_prefix_in_the_bucket(s3_endpoint_url: str, s3_bu
 @pytest.mark.services
 def test_s3_missing_bucket_is_a_store_error(s3_endpoint_url: str) -> None:
     client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
-    backend = S3BlobBackend(client, "no-such-bucket-here")
+    backend = S3ObjectStorage(client, "no-such-bucket-here")
 
     with pytest.raises(StoreError, match=r"s3://no-such-bucket-here/a\.json failed.*NoSuchBucket"):
         backend.get("a.json")

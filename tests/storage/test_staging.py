@@ -6,20 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from feature_platform.runtimes.batch._storage import LocalStorage, S3Storage, TableStorage, storage_for
+from feature_platform.storage import LocalObjectStorage, ObjectStorage, S3Connection, S3ObjectStorage, open_storage
 
 
-def _local(tmp_path: Path) -> tuple[TableStorage, str]:
-    return LocalStorage(), str(tmp_path / "t" / "dt=2026-01-01" / "part-00000.parquet")
+def _local(tmp_path: Path) -> tuple[ObjectStorage, str]:
+    storage = open_storage(str(tmp_path))
+    assert isinstance(storage, LocalObjectStorage)
+    return storage, "t/dt=2026-01-01/part-00000.parquet"
 
 
-def _s3(s3_store_url: str, s3_endpoint_url: str) -> tuple[TableStorage, str]:
-    storage = storage_for(s3_store_url, {"aws_endpoint_url": s3_endpoint_url, "aws_region": "us-east-1"})
-    assert isinstance(storage, S3Storage)
-    return storage, f"{s3_store_url}/staging/dt=2026-01-01/part-00000.parquet"
+def _s3(s3_store_url: str, s3_endpoint_url: str) -> tuple[ObjectStorage, str]:
+    storage = open_storage(s3_store_url, S3Connection(endpoint_url=s3_endpoint_url, region_name="us-east-1"))
+    assert isinstance(storage, S3ObjectStorage)
+    return storage, "staging/dt=2026-01-01/part-00000.parquet"
 
 
-def _check_staging(storage: TableStorage, path: str) -> None:
+def _check_staging(storage: ObjectStorage, path: str) -> None:
     assert storage.open_read(path) is None
     storage.put(path, b"old")
     with storage.stage(path) as staged:

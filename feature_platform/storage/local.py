@@ -1,0 +1,178 @@
+"""Objects as files under a local directory; safe for several processes on one POSIX filesystem.
+
+Every write goes to a hidden temporary file in the destination directory (``.<name>.<uuid>.tmp``,
+which no listing and no ``*.parquet`` glob sees), is fsynced, then published with one atomic call:
+``os.replace`` for :meth:`~LocalObjectStorage.put` and a committed stage, ``os.link`` for
+:meth:`~LocalObjectStorage.put_if_absent` (which, unlike a rename, fails if the name exists, so exactly
+one of several concurrent creators wins). The directory is then fsynced so the new name is on disk,
+and so is the parent of every directory the write created. One fsync per file is the minimum for this:
+without it a rename can reach the disk before the data, and a machine crash would leave a
+complete-looking name over an empty or torn file. Nothing is touched on disk until the first write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from feature_platform._durable import fsync_directory
+from feature_platform.errors import StoreError
+from feature_platform.storage.base import StagedFile
+from feature_platform.storage.keys import check_key, check_prefix
+
+
+class LocalObjectStorage:
+    """Objects as files under ``root`` (see the module docstring)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._root = Path(root)
+        self._root_text = os.fspath(root).rstrip("/") or "/"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def describe(self) -> str:
+        return os.path.abspath(self._root)
+
+    def url(self, key: str) -> str:
+        check_key(key)
+        return f"{self._root_text}/{key}" if self._root_text != "/" else f"/{key}"
+
+    def _path(self, key: str) -> Path:
+        return self._root.joinpath(*check_key(key).split("/"))
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            msg = f"cannot read {path}: {exc}"
+            raise StoreError(msg) from exc
+
+    def open_read(self, key: str) -> BinaryIO | None:
+        """The open inode: a concurrent replacement of the name does not change what it reads."""
+        path = self._path(key)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            msg = f"cannot read {path}: {exc}"
+            raise StoreError(msg) from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        # Walk only the deepest directory the prefix names, then filter by the full string prefix.
+        check_prefix(prefix)
+        directory = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = self._root.joinpath(*directory.split("/")) if directory else self._root
+        if not start.is_dir():
+            return []
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            rel_dir = Path(dirpath).relative_to(self._root).as_posix()
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if key.startswith(prefix):
+                    found.append(key)
+        return sorted(found)
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def stage(self, key: str) -> StagedFile:
+        path = self._path(key)
+        created = _make_directories(path.parent)
+        local_path = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        return StagedFile(key, os.fspath(local_path), lambda local, _key: self._replace(local, path, created))
+
+    def put(self, key: str, data: bytes) -> None:
+        with self.stage(key) as staged:
+            _write_file(staged.local_path, data)
+            staged.commit()
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        if path.exists():  # cheap fast path; the link below is what decides
+            return False
+        with self.stage(key) as staged:
+            _write_file(staged.local_path, data)
+            try:
+                os.link(staged.local_path, path)
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    msg = (
+                        f"the filesystem under {self.describe()} does not support hard links, which the "
+                        f"local store needs for atomic create-if-absent: {exc}"
+                    )
+                    raise StoreError(msg) from exc
+                msg = f"cannot create {path}: {exc}"
+                raise StoreError(msg) from exc
+        fsync_directory(path.parent)
+        return True
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            msg = f"cannot delete {path}: {exc}"
+            raise StoreError(msg) from exc
+        fsync_directory(path.parent)  # the removal is on disk before what the caller does next
+
+    def _replace(self, local_path: str, path: Path, created: list[Path]) -> None:
+        """fsync the staged file, rename it over ``path``, then make the rename durable."""
+        try:
+            with open(local_path, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(local_path, path)
+        except OSError as exc:
+            msg = f"cannot write {path}: {exc}"
+            raise StoreError(msg) from exc
+        fsync_directory(path.parent)
+        for made in reversed(created):
+            fsync_directory(made.parent)
+
+
+def _write_file(local_path: str, data: bytes) -> None:
+    try:
+        with open(local_path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(local_path)
+        msg = f"cannot write {local_path}: {exc}"
+        raise StoreError(msg) from exc
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones created, outermost first."""
+    missing: list[Path] = []
+    current = directory.absolute()
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create the directory {directory}: {exc}"
+        raise StoreError(msg) from exc
+    return missing[::-1]
