@@ -7,8 +7,13 @@ actually imported at run time, which also catches ``importlib`` tricks.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -19,6 +24,7 @@ RUNTIME_MODULES = [
     "feature_platform.plan",
     "feature_platform.engine",
     "feature_platform.runtimes",
+    "feature_platform.storage",
 ]
 FORBIDDEN = ("feature_platform.authoring", "feature_platform.compiler", "feature_configs")
 
@@ -43,8 +49,56 @@ def test_runtime_packages_do_not_load_the_authoring_api_or_configs() -> None:
     assert "feature_platform.artefact.loader" in loaded  # the walk really imported the runtime side
 
 
-def test_import_contract_is_kept() -> None:
-    lint = REPO_ROOT / ".venv" / "bin" / "lint-imports"
-    out = subprocess.run([str(lint)], cwd=REPO_ROOT, capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "Contracts: 1 kept, 0 broken" in out.stdout
+_CONTRACT_RESULTS = (
+    "import json, sys\n"
+    "from importlinter import configuration\n"
+    "from importlinter.application import use_cases\n"
+    "configuration.configure()\n"
+    "use_cases._register_built_in_contract_types()  # what lint-imports does first\n"
+    "report = use_cases.create_report(use_cases.read_user_options('pyproject.toml'), cache_dir=None)\n"
+    "print(json.dumps({c.name: check.kept for c, check in report.get_contracts_and_checks()}))\n"
+)
+LAYERS = (
+    "Layers: orchestration and CLI > compile plane > release, runtimes > engine, plan, store > plugins > artefact "
+    "> storage"
+)
+DAGSTER = "Only orchestration/ and cli/ import Dagster"
+CONFIGS = "No code of the platform imports feature_configs (configs are discovered by the compiler at run time)"
+
+
+def _contract_results(root: Path) -> dict[str, bool]:
+    """Each import contract of ``root``'s pyproject.toml and whether the code under ``root`` keeps it."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CONTRACT_RESULTS], cwd=root, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    results: dict[str, bool] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
+def test_the_import_contracts_are_the_architecture_and_all_are_kept() -> None:
+    assert _contract_results(REPO_ROOT) == {LAYERS: True, DAGSTER: True, CONFIGS: True}
+
+
+@pytest.mark.parametrize(
+    ("module", "imports", "broken"),
+    [
+        ("runtimes/batch/_violation.py", "import feature_platform.authoring", {LAYERS}),
+        ("engine/_violation.py", "from feature_platform.compiler import compile_configs", {LAYERS}),
+        ("store/_violation.py", "import feature_platform.runtimes", {LAYERS}),
+        ("storage/_violation.py", "import feature_platform.artefact", {LAYERS}),
+        ("runtimes/_violation.py", "import dagster", {DAGSTER}),
+        ("release/_violation.py", "import dagster_aws.s3", {DAGSTER}),
+        ("compiler/_violation.py", "import feature_configs", {CONFIGS}),
+    ],
+)
+def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, imports: str, broken: set[str]) -> None:
+    shutil.copytree(REPO_ROOT / "feature_platform", tmp_path / "feature_platform",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "feature_configs").mkdir()
+    (tmp_path / "feature_configs" / "__init__.py").write_text("")
+    (tmp_path / "feature_platform" / module).write_text(f"{imports}\n")
+
+    results = _contract_results(tmp_path)
+    assert {name for name, kept in results.items() if not kept} == broken
