@@ -45,3 +45,12 @@ class PublishRefusedError(FeaturePlatformError):
 
 class SourceDataError(FeaturePlatformError):
     """Raw data does not match what the artefact expects (a missing column, a missing partition)."""
+
+
+class StaleSnapshotError(SourceDataError):
+    """A stored snapshot no longer reflects its inputs: a day of its window was re-indexed since it was built."""
+
+    def __init__(self, message: str, *, reindex_from: object, reindex_to: object) -> None:
+        super().__init__(message)
+        self.reindex_from = reindex_from
+        self.reindex_to = reindex_to

@@ -20,7 +20,12 @@ import dagster as dg
 import polars as pl
 
 from feature_platform.artefact import Artefact
-from feature_platform.errors import CorruptArtefactError, StoreError, UnsupportedFormatVersionError
+from feature_platform.errors import (
+    CorruptArtefactError,
+    StaleSnapshotError,
+    StoreError,
+    UnsupportedFormatVersionError,
+)
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.keys import ARTEFACT_INTEGRITY, DATA_CONTRACT, FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
@@ -31,7 +36,13 @@ from feature_platform.orchestration.resources import (
     ReleaseTargetResource,
 )
 from feature_platform.runtimes.batch import read_events, read_snapshot
-from feature_platform.runtimes.batch.contracts import ContractReport, check_frame, events_contract, snapshot_contract
+from feature_platform.runtimes.batch.contracts import (
+    ContractReport,
+    check_frame,
+    events_contract,
+    snapshot_contract,
+    stale_report,
+)
 
 ARTEFACT_HASH = "artefact_hash"
 
@@ -114,7 +125,11 @@ def check_partition(kind: str, artefact: Artefact, day: date, data_locations: Da
     if kind == "events":
         frame: pl.DataFrame = read_events(feature_id, locations, days=[day]).collect()
         return check_frame(events_contract(artefact, day), frame)
-    return check_frame(snapshot_contract(artefact, day), read_snapshot(feature_id, day, locations))
+    try:
+        snapshot = read_snapshot(feature_id, day, locations)
+    except StaleSnapshotError as exc:  # a day of its window was re-indexed after it was built
+        return stale_report(exc)
+    return check_frame(snapshot_contract(artefact, day), snapshot)
 
 
 def contract_result(report: ContractReport, artefact: Artefact) -> dg.AssetCheckResult:
@@ -124,6 +139,8 @@ def contract_result(report: ContractReport, artefact: Artefact) -> dg.AssetCheck
         meta["failures_by_rule"] = md.counts_table(report.failures, key="rule", value="failing_rows")
         if report.sample is not None:
             meta["failure_sample"] = md.frame_table(report.sample)
+        if report.message is not None:
+            meta["message"] = report.message
     return dg.AssetCheckResult(passed=report.passed, severity=dg.AssetCheckSeverity.ERROR, metadata=meta)
 
 

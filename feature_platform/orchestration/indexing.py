@@ -56,9 +56,13 @@ def index_partition(
         "incremental": result.incremental,
         "missing_sources": ", ".join(result.missing_sources) or "none",
     }
+    # The data version of each table is its file's sha256: re-indexing the same input changes nothing
+    # downstream, and a day whose content changed marks the next day's snapshot (built on it) unsynced.
     yield dg.MaterializeResult(
         asset_key=keys.events,
-        metadata={**common, "dagster/row_count": result.events_rows, "path": dg.MetadataValue.path(result.events_path)},
+        metadata={**common, "dagster/row_count": result.events_rows, "path": dg.MetadataValue.path(result.events_path),
+                  "sha256": result.events_sha256},
+        data_version=dg.DataVersion(result.events_sha256),
     )
     yield dg.MaterializeResult(
         asset_key=keys.rejects,
@@ -66,7 +70,9 @@ def index_partition(
             **common, "dagster/row_count": result.rejects_rows,
             "path": dg.MetadataValue.path(result.rejects_path),
             "reject_reasons": md.counts_table(result.reject_reasons, key="reason"),
+            "sha256": result.rejects_sha256,
         },
+        data_version=dg.DataVersion(result.rejects_sha256),
     )
     snapshot = pl.scan_parquet(result.snapshot_path, storage_options=locations.storage_options)
     yield dg.MaterializeResult(
@@ -75,7 +81,9 @@ def index_partition(
             **common, "dagster/row_count": result.snapshot_rows, "users": result.snapshot_users,
             "path": dg.MetadataValue.path(result.snapshot_path),
             "sample_sequences": md.frame_table(sample_sequences(snapshot)),
+            "sha256": result.snapshot_sha256,
         },
+        data_version=dg.DataVersion(result.snapshot_sha256),
     )
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from feature_platform.runtimes.batch import TableLocations, index_day, index_days
+from feature_platform.errors import StaleSnapshotError
+from feature_platform.runtimes.batch import TableLocations, index_day, index_days, read_snapshot
 from tests.batch.conftest import DAYS, Demo, Published
 from tests.batch.helpers import (
     epoch_ms,
@@ -140,3 +141,44 @@ def test_a_snapshot_of_another_artefact_version_is_not_built_on(
     assert pl.read_parquet(result.snapshot_path).get_column("position").max() == 1
     assert index_day(shorter, DAYS[3], locations).incremental
     assert DAYS[3] - DAYS[2] == timedelta(days=1)
+
+
+def test_reading_a_stale_snapshot_names_the_days_to_reindex_or_recomputes_on_request(
+    setup: tuple[Path, TableLocations], published: Published
+) -> None:
+    raw, locations = setup
+    artefact = published.artefacts[FEATURE]
+    index_days(artefact, DAYS[0], DAYS[-1], locations)
+    current = read_snapshot(FEATURE, DAYS[-1], locations)  # current: read as stored
+    assert current.equals(pl.read_parquet(locations.partition_file(FEATURE, "snapshots", DAYS[-1])))
+
+    _late_rows(raw, 1, 0).write_parquet(raw / "engagement_events" / f"dt={DAYS[1]}" / "part-00099.parquet")
+    index_day(artefact, DAYS[1], locations)  # DAYS[1] corrected; the later snapshots were built on the old one
+
+    assert read_snapshot(FEATURE, DAYS[1], locations).height > 0  # the re-indexed day itself is current
+    for day in DAYS[2:]:
+        with pytest.raises(StaleSnapshotError, match=rf"snapshot of {FEATURE} for {day} is stale") as raised:
+            read_snapshot(FEATURE, day, locations)
+        assert f"events of {DAYS[1]} changed" in str(raised.value)
+        assert f"re-index {DAYS[2]}..{day}" in str(raised.value)
+        assert (raised.value.reindex_from, raised.value.reindex_to) == (DAYS[2], day)
+
+    recomputed = read_snapshot(FEATURE, DAYS[-1], locations, recompute_with=artefact)
+    assert recomputed.equals(full_recompute(artefact, locations, DAYS[-1]))
+    assert not recomputed.equals(current)  # the late events are in it
+
+    index_days(artefact, DAYS[2], DAYS[-1], locations)  # what the message advised
+    assert read_snapshot(FEATURE, DAYS[-1], locations).equals(recomputed)
+
+
+def test_a_day_indexed_into_a_gap_makes_later_snapshots_stale(
+    setup: tuple[Path, TableLocations], published: Published
+) -> None:
+    _, locations = setup
+    artefact = published.artefacts[FEATURE]
+    index_day(artefact, DAYS[0], locations)
+    index_day(artefact, DAYS[2], locations)  # DAYS[1] never indexed: not among its inputs
+    assert read_snapshot(FEATURE, DAYS[2], locations).height > 0
+    index_day(artefact, DAYS[1], locations)
+    with pytest.raises(StaleSnapshotError, match=rf"events of {DAYS[1]} changed"):
+        read_snapshot(FEATURE, DAYS[2], locations)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from feature_platform.orchestration import feature_keys
 from feature_platform.orchestration.keys import DATA_CONTRACT
@@ -85,3 +88,37 @@ def test_bad_data_fails_the_contract_naming_the_rule_and_nothing_downstream_runs
     assert check_results(result)[f"{FEATURE}/snapshots:{DATA_CONTRACT}"].passed
     assert f"{KEYS.watermark.path[0]}__watermark" not in step_keys(result, "STEP_START")
     assert "watermark" not in {p.name for p in (batch_platform.data_dir / "tables" / FEATURE).iterdir()}
+
+
+def test_a_later_snapshot_built_on_a_reindexed_day_fails_its_check_as_stale(
+    platform: Platform, demo_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(demo_raw, raw)
+    monkeypatch.setenv("FP_RAW_DATA_ROOT", str(raw))
+    defs = platform.defs()
+    assert platform.run(selection(KEYS.release), defs=defs).success
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03"):
+        assert platform.run(selection(KEYS.batch), partition_key=day, defs=defs).success
+
+    # A correction of the 2nd's raw partition, re-indexed: the 3rd's snapshot was built on the old 2nd.
+    for path in sorted((raw / "engagement_events" / "dt=2026-11-02").glob("*.parquet")):
+        frame = pl.read_parquet(path)
+        frame.head(frame.height // 2).write_parquet(path)
+    rerun = platform.run(selection(KEYS.events, KEYS.rejects, KEYS.snapshots), partition_key="2026-11-02", defs=defs)
+    assert rerun.success
+    events = next(m for m in rerun.asset_materializations_for_node(f"{KEYS.events.path[0]}__index")
+                  if m.asset_key == KEYS.events)
+    assert events.tags["dagster/data_version"] == events.metadata["sha256"].value  # the file's content hash
+
+    contract = dg.AssetSelection.checks(dg.AssetCheckKey(KEYS.snapshots, DATA_CONTRACT)) | selection(KEYS.watermark)
+    result = platform.run(contract, partition_key="2026-11-03", defs=defs)
+    check = check_results(result)[f"{FEATURE}/snapshots:{DATA_CONTRACT}"]
+    assert not check.passed
+    assert check.metadata["failed_rules"].value == "inputs_current"
+    assert "re-index 2026-11-03..2026-11-03" in check.metadata["message"].value
+    assert f"{KEYS.watermark.path[0]}__watermark" not in step_keys(result, "STEP_START")  # not certified
+
+    assert platform.run(selection(KEYS.batch), partition_key="2026-11-03", defs=defs).success  # as advised
+    assert check_results(platform.run(contract, partition_key="2026-11-03", defs=defs))[
+        f"{FEATURE}/snapshots:{DATA_CONTRACT}"].passed

@@ -63,6 +63,9 @@ class DayIndexResult:
     rejects_path: str
     missing_sources: list[str]
     incremental: bool
+    events_sha256: str = ""
+    rejects_sha256: str = ""
+    snapshot_sha256: str = ""
 
 
 def index_day(
@@ -187,6 +190,7 @@ def _index(
             incremental=incremental,
             inputs=inputs,
             missing_sources=tuple(missing),
+            window_from=retention_first_day(end, artefact),
         )
         written = snapshot_file.open_committed() if carry is not None else None
         try:
@@ -215,6 +219,9 @@ def _index(
         rejects_path=tables.path(REJECTS, day),
         missing_sources=list(missing),
         incremental=incremental,
+        events_sha256=manifest.events.sha256,
+        rejects_sha256=manifest.rejects.sha256,
+        snapshot_sha256=manifest.snapshot.sha256,
     )
 
 

@@ -46,6 +46,8 @@ class DayManifest:
     incremental: bool
     inputs: Mapping[date, str] = field(default_factory=dict)
     missing_sources: tuple[str, ...] = ()
+    window_from: date | None = None
+    """The first day of the snapshot's retention window (``inputs`` covers the complete days from it)."""
 
     def to_bytes(self) -> bytes:
         document: dict[str, Any] = {
@@ -60,6 +62,7 @@ class DayManifest:
                 "users": self.snapshot_users,
                 "incremental": self.incremental,
                 "inputs": {d.isoformat(): sha for d, sha in sorted(self.inputs.items())},
+                **({"window_from": self.window_from.isoformat()} if self.window_from is not None else {}),
             },
             "missing_sources": sorted(self.missing_sources),
         }
@@ -85,10 +88,15 @@ class DayManifest:
                 incremental=bool(doc["snapshot"]["incremental"]),
                 inputs={date.fromisoformat(d): str(s) for d, s in doc["snapshot"]["inputs"].items()},
                 missing_sources=tuple(doc["missing_sources"]),
+                window_from=_optional_day(doc["snapshot"].get("window_from")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             msg = f"cannot read the batch manifest {origin}: {exc}; re-index that day"
             raise SourceDataError(msg) from exc
+
+
+def _optional_day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value is not None else None
 
 
 def _file(info: FileInfo) -> dict[str, Any]:
@@ -101,7 +109,11 @@ def _info(doc: Mapping[str, Any]) -> FileInfo:
 
 def inputs_match(recorded: Mapping[date, str], current: Mapping[date, str], first: date, last: date) -> bool:
     """Whether the complete days in ``[first, last]`` and their events files are the recorded ones."""
-    def window(inputs: Mapping[date, str]) -> dict[date, str]:
-        return {d: s for d, s in inputs.items() if first <= d <= last}
+    return not changed_inputs(recorded, current, first, last)
 
-    return window(recorded) == window(current)
+
+def changed_inputs(recorded: Mapping[date, str], current: Mapping[date, str], first: date, last: date) -> list[date]:
+    """The days of ``[first, last]`` whose events file differs from the recorded one, or that were
+    complete then and are not now (or the reverse), sorted."""
+    days = {d for d in (*recorded, *current) if first <= d <= last}
+    return sorted(d for d in days if recorded.get(d) != current.get(d))

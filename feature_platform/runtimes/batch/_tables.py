@@ -25,7 +25,7 @@ from feature_platform.runtimes.batch._locations import (
     TableLocations,
     parse_manifest_name,
 )
-from feature_platform.runtimes.batch._manifest import DayManifest
+from feature_platform.runtimes.batch._manifest import DayManifest, changed_inputs
 from feature_platform.storage import ObjectStorage
 
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -86,6 +86,18 @@ class FeatureTables:
                 if manifest is not None:
                     found[day] = manifest.events.sha256
         return found
+
+    def changed_inputs(self, day: date) -> list[date]:
+        """The days whose events changed since snapshot(``day``) was built from them (empty: it is current).
+
+        A day of its retention window that was re-indexed with other content, became complete, or stopped
+        being complete after the snapshot recorded its inputs makes the snapshot stale.
+        """
+        manifest = self.manifest(day)
+        if manifest is None:
+            return []
+        first = manifest.window_from or min(manifest.inputs, default=day)
+        return changed_inputs(manifest.inputs, self.events_shas(first, day), first, day)
 
     def begin_write(self, day: date) -> None:
         """Mark ``day`` incomplete (delete its manifest) before its files are replaced."""

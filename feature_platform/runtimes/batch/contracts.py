@@ -33,6 +33,7 @@ from pandera.api.polars.types import PolarsData
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, events_schema
+from feature_platform.errors import StaleSnapshotError
 from feature_platform.runtimes.batch._snapshot import snapshot_schema
 
 USER_ID = "user_id"
@@ -62,6 +63,7 @@ class ContractReport:
     rows: int
     failures: Mapping[str, int] = field(default_factory=dict)
     sample: pl.DataFrame | None = None
+    message: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -70,6 +72,15 @@ class ContractReport:
     @property
     def failed_rules(self) -> list[str]:
         return sorted(self.failures)
+
+
+INPUTS_CURRENT = "inputs_current"
+"""The rule a stale snapshot fails: a day of its window was re-indexed after it was built."""
+
+
+def stale_report(error: StaleSnapshotError) -> ContractReport:
+    """The snapshot contract's verdict on a snapshot :func:`read_snapshot` refused as stale."""
+    return ContractReport(contract="snapshots", rows=0, failures={INPUTS_CURRENT: 1}, message=str(error))
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
