@@ -2,8 +2,8 @@
 
 One uniform node shape (``op`` plus optional ``args``, ``name``, ``value``, ``values``, ``dtype``) keeps
 the JSON Schema small and lets a non-Python runtime translate the tree with one ``switch``. The authoring
-API builds these nodes (``feature_platform.authoring.expressions``), the compiler type-checks them
-(``feature_platform.compiler.typecheck``) and the engine turns them into polars expressions.
+API builds these nodes (``feature_platform.authoring.expressions``), the compiler type-checks them with
+the rules in ``feature_platform.artefact.type_rules`` and the engine turns them into polars expressions.
 """
 
 from __future__ import annotations

@@ -55,20 +55,14 @@ the types the compiler checked, and a cast to timestamp assumes a string input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
 
 from feature_platform.artefact.dtypes import DType
-from feature_platform.artefact.expressions import (
-    ARITHMETIC_OPS,
-    COMPARISON_OPS,
-    STRING_PREDICATE_OPS,
-    ExprNode,
-    ExprOp,
-    literal_dtype,
-)
+from feature_platform.artefact.expressions import ExprNode, ExprOp, literal_dtype
+from feature_platform.artefact.type_rules import common_type, infer
 from feature_platform.engine.dtypes import TIMESTAMP, to_polars_dtype
 from feature_platform.errors import ArtefactError
 
@@ -97,49 +91,13 @@ class ExpressionError(ArtefactError):
 # --------------------------------------------------------------------------------------------- types
 
 
-def _unify(types: Sequence[DType | None]) -> DType | None:
-    known = [t for t in types if t is not None]
-    if not known:
-        return None
-    if all(t.is_numeric for t in known) and len(set(known)) > 1:
-        return DType.FLOAT64 if any(t.is_float for t in known) else DType.INT64
-    return known[0]
-
-
 def infer_dtype(node: ExprNode, schema: Schema | None = None) -> DType | None:
-    """The logical type ``node`` evaluates to over ``schema`` (``None``: null or unknown)."""
-    op = node.op
-    if op is ExprOp.COL:
-        return None if schema is None or node.name is None else schema.get(node.name)
-    if op is ExprOp.LIT:
-        return node.dtype if node.dtype is not None else literal_dtype(node.value)
-    if op in COMPARISON_OPS or op in STRING_PREDICATE_OPS or op in _BOOL_RESULT:
-        return DType.BOOL
-    if op is ExprOp.DIV:
-        return DType.FLOAT64
-    if op in ARITHMETIC_OPS or op in (ExprOp.NEG, ExprOp.COALESCE):
-        return _unify([infer_dtype(a, schema) for a in node.args])
-    if op is ExprOp.WHEN:
-        values = [*node.args[1:-1:2], node.args[-1]]
-        return _unify([infer_dtype(a, schema) for a in values])
-    if op is ExprOp.CAST:
-        return node.dtype
-    return _FIXED_RESULT.get(op)
+    """The logical type ``node`` evaluates to over ``schema`` (``None``: null or unknown).
 
-
-_BOOL_RESULT = frozenset({ExprOp.AND, ExprOp.OR, ExprOp.NOT, ExprOp.IS_IN, ExprOp.IS_NULL, ExprOp.IS_NOT_NULL})
-_FIXED_RESULT: dict[ExprOp, DType] = {
-    ExprOp.STR_LOWER: DType.STRING,
-    ExprOp.STR_UPPER: DType.STRING,
-    ExprOp.STR_STRIP: DType.STRING,
-    ExprOp.STR_CONCAT: DType.STRING,
-    ExprOp.STR_LEN: DType.INT32,
-    ExprOp.TS_HOUR: DType.INT32,
-    ExprOp.TS_WEEKDAY: DType.INT32,
-    ExprOp.TS_DATE: DType.DATE,
-    ExprOp.TS_TO_EPOCH_MS: DType.INT64,
-    ExprOp.TS_FROM_EPOCH_MS: DType.TIMESTAMP,
-}
+    The compiler's rules (:mod:`feature_platform.artefact.type_rules`), so the engine produces the type
+    the artefact records; their complaints are the compiler's business and are dropped here.
+    """
+    return infer(node, schema or {})[0]
 
 
 # ---------------------------------------------------------------------------------------- translation
@@ -221,7 +179,10 @@ def _binary(fn: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[[_Translator,
 def _arith(fn: Callable[[pl.Expr, pl.Expr], pl.Expr]) -> Callable[[_Translator, ExprNode], pl.Expr]:
     def handler(t: _Translator, node: ExprNode) -> pl.Expr:
         _arity(node, 2)
-        left, right = (t.typed(a, DType.INT64) for a in node.args)
+        operands = t.args(node)  # translated first: that checks the subtrees before they are typed
+        # A null operand takes the result's type, so ``i32 + null`` stays the int32 the compiler records.
+        if_null = to_polars_dtype(t.dtype(node) or DType.INT64)
+        left, right = (e.cast(if_null) if t.dtype(a) is None else e for e, a in zip(operands, node.args, strict=True))
         return fn(left, right)
 
     return handler
@@ -268,7 +229,7 @@ def _is_in(t: _Translator, node: ExprNode) -> pl.Expr:
     _arity(node, 1)
     operand = t.expr(node.args[0])
     values = [v for v in (node.values or ()) if v is not None]
-    dtype = _unify([t.dtype(node.args[0]), *(literal_dtype(v) for v in values)])
+    dtype = common_type([t.dtype(node.args[0]), *(literal_dtype(v) for v in values)])
     if dtype is None:  # a null operand and no values: nothing to match
         return pl.when(operand.is_null()).then(None).otherwise(False).cast(pl.Boolean)
     polars_dtype = to_polars_dtype(dtype)
@@ -293,17 +254,18 @@ def _cast_node(t: _Translator, node: ExprNode) -> pl.Expr:
     if node.dtype is None:
         msg = f"cast without a target type in {_show(node)}"
         raise ExpressionError(msg)
+    operand = t.expr(node.args[0])  # translated first: that checks the subtree before it is typed
     source = t.dtype(node.args[0])
     if source is None and node.dtype is DType.TIMESTAMP:
         source = DType.STRING
-    return _cast(t.expr(node.args[0]), source, node.dtype)
+    return _cast(operand, source, node.dtype)
 
 
 def _coalesce(t: _Translator, node: ExprNode) -> pl.Expr:
     if not node.args:
         msg = "coalesce() without arguments"
         raise ExpressionError(msg)
-    return pl.coalesce(_branches(t, list(node.args), t.dtype(node)))
+    return pl.coalesce(_branches(t, node, list(node.args)))
 
 
 def _when(t: _Translator, node: ExprNode) -> pl.Expr:
@@ -311,8 +273,7 @@ def _when(t: _Translator, node: ExprNode) -> pl.Expr:
     if len(args) < 3 or len(args) % 2 == 0:
         msg = f"when() needs [cond, value, ..., otherwise], got {len(args)} argument(s) in {_show(node)}"
         raise ExpressionError(msg)
-    result_type = t.dtype(node)
-    values = _branches(t, [*args[1:-1:2], args[-1]], result_type)
+    values = _branches(t, node, [*args[1:-1:2], args[-1]])
     conditions = [t.typed(c, DType.BOOL) for c in args[0:-1:2]]
     chain: Any = pl.when(conditions[0]).then(values[0])
     for condition, value in zip(conditions[1:], values[1:-1], strict=True):
@@ -321,8 +282,10 @@ def _when(t: _Translator, node: ExprNode) -> pl.Expr:
     return result
 
 
-def _branches(t: _Translator, nodes: list[ExprNode], result_type: DType | None) -> list[pl.Expr]:
+def _branches(t: _Translator, node: ExprNode, nodes: list[ExprNode]) -> list[pl.Expr]:
+    """The value branches of ``node`` cast to its type (translated first: that checks the subtrees)."""
     exprs = [t.expr(n) for n in nodes]
+    result_type = t.dtype(node)
     if result_type is None:
         return exprs
     return [e.cast(to_polars_dtype(result_type)) for e in exprs]
