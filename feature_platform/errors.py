@@ -54,3 +54,15 @@ class StaleSnapshotError(SourceDataError):
         super().__init__(message)
         self.reindex_from = reindex_from
         self.reindex_to = reindex_to
+
+
+class ContractViolationError(SourceDataError):
+    """A day's indexed tables broke their data contract; nothing of that day was replaced."""
+
+
+class IncompleteHistoryError(SourceDataError):
+    """Days of a snapshot's window have raw data but are not indexed, and gaps were not allowed."""
+
+
+class CertificationRefusedError(SourceDataError):
+    """A day may not be certified: not indexed, incomplete, or stale."""

@@ -19,6 +19,7 @@ import dagster as dg
 import polars as pl
 
 from feature_platform.engine import POSITION
+from feature_platform.errors import CertificationRefusedError
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.checks import ARTEFACT_HASH
 from feature_platform.orchestration.keys import FeatureKeys
@@ -29,7 +30,7 @@ from feature_platform.orchestration.resources import (
     DataLocationsResource,
     ReleaseTargetResource,
 )
-from feature_platform.runtimes.batch import Certification, certify_day
+from feature_platform.runtimes.batch import certify_day, watermark_path
 
 SAMPLE_USERS = 3
 SAMPLE_POSITIONS = 5
@@ -95,20 +96,19 @@ def sample_sequences(snapshot: pl.LazyFrame) -> pl.DataFrame:
 def certify_partition(
     context: dg.AssetExecutionContext, keys: FeatureKeys, data_locations: DataLocationsResource
 ) -> dg.MaterializeResult:
-    """Record that the day passed its contracts (the blocking checks ran before this step)."""
+    """Certify the day, or fail the step saying why (not indexed, incomplete, stale): the verdict is
+    computed from what is stored, so it holds whichever run this step runs in."""
     day = partition_day(context)
-    indexed = _partition_metadata(context, keys.snapshots, context.partition_key)
-    certification = Certification(
-        feature_id=keys.feature_id,
-        day=day,
-        artefact_hash=str(indexed.get(ARTEFACT_HASH, "")),
-        snapshot_users=int(indexed.get("users", 0) or 0),
-        run_id=context.run.run_id,
-    )
-    path = certify_day(data_locations.table_locations(), certification)
+    locations = data_locations.table_locations()
+    try:
+        certification = certify_day(locations, keys.feature_id, day, context.run.run_id)
+    except CertificationRefusedError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     return dg.MaterializeResult(
         metadata={
-            "day": day.isoformat(), ARTEFACT_HASH: certification.artefact_hash, "path": dg.MetadataValue.path(path),
+            "day": day.isoformat(), ARTEFACT_HASH: certification.artefact_hash,
+            "snapshot_users": certification.snapshot_users,
+            "path": dg.MetadataValue.path(watermark_path(locations, keys.feature_id, day)),
         }
     )
 

@@ -83,10 +83,14 @@ class StagedFile:
         """A read handle on the staged bytes that stays valid after :meth:`commit` (open it before)."""
         return open(self.local_path, "rb")
 
-    def commit(self) -> None:
+    def commit(self, key: str | None = None) -> None:
+        """Publish the staged bytes under ``key`` (default: the key it was staged for; a name known only
+        once the content is written, such as one carrying its hash, goes here)."""
         if self.done:
             msg = f"{self.key} was already committed or discarded"
             raise RuntimeError(msg)
+        if key is not None:
+            self.key = key
         try:
             self._publish(self.local_path, self.key)
         except BaseException:

@@ -94,7 +94,7 @@ class LocalObjectStorage:
         path = self._path(key)
         created = _make_directories(path.parent)
         local_path = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-        return StagedFile(key, os.fspath(local_path), lambda local, _key: self._replace(local, path, created))
+        return StagedFile(key, os.fspath(local_path), lambda local, final: self._replace(local, final, created))
 
     def put(self, key: str, data: bytes) -> None:
         with self.stage(key) as staged:
@@ -108,7 +108,7 @@ class LocalObjectStorage:
         with self.stage(key) as staged:
             _write_file(staged.local_path, data)
             try:
-                os.link(staged.local_path, path)
+                os.link(staged.local_path, path)  # unlike a rename, fails if the name exists
             except FileExistsError:
                 return False
             except OSError as exc:
@@ -134,8 +134,10 @@ class LocalObjectStorage:
             raise StoreError(msg) from exc
         fsync_directory(path.parent)  # the removal is on disk before what the caller does next
 
-    def _replace(self, local_path: str, path: Path, created: list[Path]) -> None:
-        """fsync the staged file, rename it over ``path``, then make the rename durable."""
+    def _replace(self, local_path: str, key: str, created: list[Path]) -> None:
+        """fsync the staged file, rename it over ``key``'s file, then make the rename durable."""
+        path = self._path(key)
+        created = [*created, *_make_directories(path.parent)]  # committed under another key than staged
         try:
             with open(local_path, "rb") as handle:
                 os.fsync(handle.fileno())

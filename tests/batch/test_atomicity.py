@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from feature_platform.errors import SourceDataError, StoreError
+from feature_platform.errors import StoreError
 from feature_platform.runtimes.batch import TableLocations, index_day, index_days, read_snapshot
 from feature_platform.runtimes.batch import _indexer as indexer_module
 from feature_platform.runtimes.batch import _parquet_writer as writer_module
@@ -87,29 +88,39 @@ def test_each_file_is_swapped_in_by_one_rename_of_a_complete_hidden_temp_file(
     assert leftovers == []
 
 
-def test_a_failed_write_keeps_the_old_file_removes_the_temp_file_and_marks_the_day_incomplete(
-    indexed: TableLocations, published: Published, monkeypatch: pytest.MonkeyPatch
+def test_a_failed_write_keeps_the_old_version_of_the_day_live_and_removes_the_temp_file(
+    indexed: TableLocations, published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    snapshot = Path(indexed.partition_file(FEATURE, "snapshots", DAYS[1]))
-    before = snapshot.read_bytes()
+    before = read_snapshot(FEATURE, DAYS[1], indexed)
+    manifest = Path(indexed.manifest_file(FEATURE, DAYS[1])).read_bytes()
+    # Late raw rows change the day, so its new snapshot gets a new name; writing it fails.
+    raw = Path(indexed.raw_root) / "engagement_events" / f"dt={DAYS[1]}"
+    extra = next(raw.glob("*.parquet"))
+    changed = TableLocations(raw_root=str(tmp_path / "raw"), tables_root=indexed.tables_root)
+    shutil.copytree(indexed.raw_root, changed.raw_root)
+    first = pl.read_parquet(extra)
+    target = Path(changed.raw_root, "engagement_events", f"dt={DAYS[1]}", extra.name)
+    first.head(first.height // 2).write_parquet(target)
     real_replace = os.replace
 
     def failing_replace(src: Any, dst: Any) -> None:
-        if str(dst) == str(snapshot):
+        if "/snapshots/" in str(dst):
             msg = "disk full"
             raise OSError(msg)
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(StoreError, match=r"cannot write .*part-00000.parquet: disk full"):
-        index_day(published.artefacts[FEATURE], DAYS[1], indexed)
+    with pytest.raises(StoreError, match=r"cannot write .*/snapshots/dt=.*/part-[0-9a-f]{20}\.parquet: disk full"):
+        index_day(published.artefacts[FEATURE], DAYS[1], changed)
     monkeypatch.setattr(os, "replace", real_replace)
-    assert snapshot.read_bytes() == before
+    assert Path(indexed.manifest_file(FEATURE, DAYS[1])).read_bytes() == manifest  # the old version is live
+    assert read_snapshot(FEATURE, DAYS[1], indexed).equals(before)
     assert [p for p in Path(indexed.tables_root).rglob("*") if p.name.endswith(".tmp")] == []
-    with pytest.raises(SourceDataError, match="no complete snapshots partition"):
-        read_snapshot(FEATURE, DAYS[1], indexed)  # no manifest: readers and the next day ignore it
-    assert index_day(published.artefacts[FEATURE], DAYS[1], indexed).incremental
-    assert read_snapshot(FEATURE, DAYS[1], indexed).height > 0
+    result = index_day(published.artefacts[FEATURE], DAYS[1], changed)  # the next run replaces it
+    assert result.incremental
+    assert not read_snapshot(FEATURE, DAYS[1], indexed).equals(before)
+    for live in (result.events_path, result.snapshot_path):  # what the failed run left beside them is gone
+        assert sorted(p.name for p in Path(live).parent.iterdir()) == [Path(live).name]
 
 
 def test_a_reader_during_reruns_always_sees_a_whole_file(indexed: TableLocations, published: Published) -> None:

@@ -48,7 +48,8 @@ def test_batch_index_prints_each_day(env: dict[str, str]) -> None:
         assert f"{day}: " in result.output
     assert "full recompute" in result.output and "incremental" in result.output
     assert "rejected" in result.output and "null user_id" in result.output
-    snapshot = f"{env['FP_TABLES_ROOT']}/recent_engagements_v1/snapshots/dt={DAYS[-1]}/part-00000.parquet"
+    located = TableLocations(raw_root=env["FP_RAW_DATA_ROOT"], tables_root=env["FP_TABLES_ROOT"])
+    snapshot = located.partition_file("recent_engagements_v1", "snapshots", DAYS[-1])
     assert snapshot in result.output
     assert Path(snapshot).exists()
     assert "rows/s" in result.output

@@ -115,6 +115,7 @@ from feature_platform.runtimes.batch._watermark import (
     certified_days,
     certify_day,
     latest_certified_day,
+    watermark_path,
 )
 
 __all__ = [
@@ -133,4 +134,5 @@ __all__ = [
     "read_snapshot",
     "snapshot_columns",
     "snapshot_schema",
+    "watermark_path",
 ]

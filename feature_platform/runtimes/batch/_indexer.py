@@ -9,7 +9,8 @@ manifest is written last.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
 
@@ -26,11 +27,13 @@ from feature_platform.engine import (
 )
 from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.engine.validation import REASON_SEPARATOR
-from feature_platform.errors import SourceDataError
+from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
+from feature_platform.runtimes.batch._completeness import missing_days
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
     REJECTS,
     SNAPSHOTS,
+    Table,
     TableLocations,
     relative_partition_file,
 )
@@ -38,6 +41,13 @@ from feature_platform.runtimes.batch._manifest import DayManifest, FileInfo, inp
 from feature_platform.runtimes.batch._parquet_writer import handle_sha256, in_order, write_frames
 from feature_platform.runtimes.batch._snapshot import WrittenSnapshot, advance, recompute, write_snapshot
 from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes, sha256
+from feature_platform.runtimes.batch.contracts import (
+    ContractReport,
+    ContractTally,
+    check_frame,
+    events_contract,
+    snapshot_contract,
+)
 
 EVENTS_ORDER = (TIMESTAMP, EVENT_ID, EVENT_TYPE)
 """Sort order of an events partition (ascending): unique once replays are dropped."""
@@ -66,17 +76,45 @@ class DayIndexResult:
     events_sha256: str = ""
     rejects_sha256: str = ""
     snapshot_sha256: str = ""
+    missing_days: list[date] = field(default_factory=list)
+    """Days of the window with raw data but not indexed (only with ``allow_gaps``): the snapshot is incomplete."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_days
 
 
 def index_day(
-    artefact: Artefact, day: date, locations: TableLocations, *, allow_missing: bool = False
+    artefact: Artefact,
+    day: date,
+    locations: TableLocations,
+    *,
+    allow_missing: bool = False,
+    allow_gaps: bool = False,
+    check_contracts: bool = True,
 ) -> DayIndexResult:
-    """Index ``day`` of ``artefact``'s feature (see the package docstring for the exact semantics)."""
-    return _index(artefact, FeatureTables(artefact.feature.id, locations), day, allow_missing=allow_missing)
+    """Index ``day`` of ``artefact``'s feature (see the package docstring for the exact semantics).
+
+    The day's tables are checked against their data contracts before they replace anything
+    (:class:`~feature_platform.errors.ContractViolationError` otherwise), and a day whose window has
+    unindexed raw days is refused (:class:`~feature_platform.errors.IncompleteHistoryError`) unless
+    ``allow_gaps``, which builds a snapshot marked incomplete.
+    """
+    tables = FeatureTables(artefact.feature.id, locations)
+    return _index(
+        artefact, tables, day, allow_missing=allow_missing, allow_gaps=allow_gaps, check_contracts=check_contracts
+    )
 
 
 def index_days(
-    artefact: Artefact, start: date, end: date, locations: TableLocations, *, allow_missing: bool = False
+    artefact: Artefact,
+    start: date,
+    end: date,
+    locations: TableLocations,
+    *,
+    allow_missing: bool = False,
+    allow_gaps: bool = False,
+    check_contracts: bool = True,
 ) -> list[DayIndexResult]:
     """Index ``start`` … ``end`` (inclusive) in order, each day building on the previous one's snapshot.
 
@@ -92,7 +130,10 @@ def index_days(
     carry = _Carry()
     try:
         return [
-            _index(artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, carry=carry)
+            _index(
+                artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, allow_gaps=allow_gaps,
+                check_contracts=check_contracts, carry=carry,
+            )
             for i in range(count)
         ]
     finally:
@@ -147,14 +188,25 @@ def retention_first_day(as_of: datetime, artefact: Artefact) -> date:
 
 
 def _index(
-    artefact: Artefact, tables: FeatureTables, day: date, *, allow_missing: bool, carry: _Carry | None = None
+    artefact: Artefact,
+    tables: FeatureTables,
+    day: date,
+    *,
+    allow_missing: bool,
+    allow_gaps: bool = False,
+    check_contracts: bool = True,
+    carry: _Carry | None = None,
 ) -> DayIndexResult:
     feature_id = artefact.feature.id
     content_hash = artefact_hash(artefact)
     end = day_start(day + timedelta(days=1))
+    first = retention_first_day(end, artefact)
     locations = tables.locations
 
     raw, missing = _scan_raw(artefact, day, locations, allow_missing=allow_missing)
+    gaps = missing_days(artefact, locations, tables.complete_days(), first, day)
+    if gaps and not allow_gaps:
+        raise IncompleteHistoryError(_gap_message(feature_id, day, gaps))
     lookups = _scan_lookups(artefact, locations)
     plan = build_feature_frame(artefact, raw, lookups, max_event_time=end - ONE_MICROSECOND)
     events, rejects = pl.collect_all(
@@ -166,39 +218,48 @@ def _index(
     rejects = rejects.sort(list(REJECTS_ORDER), nulls_last=True, maintain_order=True)
     rejects_data = parquet_bytes(rejects)
     reasons = reason_counts(rejects)
+    reports = [check_frame(events_contract(artefact, day), events[kept])] if check_contracts else []
+    tally = ContractTally(snapshot_contract(artefact, day)) if check_contracts else None
 
     storage = tables.storage
     with (
-        storage.stage(tables.key(EVENTS, day)) as events_file,
-        storage.stage(tables.key(SNAPSHOTS, day)) as snapshot_file,
+        storage.stage(_pending_key(tables, EVENTS, day)) as events_file,
+        storage.stage(_pending_key(tables, SNAPSHOTS, day)) as snapshot_file,
     ):
         events_sha = write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept)).sha256
         snapshot, incremental, inputs = _snapshot(
-            artefact, tables, day, events, kept, events_sha, content_hash, snapshot_file.local_path, carry
+            artefact, tables, day, events, kept, events_sha, content_hash, snapshot_file.local_path, carry, tally,
         )
         del events  # the day's events are on disk now: do not hold them while files are published
+        if tally is not None:
+            reports.append(tally.report())
+        if any(not report.passed for report in reports):  # the staged files are discarded, the live day kept
+            raise ContractViolationError(_contract_message(feature_id, day, reports))
         manifest = DayManifest(
             feature_id=feature_id,
             day=day,
             artefact_hash=content_hash,
-            events=FileInfo(relative_partition_file(EVENTS, day), kept.len(), events_sha),
-            rejects=FileInfo(relative_partition_file(REJECTS, day), rejects.height, sha256(rejects_data)),
-            snapshot=FileInfo(relative_partition_file(SNAPSHOTS, day), snapshot.rows, snapshot.sha256),
+            events=FileInfo(relative_partition_file(EVENTS, day, events_sha), kept.len(), events_sha),
+            rejects=FileInfo(
+                relative_partition_file(REJECTS, day, sha256(rejects_data)), rejects.height, sha256(rejects_data)
+            ),
+            snapshot=FileInfo(relative_partition_file(SNAPSHOTS, day, snapshot.sha256), snapshot.rows, snapshot.sha256),
             duplicate_replays=raw_events - kept.len(),
             reject_reasons=reasons,
             snapshot_users=snapshot.users,
             incremental=incremental,
             inputs=inputs,
             missing_sources=tuple(missing),
-            window_from=retention_first_day(end, artefact),
+            window_from=first,
+            missing_days=tuple(gaps),
         )
         written = snapshot_file.open_committed() if carry is not None else None
         try:
-            tables.begin_write(day)
-            events_file.commit()
-            storage.put(tables.key(REJECTS, day), rejects_data)
-            snapshot_file.commit()
-            tables.finish_write(manifest)
+            # New files under new names (their hashes) beside the live ones, then the manifest swap.
+            events_file.commit(f"{feature_id}/{manifest.events.path}")
+            storage.put(f"{feature_id}/{manifest.rejects.path}", rejects_data)
+            snapshot_file.commit(f"{feature_id}/{manifest.snapshot.path}")
+            tables.commit_day(manifest)
         except BaseException:
             if written is not None:
                 written.close()
@@ -222,6 +283,34 @@ def _index(
         events_sha256=manifest.events.sha256,
         rejects_sha256=manifest.rejects.sha256,
         snapshot_sha256=manifest.snapshot.sha256,
+        missing_days=list(gaps),
+    )
+
+
+def _pending_key(tables: FeatureTables, table: Table, day: date) -> str:
+    """The key a table file is staged for; it is committed under its content-hashed name."""
+    return f"{tables.locations.partition_dir_key(tables.feature_id, table, day)}/part-pending.parquet"
+
+
+def _gap_message(feature_id: str, day: date, gaps: list[date]) -> str:
+    listed = ", ".join(d.isoformat() for d in gaps[:10]) + (" …" if len(gaps) > 10 else "")
+    return (
+        f"cannot index {feature_id} for {day.isoformat()}: {len(gaps)} day(s) of its retention window have raw "
+        f"data but are not indexed ({listed}), so its snapshot would silently miss their events; index them "
+        f"first (feature-platform batch-index --feature {feature_id} --date {gaps[0].isoformat()} "
+        f"--to {day.isoformat()}), or allow gaps (--allow-gaps) to build a snapshot marked incomplete"
+    )
+
+
+def _contract_message(feature_id: str, day: date, reports: list[ContractReport]) -> str:
+    broken = "; ".join(
+        f"{report.contract}: " + ", ".join(f"{rule} ({n} rows)" for rule, n in sorted(report.failures.items()))
+        for report in reports
+        if not report.passed
+    )
+    return (
+        f"the tables of {feature_id} for {day.isoformat()} break their data contract — {broken}; nothing of "
+        "that day was replaced (its previous version, if any, stays live)"
     )
 
 
@@ -276,8 +365,11 @@ def _snapshot(
     content_hash: str,
     path: str,
     carry: _Carry | None = None,
+    tally: ContractTally | None = None,
 ) -> tuple[WrittenSnapshot, bool, dict[date, str]]:
-    """Write snapshot(D) to ``path``: advanced from snapshot(D-1) + events(D), or a full recompute."""
+    """Write snapshot(D) to ``path``: advanced from snapshot(D-1) + events(D), or a full recompute.
+
+    Each user range is checked against the snapshot contract (``tally``) on its way to the file."""
     end = day_start(day + timedelta(days=1))
     first = retention_first_day(end, artefact)
     previous = day - timedelta(days=1)
@@ -288,17 +380,25 @@ def _snapshot(
     if base is not None:
         handle, recorded = base
         with handle:
-            written = write_snapshot(artefact, path, advance(artefact, handle, events, kept, end))
+            written = write_snapshot(artefact, path, _checked(advance(artefact, handle, events, kept, end), tally))
         inputs = {d: s for d, s in recorded.items() if d >= first}
         incremental = True
     else:
         shas = tables.events_shas(first, previous)
         older = tables.scan_days(EVENTS, shas, events_schema(artefact)).collect()
-        written = write_snapshot(artefact, path, recompute(artefact, pl.concat([older, events[kept]]), end))
+        ranges = recompute(artefact, pl.concat([older, events[kept]]), end)
+        written = write_snapshot(artefact, path, _checked(ranges, tally))
         inputs = dict(shas)
         incremental = False
     inputs[day] = events_sha
     return written, incremental, inputs
+
+
+def _checked(ranges: Iterator[pl.DataFrame], tally: ContractTally | None) -> Iterator[pl.DataFrame]:
+    for frame in ranges:
+        if tally is not None:
+            tally.check(frame)
+        yield frame
 
 
 def carried_snapshot(

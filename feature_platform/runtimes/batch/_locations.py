@@ -1,11 +1,16 @@
 """Where the batch tables live, and the one function per path of the layout.
 
-Layout (``<f>`` is the feature id, ``D`` a day ``YYYY-MM-DD``)::
+Layout (``<f>`` is the feature id, ``D`` a day ``YYYY-MM-DD``, ``H`` the first 20 hex digits of the
+file's sha256)::
 
-    <tables_root>/<f>/events/dt=D/part-00000.parquet
-    <tables_root>/<f>/rejects/dt=D/part-00000.parquet
-    <tables_root>/<f>/snapshots/dt=D/part-00000.parquet
-    <tables_root>/<f>/_manifests/dt=D.json            written last: the day is complete
+    <tables_root>/<f>/events/dt=D/part-H.parquet
+    <tables_root>/<f>/rejects/dt=D/part-H.parquet
+    <tables_root>/<f>/snapshots/dt=D/part-H.parquet
+    <tables_root>/<f>/_manifests/dt=D.json            the commit point: names the day's three files
+
+A file's name carries its content hash, so a re-index writes the new files *beside* the old ones and
+the manifest swap (one atomic write) moves readers from the old version to the new one; the old files
+are removed after it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ TABLES: tuple[Table, ...] = (EVENTS, REJECTS, SNAPSHOTS)
 MANIFESTS = "_manifests"
 PARTITION_KEY = "dt"
 PART_FILE = "part-00000.parquet"
+"""The watermark's one file per day (a marker, not content-addressed)."""
+PART_HASH_DIGITS = 20
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,8 @@ class TableLocations:
 
     # -- keys, relative to the tables root ---------------------------------------------------------
 
-    def partition_key(self, feature_id: str, table: Table, day: date) -> str:
-        return f"{feature_id}/{relative_partition_file(table, day)}"
+    def partition_dir_key(self, feature_id: str, table: Table, day: date) -> str:
+        return f"{feature_id}/{table}/{partition_name(day)}"
 
     def manifest_key(self, feature_id: str, day: date) -> str:
         return f"{feature_id}/{MANIFESTS}/{partition_name(day)}.json"
@@ -77,8 +84,10 @@ class TableLocations:
         return f"{self.feature_root(feature_id)}/{table}"
 
     def partition_file(self, feature_id: str, table: Table, day: date) -> str:
-        """The one file of ``table``'s partition ``day``."""
-        return f"{self.tables_root.rstrip('/')}/{self.partition_key(feature_id, table, day)}"
+        """The one live file of ``table``'s partition ``day`` (the one its manifest names)."""
+        from feature_platform.runtimes.batch._tables import FeatureTables  # the manifest knows the name
+
+        return FeatureTables(feature_id, self).path(table, day)
 
     def manifest_file(self, feature_id: str, day: date) -> str:
         return f"{self.tables_root.rstrip('/')}/{self.manifest_key(feature_id, day)}"
@@ -88,9 +97,9 @@ def partition_name(day: date) -> str:
     return f"{PARTITION_KEY}={day.isoformat()}"
 
 
-def relative_partition_file(table: Table, day: date) -> str:
-    """A partition file's path relative to the feature root (as written in manifests)."""
-    return f"{table}/{partition_name(day)}/{PART_FILE}"
+def relative_partition_file(table: Table, day: date, sha256: str) -> str:
+    """A partition file's path relative to the feature root (as written in manifests): named by its hash."""
+    return f"{table}/{partition_name(day)}/part-{sha256[:PART_HASH_DIGITS]}.parquet"
 
 
 def parse_manifest_name(name: str) -> date | None:

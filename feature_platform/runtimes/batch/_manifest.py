@@ -48,6 +48,16 @@ class DayManifest:
     missing_sources: tuple[str, ...] = ()
     window_from: date | None = None
     """The first day of the snapshot's retention window (``inputs`` covers the complete days from it)."""
+    missing_days: tuple[date, ...] = ()
+    """Days of the window with raw data but no indexed events when the snapshot was built (``--allow-gaps``)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether the snapshot covers every day of its window that has raw data (see ``missing_days``)."""
+        return not self.missing_days
+
+    def file(self, table: str) -> FileInfo:
+        return {"events": self.events, "rejects": self.rejects, "snapshots": self.snapshot}[table]
 
     def to_bytes(self) -> bytes:
         document: dict[str, Any] = {
@@ -63,6 +73,8 @@ class DayManifest:
                 "incremental": self.incremental,
                 "inputs": {d.isoformat(): sha for d, sha in sorted(self.inputs.items())},
                 **({"window_from": self.window_from.isoformat()} if self.window_from is not None else {}),
+                "missing_days": [d.isoformat() for d in self.missing_days],
+                "complete": self.complete,
             },
             "missing_sources": sorted(self.missing_sources),
         }
@@ -89,6 +101,7 @@ class DayManifest:
                 inputs={date.fromisoformat(d): str(s) for d, s in doc["snapshot"]["inputs"].items()},
                 missing_sources=tuple(doc["missing_sources"]),
                 window_from=_optional_day(doc["snapshot"].get("window_from")),
+                missing_days=tuple(date.fromisoformat(d) for d in doc["snapshot"].get("missing_days", [])),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             msg = f"cannot read the batch manifest {origin}: {exc}; re-index that day"

@@ -21,6 +21,7 @@ from feature_platform.runtimes.batch._locations import (
     EVENTS,
     MANIFESTS,
     PARTITION_KEY,
+    TABLES,
     Table,
     TableLocations,
     parse_manifest_name,
@@ -99,25 +100,34 @@ class FeatureTables:
         first = manifest.window_from or min(manifest.inputs, default=day)
         return changed_inputs(manifest.inputs, self.events_shas(first, day), first, day)
 
-    def begin_write(self, day: date) -> None:
-        """Mark ``day`` incomplete (delete its manifest) before its files are replaced."""
-        self.storage.delete(self.locations.manifest_key(self.feature_id, day))
-        self._manifests[day] = None
-        if self._complete is not None:
-            self._complete.discard(day)
-
-    def finish_write(self, manifest: DayManifest) -> None:
-        """Write the manifest: the day is complete."""
+    def commit_day(self, manifest: DayManifest) -> None:
+        """Swap the day's manifest to ``manifest`` (one atomic write: readers move from the old version of
+        the day to the new one), then remove the files no manifest names any more: the old version's, and
+        any left by a run that died between writing its files and its manifest."""
         self.storage.put(self.locations.manifest_key(self.feature_id, manifest.day), manifest.to_bytes())
         self._manifests[manifest.day] = manifest
         if self._complete is not None:
             self._complete.add(manifest.day)
+        live = {f"{self.feature_id}/{manifest.file(table).path}" for table in TABLES}
+        for table in TABLES:
+            prefix = f"{self.locations.partition_dir_key(self.feature_id, table, manifest.day)}/"
+            for key in self.storage.list_keys(prefix):
+                if key not in live:
+                    self.storage.delete(key)
 
     # -- files -------------------------------------------------------------------------------------
 
     def key(self, table: Table, day: date) -> str:
-        """The partition file's key in :attr:`storage`."""
-        return self.locations.partition_key(self.feature_id, table, day)
+        """The live partition file's key in :attr:`storage`, as the day's manifest names it."""
+        manifest = self.manifest(day)
+        if manifest is None:
+            msg = (
+                f"feature {self.feature_id} has no complete {table} partition for {day.isoformat()} "
+                f"(no manifest at {self.locations.manifest_file(self.feature_id, day)}); "
+                "index that day first (feature-platform batch-index)"
+            )
+            raise SourceDataError(msg)
+        return f"{self.feature_id}/{manifest.file(table).path}"
 
     def path(self, table: Table, day: date) -> str:
         """The partition file's path or URL, for polars."""

@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
+from feature_platform.errors import CertificationRefusedError
 from feature_platform.runtimes.batch._locations import PART_FILE, PARTITION_KEY, TableLocations, partition_name
-from feature_platform.runtimes.batch._tables import parquet_bytes
+from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes
 
 WATERMARK = "watermark"
 
@@ -39,23 +40,55 @@ def watermark_key(feature_id: str, day: date) -> str:
     return f"{feature_id}/{WATERMARK}/{partition_name(day)}/{PART_FILE}"
 
 
-def certify_day(locations: TableLocations, certification: Certification) -> str:
-    """Write the day's watermark row (atomically); returns its path."""
-    at = certification.certified_at or datetime.now(UTC)
-    frame = pl.DataFrame(
-        [{
-            "day": certification.day,
-            "feature_id": certification.feature_id,
-            "artefact_hash": certification.artefact_hash,
-            "snapshot_users": certification.snapshot_users,
-            "certified_at": at,
-            "run_id": certification.run_id,
-        }]
+def certify_day(locations: TableLocations, feature_id: str, day: date, run_id: str) -> Certification:
+    """Certify ``day``: refused unless it is indexed (its tables passed their contracts: the indexer
+    promotes nothing else), its snapshot complete and still current. Writes the watermark row atomically.
+
+    Whoever calls it — a Dagster run, a separate run the daemon launched, the CLI — gets the same
+    verdict, because it is computed here from what is stored, not from which steps ran before.
+    """
+    tables = FeatureTables(feature_id, locations)
+    manifest = tables.manifest(day)
+    where = f"{feature_id} for {day.isoformat()}"
+    if manifest is None:
+        msg = f"cannot certify {where}: the day is not indexed (or its last indexing failed its contracts)"
+        raise CertificationRefusedError(msg)
+    if not manifest.complete:
+        listed = ", ".join(d.isoformat() for d in manifest.missing_days[:10])
+        msg = (
+            f"cannot certify {where}: its snapshot is incomplete — {len(manifest.missing_days)} day(s) of its "
+            f"window were not indexed when it was built ({listed}); index them and re-index up to {day.isoformat()}"
+        )
+        raise CertificationRefusedError(msg)
+    changed = tables.changed_inputs(day)
+    if changed:
+        msg = (
+            f"cannot certify {where}: its snapshot is stale (the events of {changed[0].isoformat()} changed after "
+            f"it was built); re-index {changed[0].isoformat()}..{day.isoformat()}"
+        )
+        raise CertificationRefusedError(msg)
+    certification = Certification(
+        feature_id=feature_id, day=day, artefact_hash=manifest.artefact_hash, snapshot_users=manifest.snapshot_users,
+        run_id=run_id, certified_at=datetime.now(UTC),
     )
-    storage = locations.storage()
-    key = watermark_key(certification.feature_id, certification.day)
-    storage.put(key, parquet_bytes(frame))
-    return storage.url(key)
+    frame = pl.DataFrame(
+        [
+            {
+                "day": certification.day,
+                "feature_id": certification.feature_id,
+                "artefact_hash": certification.artefact_hash,
+                "snapshot_users": certification.snapshot_users,
+                "certified_at": certification.certified_at,
+                "run_id": certification.run_id,
+            }
+        ]
+    )
+    tables.storage.put(watermark_key(feature_id, day), parquet_bytes(frame))
+    return certification
+
+
+def watermark_path(locations: TableLocations, feature_id: str, day: date) -> str:
+    return locations.storage().url(watermark_key(feature_id, day))
 
 
 def certified_days(feature_id: str, locations: TableLocations) -> list[date]:

@@ -10,8 +10,9 @@ events of day D
     ``unique_event_ids`` no (event_id, event_type) twice — a raw row two event types select is two
     events, a replayed row is one; ``timestamp_in_day_window`` every timestamp before the end of D (a
     partition holds the events that *arrived* on D, so late events of earlier days belong to it, but
-    nothing from its future) and no older than the retention (an event that could never enter a
-    sequence means a broken clock upstream).
+    nothing from its future) and not before 2000-01-01 (the engine's validity floor). An event older
+    than the retention is valid — late data that will never enter a sequence — so it is no violation:
+    the contract gates every indexing run, and one late event must not block a day.
 
 snapshot of day D (long form: one row per user and position)
     the same ``schema_columns`` / ``column_types`` / ``non_null_keys`` (plus position);
@@ -33,6 +34,7 @@ from pandera.api.polars.types import PolarsData
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, events_schema
+from feature_platform.engine.validation import MIN_EVENT_TIME
 from feature_platform.errors import StaleSnapshotError
 from feature_platform.runtimes.batch._snapshot import snapshot_schema
 
@@ -83,6 +85,32 @@ def stale_report(error: StaleSnapshotError) -> ContractReport:
     return ContractReport(contract="snapshots", rows=0, failures={INPUTS_CURRENT: 1}, message=str(error))
 
 
+class ContractTally:
+    """One contract checked over a frame delivered in pieces (the snapshot's user ranges, streamed as
+    they are written): every snapshot rule concerns one user's rows, and a range never splits a user,
+    so the sum of the pieces' verdicts is the verdict on the whole."""
+
+    def __init__(self, schema: pa.DataFrameSchema) -> None:
+        self._schema = schema
+        self._rows = 0
+        self._failures: dict[str, int] = {}
+        self._sample: pl.DataFrame | None = None
+
+    def check(self, frame: pl.DataFrame) -> None:
+        report = check_frame(self._schema, frame)
+        self._rows += report.rows
+        for rule, count in report.failures.items():
+            self._failures[rule] = self._failures.get(rule, 0) + count
+        if self._sample is None and report.sample is not None:
+            self._sample = report.sample
+
+    def report(self) -> ContractReport:
+        return ContractReport(
+            contract=self._schema.name or "contract", rows=self._rows, failures=dict(self._failures),
+            sample=self._sample,
+        )
+
+
 def day_window(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
@@ -91,9 +119,8 @@ def day_window(day: date) -> tuple[datetime, datetime]:
 def events_contract(artefact: Artefact, day: date) -> pa.DataFrameSchema:
     """The contract of one day of a feature's enriched events table."""
     _, end = day_window(day)
-    oldest = end - timedelta(seconds=artefact.feature.retention_seconds)
     columns = _typed_columns(events_schema(artefact), keys=EVENT_KEYS)
-    columns[TIMESTAMP] = _with_checks(columns[TIMESTAMP], _between("timestamp_in_day_window", oldest, end))
+    columns[TIMESTAMP] = _with_checks(columns[TIMESTAMP], _between("timestamp_in_day_window", MIN_EVENT_TIME, end))
     return pa.DataFrameSchema(
         columns, unique=[EVENT_ID, EVENT_TYPE], strict=False, coerce=False,
         name=f"{artefact.feature.id}/events@{day.isoformat()}",

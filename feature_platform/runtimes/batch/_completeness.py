@@ -1,0 +1,55 @@
+"""Completeness: which days of a snapshot's window have raw data, and which of those are indexed.
+
+A snapshot of day D is *complete* when every day of its retention window before D that has raw data
+(a partition of any of the feature's events sources) has an indexed events partition. A day with no
+raw data at all — before the source began, or a day whose raw partition never arrived and was indexed
+with ``allow_missing`` — is not expected, so a new feature is complete from its first day of data on,
+and a feature indexed from the middle of its sources' history is not.
+
+The raw partitions are found by listing (through :mod:`feature_platform.storage`), never by reading
+them, so the check costs one listing per source.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import date
+
+from feature_platform.artefact.format import Artefact
+from feature_platform.engine import table_root
+from feature_platform.runtimes.batch._locations import TableLocations
+from feature_platform.storage import open_storage
+
+
+def raw_days(artefact: Artefact, locations: TableLocations, first: date, last: date) -> set[date]:
+    """Days in ``[first, last]`` with at least one raw Parquet file of an events source of the feature."""
+    found: set[date] = set()
+    for name in sorted({artefact.event_types[t].source for t in artefact.feature.event_types}):
+        source = artefact.sources[name]
+        if source.batch is None:
+            continue
+        storage = open_storage(
+            table_root(source, locations.raw_root), locations.s3, client_factory=locations.s3_client_factory,
+            what="raw source",
+        )
+        prefix = f"{source.batch.partition_key}="
+        for key in storage.list_keys(prefix):
+            partition, _, file = key.partition("/")
+            if not file.endswith(".parquet"):
+                continue
+            with contextlib.suppress(ValueError):
+                day = date.fromisoformat(partition[len(prefix) :])
+                if first <= day <= last:
+                    found.add(day)
+    return found
+
+
+def missing_days(
+    artefact: Artefact, locations: TableLocations, indexed: set[date] | list[date], first: date, before: date
+) -> list[date]:
+    """The days in ``[first, before)`` with raw data but no indexed events partition, sorted."""
+    if before <= first:
+        return []
+    last = date.fromordinal(before.toordinal() - 1)
+    done = set(indexed)
+    return sorted(d for d in raw_days(artefact, locations, first, last) if d not in done)
