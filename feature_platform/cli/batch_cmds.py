@@ -8,7 +8,7 @@ under ``FP_DATA_DIR``).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -21,7 +21,7 @@ from feature_platform.runtimes.batch import (
     DayIndexResult,
     TableLocations,
     build_training_set,
-    index_day,
+    index_days,
 )
 from feature_platform.store import open_store_from_settings
 
@@ -49,10 +49,9 @@ def batch_index(env: str | None, feature: str, first: datetime, last: datetime |
     click.echo(f"{feature} (artefact {(artefact.content_hash or '')[:12]}, live in {target!r}): "
                f"raw {locations.raw_root} -> tables {locations.feature_root(feature)}")
     started = time.perf_counter()
-    results: list[DayIndexResult] = []
-    for offset in range((end - start).days + 1):  # index_days, one day at a time so each prints as it is done
-        results.append(index_day(artefact, start + timedelta(days=offset), locations, allow_missing=allow_missing))
-        _echo_day(results[-1])
+    # one call for the whole range, so each day builds on the snapshot the previous one just wrote
+    # without reading it back; each day is printed as soon as it is done
+    results = index_days(artefact, start, end, locations, allow_missing=allow_missing, on_day=_echo_day)
     elapsed = time.perf_counter() - started
     total = sum(r.events_rows + r.rejects_rows for r in results)
     click.secho(f"indexed {len(results)} day(s) in {elapsed:.2f}s "
@@ -60,6 +59,7 @@ def batch_index(env: str | None, feature: str, first: datetime, last: datetime |
 
 
 def _echo_day(result: DayIndexResult) -> None:
+    """Progress of ``batch-index``: one day's counts, reject reasons and files, printed as it completes."""
     mode = "incremental" if result.incremental else "full recompute"
     click.echo(f"{result.day}: {result.events_rows:,} events, {result.rejects_rows:,} rejects, "
                f"snapshot {result.snapshot_users:,} users / {result.snapshot_rows:,} rows ({mode})")
