@@ -8,7 +8,7 @@ under ``FP_DATA_DIR``).
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -21,7 +21,7 @@ from feature_platform.runtimes.batch import (
     DayIndexResult,
     TableLocations,
     build_training_set,
-    index_day,
+    index_days,
 )
 from feature_platform.store import open_store_from_settings
 
@@ -35,8 +35,13 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--to", "last", type=_DAY, default=None, help="Index every day from --date to this one, in order.")
 @click.option("--allow-missing", is_flag=True,
               help="A source with no raw partition for a day contributes no rows instead of failing.")
+@click.option("--allow-gaps", is_flag=True,
+              help="Build over days of the retention window that have raw data but are not indexed; the "
+              "snapshot is marked incomplete (and is never certified) instead of the run failing.")
 @handle_errors
-def batch_index(env: str | None, feature: str, first: datetime, last: datetime | None, allow_missing: bool) -> None:
+def batch_index(
+    env: str | None, feature: str, first: datetime, last: datetime | None, allow_missing: bool, allow_gaps: bool
+) -> None:
     """Index FEATURE's days with the artefact live in ENV: events, rejects and sequence snapshots."""
     config = settings()
     target = env or config.env
@@ -49,10 +54,11 @@ def batch_index(env: str | None, feature: str, first: datetime, last: datetime |
     click.echo(f"{feature} (artefact {(artefact.content_hash or '')[:12]}, live in {target!r}): "
                f"raw {locations.raw_root} -> tables {locations.feature_root(feature)}")
     started = time.perf_counter()
-    results: list[DayIndexResult] = []
-    for offset in range((end - start).days + 1):  # index_days, one day at a time so each prints as it is done
-        results.append(index_day(artefact, start + timedelta(days=offset), locations, allow_missing=allow_missing))
-        _echo_day(results[-1])
+    # one call for the whole range, so each day builds on the snapshot the previous one just wrote
+    # without reading it back; each day is printed as soon as it is done
+    results = index_days(
+        artefact, start, end, locations, allow_missing=allow_missing, allow_gaps=allow_gaps, on_day=_echo_day
+    )
     elapsed = time.perf_counter() - started
     total = sum(r.events_rows + r.rejects_rows for r in results)
     click.secho(f"indexed {len(results)} day(s) in {elapsed:.2f}s "
@@ -60,6 +66,7 @@ def batch_index(env: str | None, feature: str, first: datetime, last: datetime |
 
 
 def _echo_day(result: DayIndexResult) -> None:
+    """Progress of ``batch-index``: one day's counts, reject reasons and files, printed as it completes."""
     mode = "incremental" if result.incremental else "full recompute"
     click.echo(f"{result.day}: {result.events_rows:,} events, {result.rejects_rows:,} rejects, "
                f"snapshot {result.snapshot_users:,} users / {result.snapshot_rows:,} rows ({mode})")
@@ -67,6 +74,9 @@ def _echo_day(result: DayIndexResult) -> None:
         click.echo(f"    rejected {count:,}: {reason}")
     if result.missing_sources:
         click.secho(f"    no raw partition (allowed): {', '.join(result.missing_sources)}", fg="yellow")
+    if result.missing_days:
+        listed = ", ".join(d.isoformat() for d in result.missing_days)
+        click.secho(f"    INCOMPLETE snapshot (--allow-gaps): not indexed: {listed}", fg="yellow")
     click.echo(f"    events    {result.events_path}")
     click.echo(f"    rejects   {result.rejects_path}")
     click.echo(f"    snapshot  {result.snapshot_path}")

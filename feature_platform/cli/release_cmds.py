@@ -50,7 +50,11 @@ def plan(configs: Path | None, env: str | None, features: tuple[str, ...], fmt: 
 @click.option("--feature", "features", multiple=True, help="Only this feature id (repeatable).")
 @handle_errors
 def publish(configs: Path | None, env: str | None, features: tuple[str, ...]) -> None:
-    """Compile, plan, and publish created/changed features to ENV. Breaking changes exit with code 3."""
+    """Compile, plan, and publish created/changed features to ENV.
+
+    A release that breaks a rule (a breaking change, an artefact failing its format or the JSON Schema)
+    exits with code 3 and publishes nothing; the rules are those of the Dagster release gate.
+    """
     configs_dir = configs or settings().configs_dir
     result = compile_or_exit(configs_dir)
     compiled = {k: SealedBytes(artefact=v.artefact, data=v.data) for k, v in result.artefacts.items()}

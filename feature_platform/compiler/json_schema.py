@@ -1,15 +1,11 @@
-"""The JSON Schema of the artefact format, for runtimes written in other languages."""
+"""The JSON Schema of the artefact format, for runtimes written in other languages.
+
+Defined in :mod:`feature_platform.artefact.schema` (the release gate validates against it without the
+compiler); re-exported here because ``feature-platform schema`` is a compiler command.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from feature_platform.artefact.schema import artefact_json_schema
 
-from feature_platform.artefact.format import FORMAT_VERSION, Artefact
-
-
-def artefact_json_schema() -> dict[str, Any]:
-    schema = Artefact.model_json_schema(mode="serialization")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://feature-platform.dev/schemas/artefact-{FORMAT_VERSION}.json"
-    schema["title"] = f"feature_platform artefact, format {FORMAT_VERSION}"
-    return schema
+__all__ = ["artefact_json_schema"]

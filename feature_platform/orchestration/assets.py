@@ -22,7 +22,7 @@ from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.catalogue import Catalogue, FeatureInfo, SourceInfo
 from feature_platform.orchestration.checks import artefact_integrity_check, data_contract_checks
 from feature_platform.orchestration.freshness import batch_freshness_policy
-from feature_platform.orchestration.indexing import certify_partition, index_partition
+from feature_platform.orchestration.indexing import IndexConfig, certify_partition, index_partition
 from feature_platform.orchestration.keys import (
     CONFIG_VALID,
     CONFIGS_GROUP,
@@ -202,10 +202,10 @@ def _batch_assets(
         description=f"Index one day of {info.feature_id}: events, rejects and the day's snapshot.",
     )
     def index(
-        context: dg.AssetExecutionContext, artefact_store: ArtefactStoreResource,
+        context: dg.AssetExecutionContext, config: IndexConfig, artefact_store: ArtefactStoreResource,
         release_target: ReleaseTargetResource, data_locations: DataLocationsResource,
     ) -> Iterator[dg.MaterializeResult]:
-        yield from index_partition(context, keys, artefact_store, release_target, data_locations)
+        yield from index_partition(context, keys, config, artefact_store, release_target, data_locations)
 
     with warnings.catch_warnings():  # backfill_policy on a single asset is "beta" in 1.13; it works
         warnings.filterwarnings("ignore", category=dg.BetaWarning)

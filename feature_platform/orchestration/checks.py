@@ -20,6 +20,7 @@ import dagster as dg
 import polars as pl
 
 from feature_platform.artefact import Artefact
+from feature_platform.artefact.schema import json_schema_errors
 from feature_platform.errors import (
     CorruptArtefactError,
     StaleSnapshotError,
@@ -29,7 +30,6 @@ from feature_platform.errors import (
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.keys import ARTEFACT_INTEGRITY, DATA_CONTRACT, FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
-from feature_platform.orchestration.release import json_schema_errors
 from feature_platform.orchestration.resources import (
     ArtefactStoreResource,
     DataLocationsResource,

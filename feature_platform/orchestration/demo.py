@@ -12,15 +12,16 @@ same ``DAGSTER_HOME`` shows their history, lineage and check results afterwards:
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import NoReturn
 
+import click
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
@@ -146,20 +147,32 @@ def _run(
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--day", action="append", type=date.fromisoformat, default=None,
-                        help="A day to index (repeatable; default: every day the raw data has).")
-    args = parser.parse_args(argv)
-    days = args.day or raw_days(PlatformSettings().raw_root)
-    if not days:
-        parser.error(f"no raw data under {PlatformSettings().raw_root}; run `feature-platform demo-data` first")
-    summary = run_demo_graph(days)
-    print(summary.render())
-    print(f"\nOpen the UI on this history: DAGSTER_HOME={summary.dagster_home} "
-          "dagster dev -w workspace.yaml   (or `make ui`)")
-    return 0 if summary.success else 1
+@click.command(name="demo")
+@click.option("--day", "days", multiple=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="A day to index, YYYY-MM-DD (repeatable; default: every day the raw data has).")
+def demo(days: tuple[datetime, ...]) -> None:
+    """Run every feature's whole graph in process: release, then each day in order; exit 1 on a failure.
+
+    Click, like the ``feature-platform`` CLI, so both parse and report usage errors the same way.
+    """
+    raw_root = PlatformSettings().raw_root
+    chosen = [d.date() for d in days] or raw_days(raw_root)
+    if not chosen:
+        raise click.UsageError(f"no raw data under {raw_root}; run `feature-platform demo-data` first")
+    summary = run_demo_graph(chosen)
+    click.echo(summary.render())
+    click.echo(f"\nOpen the UI on this history: DAGSTER_HOME={summary.dagster_home} "
+               "dagster dev -w workspace.yaml   (or `make ui`)")
+    if not summary.success:
+        raise SystemExit(1)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """``python -m feature_platform.orchestration.demo [--day D ...]``; exits 0, 1 (a run or check
+    failed) or 2 (usage)."""
+    demo.main(args=argv, prog_name="python -m feature_platform.orchestration.demo")
+    raise SystemExit(0)  # unreachable: click's standalone mode always exits
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -17,9 +17,10 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from feature_platform.engine import POSITION
-from feature_platform.errors import CertificationRefusedError
+from feature_platform.errors import CertificationRefusedError, ContractViolationError, IncompleteHistoryError
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.checks import ARTEFACT_HASH
 from feature_platform.orchestration.keys import FeatureKeys
@@ -36,17 +37,39 @@ SAMPLE_USERS = 3
 SAMPLE_POSITIONS = 5
 
 
+class IndexConfig(dg.Config):
+    """Run configuration of a day's indexing step (the defaults are the safe ones)."""
+
+    allow_gaps: bool = Field(
+        default=False,
+        description="Build over days of the retention window that have raw data but are not indexed; the "
+        "snapshot is marked incomplete and the watermark will not certify it. Default: fail naming the days.",
+    )
+    allow_missing: bool = Field(
+        default=False, description="A source with no raw partition for the day contributes no rows instead of failing."
+    )
+
+
 def index_partition(
-    context: dg.AssetExecutionContext, keys: FeatureKeys, artefact_store: ArtefactStoreResource,
+    context: dg.AssetExecutionContext, keys: FeatureKeys, config: IndexConfig, artefact_store: ArtefactStoreResource,
     release_target: ReleaseTargetResource, data_locations: DataLocationsResource,
 ) -> Iterator[dg.MaterializeResult]:
-    """Index one day of one feature with the artefact live in the target environment."""
+    """Index one day of one feature with the artefact live in the target environment.
+
+    The day's tables replace the live ones only once they pass their data contracts (in the runtime, so
+    whichever run this is); a failure leaves the previous version of the day live and fails the step.
+    """
     from feature_platform.runtimes.batch import index_day
 
     day = partition_day(context)
     artefact = artefact_for(artefact_store, release_target.env, keys.feature_id)
     locations = data_locations.table_locations()
-    result = index_day(artefact, day, locations)
+    try:
+        result = index_day(
+            artefact, day, locations, allow_gaps=config.allow_gaps, allow_missing=config.allow_missing
+        )
+    except (ContractViolationError, IncompleteHistoryError) as exc:
+        raise dg.Failure(description=str(exc)) from exc
     context.log.info(
         f"{keys.feature_id} {day}: {result.events_rows} events, {result.rejects_rows} rejects, "
         f"{result.snapshot_users} users in the snapshot ({'incremental' if result.incremental else 'full'})"
@@ -56,6 +79,8 @@ def index_partition(
         "day": day.isoformat(),
         "incremental": result.incremental,
         "missing_sources": ", ".join(result.missing_sources) or "none",
+        "complete": result.complete,
+        "missing_days": ", ".join(d.isoformat() for d in result.missing_days) or "none",
     }
     # The data version of each table is its file's sha256: re-indexing the same input changes nothing
     # downstream, and a day whose content changed marks the next day's snapshot (built on it) unsynced.

@@ -8,23 +8,22 @@ step can therefore run in its own process, pod or machine, and re-running ``publ
 publishes exactly what was last validated.
 
 Gates (blocking, ERROR): ``compiled`` carries ``config_valid`` (every compile issue in its metadata),
-``validated`` carries ``release_allowed`` (artefact format and JSON Schema, and no breaking change to
-a production feature); a failure stops the run before anything downstream. The integrity of what is
-live is checked after publishing (:mod:`feature_platform.orchestration.checks`).
+``validated`` carries ``release_allowed`` (the release rules of :mod:`feature_platform.release.rules`:
+artefact format and JSON Schema, and no breaking change to a production feature — the same function
+CLI ``publish`` applies, and ``published`` applies it once more before moving the pointer); a failure
+stops the run before anything downstream. The integrity of what is live is checked after publishing
+(:mod:`feature_platform.orchestration.checks`).
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import jsonschema
 
 from feature_platform.artefact import Artefact, parse_artefact
-from feature_platform.compiler import ValidationIssue, artefact_json_schema
+from feature_platform.compiler import ValidationIssue
 from feature_platform.errors import FeaturePlatformError, PublishRefusedError
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.keys import CONFIG_VALID, RELEASE_ALLOWED, FeatureKeys
@@ -34,8 +33,7 @@ from feature_platform.orchestration.resources import (
     ReleaseTargetResource,
 )
 from feature_platform.plan import Transition
-from feature_platform.release import plan_release, publish_release, source_revision
-from feature_platform.release.publisher import SealedBytes
+from feature_platform.release import SealedBytes, check_release, publish_release, source_revision
 from feature_platform.store import layout
 
 CONTENT_HASH = "content_hash"
@@ -91,19 +89,21 @@ def validate_feature(
     context: dg.AssetExecutionContext, keys: FeatureKeys, artefact_store: ArtefactStoreResource,
     release_target: ReleaseTargetResource,
 ) -> dg.MaterializeResult:
-    """Re-verify the candidate (hash, format, JSON Schema) and plan it against the target environment."""
+    """Re-verify the candidate and judge it by the release rules against the target environment.
+
+    The rules are :func:`feature_platform.release.check_release`, the function CLI ``publish`` (and
+    the ``published`` step, again, at the moment it moves the pointer) applies, so what passes here is
+    what the CLI would publish and nothing else.
+    """
     content_hash = latest_content_hash(context, keys.compiled)
     store = artefact_store.get_store()
     data = store.get_artefact_bytes(content_hash)  # hash-verified
     artefact = parse_artefact(data, expected_hash=content_hash, origin=f"candidate {content_hash[:12]}")
-    schema_errors = json_schema_errors(data)
-    plan = plan_release({keys.feature_id: artefact}, store, release_target.env, [keys.feature_id])
+    verdict = check_release({keys.feature_id: SealedBytes(artefact=artefact, data=data)}, store,
+                            release_target.env, [keys.feature_id])  # the rules CLI publish applies
+    plan = verdict.plan
     diff = plan.diffs[0]
-    failures: dict[str, Any] = {}
-    if schema_errors:
-        failures["json_schema"] = "; ".join(schema_errors[:5])
-    if plan.breaking:
-        failures["breaking_change"] = diff.advice or "breaking change to a production feature"
+    failures = verdict.failures_of(keys.feature_id)
     check_meta: dict[str, Any] = {"env": release_target.env, "transition": diff.transition.value,
                                   "impact": diff.impact.label if diff.impact else "none"}
     if failures:
@@ -185,23 +185,6 @@ def latest_content_hash(context: dg.AssetExecutionContext, key: dg.AssetKey) -> 
         )
         raise dg.Failure(description=msg)
     return value.value
-
-
-def json_schema_errors(data: bytes) -> list[str]:
-    """Violations of the exported JSON Schema (what non-Python runtimes validate against)."""
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError as exc:
-        return [f"not JSON: {exc}"]
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in errors]
-
-
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.protocols.Validator:
-    schema = artefact_json_schema()
-    validator_cls = jsonschema.validators.validator_for(schema)
-    return validator_cls(schema)
 
 
 def _missing_feature_issue(feature_id: str, configs_dir: str) -> ValidationIssue:

@@ -16,18 +16,19 @@ while reverting to an earlier config later still publishes it again.
 * A feature the code location does not know (added since it was loaded): not requested — its assets
   do not exist yet — and not recorded in the cursor, so it is requested after the reload. The tick
   logs that a reload is needed and, when ``FP_DAGSTER_WEBSERVER_URL`` is set, asks the webserver to
-  reload the code location (GraphQL ``reloadRepositoryLocation``).
+  reload the code location (``DagsterGraphQLClient.reload_repository_location``) and reports whether
+  the location loaded again or why not, in the log and in the tick's skip reason.
 """
 
 
 import hashlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import dagster as dg
+from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError, ReloadRepositoryLocationStatus
 
 from feature_platform.errors import FeaturePlatformError
 from feature_platform.orchestration.catalogue import Catalogue
@@ -44,18 +45,21 @@ FEATURE_TAG = "feature_platform/feature"
 CONFIG_HASH_TAG = "feature_platform/config_hash"
 TRIGGER_TAG = "feature_platform/trigger"
 
-RELOAD_MUTATION = """
-mutation ReloadLocation($name: String!) {
-  reloadRepositoryLocation(repositoryLocationName: $name) {
-    __typename
-    ... on WorkspaceLocationEntry { name loadStatus }
-    ... on ReloadNotSupported { message }
-    ... on RepositoryLocationNotFound { message }
-    ... on UnauthorizedError { message }
-    ... on PythonError { message }
-  }
-}
-"""
+RELOAD_TIMEOUT_SECONDS = 45
+"""How long to wait for the webserver's answer. The reload mutation answers once the location has
+loaded again (a new code server started, the configs compiled), which takes well over the 10 s of a
+plain request; and it must stay under the 60 s a sensor evaluation may take."""
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    """What became of a reload request: the location loaded again, or why not."""
+
+    reloaded: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'reloaded' if self.reloaded else 'reload failed'}: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,7 @@ def evaluate(
             return None
 
     plan = plan_tick(current, known, Cursor.from_json(context.cursor), live_hash)
-    if plan.unknown:
-        _reload_needed(context, plan.unknown, settings)
+    reload_note = _reload_needed(context, plan.unknown, settings) if plan.unknown else ""
     requests = [
         dg.RunRequest(
             run_key=f"{fid}:{current[fid]}:{plan.cursor.generation}",
@@ -160,36 +163,52 @@ def evaluate(
     if not requests:
         reason = "no feature config changed"
         if plan.unknown:
-            reason = f"{', '.join(plan.unknown)}: not in this code location yet; reload it to add their assets"
+            reason = (f"{', '.join(plan.unknown)}: not in this code location yet; reload it to add their assets"
+                      f"{reload_note}")
         return dg.SensorResult(skip_reason=reason, cursor=plan.cursor.to_json())
     context.log.info(f"config changed for {', '.join(plan.changed)}: requesting compile → validate → publish")
     return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
 
 
-def _reload_needed(context: dg.SensorEvaluationContext, unknown: list[str], settings: OrchestrationSettings) -> None:
+def _reload_needed(context: dg.SensorEvaluationContext, unknown: list[str], settings: OrchestrationSettings) -> str:
+    """Ask the webserver to reload this code location when it can; returns what happened, for the tick."""
     names = ", ".join(unknown)
     url = settings.dagster_webserver_url
     if not url:
         context.log.warning(f"{names}: defined in the configs but unknown to this code location; reload it "
                             "(UI: Deployment → Reload) or set FP_DAGSTER_WEBSERVER_URL so the sensor can")
-        return
+        return ""
     origin = context.code_location_origin
     location = origin.location_name if origin is not None else settings.dagster_location_name
     outcome = request_reload(url, location)
-    context.log.warning(f"{names}: unknown to this code location; asked {url} to reload {location!r}: {outcome}")
+    message = f"{names}: unknown to this code location; asked {url} to reload {location!r}: {outcome}"
+    if outcome.reloaded:
+        context.log.info(message)
+    else:
+        context.log.error(message)
+    return f" ({outcome})"
 
 
-def request_reload(url: str, location: str, timeout: float = 10.0) -> str:
-    """Ask a Dagster webserver to reload a code location; returns what it answered (never raises)."""
-    body = json.dumps({"query": RELOAD_MUTATION, "variables": {"name": location}}).encode()
-    request = urllib.request.Request(
-        f"{url.rstrip('/')}/graphql", data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
+def request_reload(url: str, location: str, timeout: int = RELOAD_TIMEOUT_SECONDS) -> ReloadOutcome:
+    """Ask the Dagster webserver at ``url`` to reload ``location``, and say how it went (never raises).
+
+    Dagster's own GraphQL client sends the mutation and reads its answer, so a location that answers
+    but fails to load (a ``PythonError``) is a failure, and success means the location is loaded again.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ReloadOutcome(reloaded=False, detail=f"{url!r} is not an http(s) URL of a Dagster webserver")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            answer = json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return f"reload request failed: {exc}"
-    data = (answer.get("data") or {}).get("reloadRepositoryLocation") or {}
-    kind = data.get("__typename", "unknown answer")
-    return f"{kind}: {data.get('message') or data.get('loadStatus') or 'ok'}"
+        client = DagsterGraphQLClient(
+            parts.hostname, port_number=parts.port, use_https=parts.scheme == "https", timeout=timeout,
+            path_prefix=parts.path.rstrip("/"),
+        )
+        info = client.reload_repository_location(location)
+    except DagsterGraphQLClientError as exc:
+        cause = exc.__cause__ or exc  # the client wraps the transport's error in a long message
+        return ReloadOutcome(reloaded=False, detail=f"no answer from {url}: {type(cause).__name__}: {cause}")
+    except (KeyError, TypeError) as exc:  # an entry with no location and no load error: still loading
+        return ReloadOutcome(reloaded=False, detail=f"{location!r} has not finished loading ({exc!r})")
+    if info.status is ReloadRepositoryLocationStatus.SUCCESS:
+        return ReloadOutcome(reloaded=True, detail=f"code location {location!r} loaded again")
+    return ReloadOutcome(reloaded=False, detail=f"{info.failure_type}: {info.message}")

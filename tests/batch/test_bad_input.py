@@ -50,7 +50,7 @@ def test_allow_missing_indexes_the_day_without_that_source(
 ) -> None:
     artefact = published.artefacts["recent_engagements_v1"]
     locations = TableLocations(raw_root=str(demo.root), tables_root=str(tmp_path / "tables"))
-    results = index_days(artefact, DAYS[-1], AFTER, locations, allow_missing=True)
+    results = index_days(artefact, DAYS[-1], AFTER, locations, allow_missing=True, allow_gaps=True)
     assert [r.missing_sources for r in results] == [[], ["engagement_events"]]
     missing = results[1]
     assert (missing.events_rows, missing.rejects_rows) == (0, 0)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 import polars as pl
 import pytest
 from click.testing import CliRunner
 
+import feature_platform.runtimes.batch._indexer as indexer
 from feature_platform.cli.batch_cmds import batch_index, training_set
 from feature_platform.runtimes.batch import SEQUENCE, SEQUENCE_LENGTH, TableLocations, build_training_set
 from tests.batch.conftest import DAYS, ENV, Demo, Published
@@ -55,15 +57,43 @@ def test_batch_index_prints_each_day(env: dict[str, str]) -> None:
     assert "rows/s" in result.output
 
 
+def test_batch_index_carries_each_snapshot_to_the_next_day(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ``index_days`` call: only the first day looks for its base on storage (reading and hashing
+    it); every later day builds on the snapshot the previous day just wrote, carried in memory."""
+    assert len(DAYS) >= 3
+    read_back: list[date] = []
+    real = indexer.open_current_snapshot
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        read_back.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexer, "open_current_snapshot", spy)
+    result = CliRunner().invoke(cli, ["batch-index", "--env", ENV, "--feature", "recent_engagements_v1",
+                                      "--date", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat()], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert read_back == [DAYS[0] - timedelta(days=1)]  # the first day's base only
+    days = [line.split(":")[0] for line in result.output.splitlines() if line[:4].isdigit()]
+    assert days == [d.isoformat() for d in DAYS]  # progress, one line per day, in order
+    assert result.output.count("(incremental)") == len(DAYS) - 1
+
+
 def test_batch_index_missing_partition_exits_1_unless_allowed(env: dict[str, str]) -> None:
     after = (DAYS[-1] + timedelta(days=1)).isoformat()
     args = ["batch-index", "--feature", "recent_engagements_v1", "--date", after]
     failed = CliRunner().invoke(cli, args, env=env)
     assert failed.exit_code == 1
     assert "error:" in failed.output and "'engagement_events'" in failed.output and after in failed.output
-    allowed = CliRunner().invoke(cli, [*args, "--allow-missing"], env=env)
+    gap = CliRunner().invoke(cli, [*args, "--allow-missing"], env=env)  # the days before it are not indexed
+    assert gap.exit_code == 1
+    assert "have raw data but are not indexed" in gap.output and "--allow-gaps" in gap.output
+    allowed = CliRunner().invoke(cli, [*args, "--allow-missing", "--allow-gaps"], env=env)
     assert allowed.exit_code == 0, allowed.output
     assert "no raw partition (allowed): engagement_events" in allowed.output
+    assert f"INCOMPLETE snapshot (--allow-gaps): not indexed: {DAYS[0].isoformat()}" in allowed.output
 
 
 def test_batch_index_needs_a_live_artefact(env: dict[str, str]) -> None:

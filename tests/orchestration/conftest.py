@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -36,14 +37,15 @@ class Platform:
         return build_definitions()
 
     def run(
-        self, selection: dg.AssetSelection, *, partition_key: str | None = None, defs: dg.Definitions | None = None
+        self, selection: dg.AssetSelection, *, partition_key: str | None = None, defs: dg.Definitions | None = None,
+        run_config: dict[str, Any] | None = None,
     ) -> dg.ExecuteInProcessResult:
         """Materialise ``selection`` (with the checks of the selected assets) in process."""
         defs = defs or self.defs()
         return dg.materialize(
             [*(defs.assets or []), *(defs.asset_checks or [])],  # type: ignore[list-item]
             selection=selection, instance=self.instance, resources=defs.resources,
-            partition_key=partition_key, raise_on_error=False,
+            partition_key=partition_key, raise_on_error=False, run_config=run_config,
         )
 
     def edit(self, relative: str, old: str, new: str) -> None:

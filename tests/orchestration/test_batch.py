@@ -52,26 +52,43 @@ def test_a_day_is_indexed_checked_and_certified(batch_platform: Platform) -> Non
     assert latest_certified_day(FEATURE, locations()) == date(2026, 11, 2)
 
 
-def test_a_partition_is_an_independent_unit_of_work(batch_platform: Platform) -> None:
+def test_a_day_over_unindexed_days_is_refused_or_built_incomplete_and_never_certified(
+    batch_platform: Platform,
+) -> None:
     defs = batch_platform.defs()
     assert batch_platform.run(selection(KEYS.release), defs=defs).success
 
-    result = batch_platform.run(selection(KEYS.batch), partition_key="2026-11-03", defs=defs)
-
-    assert result.success  # no earlier day needed: the snapshot is recomputed from what exists
-    snapshots = [m for m in result.asset_materializations_for_node(f"{KEYS.events.path[0]}__index")
-                 if m.asset_key == KEYS.snapshots]
-    assert snapshots[0].metadata["incremental"].value is False
+    refused = batch_platform.run(selection(KEYS.batch), partition_key="2026-11-03", defs=defs)
+    assert not refused.success  # the 1st and 2nd have raw data: its snapshot would silently miss them
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "2026-11-01, 2026-11-02" in str(failure.event_specific_data) and "--allow-gaps" in str(
+        failure.event_specific_data)
     tables = batch_platform.data_dir / "tables" / FEATURE
-    assert sorted(p.name for p in (tables / "events").iterdir()) == ["dt=2026-11-03"]
+    assert not (tables / "events").exists()  # nothing was written
+
+    gaps = {"ops": {f"{KEYS.events.path[0]}__index": {"config": {"allow_gaps": True}}}}
+    incomplete = batch_platform.run(selection(KEYS.batch), partition_key="2026-11-03", defs=defs, run_config=gaps)
+    assert not incomplete.success  # indexed, marked incomplete; the watermark refuses it
+    snapshots = [m for m in incomplete.asset_materializations_for_node(f"{KEYS.events.path[0]}__index")
+                 if m.asset_key == KEYS.snapshots]
+    assert snapshots[0].metadata["complete"].value is False
+    assert snapshots[0].metadata["missing_days"].value == "2026-11-01, 2026-11-02"
+    assert KEYS.watermark not in {m.asset_key for m in incomplete.get_asset_materialization_events()
+                                  if m.asset_key is not None}
+    assert latest_certified_day(FEATURE, locations()) is None
+
+    for day in ("2026-11-01", "2026-11-02", "2026-11-03"):  # in order: complete, certified
+        assert batch_platform.run(selection(KEYS.batch), partition_key=day, defs=defs).success
+    assert latest_certified_day(FEATURE, locations()) == date(2026, 11, 3)
 
 
 def test_bad_data_fails_the_contract_naming_the_rule_and_nothing_downstream_runs(batch_platform: Platform) -> None:
     defs = batch_platform.defs()
     assert batch_platform.run(selection(KEYS.release), defs=defs).success
     index = selection(KEYS.events, KEYS.rejects, KEYS.snapshots)  # indexed, not yet certified
+    assert batch_platform.run(index, partition_key="2026-11-01", defs=defs).success
     assert batch_platform.run(index, partition_key="2026-11-02", defs=defs).success
-    path = batch_platform.data_dir / "tables" / FEATURE / "events" / "dt=2026-11-02" / "part-00000.parquet"
+    path = Path(locations().partition_file(FEATURE, "events", date(2026, 11, 2)))
     good = pl.read_parquet(path)
     pl.concat([good, good.head(3)]).write_parquet(path)  # three replayed events slip through
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
-from feature_platform.orchestration.demo import main, raw_days, run_demo_graph
+from feature_platform.orchestration.demo import demo, main, raw_days, run_demo_graph
 from tests.orchestration.conftest import Platform
 
 
@@ -38,3 +40,13 @@ def test_the_demo_entry_point_says_what_is_missing(
         main([])
     assert exc.value.code == 2
     assert "demo-data" in capsys.readouterr().err
+
+
+def test_the_demo_entry_point_parses_its_options_with_click(capsys: pytest.CaptureFixture[str]) -> None:
+    assert isinstance(demo, click.Command)
+    assert "--day" in CliRunner().invoke(demo, ["--help"]).output
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--day", "2026-11-31"])  # not a date: refused while parsing, before any run
+    assert exc.value.code == 2
+    assert "Invalid value for '--day'" in capsys.readouterr().err

@@ -57,7 +57,7 @@ def test_the_pipeline_runs_with_postgres_instance_storage(batch_platform: Platfo
         defs = platform.defs()
 
         release = platform.run(selection(keys.release), defs=defs)
-        day = platform.run(selection(keys.batch), partition_key="2026-11-02", defs=defs)
+        day = platform.run(selection(keys.batch), partition_key="2026-11-01", defs=defs)
 
         assert release.success and day.success
         assert all(e.passed for e in [*check_results(release).values(), *check_results(day).values()])

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-import dagster as dg
+import json
+from pathlib import Path
 
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+
+import feature_platform.cli._common as cli_common
+from feature_platform.artefact import parse_artefact
+from feature_platform.artefact.canonical import HASH_FIELD, seal
+from feature_platform.artefact.schema import json_schema_errors
+from feature_platform.cli.main import cli
+from feature_platform.compiler import CompileResult, compile_configs
+from feature_platform.compiler.build import SealedArtefact
 from feature_platform.orchestration import feature_keys
 from feature_platform.orchestration.keys import ARTEFACT_INTEGRITY, CONFIG_VALID, RELEASE_ALLOWED
+from feature_platform.release import JSON_SCHEMA, SealedBytes, check_release
 from feature_platform.store import layout, open_store
 from tests.orchestration.conftest import Platform, check_results, materialized, selection, step_keys
 
@@ -91,3 +104,67 @@ def test_a_corrupt_live_artefact_blocks_batch_indexing(platform: Platform) -> No
     assert check.metadata["failed_rules"].value == "content_hash"
     assert "corrupt" in str(check.metadata["rule:content_hash"].value)
     assert f"{FEATURE}__index" not in step_keys(result, "STEP_START")
+
+
+def _schema_only_violation(configs_dir: Path) -> SealedArtefact:
+    """The feature's artefact with ``max_length`` written as a string, re-sealed.
+
+    What a hand-edited or foreign-built artefact may look like: canonical, hashing to its claim, and the
+    lenient pydantic loader accepts it (it coerces ``"500"`` to 500), but a runtime validating against
+    the JSON Schema would reject it. It breaks exactly one release rule: the JSON Schema.
+    """
+    good = compile_configs(configs_dir).artefacts[FEATURE]
+    document = json.loads(good.data)
+    document["feature"]["max_length"] = str(document["feature"]["max_length"])
+    data, content_hash = seal({k: v for k, v in document.items() if k != HASH_FIELD})
+    artefact = parse_artefact(data, expected_hash=content_hash)  # the loader accepts it...
+    assert artefact.feature.max_length == good.artefact.feature.max_length
+    assert json_schema_errors(data)  # ...the JSON Schema does not
+    return SealedArtefact(artefact=artefact, data=data, content_hash=content_hash)
+
+
+def test_an_artefact_failing_only_the_json_schema_is_refused_by_cli_publish_and_by_dagster(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = _schema_only_violation(platform.configs_dir)
+    store = _store(platform)
+    verdict = check_release({FEATURE: SealedBytes(artefact=bad.artefact, data=bad.data)}, store, "test", [FEATURE])
+    assert list(verdict.failures_of(FEATURE)) == [JSON_SCHEMA]  # the one rule it breaks
+    detail = verdict.failures_of(FEATURE)[JSON_SCHEMA]
+    assert "max_length" in detail and "is not of type 'integer'" in detail
+
+    # CLI publish: the compile hands over the bad artefact (as a compiler bug would)
+    def compile_with_bad_artefact(configs_dir: Path) -> CompileResult:
+        result = compile_configs(configs_dir)
+        result.artefacts[FEATURE] = bad
+        return result
+
+    monkeypatch.setattr(cli_common, "compile_configs", compile_with_bad_artefact)
+    refused = CliRunner().invoke(cli, ["publish", "--feature", FEATURE], catch_exceptions=False)
+    assert refused.exit_code == 3, refused.output
+    assert verdict.refusal() in refused.output
+    assert store.current("test", FEATURE) is None
+
+    # Dagster: the bad artefact is the candidate `compiled` recorded; `validated` refuses it
+    store.put_artefact(bad.data)
+    platform.instance.report_runless_asset_event(
+        dg.AssetMaterialization(KEYS.compiled, metadata={"content_hash": bad.content_hash})
+    )
+    result = platform.run(selection(KEYS.validated, KEYS.published))
+    assert not result.success
+    check = check_results(result)[f"{FEATURE}/validated:{RELEASE_ALLOWED}"]
+    assert not check.passed
+    assert check.metadata["failed_rules"].value == JSON_SCHEMA
+    assert check.metadata[f"rule:{JSON_SCHEMA}"].value == detail
+    assert f"{FEATURE}__published" not in step_keys(result, "STEP_START")
+
+    # ...and `published`, run on its own as if the artefact had been validated, refuses it too
+    platform.instance.report_runless_asset_event(
+        dg.AssetMaterialization(KEYS.validated, metadata={"content_hash": bad.content_hash})
+    )
+    published = platform.run(selection(KEYS.published))
+    assert not published.success
+    failures = [e.step_failure_data for e in published.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert any(f.user_failure_data is not None and f.user_failure_data.description == verdict.refusal()
+               for f in failures), failures
+    assert store.current("test", FEATURE) is None

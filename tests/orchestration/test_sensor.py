@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import dagster as dg
 import pytest
 
 from feature_platform.orchestration import feature_keys
 from feature_platform.orchestration.keys import CONFIGS_KEY
-from feature_platform.orchestration.sensors import SENSOR_NAME
+from feature_platform.orchestration.sensors import SENSOR_NAME, ReloadOutcome, request_reload
+from tests.conftest import REPO_ROOT
 from tests.orchestration.conftest import Platform, selection
 
 ALL = ["recent_closeups_v1", "recent_engagements_v1", "recent_searches_v1"]
@@ -129,41 +137,99 @@ def test_invalid_configs_request_the_validation_check_only_and_keep_the_cursor(p
     assert result.cursor is None  # unchanged: the next valid tick diffs against the last valid state
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    bodies: list[dict[str, object]] = []
+WORKSPACE = """
+load_from:
+  - python_module:
+      module_name: feature_platform.definitions
+      working_directory: {repo}
+      location_name: feature_platform
+  - python_file:
+      relative_path: other_location.py
+      location_name: other
+"""
+LOCATIONS = """{ workspaceOrError { ... on Workspace { locationEntries { name
+  locationOrLoadError { __typename ... on RepositoryLocation { repositories { assetNodes { assetKey { path } } } } }
+} } } }"""
 
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).bodies.append(json.loads(self.rfile.read(length)))
-        payload = {"data": {"reloadRepositoryLocation": {"__typename": "WorkspaceLocationEntry",
-                                                         "name": "feature_platform", "loadStatus": "LOADING"}}}
-        body = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def graphql(url: str, query: str) -> dict[str, Any]:
+    """A plain GraphQL query, to look at the webserver independently of the client under test."""
+    request = urllib.request.Request(f"{url}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer["data"]
+
+
+def asset_keys(url: str, location: str) -> set[str]:
+    """The asset keys the webserver shows for ``location`` (empty while it is not loaded)."""
+    for entry in graphql(url, LOCATIONS)["workspaceOrError"]["locationEntries"]:
+        loaded = entry["locationOrLoadError"] or {}
+        if entry["name"] == location and loaded.get("__typename") == "RepositoryLocation":
+            return {"/".join(n["assetKey"]["path"]) for r in loaded["repositories"] for n in r["assetNodes"]}
+    return set()
+
+
+def _loaded(url: str) -> bool:
+    try:
+        return bool(asset_keys(url, "feature_platform"))
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
 
 
 @pytest.fixture
-def fake_webserver() -> Iterator[str]:
-    _Recorder.bodies = []
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def webserver(platform: Platform) -> Iterator[str]:
+    """A real ``dagster-webserver`` serving this test's code location (its configs, its data dir) and
+    ``other``, a one-file location the test may break."""
+    (platform.root / "other_location.py").write_text("import dagster as dg\n\ndefs = dg.Definitions()\n")
+    workspace = platform.root / "workspace.yaml"
+    workspace.write_text(WORKSPACE.format(repo=REPO_ROOT))
+    home = platform.root / "webserver_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}  # the FP_* settings are the platform's (monkeypatched)
+    env.pop("FP_DAGSTER_WEBSERVER_URL", None)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = platform.root / "webserver.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [str(REPO_ROOT / ".venv" / "bin" / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1",
+         "-p", str(port)],
+        cwd=platform.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _loaded(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"dagster-webserver did not load the code location:\n{log_path.read_text()[-3000:]}")
+            time.sleep(1)
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the session this fixture started, by its id
+        process.wait(timeout=10)
+        log.close()
 
 
-def test_a_feature_unknown_to_the_code_location_is_skipped_and_a_reload_is_requested(
-    platform: Platform, fake_webserver: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.slow
+def test_a_feature_unknown_to_the_code_location_is_skipped_and_the_webserver_reloads_it(
+    platform: Platform, webserver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FP_DAGSTER_WEBSERVER_URL", fake_webserver)
+    monkeypatch.setenv("FP_DAGSTER_WEBSERVER_URL", webserver)
     defs = platform.defs()
     cursor = tick(platform, defs, None).cursor
+    assert "recent_saves_v1/compiled" not in asset_keys(webserver, "feature_platform")
     with (platform.configs_dir / "sequences.py").open("a") as f:
         f.write(NEW_FEATURE)
 
@@ -171,14 +237,31 @@ def test_a_feature_unknown_to_the_code_location_is_skipped_and_a_reload_is_reque
 
     assert result.run_requests == []
     assert "recent_saves_v1" in str(result.skip_reason) and "reload" in str(result.skip_reason)
+    assert "reloaded: code location 'feature_platform' loaded again" in str(result.skip_reason)
     assert "recent_saves_v1" not in config_hashes(result)  # requested after the reload, not forgotten
-    assert len(_Recorder.bodies) == 1
-    assert "reloadRepositoryLocation" in str(_Recorder.bodies[0]["query"])
-    assert _Recorder.bodies[0]["variables"] == {"name": "feature_platform"}
+    assert "recent_saves_v1/compiled" in asset_keys(webserver, "feature_platform")  # the reload happened
 
-    reloaded = platform.defs()  # what the reload builds
+    reloaded = platform.defs()  # what the reload built
     after = tick(platform, reloaded, result.cursor)
     assert list(requested(after)) == ["recent_saves_v1"]
+
+
+@pytest.mark.slow
+def test_a_reload_that_fails_is_reported_as_a_failure_with_the_reason(platform: Platform, webserver: str) -> None:
+    assert request_reload(webserver, "other") == ReloadOutcome(True, "code location 'other' loaded again")
+
+    (platform.root / "other_location.py").write_text("raise RuntimeError('the location is broken')\n")
+    broken = request_reload(webserver, "other")
+    assert not broken.reloaded
+    assert broken.detail.startswith("PythonError: ") and "other_location.py" in broken.detail
+    assert asset_keys(webserver, "feature_platform")  # the other location is untouched
+
+    missing = request_reload(webserver, "nowhere")
+    assert not missing.reloaded and missing.detail.startswith("RepositoryLocationNotFound: ")
+
+    unreachable = request_reload(f"http://127.0.0.1:{free_port()}", "feature_platform", timeout=5)
+    assert not unreachable.reloaded and "no answer from" in unreachable.detail
+    assert str(unreachable).startswith("reload failed: ")
 
 
 def test_the_sensor_runs_by_default(platform: Platform) -> None:

@@ -9,7 +9,7 @@ manifest is written last.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
@@ -115,12 +115,17 @@ def index_days(
     allow_missing: bool = False,
     allow_gaps: bool = False,
     check_contracts: bool = True,
+    on_day: Callable[[DayIndexResult], None] | None = None,
 ) -> list[DayIndexResult]:
     """Index ``start`` … ``end`` (inclusive) in order, each day building on the previous one's snapshot.
 
     The snapshot a day has just written is handed to the next day as an open handle on the bytes it
     committed (:class:`_Carry`) instead of being re-read and re-hashed: its manifest describes exactly
     those bytes. The first day of the call checks its base on storage (:func:`open_current_snapshot`).
+
+    ``on_day`` is called with each day's result as soon as the day is complete (its manifest written),
+    so a caller can report progress on a long range without indexing day by day itself — which would
+    lose the carried snapshot.
     """
     if end < start:
         msg = f"the last day {end.isoformat()} is before the first {start.isoformat()}"
@@ -128,16 +133,20 @@ def index_days(
     tables = FeatureTables(artefact.feature.id, locations)
     count = (end - start).days + 1
     carry = _Carry()
+    results: list[DayIndexResult] = []
     try:
-        return [
-            _index(
-                artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, allow_gaps=allow_gaps,
-                check_contracts=check_contracts, carry=carry,
+        for i in range(count):
+            results.append(
+                _index(
+                    artefact, tables, start + timedelta(days=i), allow_missing=allow_missing, allow_gaps=allow_gaps,
+                    check_contracts=check_contracts, carry=carry,
+                )
             )
-            for i in range(count)
-        ]
+            if on_day is not None:
+                on_day(results[-1])
     finally:
         carry.clear()
+    return results
 
 
 class _Carry:

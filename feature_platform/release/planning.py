@@ -1,0 +1,36 @@
+"""Plan a compiled set against what is live in one environment of the artefact store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from feature_platform.artefact.format import Artefact
+from feature_platform.errors import StoreError
+from feature_platform.plan import Plan, plan_changes
+from feature_platform.store import ArtefactStore
+
+
+def live_artefacts(store: ArtefactStore, env: str) -> dict[str, Artefact]:
+    """The artefact live in ``env`` for every feature that has a pointer there (hash-verified)."""
+    return {feature_id: store.load_live(env, feature_id) for feature_id in store.list_features(env)}
+
+
+def plan_release(
+    compiled: Mapping[str, Artefact], store: ArtefactStore, env: str, features: Sequence[str] | None = None
+) -> Plan:
+    """Diff the compiled set (or the named features of it) against what is live in ``env``."""
+    live = live_artefacts(store, env)
+    if features:
+        _check_known(features, compiled, live)
+        compiled = {k: v for k, v in compiled.items() if k in features}
+        live = {k: v for k, v in live.items() if k in features}
+    return plan_changes(compiled, live)
+
+
+def _check_known(features: Sequence[str], compiled: Mapping[str, Artefact], live: Mapping[str, Artefact]) -> None:
+    """A typo in ``--feature`` must fail loudly, not plan (and publish) nothing."""
+    unknown = sorted(set(features) - set(compiled) - set(live))
+    if unknown:
+        known = ", ".join(sorted(set(compiled) | set(live))) or "none"
+        msg = f"unknown feature(s) {', '.join(unknown)} (known: {known})"
+        raise StoreError(msg)
