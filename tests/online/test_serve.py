@@ -20,14 +20,13 @@ from feature_platform.runtimes.online import OnlineStore, RedisOnlineStore, Tail
 from tests.batch.conftest import Published
 from tests.online.conftest import OnlineTables, day_end
 from tests.online.helpers import KEY_ALL, KEY_SEARCH, events_frame, make_app
-from tests.reference import canonical_rows
 
 FEATURE = "recent_engagements_v1"
 
 
 @pytest.fixture
 def loaded(online_tables: OnlineTables, store: OnlineStore) -> OnlineStore:
-    for feature_id, artefact in online_tables.artefacts.items():
+    for artefact in online_tables.artefacts.values():
         load_day(artefact, online_tables.days[-1], online_tables.locations, store)
     return store
 

@@ -40,6 +40,7 @@ from feature_platform.runtimes.online._store import (
     UserRecord,
     WriteCounts,
 )
+from feature_platform.runtimes.online._verify import ParityReport, sample_parity
 
 __all__ = [
     "BLOB_FORMAT",
@@ -49,6 +50,7 @@ __all__ = [
     "OnlineLoadResult",
     "OnlineStore",
     "OnlineStoreError",
+    "ParityReport",
     "RedisOnlineStore",
     "SequenceRequest",
     "ServedSequence",
@@ -65,5 +67,6 @@ __all__ = [
     "load_snapshot",
     "open_online_store",
     "open_online_store_from_settings",
+    "sample_parity",
     "to_micros",
 ]
