@@ -134,8 +134,9 @@ def bench_serving(artefact: object, store_url: str, users: int, total: int) -> N
             port = _free_port()
             env = {**os.environ, "FP_DATA_DIR": tmp, "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": REDIS,
                    "FP_ONLINE_PREFIX": prefix, "FP_SERVE_AUTH": "false", "FP_SERVE_MAX_IN_FLIGHT": "1024"}
-            processes.append(subprocess.Popen([sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve", "--env",
-                                               "bench", "--port", str(port)], env=env))
+            command = [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve", "--env",
+                       "bench", "--port", str(port)]
+            processes.append(subprocess.Popen(command, env=env))
             _wait(port)
             import httpx
             sample = httpx.get(f"http://127.0.0.1:{port}/v1/features/{FEATURE}/users/1/sequence").content

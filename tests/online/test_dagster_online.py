@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from feature_platform.orchestration.online import ONLINE_PARITY, online_key
 from feature_platform.orchestration.keys import feature_keys
+from feature_platform.orchestration.online import ONLINE_PARITY, online_key
 from feature_platform.runtimes.batch import read_snapshot
 from feature_platform.runtimes.online import SqliteOnlineStore, load_day, sample_parity
 from tests.batch.conftest import Published
