@@ -10,6 +10,7 @@ BENCHMARKS = [
     "benchmarks.bench_dagster",
     "benchmarks.bench_batch",
     "benchmarks.bench_training_set",
+    "benchmarks.bench_online",
 ]
 
 

@@ -41,10 +41,36 @@ class PlatformSettings(BaseSettings):
         description="Root of indexed tables (FP_TABLES_ROOT). Default: <data_dir>/tables.",
     )
     actor: str | None = Field(default=None, description="Who publishes, for the audit log (FP_ACTOR).")
+    online_store: str | None = Field(
+        default=None,
+        description="Online store (FP_ONLINE_STORE): redis://HOST:PORT/DB or a SQLite file path. "
+        "Default: <data_dir>/online.sqlite.",
+    )
+    online_prefix: str = Field(default="fp", description="Key prefix in a Redis online store (FP_ONLINE_PREFIX).")
+    serve_auth: bool = Field(
+        default=True, description="Require API keys on /v1 (FP_SERVE_AUTH=false turns auth off, for local demos)."
+    )
+    serve_api_keys_file: Path | None = Field(
+        default=None, description="JSON file of hashed API keys and their grants (FP_SERVE_API_KEYS_FILE)."
+    )
+    serve_api_keys: str | None = Field(
+        default=None, description="The same JSON inline (FP_SERVE_API_KEYS); both sources are merged."
+    )
+    serve_max_in_flight: int = Field(
+        default=256, ge=1, description="Requests served at once; more are shed with 503 (FP_SERVE_MAX_IN_FLIGHT)."
+    )
+    serve_reload_seconds: float = Field(
+        default=2.0, gt=0,
+        description="How often the server checks the environment's pointers (FP_SERVE_RELOAD_SECONDS).",
+    )
 
     @property
     def artefact_store_url(self) -> str:
         return self.artefact_store or str(self.data_dir / "artefacts")
+
+    @property
+    def online_store_url(self) -> str:
+        return self.online_store or str(self.data_dir / "online.sqlite")
 
     @property
     def raw_root(self) -> str:

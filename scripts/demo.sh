@@ -71,6 +71,27 @@ for feature_id, cols in shown.items():
     print(snapshot.filter(pl.col("user_id") == user).select(cols).head(5))
 PY
 
+step "online: load the certified snapshots, serve one user over HTTP"
+for feature in recent_engagements_v1 recent_searches_v1 recent_closeups_v1; do
+  $UV run feature-platform online-load --env "$FP_ENV" --feature "$feature" || echo "  (no certified day for $feature)"
+done
+PORT=$($UV run python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+$UV run feature-platform serve --env "$FP_ENV" --port "$PORT" --no-auth >/dev/null 2>&1 &
+SERVER=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+DEMO_USER=$($UV run python - <<PY
+from feature_platform.runtimes.batch import TableLocations, latest_certified_day, read_snapshot
+from feature_platform.settings import PlatformSettings
+loc = TableLocations.from_settings(PlatformSettings())
+day = latest_certified_day("recent_searches_v1", loc)
+print(read_snapshot("recent_searches_v1", day, loc)["user_id"][0] if day else 1)
+PY
+)
+URL="http://127.0.0.1:$PORT/v1/features/recent_searches/users/$DEMO_USER/sequence?limit=3&fields=timestamp,query_norm,surface"
+echo "curl -s '$URL'"
+curl -s "$URL" | $UV run python -m json.tool || true
+kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null || true
+
 step "where to look"
 cat <<TXT
   compiled artefacts   $FP_DATA_DIR/compiled/            (feature-platform compile)

@@ -34,6 +34,7 @@ from feature_platform.orchestration.keys import (
     feature_keys,
     raw_key,
 )
+from feature_platform.orchestration.online import online_assets
 from feature_platform.orchestration.partitions import BACKFILL_POLICY
 from feature_platform.orchestration.release import compile_feature, publish_feature, validate_feature
 from feature_platform.orchestration.resources import (
@@ -114,7 +115,8 @@ def feature_definitions(
 ) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     """The assets and stand-alone checks of one feature's group."""
     keys = feature_keys(info.feature_id)
-    assets = [*_release_assets(info, keys), *_batch_assets(info, keys, partitions_def)]
+    assets = [*_release_assets(info, keys), *_batch_assets(info, keys, partitions_def),
+              *online_assets(info, keys, partitions_def, _common(info))]
     checks = [artefact_integrity_check(keys), *data_contract_checks(keys, partitions_def)]
     return assets, checks
 

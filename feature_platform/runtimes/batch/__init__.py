@@ -115,6 +115,7 @@ from feature_platform.runtimes.batch._watermark import (
     certified_days,
     certify_day,
     latest_certified_day,
+    read_certification,
     watermark_path,
 )
 
@@ -130,6 +131,7 @@ __all__ = [
     "index_day",
     "index_days",
     "latest_certified_day",
+    "read_certification",
     "read_events",
     "read_snapshot",
     "snapshot_columns",

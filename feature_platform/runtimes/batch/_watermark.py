@@ -12,6 +12,7 @@ by polars and DuckDB like the others.
 from __future__ import annotations
 
 import contextlib
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -85,6 +86,18 @@ def certify_day(locations: TableLocations, feature_id: str, day: date, run_id: s
     )
     tables.storage.put(watermark_key(feature_id, day), parquet_bytes(frame))
     return certification
+
+
+def read_certification(feature_id: str, day: date, locations: TableLocations) -> Certification | None:
+    """The watermark row of ``day`` (None if the day is not certified)."""
+    data = locations.storage().get(watermark_key(feature_id, day))
+    if data is None:
+        return None
+    row = pl.read_parquet(io.BytesIO(data)).row(0, named=True)
+    return Certification(
+        feature_id=str(row["feature_id"]), day=row["day"], artefact_hash=str(row["artefact_hash"]),
+        snapshot_users=int(row["snapshot_users"]), run_id=str(row["run_id"]), certified_at=row["certified_at"],
+    )
 
 
 def watermark_path(locations: TableLocations, feature_id: str, day: date) -> str:

@@ -1,0 +1,192 @@
+"""Online store and serving benchmarks (``make bench``; figures in benchmarks/RESULTS.md).
+
+1. Load: a generated snapshot of ``--users`` users of ``recent_engagements_v1`` (32-float embeddings,
+   sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite.
+2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
+   (``feature-platform serve``) vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response
+   of the same size) on the same uvicorn stack, at concurrency 1, 16 and 64, JSON and msgpack.
+   The load generator is a bounded keep-alive HTTP/1.1 client on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import redis
+
+from feature_platform.compiler import compile_configs
+from feature_platform.runtimes.batch import snapshot_schema
+from feature_platform.runtimes.online import RedisOnlineStore, SqliteOnlineStore, load_snapshot
+from feature_platform.store import open_store
+
+FEATURE = "recent_engagements_v1"
+REDIS = os.environ.get("FP_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+DAY = date(2026, 11, 4)
+
+
+def snapshot(artefact: object, users: int, lengths: pl.Series | None = None, *, seed: int = 7) -> pl.DataFrame:
+    schema = snapshot_schema(artefact)  # type: ignore[arg-type]
+    if lengths is None:
+        lengths = (pl.Series(pl.int_range(0, users, eager=True)).hash(seed) % 72 + 1).cast(pl.Int64)
+    frame = pl.DataFrame({"user_id": pl.int_range(0, users, eager=True), "n": lengths}).select(
+        pl.col("user_id").repeat_by("n").explode(), pl.int_ranges(0, pl.col("n")).explode().alias("position"))
+    end = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    h = pl.col("user_id") * 1000 + pl.col("position")
+    frame = frame.with_columns(
+        pl.format("e{}-{}", "user_id", "position").alias("event_id"),
+        (pl.lit(end) - pl.duration(minutes=(pl.col("position") + 1) * 37)).alias("timestamp"),
+        pl.when(h % 2 == 0).then(pl.lit("save")).otherwise(pl.lit("click")).alias("event_type"),
+        (h.hash(1) % 100_000).cast(pl.Int64).alias("item_id"),
+        pl.concat_list([((h.hash(i) % 20_000).cast(pl.Float32) / 10_000 - 1) for i in range(32)]).alias(
+            "item_embedding"),
+        pl.lit("food").alias("item_category"), pl.lit("homefeed").alias("surface"),
+        pl.lit("homefeed|ios|US").alias("context_key"), (h % 5).cast(pl.Int32).alias("dwell_bucket"),
+        (h % 24).cast(pl.Int32).alias("hour_of_day"),
+    )
+    return frame.with_columns(pl.col("position").cast(pl.Int32)).select(schema.names()).cast(dict(schema))
+
+
+def bench_load(artefact: object, users: int) -> None:
+    frame = snapshot(artefact, users)
+    print(f"load: {users:,} users, {frame.height:,} events ({frame.estimated_size('mb'):.0f} MB in polars)")
+    prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
+    store = RedisOnlineStore(REDIS, prefix=prefix)
+    try:
+        result = load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
+        print(f"  redis   {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
+              f"{result.events / result.seconds:,.0f} events/s")
+    finally:
+        store.delete_prefix()
+        store.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = SqliteOnlineStore(Path(tmp) / "online.sqlite")
+        result = load_snapshot(artefact, DAY, frame, sqlite, built_by="0" * 64)  # type: ignore[arg-type]
+        size = (Path(tmp) / "online.sqlite").stat().st_size
+        print(f"  sqlite  {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
+              f"{result.events / result.seconds:,.0f} events/s  ({size / 1e6:,.0f} MB file)")
+        sqlite.close()
+
+
+async def _client(port: int, path: bytes, accept: bytes, count: int, latencies: list[float]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAccept: " + accept + b"\r\n\r\n"
+    for _ in range(count):
+        started = time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length")))
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        assert head.startswith(b"HTTP/1.1 200"), head[:40]
+    writer.close()
+
+
+def load_test(port: int, paths: list[bytes], accept: bytes, concurrency: int, total: int) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    per = max(1, total // concurrency)
+
+    async def run() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(_client(port, paths[i % len(paths)], accept, per, latencies)
+                               for i in range(concurrency)))
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(run())
+    latencies.sort()
+    return (latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99) - 1] * 1000,
+            len(latencies) / elapsed)
+
+
+def _wait(port: int) -> None:
+    import httpx
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code in (200, 404):
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def bench_serving(artefact: object, store_url: str, users: int, total: int) -> None:
+    prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
+    store = RedisOnlineStore(REDIS, prefix=prefix)
+    frame = snapshot(artefact, users, pl.Series([500] * users))
+    load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
+    from feature_platform.runtimes.online import FeatureState
+    store.put_state(FeatureState(feature_id=FEATURE, batch_day=DAY, batch_artefact_hash="0" * 64))
+    processes = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            port = _free_port()
+            env = {**os.environ, "FP_DATA_DIR": tmp, "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": REDIS,
+                   "FP_ONLINE_PREFIX": prefix, "FP_SERVE_AUTH": "false", "FP_SERVE_MAX_IN_FLIGHT": "1024"}
+            command = [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve", "--env",
+                       "bench", "--port", str(port)]
+            processes.append(subprocess.Popen(command, env=env))
+            _wait(port)
+            import httpx
+            sample = httpx.get(f"http://127.0.0.1:{port}/v1/features/{FEATURE}/users/1/sequence").content
+            floor_key = f"{prefix}:floor"
+            redis.Redis.from_url(REDIS).set(floor_key, sample)
+            floor_port = _free_port()
+            processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.floor_app", str(floor_port), REDIS,
+                                               floor_key]))
+            _wait(floor_port)
+            print(f"serving: 500-event sequences, JSON response {len(sample) / 1024:.0f} KiB; {total} requests per "
+                  "row; p50 / p99 ms, requests/s")
+            paths = [f"/v1/features/{FEATURE}/users/{u}/sequence".encode() for u in range(users)]
+            for concurrency in (1, 16, 64):
+                f50, f99, frps = load_test(floor_port, [b"/"], b"*/*", concurrency, total)
+                for name, accept in (("json", b"application/json"), ("msgpack", b"application/msgpack")):
+                    p50, p99, rps = load_test(port, paths, accept, concurrency, total)
+                    print(f"  c={concurrency:<3} {name:8} {p50:6.2f} / {p99:6.2f}  {rps:7.0f}/s   floor "
+                          f"{f50:6.2f} / {f99:6.2f}  {frps:7.0f}/s   p99 ratio {p99 / f99:4.2f}")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+        store.delete_prefix()
+        store.close()
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--serve-users", type=int, default=1_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--skip-load", action="store_true")
+    args = parser.parse_args(argv)
+    result = compile_configs(Path("feature_configs"))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(str(Path(tmp) / "artefacts"))
+        for feature_id, sealed in result.artefacts.items():
+            store.publish("bench", feature_id, store.put_artefact(sealed.data), actor="bench")
+        artefact = store.load_live("bench", FEATURE)
+        bench_serving(artefact, str(Path(tmp) / "artefacts"), args.serve_users, args.requests)
+        if not args.skip_load:
+            bench_load(artefact, args.users)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

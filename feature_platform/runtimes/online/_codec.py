@@ -1,0 +1,201 @@
+"""The per-user encodings of the online store: one pre-encoded blob per batch part, one entry per tail event.
+
+Why pre-encoded: serving latency is dominated by what happens between the store read and the socket.
+A batch part is stored as the JSON of its events, already in the response's shape, plus a small
+binary index (each event's timestamp and byte offset). Serving the common request (no tail, all
+fields) is then one read plus byte slicing: ``limit`` and ``since`` are prefix cuts of a newest-first
+sequence and the retention window at request time is a suffix cut, so no event is decoded. The
+measurements behind the choice are in ``benchmarks/RESULTS.md`` (online serving).
+
+Batch blob, format 1::
+
+    bytes 0..9     the snapshot day, ASCII ``YYYY-MM-DD`` (first, so a store can compare days without
+                   decoding: Redis' Lua does ``GETRANGE key 0 9``; ISO dates order as strings)
+    byte 10        the blob format (1)
+    bytes 11..14   H, the header's length (uint32, little endian)
+    H bytes        msgpack map: ``h`` artefact content hash that built the snapshot,
+                   ``ts`` int64 LE timestamps (µs since the epoch, UTC, newest first),
+                   ``off`` uint32 LE start offsets of each event in the body, plus one past the end
+    body           the events' JSON objects joined by ``,`` (event i is ``body[off[i]:off[i+1]-1]``)
+
+Tail entry (one per event id)::
+
+    20 ASCII digits  arrival time (µs since the epoch) — a store trims by comparing this prefix
+    20 ASCII digits  event timestamp (µs since the epoch)
+    rest             the event's JSON object, same shape as in the batch body
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import msgpack
+import polars as pl
+
+BLOB_FORMAT = 1
+_PREFIX = struct.Struct("<10sBI")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DIGITS = 20
+
+
+class BlobFormatError(ValueError):
+    """A stored value is not a blob this code understands (written by a newer version, or damaged)."""
+
+
+@dataclass(frozen=True)
+class BatchPart:
+    """One user's batch part, decoded just enough to slice it."""
+
+    day: date
+    artefact_hash: str
+    timestamps: array  # int64 µs, newest first
+    offsets: array  # uint32, len = count + 1
+    body: memoryview
+
+    @property
+    def count(self) -> int:
+        return len(self.timestamps)
+
+    def events_json(self, start: int, stop: int) -> bytes:
+        """Events ``start`` (inclusive) to ``stop`` (exclusive), comma-joined JSON objects."""
+        if stop <= start:
+            return b""
+        return bytes(self.body[self.offsets[start] : self.offsets[stop] - 1])
+
+    def event_json(self, index: int) -> bytes:
+        return self.events_json(index, index + 1)
+
+
+@dataclass(frozen=True)
+class TailEvent:
+    """One streamed event: when it arrived, its time, and its JSON object."""
+
+    event_id: str
+    arrived_us: int
+    timestamp_us: int
+    json: bytes
+
+
+def to_micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def encode_blob(day: date, artefact_hash: str, timestamps: bytes, offsets: bytes, body: bytes) -> bytes:
+    """A batch blob from already packed arrays (the bulk loader builds them vectorised)."""
+    header = msgpack.packb({"h": artefact_hash, "ts": timestamps, "off": offsets}, use_bin_type=True)
+    return _PREFIX.pack(day.isoformat().encode("ascii"), BLOB_FORMAT, len(header)) + header + body
+
+
+def blob_day(blob: bytes) -> date:
+    return date.fromisoformat(blob[:10].decode("ascii"))
+
+
+def decode_blob(blob: bytes) -> BatchPart:
+    """The batch part in ``blob`` (no event is decoded)."""
+    if len(blob) < _PREFIX.size:
+        msg = f"batch blob of {len(blob)} bytes is too short"
+        raise BlobFormatError(msg)
+    raw_day, version, header_len = _PREFIX.unpack_from(blob)
+    if version != BLOB_FORMAT:
+        msg = f"batch blob format {version} is not understood (this server reads format {BLOB_FORMAT})"
+        raise BlobFormatError(msg)
+    start = _PREFIX.size
+    header = msgpack.unpackb(blob[start : start + header_len], raw=False)
+    timestamps = array("q")
+    timestamps.frombytes(header["ts"])
+    offsets = array("I")
+    offsets.frombytes(header["off"])
+    if len(offsets) != len(timestamps) + 1:
+        msg = "batch blob index is inconsistent (offsets and timestamps differ in length)"
+        raise BlobFormatError(msg)
+    return BatchPart(
+        day=date.fromisoformat(raw_day.decode("ascii")),
+        artefact_hash=header["h"],
+        timestamps=timestamps,
+        offsets=offsets,
+        body=memoryview(blob)[start + header_len :],
+    )
+
+
+def encode_tail_event(event_id: str, arrived: datetime, timestamp: datetime, event_json: bytes) -> bytes:
+    return f"{to_micros(arrived):0{_DIGITS}d}{to_micros(timestamp):0{_DIGITS}d}".encode("ascii") + event_json
+
+
+def decode_tail_event(event_id: str, value: bytes) -> TailEvent:
+    return TailEvent(
+        event_id=event_id,
+        arrived_us=int(value[:_DIGITS]),
+        timestamp_us=int(value[_DIGITS : 2 * _DIGITS]),
+        json=bytes(value[2 * _DIGITS :]),
+    )
+
+
+def arrival_prefix(arrived: datetime) -> bytes:
+    """The tail-entry prefix of ``arrived``: entries whose first 20 bytes sort below it arrived before."""
+    return f"{to_micros(arrived):0{_DIGITS}d}".encode("ascii")
+
+
+@dataclass(frozen=True)
+class EncodedUsers:
+    """Blobs of a run of users, ready to write (keys are the users as strings)."""
+
+    users: list[str]
+    blobs: list[bytes]
+
+
+def encode_snapshot(
+    snapshot: pl.DataFrame, *, user_column: str, event_columns: list[str], day: date, artefact_hash: str
+) -> EncodedUsers:
+    """Every user's blob from snapshot rows (sorted by user then position, as the batch runtime writes them).
+
+    The JSON of every event, the timestamps and the offsets are computed by polars over the whole frame;
+    Python touches each user once (to slice the flat arrays), never each event.
+    """
+    if snapshot.height == 0:
+        return EncodedUsers(users=[], blobs=[])
+    encoded = snapshot.select(
+        pl.col(user_column).cast(pl.String).alias("u"),
+        pl.struct(event_columns).struct.json_encode().alias("j"),
+        pl.col("timestamp").dt.epoch("us").alias("t"),
+    ).with_columns(pl.col("j").str.len_bytes().cast(pl.Int64).alias("n"))
+    encoded = encoded.with_columns(
+        ((pl.col("n") + 1).cum_sum().over("u") - (pl.col("n") + 1)).cast(pl.UInt32).alias("o")
+    )
+    groups = encoded.group_by("u", maintain_order=True).agg(
+        pl.col("j").str.join(","), pl.len().alias("c"), (pl.col("n") + 1).sum().alias("end")
+    )
+    ts = _flat_buffer(encoded.get_column("t"), 8)
+    offs = _flat_buffer(encoded.get_column("o"), 4)
+    users = groups.get_column("u").to_list()
+    bodies = groups.get_column("j").to_list()
+    counts = groups.get_column("c").to_list()
+    ends = groups.get_column("end").to_list()
+    day_bytes = day.isoformat().encode("ascii")
+    blobs: list[bytes] = []
+    position = 0
+    for body, count, end in zip(bodies, counts, ends, strict=True):
+        stop = position + count
+        offsets = bytes(offs[4 * position : 4 * stop]) + struct.pack("<I", end)
+        header = msgpack.packb({"h": artefact_hash, "ts": bytes(ts[8 * position : 8 * stop]), "off": offsets},
+                               use_bin_type=True)
+        blobs.append(_PREFIX.pack(day_bytes, BLOB_FORMAT, len(header)) + header + body.encode())
+        position = stop
+    return EncodedUsers(users=users, blobs=blobs)
+
+
+def _flat_buffer(series: pl.Series, width: int) -> memoryview:
+    """The little-endian values buffer of a null-free numeric column (zero-copy through Arrow)."""
+    arrow = series.rechunk().to_arrow()
+    buffer = arrow.buffers()[1]
+    assert buffer is not None and arrow.null_count == 0
+    view = memoryview(buffer)
+    return view[arrow.offset * width : (arrow.offset + len(arrow)) * width]

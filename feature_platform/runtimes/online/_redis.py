@@ -1,0 +1,249 @@
+"""The Redis backend of the online store (production).
+
+Keys (``P`` is the key prefix, ``F`` the feature id, ``U`` the user)::
+
+    P:{F:U}:b     string   the user's batch blob (see ``_codec``); the day is its first 10 bytes
+    P:{F:U}:t     hash     the streaming tail: event id -> tail entry (arrival, timestamp, JSON)
+    P:F:users     zset     users with a batch part, scored by its day (days since 0001-01-01)
+    P:F:state     string   the feature's state (JSON: loaded day, artefact hash, stream heartbeat)
+
+The ``{F:U}`` hash tag puts a user's batch part and tail in one Redis Cluster slot, so the Lua script
+that writes one and trims the other is atomic there too; users spread evenly over the slots.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from redis.exceptions import RedisError
+
+from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
+from feature_platform.runtimes.online._store import FeatureState, OnlineStoreError, UserRecord, WriteCounts
+
+# KEYS: batch, tail. ARGV: day, blob, tail cutoff (arrival prefix). Never regresses; trims the tail
+# entries the new batch part covers (arrived before the end of the day).
+_WRITE_BATCH = """
+local current = redis.call('GETRANGE', KEYS[1], 0, 9)
+if current ~= '' and current > ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local entries = redis.call('HGETALL', KEYS[2])
+  for i = 1, #entries, 2 do
+    if string.sub(entries[i + 1], 1, 20) < ARGV[3] then redis.call('HDEL', KEYS[2], entries[i]) end
+  end
+end
+return 1
+"""
+
+# KEYS: batch. ARGV: day. Deletes the batch part only if it is older than the day.
+_REMOVE_OLDER = """
+local current = redis.call('GETRANGE', KEYS[1], 0, 9)
+if current ~= '' and current < ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+"""
+
+CHUNK = 500
+TIMEOUT_SECONDS = 1.0
+
+
+def _end_of(day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), dtime(0), tzinfo=UTC)
+
+
+class RedisOnlineStore:
+    """Online store in Redis. Loading pipelines ``CHUNK`` users per round trip; serving uses one
+    pipelined round trip per request (GET + HGETALL per user)."""
+
+    def __init__(self, url: str, *, prefix: str = "fp", timeout: float = TIMEOUT_SECONDS,
+                 max_connections: int = 64) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._sync = redis.Redis.from_url(url, socket_timeout=30.0, socket_connect_timeout=timeout)
+        self._async: aredis.Redis | None = None
+        self._write = self._sync.register_script(_WRITE_BATCH)
+        self._remove = self._sync.register_script(_REMOVE_OLDER)
+
+    # keys -----------------------------------------------------------------------------------------
+
+    def batch_key(self, feature_id: str, user: str) -> str:
+        return f"{self._prefix}:{{{feature_id}:{user}}}:b"
+
+    def tail_key(self, feature_id: str, user: str) -> str:
+        return f"{self._prefix}:{{{feature_id}:{user}}}:t"
+
+    def _users_key(self, feature_id: str) -> str:
+        return f"{self._prefix}:{feature_id}:users"
+
+    def _state_key(self, feature_id: str) -> str:
+        return f"{self._prefix}:{feature_id}:state"
+
+    def describe(self) -> str:
+        return f"redis {self._url} (prefix {self._prefix!r})"
+
+    # loading --------------------------------------------------------------------------------------
+
+    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: list[bytes]) -> WriteCounts:
+        day_text = day.isoformat()
+        cutoff = arrival_prefix(_end_of(day))
+        score = day.toordinal()
+        written = 0
+        try:
+            for start in range(0, len(users), CHUNK):
+                pipe = self._sync.pipeline(transaction=False)
+                chunk = users[start : start + CHUNK]
+                for user, blob in zip(chunk, blobs[start : start + CHUNK], strict=True):
+                    self._write(keys=[self.batch_key(feature_id, user), self.tail_key(feature_id, user)],
+                                args=[day_text, blob, cutoff], client=pipe)
+                outcomes = pipe.execute()
+                pipe = self._sync.pipeline(transaction=False)
+                members = {u: score for u, ok in zip(chunk, outcomes, strict=True) if ok}
+                if members:
+                    pipe.zadd(self._users_key(feature_id), members, gt=True)
+                    pipe.execute()
+                written += len(members)
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return WriteCounts(written=written, kept_newer=len(users) - written)
+
+    def remove_users_older_than(self, feature_id: str, day: date) -> int:
+        removed = 0
+        users_key = self._users_key(feature_id)
+        try:
+            stale = [_text(m) for m in self._sync.zrangebyscore(users_key, "-inf", day.toordinal() - 1)]
+            for start in range(0, len(stale), CHUNK):
+                pipe = self._sync.pipeline(transaction=False)
+                for user in stale[start : start + CHUNK]:
+                    self._remove(keys=[self.batch_key(feature_id, user)], args=[day.isoformat()], client=pipe)
+                removed += sum(int(r) for r in pipe.execute())
+            self._sync.zremrangebyscore(users_key, "-inf", day.toordinal() - 1)
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return removed
+
+    def put_state(self, state: FeatureState) -> None:
+        try:
+            self._sync.set(self._state_key(state.feature_id), state.model_dump_json())
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def get_state(self, feature_id: str) -> FeatureState | None:
+        try:
+            raw = self._sync.get(self._state_key(feature_id))
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return None if raw is None else FeatureState.model_validate_json(raw)
+
+    # streaming tail --------------------------------------------------------------------------------
+
+    def append_tail(self, feature_id: str, user: str, events: list[TailEvent], *, bound: int) -> int:
+        key = self.tail_key(feature_id, user)
+        mapping = {
+            e.event_id: encode_tail_event(e.event_id, _from_us(e.arrived_us), _from_us(e.timestamp_us), e.json)
+            for e in events
+        }
+        try:
+            if mapping:
+                self._sync.hset(key, mapping=mapping)  # type: ignore[arg-type]
+            size = int(self._sync.hlen(key))
+            if size > bound:
+                entries = [decode_tail_event(_text(k), _raw(v)) for k, v in self._sync.hgetall(key).items()]
+                entries.sort(key=lambda e: (e.timestamp_us, e.event_id), reverse=True)
+                drop = [e.event_id for e in entries[bound:]]
+                self._sync.hdel(key, *drop)
+                size -= len(drop)
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return size
+
+    # serving --------------------------------------------------------------------------------------
+
+    def _client(self) -> aredis.Redis:
+        if self._async is None:
+            self._async = aredis.Redis.from_url(
+                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout,
+                max_connections=self._max_connections,
+            )
+        return self._async
+
+    async def read_users(self, feature_id: str, users: list[str]) -> list[UserRecord]:
+        try:
+            pipe = self._client().pipeline(transaction=False)
+            for user in users:
+                pipe.get(self.batch_key(feature_id, user))
+                pipe.hgetall(self.tail_key(feature_id, user))
+            replies = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return [_record(replies[2 * i], replies[2 * i + 1]) for i in range(len(users))]
+
+    def read_users_sync(self, feature_id: str, users: list[str]) -> list[UserRecord]:
+        try:
+            pipe = self._sync.pipeline(transaction=False)
+            for user in users:
+                pipe.get(self.batch_key(feature_id, user))
+                pipe.hgetall(self.tail_key(feature_id, user))
+            replies = pipe.execute()
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return [_record(replies[2 * i], replies[2 * i + 1]) for i in range(len(users))]
+
+    async def ping(self) -> None:
+        try:
+            await self._client().ping()
+        except (RedisError, OSError) as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async.aclose()
+            self._async = None
+
+    def close(self) -> None:
+        self._sync.close()
+
+    def delete_prefix(self) -> int:
+        """Remove every key under this store's prefix (tests and benchmarks clean up with it)."""
+        removed = 0
+        for key in self._sync.scan_iter(match=f"{self._prefix}:*", count=1000):
+            removed += int(self._sync.delete(key))
+        return removed
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+def _from_us(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _record(batch: bytes | None, tail: dict[Any, Any]) -> UserRecord:
+    entries = [decode_tail_event(_text(k), _raw(v)) for k, v in tail.items()] if tail else []
+    return UserRecord(batch=batch, tail=entries)
+
+
+def wait_until_reachable(url: str, seconds: float) -> bool:
+    """True once ``url`` answers PING (used by tests and the benchmark to start a private Redis)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.5)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return True
+            except RedisError:
+                time.sleep(0.05)
+        return False
+    finally:
+        client.close()

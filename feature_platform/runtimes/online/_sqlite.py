@@ -1,0 +1,170 @@
+"""The embedded backend of the online store: one SQLite file in WAL mode (no server needed).
+
+Tables mirror the Redis keys: ``batch(feature_id, user, day, blob)`` (one row per user; the upsert
+only replaces a row with a day that is not older), ``tail(feature_id, user, event_id, value)`` and
+``state(feature_id, value)``. WAL lets the server read while a load writes; a load commits one
+transaction per chunk of users, so each user's part is replaced atomically.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
+from feature_platform.runtimes.online._store import FeatureState, OnlineStoreError, UserRecord, WriteCounts
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch (feature_id TEXT NOT NULL, user TEXT NOT NULL, day TEXT NOT NULL,
+    blob BLOB NOT NULL, PRIMARY KEY (feature_id, user)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS batch_day ON batch (feature_id, day);
+CREATE TABLE IF NOT EXISTS tail (feature_id TEXT NOT NULL, user TEXT NOT NULL, event_id TEXT NOT NULL,
+    value BLOB NOT NULL, PRIMARY KEY (feature_id, user, event_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS state (feature_id TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_UPSERT = """
+INSERT INTO batch (feature_id, user, day, blob) VALUES (?, ?, ?, ?)
+ON CONFLICT (feature_id, user) DO UPDATE SET day = excluded.day, blob = excluded.blob
+WHERE excluded.day >= batch.day
+"""
+
+CHUNK = 5_000
+
+
+class SqliteOnlineStore:
+    """Online store in one SQLite file. One connection shared under a lock: reads take microseconds."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None, timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def describe(self) -> str:
+        return f"sqlite {self._path}"
+
+    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: list[bytes]) -> WriteCounts:
+        day_text = day.isoformat()
+        cutoff = arrival_prefix(datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC))
+        written = 0
+        try:
+            with self._lock:
+                for start in range(0, len(users), CHUNK):
+                    chunk = users[start : start + CHUNK]
+                    rows = [(feature_id, u, day_text, b)
+                            for u, b in zip(chunk, blobs[start : start + CHUNK], strict=True)]
+                    self._db.execute("BEGIN IMMEDIATE")
+                    before = self._db.total_changes
+                    self._db.executemany(_UPSERT, rows)
+                    written += self._db.total_changes - before
+                    self._db.executemany(
+                        "DELETE FROM tail WHERE feature_id = ? AND user = ? AND substr(value, 1, 20) < ? "
+                        "AND EXISTS (SELECT 1 FROM batch b WHERE b.feature_id = tail.feature_id "
+                        "AND b.user = tail.user AND b.day = ?)",
+                        [(feature_id, u, cutoff, day_text) for u in chunk],
+                    )
+                    self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return WriteCounts(written=written, kept_newer=len(users) - written)
+
+    def remove_users_older_than(self, feature_id: str, day: date) -> int:
+        try:
+            with self._lock:
+                cursor = self._db.execute("DELETE FROM batch WHERE feature_id = ? AND day < ?",
+                                          (feature_id, day.isoformat()))
+                return cursor.rowcount
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def put_state(self, state: FeatureState) -> None:
+        try:
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO state (feature_id, value) VALUES (?, ?)",
+                                 (state.feature_id, state.model_dump_json()))
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def get_state(self, feature_id: str) -> FeatureState | None:
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT value FROM state WHERE feature_id = ?", (feature_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return None if row is None else FeatureState.model_validate_json(row[0])
+
+    def append_tail(self, feature_id: str, user: str, events: list[TailEvent], *, bound: int) -> int:
+        rows = [
+            (feature_id, user, e.event_id,
+             encode_tail_event(e.event_id, _from_us(e.arrived_us), _from_us(e.timestamp_us), e.json))
+            for e in events
+        ]
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR REPLACE INTO tail VALUES (?, ?, ?, ?)", rows)
+                self._db.execute(
+                    "DELETE FROM tail WHERE feature_id = ?1 AND user = ?2 AND event_id NOT IN (SELECT event_id "
+                    "FROM tail WHERE feature_id = ?1 AND user = ?2 ORDER BY substr(value, 21, 20) DESC, "
+                    "event_id DESC LIMIT ?3)", (feature_id, user, bound))
+                size = self._db.execute("SELECT count(*) FROM tail WHERE feature_id = ? AND user = ?",
+                                        (feature_id, user)).fetchone()[0]
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return int(size)
+
+    def read_users_sync(self, feature_id: str, users: list[str]) -> list[UserRecord]:
+        try:
+            with self._lock:
+                out = []
+                for user in users:
+                    row = self._db.execute("SELECT blob FROM batch WHERE feature_id = ? AND user = ?",
+                                           (feature_id, user)).fetchone()
+                    tail = self._db.execute("SELECT event_id, value FROM tail WHERE feature_id = ? AND user = ?",
+                                            (feature_id, user)).fetchall()
+                    out.append(UserRecord(batch=None if row is None else bytes(row[0]),
+                                          tail=[decode_tail_event(k, bytes(v)) for k, v in tail]))
+                return out
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    async def read_users(self, feature_id: str, users: list[str]) -> list[UserRecord]:
+        # Point reads from the page cache take microseconds: cheaper inline than a thread hop.
+        return self.read_users_sync(feature_id, users)
+
+    async def ping(self) -> None:
+        try:
+            with self._lock:
+                self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _rollback(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _from_us(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)

@@ -1,0 +1,84 @@
+"""The online store's one interface: what the loader, the streaming indexer and the server need of a backend.
+
+Two backends implement it: Redis (production, :mod:`._redis`) and SQLite in WAL mode (the embedded
+default, :mod:`._sqlite`). Loading and tail writes are synchronous (batch jobs, indexers); serving
+reads are ``async`` so one server process multiplexes many requests over one connection pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from feature_platform.errors import FeaturePlatformError
+from feature_platform.runtimes.online._codec import TailEvent
+
+
+class OnlineStoreError(FeaturePlatformError):
+    """The online store cannot be reached or answered with an error (serving maps it to 503)."""
+
+
+class FeatureState(BaseModel):
+    """What the store holds for one feature as a whole (written by the loader and the streaming indexer)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feature_id: str
+    batch_day: date | None = None
+    batch_artefact_hash: str | None = None
+    batch_users: int = 0
+    batch_loaded_at: datetime | None = None
+    stream_heartbeat_at: datetime | None = None
+    """When the streaming indexer last committed (None until a stream exists)."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """One user's stored parts: the batch blob (None if absent) and the raw tail entries."""
+
+    batch: bytes | None
+    tail: list[TailEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    written: int
+    kept_newer: int
+
+
+class OnlineStore(Protocol):
+    """Per (feature id, user): a batch part (one blob, never regressing by day) and a bounded tail."""
+
+    def describe(self) -> str: ...
+
+    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: list[bytes]) -> WriteCounts:
+        """Write each user's batch part unless the store holds a newer day for that user (atomic per user),
+        and drop that user's tail entries that arrived before the end of ``day`` (the batch now has them)."""
+        ...
+
+    def remove_users_older_than(self, feature_id: str, day: date) -> int:
+        """Delete batch parts older than ``day`` (users absent from the snapshot of ``day``); return how many."""
+        ...
+
+    def put_state(self, state: FeatureState) -> None: ...
+
+    def get_state(self, feature_id: str) -> FeatureState | None: ...
+
+    def append_tail(self, feature_id: str, user: str, events: list[TailEvent], *, bound: int) -> int:
+        """Add streamed events, idempotent by event id; keep at most ``bound`` (the newest). Returns the tail size."""
+        ...
+
+    def read_users_sync(self, feature_id: str, users: list[str]) -> list[UserRecord]: ...
+
+    async def read_users(self, feature_id: str, users: list[str]) -> list[UserRecord]:
+        """Both parts of each user, in one round trip where the backend allows."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,97 @@
+"""A real server process (``feature-platform serve``) and a private redis-server, started by the tests on
+free loopback ports and stopped by PID with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from tests.online.conftest import free_port
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll ``condition`` until true; fail after ``seconds`` (a bound, not a timing assumption)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+
+
+CLEAN_EXIT = (0, -signal.SIGTERM)
+"""uvicorn shuts down gracefully on SIGTERM and then re-raises the signal (exit status -15)."""
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+class RedisServer:
+    """redis-server on a free port, with an append-only file so a restart keeps the data."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("redis-server")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        from feature_platform.runtimes.online._redis import wait_until_reachable
+
+        binary = self.binary()
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--appendfsync", "always", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        assert wait_until_reachable(self.url, 20), "private redis-server did not start"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            assert stop(self.process) in CLEAN_EXIT
+            self.process = None
+
+
+class ServerProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve", "--env", "dev",
+             "--port", str(self.port)],
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+        def healthy() -> bool:
+            assert self.process.poll() is None, self.process.stderr.read().decode() if self.process.stderr else ""
+            try:
+                return httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 60, "the server to answer /healthz")
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(f"{self.base}{path}", timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def stop(self) -> int:
+        return stop(self.process)
