@@ -41,9 +41,13 @@ browser:
 demo: env
 	@UV="$(UV)" bash scripts/demo.sh
 
+# Two workers; --dist loadgroup keeps the tests of one @pytest.mark.xdist_group on one worker. The
+# Hypothesis profile is "ci" (derandomised, fixed counts; see tests/conftest.py) when CI is set, else
+# "dev"; HYPOTHESIS_PROFILE overrides. pytest-timeout (pyproject.toml) fails a hung test by name.
 test: env services browser
 	$(RUN) lint-imports
-	$(RUN) pytest -n 2 --dist loadgroup -q
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-$(if $(filter-out 0 false no,$(CI)),ci,dev)} \
+	  $(RUN) pytest -n 2 --dist loadgroup -q --durations=15
 
 bench: env
 	$(RUN) python -m benchmarks.run_all

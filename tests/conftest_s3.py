@@ -9,6 +9,11 @@ threaded server runs requests concurrently, so two racing conditional writes cou
 Real S3 makes that check and the write atomic (that is what conditional writes are for). The fixture
 therefore serialises moto's ``put_object`` handler for the session so the emulator has S3's
 documented semantics; the store code itself only ever sends the real ``IfNoneMatch`` request.
+
+The server is per session, so per xdist worker: every test that uses it carries
+``@pytest.mark.xdist_group("s3_server")`` (the S3 case of ``tests/store``'s ``store_location`` too),
+and ``make test``'s ``--dist loadgroup`` runs them all on one worker, against one server, instead of
+starting a second server on the other worker.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ def test_settings_become_one_s3_connection_for_boto3_and_polars() -> None:
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_index_and_train_on_s3_equal_local(
     s3_endpoint_url: str, s3_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

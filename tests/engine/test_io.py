@@ -169,6 +169,7 @@ def test_table_roots(engagements: Artefact) -> None:
         assert table_root(moved, "s3://bucket/raw") == absolute
 
 
+@pytest.mark.xdist_group("s3_server")
 def test_reading_from_s3(s3_endpoint_url: str, s3_bucket: str, engagements: Artefact) -> None:
     import boto3
 

@@ -103,11 +103,18 @@ def test_the_code_location_loads_with_dagster_and_builds_without_touching_data(p
 
 
 def test_the_module_loads_in_a_fresh_process_in_a_few_seconds(platform: Platform) -> None:
+    # CPU seconds (the process's and any child's it waited for), not wall-clock seconds: the work the
+    # load does is what the test bounds, and the wall clock on two busy cores mostly measures the
+    # other processes (it is about twice the CPU time under `make test`, ~3.5 s CPU here).
     script = (
-        "import time; t = time.perf_counter()\n"
+        "import resource\n"
+        "def cpu():\n"
+        "    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime\n"
+        "t = cpu()\n"
         "from feature_platform.definitions import defs\n"
         "defs.resolve_asset_graph()\n"
-        "print(time.perf_counter() - t)\n"
+        "print(cpu() - t)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
                          check=True, env=os.environ.copy())

@@ -45,6 +45,7 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("postgres")  # the shared server at 127.0.0.1:5432 (a database of its own per test)
 def test_the_pipeline_runs_with_postgres_instance_storage(batch_platform: Platform, pg_database: str) -> None:
     import psycopg2
 

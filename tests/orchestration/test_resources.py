@@ -23,6 +23,7 @@ def test_resources_default_to_the_data_dir(platform: Platform) -> None:
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_an_s3_store_goes_through_dagster_aws_s3_resource(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, s3_endpoint_url: str, s3_store_url: str
 ) -> None:

@@ -44,8 +44,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 FEATURE = "recent_engagements_v1"
 DAY = "2026-11-02"
 LOCATION, REPOSITORY = "feature_platform", "__repository__"
+# Generous bounds: on two busy cores `dagster dev` takes minutes to start its webserver, daemon and
+# code server, and the run's steps as long. They only bound a hang; the waits end on the server's own
+# signals (``/server_info`` answering, the location's ``loadStatus`` reaching LOADED, the run's status).
+STARTUP_TIMEOUT_S = 300
+RUN_TIMEOUT_S = 300
+PAGE_TIMEOUT_MS = 120_000
+ANIMATION_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
 
-pytestmark = pytest.mark.slow
+# One Dagster process tree at a time (see test_cli.py), and a bound above the sum of the waits below.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_processes"), pytest.mark.timeout(1200)]
 
 
 def free_port() -> int:
@@ -68,10 +76,15 @@ class GraphQL:
         return data
 
 
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 1.0) -> Any:
+def wait_for(
+    predicate: Any, timeout: float, what: str, interval: float = 1.0, process: subprocess.Popen[bytes] | None = None
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail at once if ``process`` has exited."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"dagster dev exited with {process.returncode} while waiting for {what}")
         try:
             last = predicate()
             if last:
@@ -104,7 +117,13 @@ def dagster_dev(tmp_path: Path, demo_raw: Path) -> Iterator[tuple[str, GraphQL]]
     )
     try:
         gql = GraphQL(base)
-        wait_for(lambda: _location_loaded(gql), 60, "the code location to load")
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        wait_for(lambda: _server_info(base), STARTUP_TIMEOUT_S, "the webserver to answer /server_info",
+                 process=process)
+        entry = wait_for(lambda: _location_entry(gql), max(deadline - time.monotonic(), 1.0),
+                         f"the code location {LOCATION!r} to reach loadStatus LOADED", process=process)
+        loaded = entry["locationOrLoadError"]
+        assert loaded["__typename"] == "RepositoryLocation", f"{LOCATION} failed to load: {loaded}"
         yield base, gql
     finally:
         _stop(process)
@@ -118,12 +137,24 @@ def _publish_everything(store_dir: Path) -> None:
     publish_release(compiled, open_store(str(store_dir)), "dev", actor="ui-test")
 
 
-def _location_loaded(gql: GraphQL) -> bool:
-    data = gql("{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-               "locationOrLoadError { __typename } } } } }")
-    entries = data["workspaceOrError"]["locationEntries"]
-    return any(e["name"] == LOCATION and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"
-               for e in entries)
+def _server_info(base: str) -> dict[str, Any]:
+    """The webserver's own liveness endpoint: it answers once the ASGI app is serving."""
+    with urllib.request.urlopen(f"{base}/server_info", timeout=30) as response:
+        info: dict[str, Any] = json.loads(response.read())
+    return info if "dagster_webserver_version" in info else {}
+
+
+def _location_entry(gql: GraphQL) -> dict[str, Any] | None:
+    """The workspace entry of the code location once its load has finished (LOADED), successfully or not."""
+    data = gql("{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus "
+               "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+    workspace = data["workspaceOrError"]
+    if workspace["__typename"] != "Workspace":
+        return None
+    for entry in workspace["locationEntries"]:
+        if entry["name"] == LOCATION and entry["loadStatus"] == "LOADED" and entry["locationOrLoadError"]:
+            return dict(entry)
+    return None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -176,7 +207,7 @@ def test_the_ui_shows_the_feature_graph_and_runs_it(dagster_dev: tuple[str, Grap
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.goto(page_url, wait_until="domcontentloaded")
-            page.get_by_text("watermark", exact=True).first.wait_for(timeout=30_000)
+            page.get_by_text("watermark", exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
             _dismiss_welcome(page)
             shown = page.inner_text("body")
             for name in [*names, "engagement_events", "item_embeddings", "item_categories"]:
@@ -192,7 +223,7 @@ def test_the_ui_shows_the_feature_graph_and_runs_it(dagster_dev: tuple[str, Grap
             assert nodes[tuple(keys.events.path)]["internalFreshnessPolicy"]["__typename"] == "CronFreshnessPolicy"
 
             run_id = _launch_feature_run(gql, keys)
-            status = wait_for(lambda: _finished(gql, run_id), 90, f"run {run_id} to finish", interval=2)
+            status = wait_for(lambda: _finished(gql, run_id), RUN_TIMEOUT_S, f"run {run_id} to finish", interval=2)
             assert status == "SUCCESS", f"run {run_id} ended {status}"
             checks = {
                 f"{'/'.join(n['assetKey']['path'])}:{c['name']}": c
@@ -203,9 +234,12 @@ def test_the_ui_shows_the_feature_graph_and_runs_it(dagster_dev: tuple[str, Grap
                 assert check["blocking"], name
                 assert check["executionForLatestMaterialization"] == {"status": "SUCCEEDED", "runId": run_id}, name
 
-            page.reload(wait_until="domcontentloaded")
-            page.get_by_text("watermark", exact=True).first.wait_for(timeout=30_000)
-            page.wait_for_timeout(3_000)  # let the graph draw the new materialisation states
+            # the graph's live data (latest materialisations) as the page fetches it, after the run
+            with page.expect_response(lambda r: "op=AssetGraphLiveQuery" in r.url, timeout=PAGE_TIMEOUT_MS) as live:
+                page.reload(wait_until="domcontentloaded")
+            assert live.value.ok and run_id in live.value.text(), "the reloaded graph does not show the run"
+            page.get_by_text("watermark", exact=True).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(ANIMATION_FRAMES)  # React has drawn what that answer holds
             shot = tmp_path / "asset_graph.png"
             page.screenshot(path=str(shot))
         finally:

@@ -159,6 +159,7 @@ def test_a_corrupt_live_artefact_is_refused_and_nothing_is_published(local_env: 
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_publish_and_rollback_on_s3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configs: Path, s3_endpoint_url: str, s3_store_url: str
 ) -> None:

@@ -237,6 +237,7 @@ def test_s3_client_is_built_on_first_use_only() -> None:
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_s3_keys_live_under_the_prefix_in_the_bucket(s3_endpoint_url: str, s3_bucket: str) -> None:
     client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
     backend = S3ObjectStorage(client, s3_bucket, "tests/prefix-check")
@@ -255,6 +256,7 @@ def test_s3_keys_live_under_the_prefix_in_the_bucket(s3_endpoint_url: str, s3_bu
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_s3_missing_bucket_is_a_store_error(s3_endpoint_url: str) -> None:
     client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
     backend = S3ObjectStorage(client, "no-such-bucket-here")

@@ -55,6 +55,7 @@ def test_local_staging_publishes_atomically_and_discards_on_failure(tmp_path: Pa
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_s3_staging_publishes_atomically_and_discards_on_failure(s3_store_url: str, s3_endpoint_url: str) -> None:
     _check_staging(*_s3(s3_store_url, s3_endpoint_url))
 

@@ -22,7 +22,9 @@ class StoreLocation:
         return open_store(self.url, endpoint_url=self.endpoint_url)
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=["local", pytest.param("s3", marks=[pytest.mark.services, pytest.mark.xdist_group("s3_server")])]
+)
 def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> StoreLocation:
     if request.param == "local":
         return StoreLocation("local", str(tmp_path / "store"))

@@ -114,6 +114,7 @@ def test_open_store_from_settings_reads_the_environment(monkeypatch: pytest.Monk
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_s3_store_round_trip_through_open_store(s3_endpoint_url: str, s3_store_url: str) -> None:
     store = open_store(s3_store_url, endpoint_url=s3_endpoint_url)
     data, digest = sealed("via url")

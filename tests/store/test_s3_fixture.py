@@ -20,6 +20,7 @@ def test_unavailable_server_fails_when_services_are_required(monkeypatch: pytest
 
 
 @pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
 def test_server_has_fake_credentials_and_the_bucket(s3_endpoint_url: str, s3_bucket: str) -> None:
     import os
 
