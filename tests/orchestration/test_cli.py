@@ -20,7 +20,7 @@ from feature_platform.store import open_store
 from tests.conftest import REPO_ROOT
 
 BIN = REPO_ROOT / ".venv" / "bin"
-FEATURE, DAY = "recent_engagements_v1", "2026-11-03"
+FEATURE, DAY = "recent_engagements_v1", "2026-11-01"  # the first day of the data: no earlier day to index first
 
 
 # Like test_ui.py this starts Dagster's own processes (here a run with a process per step); both are

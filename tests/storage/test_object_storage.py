@@ -15,7 +15,9 @@ from feature_platform.errors import StoreError
 from feature_platform.storage import LocalObjectStorage, ObjectStorage, S3Connection, S3ObjectStorage, open_storage
 
 
-@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=["local", pytest.param("s3", marks=[pytest.mark.services, pytest.mark.xdist_group("s3_server")])]
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStorage:
     """A fresh, empty storage, opened through open_storage exactly as production code opens one."""
     if request.param == "local":
