@@ -25,6 +25,10 @@ from feature_platform.errors import ConfigDefinitionError
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 _PYDANTIC_MARKER = f"{Path('pydantic')}"
 
+construction_log: list[ConfigObject] | None = None
+"""When discovery sets this to a list, every config object constructed is appended to it, so objects
+that were built but are reachable from no module-level name can be reported instead of silently lost."""
+
 
 class SourceLocation(BaseModel):
     """Where a config object was constructed."""
@@ -118,6 +122,8 @@ class ConfigObject(ConfigModel):
             )
             raise ConfigObjectError(self.kind_label, name, site, problems) from None
         self._defined_at = site
+        if construction_log is not None:
+            construction_log.append(self)
 
     @property
     def defined_at(self) -> SourceLocation:
