@@ -237,7 +237,7 @@ def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
     try:
         report = _ChildImporter(Path(package_dir), timeout, conn).run()
         conn.send_bytes(b"D" + _pickle_report(report))
-    except BaseException:  # noqa: BLE001  (anything at all: the parent must get a report)
+    except BaseException:
         issue = ValidationIssue(file=display_path(str(Path(package_dir) / "__init__.py")), line=0,
                                 kind="module", name=Path(package_dir).name,
                                 message=f"discovery failed: {traceback.format_exc(limit=3)}")
@@ -364,7 +364,7 @@ class _ChildImporter:
         def target() -> None:
             try:
                 outcome["module"] = importlib.import_module(name)
-            except BaseException as exc:  # noqa: BLE001  (sys.exit, KeyboardInterrupt... are config errors)
+            except BaseException as exc:
                 outcome["exc"] = exc
 
         thread = threading.Thread(target=target, name=f"import {name}", daemon=True)

@@ -131,8 +131,7 @@ CASES: dict[str, list[Expected]] = {
             "configs.py",
             "enrichment",
             "query_norm",
-            "parameters for plugin 'query_normaliser' do not fit its model: "
-            "lowercase: Extra inputs are not permitted",
+            "parameters for plugin 'query_normaliser' do not fit its model: unknown parameter 'lowercase'",
         ),
     ],
     # ranges and invariants
