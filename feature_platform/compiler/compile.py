@@ -83,6 +83,8 @@ def suppress_follow_ons(discovery: DiscoveryResult, issues: list[ValidationIssue
     Such errors are follow-ons of the broken module (already reported once); they are counted in the broken
     module's issue instead. A reference whose name appears in no broken module is still reported.
     """
+    config_plugins = {i.name for i in discovery.issues if i.kind == "plugin"}
+    issues = [i for i in issues if not any(f"unknown plugin '{p}'" in i.message for p in config_plugins)]
     if not discovery.broken_modules:
         return issues
     sources = []

@@ -92,7 +92,7 @@ class _Checker:
         self.out.issues.append(
             ValidationIssue(
                 file=display_path(obj.defined_at.file), line=line, kind=obj.kind_label,
-                name=obj.name, message=message, hint=hint,
+                name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
             )
         )
 
@@ -101,7 +101,8 @@ class _Checker:
         for item in discovered:
             obj = item.obj
             if not NAME_PATTERN.match(obj.name):
-                self.issue(obj, f"name {obj.name!r} must be snake_case: a lower-case letter, then letters, digits "
+                shown = obj.name.encode("unicode_escape").decode("ascii")
+                self.issue(obj, f"name '{shown}' must be snake_case: a lower-case letter, then letters, digits "
                            "or _ (at most 63 characters)", at="name")
             elif isinstance(obj, SequenceFeature) and _VERSIONED_NAME.search(obj.name):
                 self.issue(obj, f"name '{obj.name}' ends in a version suffix; the feature id is "
