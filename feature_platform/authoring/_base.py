@@ -15,15 +15,19 @@ import sys
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
 from feature_platform.authoring.expressions import BOUNDARY_HINT, Expr
 from feature_platform.errors import ConfigDefinitionError
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 _PYDANTIC_MARKER = f"{Path('pydantic')}"
+
+construction_log: list[ConfigObject] | None = None
+"""When discovery sets this to a list, every config object constructed is appended to it, so objects
+that were built but are reachable from no module-level name can be reported instead of silently lost."""
 
 
 class SourceLocation(BaseModel):
@@ -33,9 +37,23 @@ class SourceLocation(BaseModel):
 
     file: str
     line: int
+    call: tuple[int, int, int, int] | None = None
+    """(line, column, end line, end column) of the constructor call, to find its arguments' lines."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
+
+    def line_of(self, path: str) -> int:
+        """The line of the argument at ``path`` ("max_length", "event_types[1]", "freshness.batch_max_lag",
+        "fields.timestamp"): the keyword, the tuple element or the dict entry itself; the constructor's line
+        when the argument is not written out at the call (``**kwargs``, a variable holding a tuple...)."""
+        from feature_platform.authoring._arglines import argument_line
+
+        return argument_line(self, path) or self.line
+
+    def at(self, path: str) -> SourceLocation:
+        """This site, moved to the line of the argument at ``path``."""
+        return self.model_copy(update={"line": self.line_of(path)}) if path else self
 
 
 class ConfigObjectError(ConfigDefinitionError):
@@ -56,9 +74,19 @@ def _definition_site() -> SourceLocation:
         filename = frame.f_code.co_filename
         resolved = str(Path(filename).resolve()) if not filename.startswith("<") else filename
         if not resolved.startswith(_PACKAGE_DIR) and "/pydantic/" not in resolved:
-            return SourceLocation(file=filename, line=frame.f_lineno)
+            return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame))
         frame = frame.f_back  # type: ignore[assignment]
     return SourceLocation(file="<unknown>", line=0)
+
+
+def _call_span(frame: Any) -> tuple[int, int, int, int] | None:
+    try:
+        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+    except (AttributeError, IndexError):
+        return None
+    if any(p is None for p in positions):
+        return None
+    return positions
 
 
 def _reject_non_config_values(value: object, path: str) -> None:
@@ -82,13 +110,61 @@ def _reject_non_config_values(value: object, path: str) -> None:
         return
     what = "a Python callable" if callable(value) else f"an arbitrary Python object of type {type(value).__name__}"
     msg = f"field '{path}' holds {what} ({value!r}). {BOUNDARY_HINT}"
-    raise ConfigDefinitionError(msg)
+    error = ConfigDefinitionError(msg)
+    error.path = path  # type: ignore[attr-defined]
+    raise error
+
+
+def _plain_error(err: Any, model: type[BaseModel]) -> str:
+    """One pydantic error as a sentence a config author can act on (no URL, no Python reprs)."""
+    where = ".".join(str(p) for p in err["loc"]) or "value"
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        import difflib
+
+        fields = list(model.model_fields)
+        close = difflib.get_close_matches(str(err["loc"][-1]), fields, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(fields)})"
+        return f"unknown parameter '{where}'{hint}"
+    if err["type"] in ("tuple_type", "list_type") and isinstance(value, str):
+        return (f"{where}: expected a tuple, got the string {value!r}; a one-element tuple needs a trailing "
+                f"comma: ({value!r},)")
+    if err["type"] == "enum" or err["type"] == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        import difflib
+
+        options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6) if isinstance(value, str) else []
+        mean = f"; did you mean '{close[0]}'?" if close else ""
+        return f"{where}: {value!r} is not one of {expected}{mean}"
+    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool | timedelta) else ""
+    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}{shown}"
 
 
 class ConfigModel(BaseModel):
     """A frozen, closed pydantic model: unknown keys are errors, nothing mutates after construction."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            problems = "; ".join(_plain_error(err, type(self)) for err in exc.errors(include_url=False))
+            msg = f"{type(self).__name__}(...): {problems}"
+            raise ConfigDefinitionError(msg) from None
+
+
+def _no_bare_number(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        msg = (f"a bare number ({value!r}) would be read as {value!r} seconds; write a timedelta, e.g. "
+               f"timedelta(days={value!r}) or timedelta(minutes={value!r})")
+        raise ValueError(msg)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_no_bare_number)]
+"""A timedelta that refuses a bare number (``retention=90`` is not 90 days, and not meant as 90 s)."""
 
 
 class ConfigObject(ConfigModel):
@@ -109,15 +185,18 @@ class ConfigObject(ConfigModel):
             try:
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
-                raise ConfigObjectError(self.kind_label, name, site, str(exc)) from None
+                path = getattr(exc, "path", key)
+                raise ConfigObjectError(self.kind_label, name, site.at(path), str(exc)) from None
         try:
-            super().__init__(**data)
+            BaseModel.__init__(self, **data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-            )
-            raise ConfigObjectError(self.kind_label, name, site, problems) from None
+            errors = exc.errors(include_url=False)
+            problems = "; ".join(_plain_error(err, type(self)) for err in errors)
+            first = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            raise ConfigObjectError(self.kind_label, name, site.at(first), problems) from None
         self._defined_at = site
+        if construction_log is not None:
+            construction_log.append(self)
 
     @property
     def defined_at(self) -> SourceLocation:

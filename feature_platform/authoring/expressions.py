@@ -67,6 +67,15 @@ class Expr:
         )
         raise ConfigDefinitionError(msg)
 
+    def __contains__(self, item: object) -> bool:
+        msg = (f"`{item!r} in {self!r}` asks Python, not the data: use {self!r}.str.contains({item!r}) for a "
+               f"substring, or {self!r}.is_in([...]) for membership in a list of values")
+        raise ConfigDefinitionError(msg)
+
+    def __iter__(self) -> Any:
+        msg = f"expression {self!r} cannot be iterated when the config is written; use .is_in([...]) or a plugin"
+        raise ConfigDefinitionError(msg)
+
     # comparisons
     def __eq__(self, other: object) -> Expr:  # type: ignore[override]
         return _binary(ExprOp.EQ, self, other)

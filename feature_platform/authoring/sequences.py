@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import Field, StrictInt, StrictStr
 
-from feature_platform.authoring._base import ConfigModel, ConfigObject
+from feature_platform.authoring._base import ConfigModel, ConfigObject, Duration
 from feature_platform.authoring.enrichments import Ref
 from feature_platform.authoring.lifecycle import Lifecycle
 
@@ -14,8 +12,8 @@ from feature_platform.authoring.lifecycle import Lifecycle
 class Freshness(ConfigModel):
     """The documented profile: how fresh the streaming path is and how complete the batch path is."""
 
-    streaming_max_lag: timedelta = Field(description="An event is servable within this lag of its time.")
-    batch_max_lag: timedelta = Field(description="The batch snapshot is never older than this.")
+    streaming_max_lag: Duration = Field(description="An event is servable within this lag of its time.")
+    batch_max_lag: Duration = Field(description="The batch snapshot is never older than this.")
     batch_deadline_cron: StrictStr | None = Field(
         default=None, description="Cron (UTC) by which each day's batch partition is due, e.g. '0 6 * * *'."
     )
@@ -30,7 +28,7 @@ class SequenceFeature(ConfigObject):
     lifecycle: Lifecycle = Field(default=Lifecycle.EXPERIMENTAL, description="Lifecycle stage.")
     event_types: tuple[Ref, ...] = Field(description="Event types the sequence draws from.")
     max_length: StrictInt = Field(description="N: at most this many events per user.")
-    retention: timedelta = Field(description="Events older than this (relative to the as-of time) are dropped.")
+    retention: Duration = Field(description="Events older than this (relative to the as-of time) are dropped.")
     fields: tuple[StrictStr, ...] = Field(
         description="Projection: the fields each element exposes (event_id, timestamp and event_type always are)."
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from feature_platform.artefact.canonical import canonical_bytes
 from feature_platform.artefact.format import Manifest
 from feature_platform.compiler.build import MANIFEST_NAME, SealedArtefact, build_artefacts, build_manifest
 from feature_platform.compiler.discovery import DiscoveryResult, discover
-from feature_platform.compiler.issues import ValidationIssue
+from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.compiler.resolve import Resolved, resolve
 from feature_platform.errors import FeaturePlatformError
 
@@ -45,17 +46,70 @@ class CompileResult:
         return canonical_bytes(self.manifest.model_dump(mode="json"))
 
 
-def compile_configs(configs_dir: Path) -> CompileResult:
-    """Validate and compile the config package in memory; nothing is written."""
-    discovery = discover(configs_dir)
+def compile_configs(configs_dir: Path, *, import_timeout: float | None = None) -> CompileResult:
+    """Validate and compile the config package in memory; nothing is written.
+
+    Config modules are imported in a child process (see :mod:`feature_platform.compiler.discovery`);
+    ``import_timeout`` bounds each module's import (default: $FP_CONFIG_IMPORT_TIMEOUT or 20 s).
+    """
+    discovery = discover(configs_dir, import_timeout=import_timeout)
+    if not discovery.complete:
+        return CompileResult(issues=sorted(set(discovery.issues)), discovery=discovery)
     resolved = resolve(discovery.objects)
-    issues = sorted(set(discovery.issues) | set(resolved.issues))
+    resolved_issues = suppress_follow_ons(discovery, resolved.issues)
+    issues = sorted(set(discovery.issues) | set(resolved_issues))
+    if not discovery.objects and not issues:
+        init = configs_dir / "__init__.py"
+        issues = [ValidationIssue(
+            file=display_path(str(init)), line=1, kind="package", name=configs_dir.resolve().name,
+            message="no config objects found: nothing to validate or compile",
+            hint="define sources, enrichments, event types and sequence features as module-level names in "
+                 "the package's modules",
+        )]
     result = CompileResult(issues=issues, discovery=discovery, resolved=resolved)
     if issues:
         return result
     result.artefacts = build_artefacts(resolved)
     result.manifest = build_manifest(result.artefacts)
     return result
+
+
+_UNKNOWN_REFERENCE = re.compile(r"unknown (?:source|enrichment|event type|plugin) '([^']*)'")
+
+
+def suppress_follow_ons(discovery: DiscoveryResult, issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    """Drop "unknown X 'name'" errors whose name a module that failed to import would have defined.
+
+    Such errors are follow-ons of the broken module (already reported once); they are counted in the broken
+    module's issue instead. A reference whose name appears in no broken module is still reported.
+    """
+    config_plugins = {i.name for i in discovery.issues if i.kind == "plugin"}
+    issues = [i for i in issues if not any(f"unknown plugin '{p}'" in i.message for p in config_plugins)]
+    if not discovery.broken_modules:
+        return issues
+    sources = []
+    for file in set(discovery.broken_modules.values()):
+        try:
+            sources.append(Path(file).read_text(errors="replace"))
+        except OSError:
+            continue
+    kept: list[ValidationIssue] = []
+    suppressed = 0
+    for issue in issues:
+        match = _UNKNOWN_REFERENCE.search(issue.message)
+        if match and any(f'"{match[1]}"' in src or f"'{match[1]}'" in src for src in sources):
+            suppressed += 1
+            continue
+        kept.append(issue)
+    if suppressed:
+        discovery.issues = [
+            ValidationIssue(file=i.file, line=i.line, kind=i.kind, name=i.name, message=i.message,
+                            hint=f"{i.hint}; {suppressed} follow-on error(s) (references to objects a module that "
+                                 "failed to import would define) are not shown")
+            if i.kind == "module" else i
+            for i in discovery.issues
+        ]
+    return kept
 
 
 def write_output(result: CompileResult, out_dir: Path) -> Path:

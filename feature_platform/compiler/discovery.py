@@ -1,9 +1,29 @@
 """Discovery by import: import every module of a config package and collect the config objects in it.
 
-Objects are found as module globals, or inside module-level lists, tuples and dicts (so loops that
-generate definitions work). The same object seen from several modules (imported helpers) counts once.
-A module that fails to import is reported as one issue naming the config file and line, and the other
-modules are still discovered, so the user sees every problem in one run.
+Config modules are code. They are imported in a **child process**, never in the process that validates
+them, so nothing a config module does at import time can change the outcome of validation:
+
+* ``sys.exit()``, ``KeyboardInterrupt`` or any other ``BaseException`` raised at import is reported as an
+  issue naming the module and line (it cannot end ``validate`` with exit code 0 having done nothing);
+* a module that blocks at import is reported after ``import_timeout`` seconds, at the line it blocks on;
+  a module that ends the child process (``os._exit``, a crash) is reported too, and nothing is compiled;
+* a config module that monkeypatches the validator (its limits, its functions) or registers an executor
+  plugin changes only the child: the validator runs in the parent, with the platform's own code and the
+  plugins of the platform's code (a plugin registered from config is reported, see below).
+
+The child sends the config objects back pickled; the parent unpickles them with an allow-list of classes
+(the platform's, pydantic's and a few standard ones), so a config cannot smuggle its own classes in.
+
+Objects are found as module globals, or inside module-level lists, tuples, sets and dicts, nested to any
+depth (so loops that generate definitions work). The same object seen from several modules (imported
+helpers) counts once. An object that was constructed but is reachable from no module-level name (kept in
+a class attribute, a dataclass, a closure...) is reported as "defined but not reachable" rather than
+silently dropped.
+
+A module that fails to import is reported once, at the line that failed (inside a shared helper module
+when the helper is what failed), and the other modules are still discovered, so the user sees every
+problem in one run. A module that only failed because it imports a broken module is not reported again;
+it is counted in the broken module's issue.
 """
 
 from __future__ import annotations
@@ -11,17 +31,34 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import io
+import multiprocessing
+import os
+import pickle
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from types import CodeType, ModuleType
+from types import CodeType, FrameType, ModuleType
+from typing import Any
 
+from feature_platform.authoring import _base
 from feature_platform.authoring._base import ConfigObject, ConfigObjectError
 from feature_platform.authoring.kinds import ConfigKind, kind_of
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
+
+DEFAULT_IMPORT_TIMEOUT = 20.0
+"""Seconds one config module may take to import (override with FP_CONFIG_IMPORT_TIMEOUT)."""
+
+_STARTUP_ALLOWANCE = 60.0
+"""Seconds the child process may take to start and report, on top of the per-module timeouts."""
+
+_HINT = "fix this error; the objects defined in this module were not validated"
 
 
 @dataclass(frozen=True)
@@ -46,43 +83,379 @@ class DiscoveryResult:
     objects: list[Discovered] = field(default_factory=list)
     issues: list[ValidationIssue] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    complete: bool = True
+    """False when the import process died or timed out: the objects are not the whole package."""
+    broken_modules: dict[str, str] = field(default_factory=dict)
+    """Modules that failed to import (module name -> file), for suppressing their follow-on errors."""
 
 
 class ConfigPackageError(FeaturePlatformError):
     """The configs directory is not an importable package."""
 
 
-def discover(configs_dir: Path) -> DiscoveryResult:
-    """Import the package at ``configs_dir`` afresh and collect its config objects."""
+def import_timeout_default() -> float:
+    raw = os.environ.get("FP_CONFIG_IMPORT_TIMEOUT")
+    try:
+        return float(raw) if raw else DEFAULT_IMPORT_TIMEOUT
+    except ValueError:
+        return DEFAULT_IMPORT_TIMEOUT
+
+
+def discover(configs_dir: Path, *, import_timeout: float | None = None) -> DiscoveryResult:
+    """Import the package at ``configs_dir`` in a child process and collect its config objects."""
     package_dir = configs_dir.resolve()
     if not (package_dir / "__init__.py").is_file():
         msg = f"{configs_dir} is not a config package: it needs an __init__.py"
         raise ConfigPackageError(msg)
-    package = package_dir.name
+    timeout = import_timeout if import_timeout is not None else import_timeout_default()
     result = DiscoveryResult()
-    result.files = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
-    _forget_package(package)
-    finder = _ConfigPackageFinder(package)
-    sys.meta_path.insert(0, finder)
-    sys.path.insert(0, str(package_dir.parent))
-    try:
-        seen: set[int] = set()
-        for path in result.files:
-            module_name = _module_name(package, package_dir, path)
-            try:
-                module = importlib.import_module(module_name)
-            except Exception as exc:
-                result.issues.append(_import_issue(path, module_name, exc, package_dir))
-                continue
-            for obj in _config_objects(vars(module)):
-                if id(obj) not in seen:
-                    seen.add(id(obj))
-                    result.objects.append(Discovered(obj=obj, kind=kind_of(obj), module=module_name))
-    finally:
-        sys.path.remove(str(package_dir.parent))
-        sys.meta_path.remove(finder)
+    result.files = _package_files(package_dir)
+    report = _run_child(package_dir, timeout, len(result.files))
+    result.issues.extend(report.issues)
+    result.complete = report.complete
+    result.broken_modules = report.broken
+    for obj, module in report.objects:
+        result.objects.append(Discovered(obj=obj, kind=kind_of(obj), module=module))
     result.objects.sort(key=lambda d: (d.kind.key, d.obj.name, d.file, d.line))
     return result
+
+
+def _package_files(package_dir: Path) -> list[Path]:
+    return sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+# ---- the parent side ------------------------------------------------------------------------------
+
+@dataclass
+class _Report:
+    objects: list[tuple[ConfigObject, str]] = field(default_factory=list)
+    issues: list[ValidationIssue] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)
+    complete: bool = True
+
+
+def _context() -> Any:
+    """``fork`` when this process has one thread (the CLI: cheap), else a fork server (Dagster, xdist)."""
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["feature_platform.compiler.discovery"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _run_child(package_dir: Path, timeout: float, n_files: int) -> _Report:
+    ctx = _context()
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child_main, args=(sender, str(package_dir), timeout),
+                          name="feature-platform-config-import")
+    process.start()
+    sender.close()
+    deadline = time.monotonic() + timeout * max(n_files, 1) + _STARTUP_ALLOWANCE
+    last_started = ""
+    report: _Report | None = None
+    failure = ""
+    try:
+        while report is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not receiver.poll(remaining):
+                failure = "did not finish importing in time"
+                break
+            try:
+                message = receiver.recv_bytes()
+            except (EOFError, OSError):
+                failure = "ended the import process"
+                break
+            if message.startswith(b"S"):
+                last_started = message[1:].decode()
+            else:
+                report = _restricted_loads(message[1:])
+    finally:
+        receiver.close()
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+    if report is not None:
+        return report
+    code = process.exitcode
+    where = f"module {last_started}" if last_started else "the config package"
+    path = _module_path(package_dir, last_started) if last_started else package_dir / "__init__.py"
+    detail = f" (exit code {code}: os._exit() or a crash)" if failure == "ended the import process" else ""
+    issue = ValidationIssue(
+        file=display_path(str(path)), line=0, kind="module", name=last_started or package_dir.name,
+        message=f"{where} {failure}{detail}; nothing was validated",
+        hint="a config module must only define objects: it must not exit the process, block, or wait for "
+             "input at import",
+    )
+    return _Report(issues=[issue], complete=False)
+
+
+def _module_path(package_dir: Path, module_name: str) -> Path:
+    parts = module_name.split(".")[1:]
+    candidate = package_dir.joinpath(*parts)
+    if (candidate / "__init__.py").is_file():
+        return candidate / "__init__.py"
+    return candidate.with_suffix(".py")
+
+
+_ALLOWED_MODULE_PREFIXES = ("feature_platform.", "pydantic.", "pydantic_core.", "pydantic_core")
+_ALLOWED_GLOBALS = {
+    ("builtins", "getattr"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "dict"),
+    ("builtins", "list"), ("builtins", "tuple"), ("builtins", "object"), ("datetime", "timedelta"),
+    ("datetime", "datetime"), ("datetime", "date"), ("datetime", "timezone"), ("copyreg", "_reconstructor"),
+    ("copyreg", "__newobj__"), ("collections", "OrderedDict"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Only the platform's classes (and a few standard ones) may come back from the child."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module.startswith(_ALLOWED_MODULE_PREFIXES) or (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        msg = f"{module}.{name}"
+        raise _ForeignClassError(msg)
+
+
+class _ForeignClassError(pickle.UnpicklingError):
+    pass
+
+
+def _restricted_loads(data: bytes) -> _Report:
+    loaded = _RestrictedUnpickler(io.BytesIO(data)).load()
+    assert isinstance(loaded, _Report)
+    return loaded
+
+
+# ---- the child side -------------------------------------------------------------------------------
+
+def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
+    """Import the package, send progress and the report, and end the process without cleanup."""
+    try:
+        report = _ChildImporter(Path(package_dir), timeout, conn).run()
+        conn.send_bytes(b"D" + _pickle_report(report))
+    except BaseException:
+        issue = ValidationIssue(file=display_path(str(Path(package_dir) / "__init__.py")), line=0,
+                                kind="module", name=Path(package_dir).name,
+                                message=f"discovery failed: {traceback.format_exc(limit=3)}")
+        conn.send_bytes(b"D" + pickle.dumps(_Report(issues=[issue], complete=False)))
+    finally:
+        conn.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # do not wait for a thread still blocked in a config module
+
+
+def _pickle_report(report: _Report) -> bytes:
+    """Pickle the report, moving objects the parent would refuse (foreign classes) into issues."""
+    kept: list[tuple[ConfigObject, str]] = []
+    for obj, module in report.objects:
+        data = pickle.dumps(obj)
+        try:
+            _RestrictedUnpickler(io.BytesIO(data)).load()
+        except _ForeignClassError as exc:
+            report.issues.append(_object_issue(
+                obj, f"is built from a class or value defined outside the platform ({exc}); config objects "
+                "and their values must come from feature_platform.authoring and plain Python values"))
+            continue
+        kept.append((obj, module))
+    report.objects = kept
+    return pickle.dumps(report)
+
+
+def _object_issue(obj: ConfigObject, message: str, hint: str = "") -> ValidationIssue:
+    return ValidationIssue(file=display_path(obj.defined_at.file), line=obj.defined_at.line,
+                           kind=obj.kind_label, name=obj.name, message=message, hint=hint)
+
+
+class _BrokenModuleImportError(ImportError):
+    """Raised by the finder for a config module that already failed: its importers are follow-ons."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__(f"config module {module} is broken (reported once, where it fails)", name=module)
+        self.module = module
+
+
+@dataclass
+class _Failure:
+    issue: ValidationIssue
+    module: str
+    importers: list[str] = field(default_factory=list)
+
+
+class _ChildImporter:
+    def __init__(self, package_dir: Path, timeout: float, conn: Connection) -> None:
+        self.package_dir = package_dir
+        self.package = package_dir.name
+        self.timeout = timeout
+        self.conn = conn
+        self.report = _Report()
+        self.failures: dict[tuple[str, int, str], _Failure] = {}
+        self.broken: dict[str, str] = {}  # module name -> file
+
+    def run(self) -> _Report:
+        from feature_platform.plugins import registry
+
+        registry.plugin_names()  # the platform's plugins, loaded before any config code runs
+        platform_plugins = dict(registry._REGISTRY)
+        files = _package_files(self.package_dir)
+        _forget_package(self.package)
+        finder = _ConfigPackageFinder(self.package, self.broken)
+        sys.meta_path.insert(0, finder)
+        sys.path.insert(0, str(self.package_dir.parent))
+        log: list[ConfigObject] = []
+        _base.construction_log = log
+        seen: dict[int, ConfigObject] = {}
+        discarded: set[int] = set()
+        modules: list[tuple[str, ModuleType]] = []
+        for path in files:
+            name = _module_name(self.package, self.package_dir, path)
+            if name in self.broken:
+                continue
+            self.conn.send_bytes(b"S" + name.encode())
+            before = len(log)
+            module, exc, frame = self._import(name)
+            if module is not None:
+                modules.append((name, module))
+                continue
+            discarded.update(id(o) for o in log[before:])
+            self._record_failure(name, path, exc, frame)
+        _base.construction_log = None
+        for name, module in modules:
+            for obj in _config_objects(vars(module)):
+                if id(obj) not in seen:
+                    seen[id(obj)] = obj
+                    self.report.objects.append((obj, name))
+        for obj in log:
+            if id(obj) in seen or id(obj) in discarded or not self._in_package(obj.defined_at.file):
+                continue
+            seen[id(obj)] = obj
+            self.report.issues.append(_object_issue(
+                obj, "is defined but not reachable: discovery only finds config objects held by module-level "
+                "names, or in (nested) lists, tuples, sets and dicts held by them",
+                hint="assign it to a module-level name or put it in a module-level list/dict",
+            ))
+        self._report_config_plugins(platform_plugins)
+        for failure in self.failures.values():
+            issue = failure.issue
+            if failure.importers:
+                follow = ", ".join(sorted(set(failure.importers)))
+                issue = ValidationIssue(
+                    file=issue.file, line=issue.line, kind=issue.kind, name=issue.name, message=issue.message,
+                    hint=f"{issue.hint}; module(s) importing it were not validated either: {follow}",
+                )
+            self.report.issues.append(issue)
+        self.report.broken = dict(self.broken)
+        return self.report
+
+    def _in_package(self, file: str) -> bool:
+        try:
+            return Path(file).resolve().is_relative_to(self.package_dir)
+        except OSError:
+            return False
+
+    def _import(self, name: str) -> tuple[ModuleType | None, BaseException | None, FrameType | None]:
+        """Import one module in a thread, so a module that blocks can be reported and abandoned."""
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["module"] = importlib.import_module(name)
+            except BaseException as exc:
+                outcome["exc"] = exc
+
+        thread = threading.Thread(target=target, name=f"import {name}", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            frame = sys._current_frames().get(thread.ident or -1)
+            for other in [m for m, mod in sys.modules.items() if m == self.package or m.startswith(self.package + ".")
+                          if getattr(getattr(mod, "__spec__", None), "_initializing", False)]:
+                sys.modules.pop(other, None)
+            return None, None, frame
+        return outcome.get("module"), outcome.get("exc"), None
+
+    def _record_failure(self, name: str, path: Path, exc: BaseException | None, frame: FrameType | None) -> None:
+        if exc is None:  # blocked
+            file, line = str(path), 0
+            while frame is not None:
+                if self._in_package(frame.f_code.co_filename):
+                    file, line = frame.f_code.co_filename, frame.f_lineno
+                    break
+                frame = frame.f_back
+            culprit = self._module_of(file) or name
+            self.broken[name] = str(path)
+            self.broken[culprit] = file
+            issue = ValidationIssue(
+                file=display_path(file), line=line, kind="module", name=culprit,
+                message=f"module {culprit} did not finish importing within {self.timeout:g} s (it blocks here)",
+                hint="a config module must only define objects: no waiting on the network, input, locks or "
+                     "loops at import",
+            )
+            self._add_failure(issue, culprit, name)
+            return
+        if isinstance(exc, _BrokenModuleImportError) or isinstance(exc.__cause__ or exc.__context__,
+                                                                   _BrokenModuleImportError):
+            broken = exc if isinstance(exc, _BrokenModuleImportError) else exc.__cause__ or exc.__context__
+            assert isinstance(broken, _BrokenModuleImportError)
+            self.broken[name] = str(path)
+            for failure in self.failures.values():
+                if failure.module == broken.module:
+                    failure.importers.append(name)
+            return
+        issue = _import_issue(path, name, exc, self.package_dir)
+        culprit = self._module_of(str(Path(issue.file).resolve())) or name
+        self.broken[name] = str(path)
+        if culprit != name and self._file_of(culprit) == Path(issue.file).resolve() and issue.kind == "module":
+            # the error is in a module this one imports (or in a helper it calls): blame that module once
+            self.broken[culprit] = str(self._file_of(culprit))
+            issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
+                                    message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
+                                    hint=issue.hint)
+        self._add_failure(issue, culprit, name)
+
+    def _add_failure(self, issue: ValidationIssue, culprit: str, importer: str) -> None:
+        key = (issue.file, issue.line, issue.message.split(": ", 1)[-1])
+        failure = self.failures.get(key)
+        if failure is None:
+            self.failures[key] = _Failure(issue=issue, module=culprit)
+            if importer != culprit:
+                self.failures[key].importers.append(importer)
+        elif importer not in (culprit, failure.module):
+            failure.importers.append(importer)
+
+    def _module_of(self, file: str) -> str | None:
+        path = Path(file).resolve()
+        if not path.is_relative_to(self.package_dir) or path.suffix != ".py":
+            return None
+        return _module_name(self.package, self.package_dir, path)
+
+    def _file_of(self, module: str) -> Path:
+        return _module_path(self.package_dir, module).resolve()
+
+    def _report_config_plugins(self, platform_plugins: dict[str, Any]) -> None:
+        from feature_platform.plugins import registry
+
+        for name, plugin in sorted(registry._REGISTRY.items()):
+            if platform_plugins.get(name) is plugin:
+                continue
+            import inspect
+
+            try:
+                file = inspect.getsourcefile(type(plugin)) or "<unknown>"
+                line = inspect.getsourcelines(type(plugin))[1]
+            except (OSError, TypeError):
+                file, line = "<unknown>", 0
+            self.report.issues.append(ValidationIssue(
+                file=display_path(file), line=line, kind="plugin", name=name,
+                message=f"executor plugin '{name}' is registered by a config module; plugins come only from the "
+                "platform's code, so no runtime would have it (it is ignored)",
+                hint="add the plugin to feature_platform.plugins (or a package exposing a "
+                     "'feature_platform.plugins' entry point) and reference it from config by name",
+            ))
 
 
 def _module_name(package: str, package_dir: Path, path: Path) -> str:
@@ -110,16 +483,23 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
 
 
 class _ConfigPackageFinder(importlib.abc.MetaPathFinder):
-    """Find the config package's modules as usual, but load them with :class:`_SourceOnlyLoader`."""
+    """Find the config package's modules as usual, but load them with :class:`_SourceOnlyLoader`.
 
-    def __init__(self, package: str) -> None:
+    A module that already failed is not imported again: importing it raises
+    :class:`_BrokenModuleImportError`, so its importers are recognised as follow-ons.
+    """
+
+    def __init__(self, package: str, broken: dict[str, str] | None = None) -> None:
         self.package = package
+        self.broken = broken if broken is not None else {}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != self.package and not fullname.startswith(self.package + "."):
             return None
+        if fullname in self.broken:
+            raise _BrokenModuleImportError(fullname)
         spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
         if spec is not None and spec.origin and isinstance(spec.loader, importlib.machinery.SourceFileLoader):
             spec.loader = _SourceOnlyLoader(fullname, spec.origin)
@@ -128,35 +508,46 @@ class _ConfigPackageFinder(importlib.abc.MetaPathFinder):
 
 def _config_objects(namespace: dict[str, object]) -> Iterator[ConfigObject]:
     for name, value in sorted(namespace.items()):
-        if name.startswith("__"):
+        if name.startswith("__") or isinstance(value, ModuleType):
             continue
-        if isinstance(value, ConfigObject):
-            yield value
-        elif isinstance(value, list | tuple):
-            yield from (v for v in value if isinstance(v, ConfigObject))
-        elif isinstance(value, dict):
-            yield from (v for v in value.values() if isinstance(v, ConfigObject))
+        yield from _walk(value, depth=0)
 
 
-def _import_issue(path: Path, module_name: str, exc: Exception, package_dir: Path) -> ValidationIssue:
+def _walk(value: object, depth: int) -> Iterator[ConfigObject]:
+    """Config objects in ``value``: itself, or inside (nested) lists, tuples, sets and dict values."""
+    if isinstance(value, ConfigObject):
+        yield value
+    elif depth < 8 and isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _walk(item, depth + 1)
+    elif depth < 8 and isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item, depth + 1)
+
+
+def _import_issue(path: Path, module_name: str, exc: BaseException, package_dir: Path) -> ValidationIssue:
     """One issue for a failed import: the innermost frame inside the config package, and the error.
 
     When a config object's constructor refused its arguments, the issue names that object and its line.
     """
-    hint = "fix this error; the objects defined in this module were not validated"
     if isinstance(exc, ConfigObjectError):
         return ValidationIssue(file=display_path(exc.site.file), line=exc.site.line, kind=exc.kind,
-                               name=exc.name, message=exc.problem, hint=hint)
+                               name=exc.name, message=exc.problem, hint=_HINT)
     file, line = str(path), 0
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename and Path(frame.filename).resolve().is_relative_to(package_dir):
             file, line = frame.filename, frame.lineno or 0
     if isinstance(exc, SyntaxError) and exc.filename:
         file, line = exc.filename, exc.lineno or 0
-    if isinstance(exc, ConfigDefinitionError):
+    if isinstance(exc, SystemExit):
+        message = (f"module {module_name} called sys.exit({exc.code!r}) while being imported; a config module "
+                   "must only define objects, never exit")
+    elif isinstance(exc, ConfigDefinitionError):
         message = str(exc)
+    elif not isinstance(exc, Exception):
+        message = f"module {module_name} raised {type(exc).__name__} while being imported: {exc}"
     else:
         message = f"module {module_name} failed to import: {type(exc).__name__}: {exc}"
     return ValidationIssue(
-        file=display_path(file), line=line, kind="module", name=module_name, message=message, hint=hint,
+        file=display_path(file), line=line, kind="module", name=module_name, message=message, hint=_HINT,
     )

@@ -7,6 +7,8 @@ so both happen here and the compiled models fall out of a successful pass.
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from feature_platform.artefact.dtypes import KEY_DTYPES, DType
+from feature_platform.artefact.expressions import ExprNode, ExprOp
 from feature_platform.artefact.format import (
     BatchOriginSpec,
     ColumnSpec,
@@ -40,12 +43,19 @@ from feature_platform.authoring import (
 )
 from feature_platform.authoring.enrichments import PluginCall as AuthoredPluginCall
 from feature_platform.authoring.lifecycle import FORBIDDEN_DEPENDENCIES, Lifecycle
+from feature_platform.compiler.cron import cron_problem
 from feature_platform.compiler.discovery import Discovered
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.compiler.typecheck import infer
 from feature_platform.plugins import UnknownPluginError, get_plugin, plugin_names
 
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_PATTERN = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
+"""Names of objects and fields. ``\\A``/``\\Z`` (not ``^``/``$``): ``$`` also matches before a trailing
+newline, which let ``"clicks\\n"`` through and put a newline in an artefact's file name."""
+_VERSIONED_NAME = re.compile(r"_v\d+\Z")
+MIN_LAG = timedelta(seconds=1)
+BATCH_CADENCE = timedelta(days=1)
+"""Batch partitions are daily: a batch snapshot cannot be promised fresher than this."""
 MAX_LENGTH_RANGE = (1, 10_000)
 MAX_RETENTION = timedelta(days=3 * 365)
 CORE_TYPES: dict[str, tuple[DType, ...]] = {
@@ -76,11 +86,13 @@ class _Checker:
         # enrichment name -> {event type name -> output schema}, for derived enrichments
         self._enrichment_outputs: dict[str, dict[str, dict[str, DType]]] = defaultdict(dict)
 
-    def issue(self, obj: ConfigObject, message: str, hint: str = "") -> None:
+    def issue(self, obj: ConfigObject, message: str, hint: str = "", at: str = "") -> None:
+        """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length")."""
+        line = obj.defined_at.line_of(at) if at else obj.defined_at.line
         self.out.issues.append(
             ValidationIssue(
-                file=display_path(obj.defined_at.file), line=obj.defined_at.line, kind=obj.kind_label,
-                name=obj.name, message=message, hint=hint,
+                file=display_path(obj.defined_at.file), line=line, kind=obj.kind_label,
+                name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
             )
         )
 
@@ -89,8 +101,13 @@ class _Checker:
         for item in discovered:
             obj = item.obj
             if not NAME_PATTERN.match(obj.name):
-                self.issue(obj, "name must be snake_case: a lower-case letter, then letters, digits or _ "
-                           "(at most 63 characters)")
+                shown = obj.name.encode("unicode_escape").decode("ascii")
+                self.issue(obj, f"name '{shown}' must be snake_case: a lower-case letter, then letters, digits "
+                           "or _ (at most 63 characters)", at="name")
+            elif isinstance(obj, SequenceFeature) and _VERSIONED_NAME.search(obj.name):
+                self.issue(obj, f"name '{obj.name}' ends in a version suffix; the feature id is "
+                           f"<name>_v<version>, so it would become '{obj.feature_id}'",
+                           hint=f"name it '{_VERSIONED_NAME.sub('', obj.name)}' and set version=...", at="name")
             # Sequence features are identified by name *and* version, so v1 and v2 can be live side by side
             # while consumers migrate; every other kind is identified by its name.
             key = obj.feature_id if isinstance(obj, SequenceFeature) else obj.name
@@ -100,15 +117,16 @@ class _Checker:
                 self.issue(obj, f"duplicate {obj.kind_label} name {what}: also defined at "
                            f"{display_path(existing.defined_at.file)}:{existing.defined_at.line}",
                            hint="names are unique per kind (sequence features: per name and version); "
-                           "rename one of them")
+                           "rename one of them", at="name")
                 continue
             self.by_kind[item.kind.key][key] = obj
 
-    def lookup(self, owner: ConfigObject, kind: str, name: str, what: str) -> ConfigObject | None:
+    def lookup(self, owner: ConfigObject, kind: str, name: str, what: str, at: str = "") -> ConfigObject | None:
         found = self.by_kind[kind].get(name)
         if found is None:
             known = ", ".join(sorted(self.by_kind[kind])) or "none defined"
-            self.issue(owner, f"unknown {what} '{name}' (known: {known})")
+            self.issue(owner, f"unknown {what} '{name}' (known: {known}){did_you_mean(name, self.by_kind[kind])}",
+                       at=at)
         return found
 
     # ---- sources -----------------------------------------------------------------------------------
@@ -118,20 +136,27 @@ class _Checker:
             names = [c.name for c in obj.columns]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
-                self.issue(obj, f"duplicate column(s): {', '.join(dupes)}")
+                self.issue(obj, f"duplicate column(s): {', '.join(dupes)}", at="columns")
             types = {c.name: c.dtype for c in obj.columns}
             ok = not dupes
             if obj.kind == "events":
                 if obj.timestamp_column is None or types.get(obj.timestamp_column) not in _EVENT_TIME_TYPES:
                     self.issue(obj, "an events source needs timestamp_column naming its event-time column "
-                               "(timestamp, int64 epoch milliseconds, or ISO-8601 string)")
+                               "(timestamp, int64 epoch milliseconds, or ISO-8601 string)", at="timestamp_column")
+                    ok = False
+                if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
+                    self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
                     ok = False
                 if obj.batch is None and obj.stream is None:
                     self.issue(obj, "an events source needs a batch origin, a stream origin, or both")
                     ok = False
             else:
                 if obj.key_column is None or types.get(obj.key_column) not in KEY_DTYPES:
-                    self.issue(obj, "a lookup source needs key_column naming an int64 or string column")
+                    self.issue(obj, "a lookup source needs key_column naming an int64 or string column",
+                               at="key_column")
+                    ok = False
+                if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
+                    self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
                     ok = False
                 if obj.batch is None or obj.stream is not None:
                     self.issue(obj, "a lookup source needs a batch origin and no stream origin")
@@ -148,41 +173,58 @@ class _Checker:
                 )
 
     # ---- plugins -----------------------------------------------------------------------------------
-    def plugin_call(self, owner: ConfigObject, call: AuthoredPluginCall) -> tuple[PluginCall, object] | None:
+    def plugin_call(self, owner: ConfigObject, call: AuthoredPluginCall, at: str,
+                    report: bool = True) -> tuple[PluginCall, object] | None:
+        """Check a plugin call; parameters are checked strictly (``True`` is not 1, "5" is not 5), as JSON,
+        which is how every runtime will read them from the artefact."""
         try:
             plugin = get_plugin(call.plugin)
         except UnknownPluginError:
-            self.issue(owner, f"unknown plugin '{call.plugin}' (known: {', '.join(plugin_names())})")
+            if report:
+                self.issue(owner, f"unknown plugin '{call.plugin}' (known: {', '.join(plugin_names())})"
+                           f"{did_you_mean(call.plugin, plugin_names())}", at=f"{at}.plugin")
             return None
         try:
-            params = plugin.parse_params(dict(call.params))
+            params = plugin.params_model.model_validate_json(json.dumps(dict(call.params)), strict=True)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            self.issue(owner, f"parameters for plugin '{call.plugin}' do not fit its model: {problems}",
-                       hint=f"see {type(plugin).__module__}.{plugin.params_model.__name__}")
+            if report:
+                first = exc.errors()[0]["loc"]
+                fields = list(plugin.params_model.model_fields)
+                self.issue(owner, f"parameters for plugin '{call.plugin}' do not fit its model: "
+                           f"{plain_errors(exc, fields)}",
+                           hint=f"see {type(plugin).__module__}.{plugin.params_model.__name__}",
+                           at=f"{at}.params.{first[0]}" if first else f"{at}.params")
             return None
         return PluginCall(plugin=call.plugin, params=params.model_dump(mode="json")), params
 
     def apply_plugin(self, owner: ConfigObject, call: AuthoredPluginCall, schema: dict[str, DType],
-                     context: str) -> list[ColumnSpec] | None:
-        resolved = self.plugin_call(owner, call)
+                     context: str, at: str) -> list[ColumnSpec] | None:
+        resolved = self.plugin_call(owner, call, at)
         if resolved is None:
             return None
         _, params = resolved
         plugin = get_plugin(call.plugin)
         for name, accepted in plugin.input_fields(params).items():
             if name not in schema:
-                self.issue(owner, f"plugin '{call.plugin}' reads field '{name}', which {context} does not have")
+                self.issue(owner, f"plugin '{call.plugin}' reads field '{name}', which {context} does not have"
+                           f"{did_you_mean(name, schema)}", at=f"{at}.params")
                 return None
             if schema[name] not in accepted:
                 self.issue(owner, f"plugin '{call.plugin}' needs field '{name}' as one of "
-                           f"{', '.join(accepted)}, but {context} has it as {schema[name]}")
+                           f"{', '.join(accepted)}, but {context} has it as {schema[name]}", at=f"{at}.params")
                 return None
-        return list(plugin.output_fields(params))
+        outputs = list(plugin.output_fields(params))
+        for column in outputs:
+            if not NAME_PATTERN.match(column.name):
+                self.issue(owner, f"plugin '{call.plugin}' would add field {column.name!r}, which is not a "
+                           "snake_case name", at=f"{at}.params")
+                return None
+        return outputs
 
     # ---- enrichments ------------------------------------------------------------------------------
-    def apply_enrichment(self, et: EventType, name: str, schema: dict[str, DType]) -> list[ColumnSpec] | None:
-        enrichment = self.lookup(et, "enrichment", name, "enrichment")
+    def apply_enrichment(self, et: EventType, index: int, schema: dict[str, DType]) -> list[ColumnSpec] | None:
+        name = et.enrichments[index]
+        enrichment = self.lookup(et, "enrichment", name, "enrichment", at=f"enrichments[{index}]")
         if enrichment is None:
             return None
         context = f"event type '{et.name}' (after mapping and earlier enrichments)"
@@ -192,11 +234,16 @@ class _Checker:
                 return None  # reported once, by enrichments()
             key_type = next(c.dtype for c in source.columns if c.name == source.key_column)
             if enrichment.on not in schema:
-                self.issue(enrichment, f"joins on field '{enrichment.on}', which {context} does not have")
+                hint = ""
+                if any(enrichment.on in _outputs(self.by_kind["enrichment"].get(later))
+                       for later in et.enrichments[index + 1:]):
+                    hint = "an enrichment listed later provides it: list that one first"
+                self.issue(enrichment, f"joins on field '{enrichment.on}', which {context} does not have"
+                           f"{did_you_mean(enrichment.on, schema)}", hint=hint, at="on")
                 return None
             if schema[enrichment.on] != key_type:
-                self.issue(enrichment, f"joins {schema[enrichment.on]} field '{enrichment.on}' of event type "
-                           f"'{et.name}' with {key_type} key '{source.key_column}' of '{source.name}'")
+                self.issue(enrichment, at="on", message=f"joins {schema[enrichment.on]} field '{enrichment.on}' of "
+                           f"event type '{et.name}' with {key_type} key '{source.key_column}' of '{source.name}'")
                 return None
             columns = {c.name: c for c in source.columns}
             return [ColumnSpec(name=out, dtype=columns[col].dtype, description=columns[col].description)
@@ -206,37 +253,50 @@ class _Checker:
             for out, expr in sorted(enrichment.fields.items()):
                 dtype, errors = infer(expr.node, schema)
                 for error in errors:
-                    self.issue(enrichment, f"field '{out}' (in {context}): {error}")
+                    self.issue(enrichment, f"field '{out}' (in {context}): {error}", at=f"fields.{out}",
+                               hint=_expression_hint(error, et, index, self.by_kind["enrichment"]))
                 if errors:
                     return None
                 if dtype is None:
                     self.issue(enrichment, f"field '{out}' is always null; give the literal a type with "
-                               "lit(None, dtype)")
+                               "lit(None, dtype)", at=f"fields.{out}")
                     return None
                 outputs.append(ColumnSpec(name=out, dtype=dtype))
             self._enrichment_outputs[name][et.name] = {c.name: c.dtype for c in outputs}
             return outputs
         assert isinstance(enrichment, PluginEnrichment)
-        return self.apply_plugin(enrichment, enrichment.call, schema, context)
+        return self.apply_plugin(enrichment, enrichment.call, schema, context, "call")
 
     def enrichments(self) -> None:
         """Checks that need no event type; derived output types come from the event types using them."""
         for obj in self.by_kind["enrichment"].values():
             if isinstance(obj, LookupEnrichment):
-                source = self.lookup(obj, "source", obj.source, "source")
+                source = self.lookup(obj, "source", obj.source, "source", at="source")
                 if source is None:
                     continue
                 assert isinstance(source, Source)
                 if source.kind != "lookup":
-                    self.issue(obj, f"source '{source.name}' is an events source; a lookup needs kind='lookup'")
+                    self.issue(obj, f"source '{source.name}' is an events source; a lookup needs kind='lookup'",
+                               at="source")
                     continue
                 known = {c.name for c in source.columns}
                 missing = sorted(set(obj.columns.values()) - known)
                 if missing:
+                    first = next(o for o, c in obj.columns.items() if c in missing)
                     self.issue(obj, f"unknown field(s) {', '.join(missing)} in lookup source '{source.name}' "
-                               f"(available: {', '.join(sorted(known))})")
+                               f"(available: {', '.join(sorted(known))}){did_you_mean(missing[0], known)}",
+                               at=f"columns.{first}")
+                for out in obj.columns:
+                    if not NAME_PATTERN.match(out):
+                        self.issue(obj, f"output field name {out!r} must be snake_case (no '/', '..' or spaces)",
+                                   at=f"columns.{out}")
+            elif isinstance(obj, DerivedEnrichment):
+                for out in obj.fields:
+                    if not NAME_PATTERN.match(out):
+                        self.issue(obj, f"output field name {out!r} must be snake_case (no '/', '..' or spaces)",
+                                   at=f"fields.{out}")
             elif isinstance(obj, PluginEnrichment):
-                self.plugin_call(obj, obj.call)
+                self.plugin_call(obj, obj.call, "call")
 
     def finish_enrichment(self, name: str) -> CompiledEnrichment | None:
         obj = self.by_kind["enrichment"][name]
@@ -257,8 +317,8 @@ class _Checker:
             first = per_event[min(per_event)]
             for et_name, schema in sorted(per_event.items()):
                 if schema != first:
-                    self.issue(obj, f"derives different types for event type '{et_name}' ({schema}) than for "
-                               f"'{min(per_event)}' ({first}); cast to one type")
+                    self.issue(obj, f"derives different types for event type '{et_name}' ({_types(schema)}) than "
+                               f"for '{min(per_event)}' ({_types(first)}); cast to one type", at="fields")
                     return None
             return CompiledEnrichment(
                 kind="derived", **common,
@@ -266,7 +326,7 @@ class _Checker:
                               for o, e in sorted(obj.fields.items())),
                 output_fields=tuple(ColumnSpec(name=o, dtype=t) for o, t in sorted(first.items())),
             )
-        call, params = self.plugin_call(obj, obj.call) or (None, None)
+        call, params = self.plugin_call(obj, obj.call, "call", report=False) or (None, None)
         if call is None:
             return None
         outputs = get_plugin(call.plugin).output_fields(params)
@@ -282,72 +342,92 @@ class _Checker:
                 self.out.event_types[obj.name] = compiled
 
     def _event_type(self, et: EventType) -> CompiledEventType | None:
-        found = self.lookup(et, "source", et.source, "source")
+        found = self.lookup(et, "source", et.source, "source", at="source")
         if found is None:
             return None
         source = self.out.sources.get(et.source)
         if source is None:
             return None
         if source.kind != "events":
-            self.issue(et, f"source '{et.source}' is a lookup table; an event type reads an events source")
+            self.issue(et, f"source '{et.source}' is a lookup table; an event type reads an events source",
+                       at="source")
             return None
         raw = {c.name: c.dtype for c in source.columns}
         ok = True
         if et.filter is not None:
             dtype, errors = infer(et.filter.node, raw)
             for error in errors:
-                self.issue(et, f"filter: {error}")
+                self.issue(et, f"filter: {error}", at="filter", hint=_expression_hint(error, et, -1, {}))
             if not errors and dtype not in (DType.BOOL, None):
-                self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}")
+                self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
             ok &= not errors
         fields: list[CompiledField] = []
         for name, expr in sorted(et.fields.items()):
             if not NAME_PATTERN.match(name):
-                self.issue(et, f"field name '{name}' must be snake_case")
+                self.issue(et, f"field name {name!r} must be snake_case", at=f"fields.{name}")
                 ok = False
             dtype, errors = infer(expr.node, raw)
             for error in errors:
-                self.issue(et, f"field '{name}': {error}")
+                self.issue(et, f"field '{name}': {error}", at=f"fields.{name}",
+                           hint=_expression_hint(error, et, -1, {}))
             if errors:
                 ok = False
                 continue
             if dtype is None:
-                self.issue(et, f"field '{name}' is always null; give the literal a type with lit(None, dtype)")
+                self.issue(et, f"field '{name}' is always null; give the literal a type with lit(None, dtype)",
+                           at=f"fields.{name}")
                 ok = False
                 continue
             fields.append(CompiledField(name=name, expr=expr.node, dtype=dtype))
         schema = {f.name: f.dtype for f in fields}
+        if "timestamp" in et.fields and source.timestamp_column is not None:
+            read = _columns_of(et.fields["timestamp"].node)
+            if read != {source.timestamp_column}:
+                self.issue(et, f"field 'timestamp' must be computed from the source's timestamp_column "
+                           f"'{source.timestamp_column}', but reads {', '.join(sorted(read)) or 'no column'}",
+                           hint="the event time drives ordering, retention and partitioning; map it from "
+                           f"col('{source.timestamp_column}') (or change the source's timestamp_column)",
+                           at="fields.timestamp")
+                ok = False
         for core, accepted in CORE_TYPES.items():
             if core not in et.fields:
                 self.issue(et, f"missing required field '{core}' in the mapping",
-                           hint=f"every event type maps {', '.join(CORE_FIELDS)}")
+                           hint=f"every event type maps {', '.join(CORE_FIELDS)}", at="fields")
                 ok = False
             elif core in schema and schema[core] not in accepted:
                 self.issue(et, f"field '{core}' must be {' or '.join(accepted)}, got {schema[core]}",
-                           hint="add .cast(...) to the mapping")
+                           hint="add .cast(...) to the mapping", at=f"fields.{core}")
                 ok = False
         if "event_type" in et.fields:
-            self.issue(et, "field 'event_type' is reserved; the platform sets it to the event type's name")
+            self.issue(et, "field 'event_type' is reserved; the platform sets it to the event type's name",
+                       at="fields.event_type")
             ok = False
         if not ok:
             return None
         schema["event_type"] = DType.STRING
         executor = None
         if et.executor is not None:
-            outputs = self.apply_plugin(et, et.executor, schema, f"event type '{et.name}'")
+            outputs = self.apply_plugin(et, et.executor, schema, f"event type '{et.name}'", "executor")
             if outputs is None:
                 return None
-            resolved = self.plugin_call(et, et.executor)
+            resolved = self.plugin_call(et, et.executor, "executor", report=False)
             executor = resolved[0] if resolved else None
             schema.update({c.name: c.dtype for c in outputs})
-        for enrichment_name in et.enrichments:
-            outputs = self.apply_enrichment(et, enrichment_name, schema)
+        twice = sorted({n for n in et.enrichments if et.enrichments.count(n) > 1})
+        if twice:
+            second = next(i for i, n in enumerate(et.enrichments) if n in twice and et.enrichments.index(n) < i)
+            self.issue(et, f"enrichment(s) listed twice: {', '.join(twice)}", at=f"enrichments[{second}]",
+                       hint="each enrichment applies once; remove the repeated entry")
+            return None
+        for index, enrichment_name in enumerate(et.enrichments):
+            outputs = self.apply_enrichment(et, index, schema)
             if outputs is None:
                 return None
             clashes = sorted({c.name for c in outputs} & set(schema))
             if clashes:
                 self.issue(et, f"enrichment '{enrichment_name}' adds field(s) {', '.join(clashes)} that the event "
-                           "type already has", hint="rename the output field in the enrichment")
+                           "type already has", hint="rename the output field in the enrichment",
+                           at=f"enrichments[{index}]")
                 return None
             schema.update({c.name: c.dtype for c in outputs})
         return CompiledEventType(
@@ -369,24 +449,26 @@ class _Checker:
     def _feature(self, sf: SequenceFeature) -> CompiledFeature | None:
         ok = self._feature_ranges(sf)
         if not sf.event_types:
-            self.issue(sf, "needs at least one event type")
+            self.issue(sf, "needs at least one event type", at="event_types")
             return None
         twice = sorted({name for name in sf.event_types if sf.event_types.count(name) > 1})
         if twice:
-            self.issue(sf, f"event type(s) listed twice: {', '.join(twice)}")
+            second = next(i for i, n in enumerate(sf.event_types) if n in twice and sf.event_types.index(n) < i)
+            self.issue(sf, f"event type(s) listed twice: {', '.join(twice)}", at=f"event_types[{second}]")
             ok = False
         event_types: list[CompiledEventType] = []
-        for name in sf.event_types:
-            obj = self.lookup(sf, "event_type", name, "event type")
+        for position, name in enumerate(sf.event_types):
+            obj = self.lookup(sf, "event_type", name, "event type", at=f"event_types[{position}]")
             if obj is None:
                 ok = False
                 continue
-            ok &= self._lifecycle(sf, obj, "event type")
+            ok &= self._lifecycle(sf, obj, "event type", f"event_types[{position}]")
             assert isinstance(obj, EventType)
             for enrichment_name in obj.enrichments:
                 enrichment = self.by_kind["enrichment"].get(enrichment_name)
                 if enrichment is not None:
-                    ok &= self._lifecycle(sf, enrichment, f"enrichment (via event type '{name}')")
+                    ok &= self._lifecycle(sf, enrichment, f"enrichment (via event type '{name}')",
+                                          f"event_types[{position}]")
             compiled = self.out.event_types.get(name)
             if compiled is None:
                 ok = False  # its own issues are reported on the event type
@@ -400,27 +482,28 @@ class _Checker:
                 producers[column.name][et.name] = column.dtype
         key_types = producers["user_id"]
         if len(set(key_types.values())) > 1:
-            self.issue(sf, f"event types disagree on the type of user_id: {dict(sorted(key_types.items()))}")
+            self.issue(sf, f"event types disagree on the type of user_id: {_types(key_types)}", at="event_types")
             ok = False
         projected: list[ColumnSpec] = []
         seen: set[str] = set()
         for name in (*ALWAYS_PROJECTED, *sf.fields):
+            at = f"fields[{sf.fields.index(name)}]" if name in sf.fields else "fields"
             if name in seen:
                 if name not in ALWAYS_PROJECTED:
-                    self.issue(sf, f"projected field '{name}' is listed twice")
+                    self.issue(sf, f"projected field '{name}' is listed twice", at=at)
                     ok = False
                 continue
             seen.add(name)
             made_by = producers.get(name)
             if not made_by:
                 self.issue(sf, f"projected field '{name}' is produced by none of its event types "
-                           f"({', '.join(sf.event_types)})",
-                           hint="add it to an event type's mapping or enrichments, or drop it from fields")
+                           f"({', '.join(sf.event_types)}){did_you_mean(name, producers)}",
+                           hint="add it to an event type's mapping or enrichments, or drop it from fields", at=at)
                 ok = False
                 continue
             if len(set(made_by.values())) > 1:
                 self.issue(sf, f"projected field '{name}' has different types across event types: "
-                           f"{dict(sorted(made_by.items()))}")
+                           f"{_types(made_by)}", at=at)
                 ok = False
                 continue
             nullable = (name not in ALWAYS_PROJECTED and len(made_by) < len(event_types)) or any(
@@ -430,7 +513,8 @@ class _Checker:
         for name in sf.dedup_by:
             missing = sorted(et.name for et in event_types if name not in {c.name for c in et.output_fields})
             if missing:
-                self.issue(sf, f"dedup_by field '{name}' is not produced by event type(s) {', '.join(missing)}")
+                self.issue(sf, f"dedup_by field '{name}' is not produced by event type(s) {', '.join(missing)}",
+                           at=f"dedup_by[{sf.dedup_by.index(name)}]")
                 ok = False
         if not ok or not key_types:
             return None
@@ -453,40 +537,68 @@ class _Checker:
         before = len(self.out.issues)
         low, high = MAX_LENGTH_RANGE
         if not low <= sf.max_length <= high:
-            self.issue(sf, f"max_length must be between {low} and {high}, got {sf.max_length}")
+            self.issue(sf, f"max_length must be between {low} and {high}, got {sf.max_length}", at="max_length")
         if sf.version < 1:
-            self.issue(sf, f"version must be 1 or more, got {sf.version}")
+            self.issue(sf, f"version must be 1 or more, got {sf.version}", at="version")
         retention_ok = timedelta(0) < sf.retention <= MAX_RETENTION
         if not retention_ok:
-            self.issue(sf, f"retention must be positive and at most {MAX_RETENTION.days} days, got {sf.retention}")
+            self.issue(sf, f"retention must be positive and at most {MAX_RETENTION.days} days, got "
+                       f"{_duration(sf.retention)}", at="retention")
         fresh = sf.freshness
         for label, lag in (("streaming_max_lag", fresh.streaming_max_lag), ("batch_max_lag", fresh.batch_max_lag)):
+            at = f"freshness.{label}"
             if lag <= timedelta(0):
-                self.issue(sf, f"freshness.{label} must be positive, got {lag}")
+                self.issue(sf, f"freshness.{label} must be positive, got {_duration(lag)}", at=at)
+            elif lag < MIN_LAG or lag % MIN_LAG:
+                self.issue(sf, f"freshness.{label} must be a whole number of seconds (at least 1 s), got "
+                           f"{_duration(lag)}: the artefact records lags in whole seconds", at=at)
+            elif label == "batch_max_lag" and lag < BATCH_CADENCE:
+                self.issue(sf, f"freshness.batch_max_lag ({_duration(lag)}) is shorter than the batch cadence "
+                           "(one partition a day): the batch path cannot keep that promise", at=at,
+                           hint="promise at least timedelta(days=1) plus the time the daily run takes")
             elif retention_ok and lag > sf.retention:
                 self.issue(sf, f"freshness.{label} ({lag}) exceeds retention ({sf.retention}): every event would "
-                           "have expired before it is guaranteed to be servable")
-        if fresh.batch_deadline_cron is not None and len(fresh.batch_deadline_cron.split()) != 5:
-            self.issue(sf, f"freshness.batch_deadline_cron must be a 5-field cron, got {fresh.batch_deadline_cron!r}")
+                           "have expired before it is guaranteed to be servable", at=at)
+        if fresh.batch_deadline_cron is not None:
+            problem = cron_problem(fresh.batch_deadline_cron)
+            if problem:
+                self.issue(sf, f"freshness.batch_deadline_cron {fresh.batch_deadline_cron!r} is not a valid cron: "
+                           f"{problem}", hint="5 fields: minute hour day-of-month month day-of-week, e.g. "
+                           "'0 6 * * *'", at="freshness.batch_deadline_cron")
         if sf.serving_default_length is not None and not 1 <= sf.serving_default_length <= sf.max_length:
-            self.issue(sf, f"serving_default_length must be between 1 and max_length ({sf.max_length})")
+            self.issue(sf, f"serving_default_length must be between 1 and max_length ({sf.max_length})",
+                       at="serving_default_length")
         if not sf.dedup_by:
-            self.issue(sf, "dedup_by needs at least one field (event_id de-duplicates exact replays)")
+            self.issue(sf, "dedup_by needs at least one field (event_id de-duplicates exact replays)", at="dedup_by")
         return len(self.out.issues) == before
 
-    def _lifecycle(self, sf: SequenceFeature, dep: ConfigObject, what: str) -> bool:
+    def _lifecycle(self, sf: SequenceFeature, dep: ConfigObject, what: str, at: str) -> bool:
         stage: Lifecycle = getattr(dep, "lifecycle", Lifecycle.EXPERIMENTAL)
         if stage in FORBIDDEN_DEPENDENCIES.get(sf.lifecycle, frozenset()):
             self.issue(sf, f"lifecycle violation: a {sf.lifecycle.value} sequence uses {stage.value} {what} "
                        f"'{dep.name}'",
-                       hint=f"promote '{dep.name}' or keep this sequence below {sf.lifecycle.value}")
+                       hint=f"promote '{dep.name}' or keep this sequence below {sf.lifecycle.value}", at=at)
             return False
         return True
+
+    def owners(self) -> None:
+        """Owners are people or teams: never blank; a production sequence feature (a consumer contract) must
+        have at least one."""
+        for objects in self.by_kind.values():
+            for obj in objects.values():
+                for index, owner in enumerate(obj.owners):
+                    if not owner.strip():
+                        self.issue(obj, f"owner {owner!r} is blank", at=f"owners[{index}]")
+                if isinstance(obj, SequenceFeature) and obj.lifecycle == Lifecycle.PRODUCTION and not obj.owners:
+                    self.issue(obj, f"a production {obj.kind_label} needs at least one owner",
+                               hint="owners=('team-...',): who is paged when the contract breaks",
+                               at="lifecycle")
 
 
 def resolve(discovered: list[Discovered]) -> Resolved:
     """Validate everything and build the compiled models of everything valid."""
     checker = _Checker(discovered)
+    checker.owners()
     checker.sources()
     checker.enrichments()
     checker.event_types()
@@ -498,3 +610,89 @@ def resolve(discovered: list[Discovered]) -> Resolved:
     checker.features()
     checker.out.issues = sorted(set(checker.out.issues))
     return checker.out
+
+
+# ---- messages in the author's words ------------------------------------------------------------------
+
+def did_you_mean(name: str, known: object) -> str:
+    """' — did you mean 'x'?' for a near miss among ``known`` (names), else ''."""
+    candidates = [str(k) for k in known] if not isinstance(known, str) else []  # type: ignore[attr-defined]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def plain_errors(exc: ValidationError, fields: list[str]) -> str:
+    """A pydantic ValidationError as plain sentences: no documentation URLs, no Python reprs."""
+    out = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "value"
+        if error["type"] == "extra_forbidden":
+            out.append(f"unknown parameter '{where}'{did_you_mean(str(error['loc'][-1]), fields)} "
+                       f"(Extra inputs are not permitted; known: {', '.join(fields)})")
+            continue
+        value = error.get("input")
+        shown = f" (got {json.dumps(value)})" if isinstance(value, str | int | float | bool) else ""
+        out.append(f"{where}: {error['msg'].removeprefix('Value error, ')}{shown}")
+    return "; ".join(out)
+
+
+def _types(by_name: dict[str, DType]) -> str:
+    return ", ".join(f"{name}: {dtype.value}" for name, dtype in sorted(by_name.items()))
+
+
+def _duration(value: timedelta) -> str:
+    """``timedelta(days=1825)`` as "1825 days", ``timedelta(milliseconds=500)`` as "0.5 s"."""
+    total = value.total_seconds()
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    for unit, seconds in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
+        if total >= seconds and total % seconds == 0:
+            return f"{sign}{int(total // seconds)} {unit}"
+    return f"{sign}{total:g} s"
+
+
+def _outputs(obj: ConfigObject | None) -> set[str]:
+    if isinstance(obj, DerivedEnrichment):
+        return set(obj.fields)
+    if isinstance(obj, LookupEnrichment):
+        return set(obj.columns)
+    return set()
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
+
+
+def _expression_hint(error: str, et: EventType, index: int, enrichments: dict[str, ConfigObject]) -> str:
+    """A specific hint for the classic slips behind an unknown field."""
+    match = _UNKNOWN_FIELD.search(error)
+    if match is None:
+        return ""
+    field_name = match[1]
+    if index >= 0:
+        current = enrichments.get(et.enrichments[index])
+        if field_name in _outputs(current):
+            return ("the fields of one DerivedEnrichment do not see each other: each is computed from the event's "
+                    "fields before the enrichment; repeat the expression or split it into two enrichments")
+        for later in et.enrichments[index + 1:]:
+            if field_name in _outputs(enrichments.get(later)):
+                return f"enrichment '{later}' provides it but is listed later: list '{later}' first"
+    return ""
+
+
+def _columns_of(node: ExprNode) -> set[str]:
+    names = {node.name} if node.op == ExprOp.COL and node.name else set()
+    for arg in node.args:
+        names |= _columns_of(arg)
+    return names
+
+
+def _path_problem(path: str) -> str:
+    """Why a source path could escape the raw data root, or ""."""
+    if path.startswith("s3://"):
+        rest = path.removeprefix("s3://")
+        parts = rest.rstrip("/").split("/")
+        return "has no bucket or a '.'/'..' segment" if not parts[0] or any(p in (".", "..") for p in parts) else ""
+    if path.startswith("/") or "\\" in path or ":" in path:
+        return "must be relative to the raw data root (or an s3:// URL)"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "must not contain '..', '.' or empty segments: it could leave the raw data root"
+    return ""

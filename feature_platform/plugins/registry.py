@@ -39,5 +39,27 @@ def plugin_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+ENTRY_POINT_GROUP = "feature_platform.plugins"
+"""Installed packages add plugins through this entry-point group (each entry point names a plugin class)."""
+
+_entry_points_loaded = False
+
+
 def _load_builtins() -> None:
+    """The platform's plugins: the built-in ones, then those of installed packages' entry points.
+
+    Plugins come only from the platform's code; config modules never add any (discovery reports one that
+    tries, and imports configs in a child process so the registry here never sees it).
+    """
+    global _entry_points_loaded
     from feature_platform.plugins import builtin  # noqa: F401  (registers on import)
+
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        plugin_cls = entry.load()
+        if plugin_cls.name not in _REGISTRY:
+            register(plugin_cls)

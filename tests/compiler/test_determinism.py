@@ -116,7 +116,7 @@ click = EventType(
     enrichments=(item_info, flags),
 )
 clicks = SequenceFeature(
-    name="clicks", lifecycle=Lifecycle.PRODUCTION, event_types=(click,), max_length=10,
+    name="clicks", lifecycle=Lifecycle.PRODUCTION, owners=("team-x",), event_types=(click,), max_length=10,
     retention=timedelta(days=7), fields=("item_id", "item_brand", "bucket", "is_long"),
     freshness=Freshness(streaming_max_lag=timedelta(minutes=1), batch_max_lag=timedelta(days=1)),
     tags=ordered([("team", "x"), ("consumer", "y"), ("surface", "z")]),

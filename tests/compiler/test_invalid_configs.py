@@ -131,8 +131,7 @@ CASES: dict[str, list[Expected]] = {
             "configs.py",
             "enrichment",
             "query_norm",
-            "parameters for plugin 'query_normaliser' do not fit its model: "
-            "lowercase: Extra inputs are not permitted",
+            "parameters for plugin 'query_normaliser' do not fit its model: unknown parameter 'lowercase'",
         ),
     ],
     # ranges and invariants
@@ -299,6 +298,70 @@ CASES: dict[str, list[Expected]] = {
             marker="# <- error: recent_actions",
         ),
     ],
+    # issue 12: import-time behaviour that must never read as "valid"
+    "bad_import_sys_exit": [
+        _e("exits.py", "module", "bad_import_sys_exit.exits", "called sys.exit(0) while being imported"),
+    ],
+    "bad_import_hangs": [
+        _e("hangs.py", "module", "bad_import_hangs.hangs", "did not finish importing within 1 s"),
+    ],
+    "bad_empty_package": [
+        _e("__init__.py", "package", "bad_empty_package", "no config objects found"),
+    ],
+    "bad_import_broken_helper": [
+        _e("_shared.py", "module", "bad_import_broken_helper._shared", "unknown parameter 'nulable'",
+           "did you mean 'nullable'?", hint="importing it were not validated either"),
+    ],
+    "bad_monkeypatched_limits": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "max_length must be between 1 and 10000, got 100000"),
+    ],
+    "bad_plugin_from_config": [
+        _e("configs.py", "plugin", "shortcut", "plugins come only from the platform's code"),
+    ],
+    "bad_unreachable_object": [
+        _e("configs.py", "sequence feature", "recent_clicks", "is defined but not reachable"),
+    ],
+    # issue 12: values validation accepted but the runtimes would not (or a reader would call wrong)
+    "bad_name_trailing_newline": [
+        _e("configs.py", "sequence feature", "recent_clicks\\n", "name 'recent_clicks\\n' must be snake_case"),
+    ],
+    "bad_cron_out_of_range": [
+        _e("configs.py", "sequence feature", "recent_clicks", "'61 25 * * *' is not a valid cron",
+           "minute '61' is out of range (0-59)"),
+    ],
+    "bad_production_without_owners": [
+        _e("configs.py", "sequence feature", "recent_clicks", "a production sequence feature needs at least one owner"),
+    ],
+    "bad_freshness_sub_second": [
+        _e("configs.py", "sequence feature", "recent_clicks", "streaming_max_lag must be a whole number of seconds",
+           "got 0.5 s"),
+    ],
+    "bad_batch_lag_below_cadence": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "batch_max_lag (1 hours) is shorter than the batch cadence"),
+    ],
+    "bad_timestamp_from_non_time_field": [
+        _e("configs.py", "event type", "click", "field 'timestamp' must be computed from the source's timestamp_column "
+           "'ts_ms', but reads dwell_ms"),
+    ],
+    "bad_source_path_dotdot": [
+        _e("configs.py", "source", "events", "batch.path '../../secrets/events' must not contain '..'"),
+    ],
+    "bad_output_field_name": [
+        _e("configs.py", "enrichment", "hour", "output field name '../hour' must be snake_case"),
+    ],
+    "bad_versioned_name": [
+        _e("configs.py", "sequence feature", "recent_clicks_v2", "ends in a version suffix", "'recent_clicks_v2_v2'"),
+    ],
+    "bad_plugin_param_bool": [
+        _e("configs.py", "event type", "click", "do not fit its model: max_chars: Input should be a valid integer",
+           "(got true)"),
+    ],
+    "bad_retention_bare_number": [
+        _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
+           "timedelta(days=90)"),
+    ],
 }
 
 
@@ -314,7 +377,7 @@ def test_every_fixture_package_has_expectations() -> None:
 @pytest.mark.parametrize(("case", "expected"), list(CASES.items()), ids=list(CASES))
 def test_invalid_config_is_reported_precisely(case: str, expected: list[Expected]) -> None:
     package = INVALID / case
-    result = compile_configs(package)
+    result = compile_configs(package, import_timeout=1 if case == "bad_import_hangs" else None)
 
     report = render_issues(result.issues)
     assert not result.ok

@@ -1,0 +1,155 @@
+"""Issue 12 on the compile plane: bad input never reads as "valid", and errors say what to fix where.
+
+The fixture corpus (test_invalid_configs.py) covers one way of being wrong per package; these tests cover
+what a fixture cannot: the CLI's exit code, a process that ends itself, validator state in the parent,
+parity with the runtimes' cron parser, and messages for the classic Python slips.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feature_platform.authoring import Freshness, SequenceFeature, col
+from feature_platform.authoring._base import ConfigObjectError
+from feature_platform.cli.main import cli
+from feature_platform.compiler import compile_configs, resolve
+from feature_platform.compiler.cron import cron_problem
+from feature_platform.errors import ConfigDefinitionError
+from feature_platform.plugins import plugin_names
+from tests.compiler._helpers import INVALID, VALID_FIXTURE, write_package
+
+
+@pytest.mark.parametrize("command", ["validate", "compile"])
+def test_sys_exit_at_import_fails_validate_and_compile_with_exit_2(command: str, tmp_path: Path) -> None:
+    args = [command, "--configs", str(INVALID / "bad_import_sys_exit")]
+    if command == "compile":
+        args += ["--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "called sys.exit(0)" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_package_is_an_error_not_valid_nothing() -> None:
+    result = CliRunner().invoke(cli, ["validate", "--configs", str(INVALID / "bad_empty_package")])
+    assert result.exit_code == 2
+    assert "no config objects found" in result.stderr
+    assert "valid:" not in result.output
+
+
+def test_os_exit_at_import_is_reported_and_nothing_compiles(tmp_path: Path) -> None:
+    package = write_package(tmp_path, "osexit_configs", {"a_ok": "X = 1\n", "b_exits": "import os\nos._exit(0)\n"})
+    result = compile_configs(package)
+    assert not result.ok
+    (issue,) = result.issues
+    assert issue.name == "osexit_configs.b_exits"
+    assert "ended the import process" in issue.message
+
+
+def test_a_hang_names_the_line_it_blocks_on_and_other_modules_are_still_validated(tmp_path: Path) -> None:
+    package = write_package(tmp_path, "hang_configs", {
+        "a_hangs": "import time\n\nwhile True:\n    time.sleep(0.05)\n",
+        "b_bad": "from feature_platform.authoring import SequenceFeature\n\nX = SequenceFeature(name='x')\n",
+    })
+    issues = compile_configs(package, import_timeout=0.5).issues
+    hang = next(i for i in issues if i.name == "hang_configs.a_hangs")
+    assert hang.line == 4
+    assert any(i.name == "x" and "event_types" in i.message for i in issues)
+
+
+def test_config_code_never_runs_in_the_validating_process(tmp_path: Path) -> None:
+    """A config that widens the limits or registers a plugin changes nothing here."""
+    before_range = resolve.MAX_LENGTH_RANGE
+    compile_configs(INVALID / "bad_monkeypatched_limits")
+    compile_configs(INVALID / "bad_plugin_from_config")
+    assert before_range == resolve.MAX_LENGTH_RANGE
+    assert "shortcut" not in plugin_names()
+
+
+def test_objects_in_nested_containers_are_discovered(tmp_path: Path) -> None:
+    source = """
+from feature_platform.authoring import Column, Source, StreamOrigin
+
+ALL = {"eu": [Source(name="events_eu", kind="events", columns=(Column("ts", "int64"),),
+                     stream=StreamOrigin(stream="e"), timestamp_column="ts")]}
+"""
+    found = compile_configs(write_package(tmp_path, "nested_configs", {"sources": source})).discovery
+    assert found is not None
+    assert [d.obj.name for d in found.objects] == ["events_eu"]
+
+
+def test_valid_configs_still_compile_and_validate_is_fast() -> None:
+    import time
+
+    start = time.perf_counter()
+    result = compile_configs(VALID_FIXTURE)
+    assert result.ok, result.issues
+    assert time.perf_counter() - start < 10  # a child process, not a new interpreter per module
+
+
+# ---- validate the way the runtimes parse ---------------------------------------------------------------
+
+@pytest.mark.parametrize("cron", [
+    "0 6 * * *", "*/15 * * * *", "0 0 1 * *", "30 2 * * mon-fri", "0 0 29 2 *", "0 8,20 * * 1-5", "0 6 * jan *",
+    "61 25 * * *", "0 24 * * *", "0 0 31 2 *", "0 0 30 2 *", "* * * *", "0 0 * * 8", "0 6 ? * *", "0 0 L * *",
+    "0 0 1W * *", "0 6 * * 1#2", "0 6  * * *", "5-1 * * * *", "*/0 * * * *", "0 0 0 * *", "0 0 * 13 *",
+])
+def test_a_cron_the_compiler_accepts_loads_in_dagster(cron: str) -> None:
+    """Anything validation accepts must load in the code location (Dagster's own cron parser)."""
+    from dagster._utils.schedules import get_smallest_cron_interval, is_valid_cron_string
+
+    if cron_problem(cron) == "":
+        assert is_valid_cron_string(cron), cron
+        get_smallest_cron_interval(cron)
+
+
+def test_the_issue_example_cron_is_refused() -> None:
+    assert "minute '61' is out of range" in cron_problem("61 25 * * *")
+
+
+# ---- messages in the author's words --------------------------------------------------------------------
+
+def test_a_string_where_a_tuple_belongs_hints_at_the_missing_comma() -> None:
+    with pytest.raises(ConfigObjectError, match=r"trailing comma: \('click',\)"):
+        SequenceFeature(name="s", event_types=("click"), max_length=1, retention=1, fields=(),
+                        freshness=None)  # type: ignore[arg-type]
+
+
+def test_in_on_an_expression_says_what_to_use_instead() -> None:
+    with pytest.raises(ConfigDefinitionError, match=r"\.str\.contains\('x'\)"):
+        "x" in col("query")  # noqa: B015
+
+
+def test_a_bare_number_for_a_duration_is_refused() -> None:
+    with pytest.raises(ConfigDefinitionError, match=r"read as 90 seconds"):
+        Freshness(streaming_max_lag=90, batch_max_lag=90)  # type: ignore[arg-type]
+
+
+def test_no_pydantic_urls_or_enum_reprs_in_messages() -> None:
+    for case in ("bad_plugin_unknown_param", "bad_plugin_param_bool", "bad_retention_bare_number"):
+        for issue in compile_configs(INVALID / case).issues:
+            assert "errors.pydantic.dev" not in issue.message
+            assert "<DType." not in issue.message
+
+
+def test_an_enrichment_used_before_the_one_providing_its_field_gets_a_hint(tmp_path: Path) -> None:
+    configs = '''
+from feature_platform.authoring import (Column, DerivedEnrichment, EventType, LookupEnrichment, Source,
+                                        BatchOrigin, StreamOrigin, col, from_epoch_ms)
+
+events = Source(name="events", kind="events", columns=(Column("event_id", "string"), Column("user_id", "int64"),
+                Column("ts_ms", "int64")), stream=StreamOrigin(stream="e"), timestamp_column="ts_ms")
+items = Source(name="items", kind="lookup", columns=(Column("item_id", "string"), Column("cat", "string")),
+               batch=BatchOrigin(path="items"), key_column="item_id")
+make_item = DerivedEnrichment(name="make_item", fields={"item_id": col("event_id")})
+item_cat = LookupEnrichment(name="item_cat", source=items, on="item_id", columns={"cat": "cat"})
+click = EventType(name="click", source=events, enrichments=(item_cat, make_item),
+                  fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                          "timestamp": from_epoch_ms(col("ts_ms"))})
+'''
+    issues = compile_configs(write_package(tmp_path, "order_configs", {"configs": configs})).issues
+    (issue,) = [i for i in issues if i.name == "item_cat"]
+    assert "listed later" in issue.hint
