@@ -13,6 +13,7 @@ want a certified snapshot read the latest day there rather than whatever the las
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
@@ -23,7 +24,7 @@ from feature_platform.engine import POSITION
 from feature_platform.errors import CertificationRefusedError, ContractViolationError, IncompleteHistoryError
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.checks import ARTEFACT_HASH
-from feature_platform.orchestration.keys import FeatureKeys
+from feature_platform.orchestration.keys import DATA_CONTRACT, FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
 from feature_platform.orchestration.release import artefact_for
 from feature_platform.orchestration.resources import (
@@ -31,7 +32,8 @@ from feature_platform.orchestration.resources import (
     DataLocationsResource,
     ReleaseTargetResource,
 )
-from feature_platform.runtimes.batch import certify_day, watermark_path
+from feature_platform.runtimes.batch import TableLocations, certify_day, stale_snapshots, watermark_path
+from feature_platform.runtimes.batch.contracts import INPUTS_CURRENT
 
 SAMPLE_USERS = 3
 SAMPLE_POSITIONS = 5
@@ -70,6 +72,7 @@ def index_partition(
         )
     except (ContractViolationError, IncompleteHistoryError) as exc:
         raise dg.Failure(description=str(exc)) from exc
+    report_stale_later_days(context, keys, day, locations)
     context.log.info(
         f"{keys.feature_id} {day}: {result.events_rows} events, {result.rejects_rows} rejects, "
         f"{result.snapshot_users} users in the snapshot ({'incremental' if result.incremental else 'full'})"
@@ -111,6 +114,28 @@ def index_partition(
         },
         data_version=dg.DataVersion(result.snapshot_sha256),
     )
+
+
+def report_stale_later_days(
+    context: dg.AssetExecutionContext, keys: FeatureKeys, day: date, locations: TableLocations
+) -> None:
+    """A re-index of ``day`` with other content leaves the snapshots of later days built on the old one:
+    record a failed ``inputs_current`` evaluation of the snapshot contract on each of those partitions,
+    so the UI shows them failed (and why) without anyone re-running their checks."""
+    for later, changed in stale_snapshots(keys.feature_id, locations, after=day).items():
+        first = changed[0] + timedelta(days=1)
+        context.instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=keys.snapshots, check_name=DATA_CONTRACT, passed=False, partition=later.isoformat(),
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=f"stale: the events of {changed[0].isoformat()} changed after this snapshot was built",
+                metadata={
+                    "failed_rules": INPUTS_CURRENT,
+                    "message": f"re-index {first.isoformat()}..{later.isoformat()}",
+                    "reported_by_run": context.run.run_id,
+                },
+            )
+        )
 
 
 def sample_sequences(snapshot: pl.LazyFrame) -> pl.DataFrame:

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from dagster._core.event_api import PartitionKeyFilter
 
 from feature_platform.orchestration import feature_keys
 from feature_platform.orchestration.keys import DATA_CONTRACT
@@ -127,6 +128,14 @@ def test_a_later_snapshot_built_on_a_reindexed_day_fails_its_check_as_stale(
     events = next(m for m in rerun.asset_materializations_for_node(f"{KEYS.events.path[0]}__index")
                   if m.asset_key == KEYS.events)
     assert events.tags["dagster/data_version"] == events.metadata["sha256"].value  # the file's content hash
+    # The re-index itself recorded the 3rd's snapshot check as failed: the UI shows it without a re-run.
+    check_key = dg.AssetCheckKey(KEYS.snapshots, DATA_CONTRACT)
+    latest = platform.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        [check_key], partition_filter=PartitionKeyFilter(key="2026-11-03"))[check_key]
+    evaluation = latest.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+    assert (evaluation.passed, evaluation.partition) == (False, "2026-11-03")
+    assert evaluation.metadata["failed_rules"].value == "inputs_current"
+    assert evaluation.metadata["message"].value == "re-index 2026-11-03..2026-11-03"
 
     contract = dg.AssetSelection.checks(dg.AssetCheckKey(KEYS.snapshots, DATA_CONTRACT)) | selection(KEYS.watermark)
     result = platform.run(contract, partition_key="2026-11-03", defs=defs)

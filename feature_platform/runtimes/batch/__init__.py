@@ -107,7 +107,7 @@ Training sets
 
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
-from feature_platform.runtimes.batch._readers import read_events, read_snapshot
+from feature_platform.runtimes.batch._readers import read_events, read_snapshot, stale_snapshots
 from feature_platform.runtimes.batch._snapshot import snapshot_columns, snapshot_schema
 from feature_platform.runtimes.batch._training import SEQUENCE, SEQUENCE_LENGTH, build_training_set
 from feature_platform.runtimes.batch._watermark import (
@@ -136,5 +136,6 @@ __all__ = [
     "read_snapshot",
     "snapshot_columns",
     "snapshot_schema",
+    "stale_snapshots",
     "watermark_path",
 ]

@@ -77,3 +77,16 @@ def read_snapshot(
         )
         raise StaleSnapshotError(msg, reindex_from=first, reindex_to=last)
     return recompute_snapshot(recompute_with, tables, day)
+
+
+def stale_snapshots(feature_id: str, locations: TableLocations, *, after: date | None = None) -> dict[date, list[date]]:
+    """Every indexed day (after ``after``) whose snapshot is stale, with the days whose events changed
+    since it was built — what a re-index of an earlier day leaves to re-index."""
+    tables = FeatureTables(feature_id, locations)
+    found: dict[date, list[date]] = {}
+    for day in tables.complete_days():
+        if after is None or day > after:
+            changed = tables.changed_inputs(day)
+            if changed:
+                found[day] = changed
+    return found
