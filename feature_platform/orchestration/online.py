@@ -51,8 +51,8 @@ def _online_asset(info: FeatureInfo, keys: FeatureKeys, key: dg.AssetKey, partit
         backfill_policy=BACKFILL_POLICY,
         description=f"The certified snapshot of the day of {info.feature_id}, loaded into the online store "
         "(per user atomic, never regressing; users gone from the snapshot removed).",
-        check_specs=[dg.AssetCheckSpec(ONLINE_PARITY, asset=key, description="Sampled users: what the store "
-                                       "serves equals the snapshot table.")],
+        check_specs=[dg.AssetCheckSpec(ONLINE_PARITY, asset=key, blocking=True, description="Sampled users: what "
+                                       "the store serves equals the snapshot table.")],
         **common,
     )
     def online(

@@ -33,6 +33,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from feature_platform.compiler import compile_configs
 from feature_platform.orchestration import feature_keys
+from feature_platform.orchestration.online import ONLINE_PARITY, online_key
 from feature_platform.release import publish_release
 from feature_platform.release.publisher import SealedBytes
 from feature_platform.store import open_store
@@ -42,7 +43,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FEATURE = "recent_engagements_v1"
-DAY = "2026-11-02"
+DAY = "2026-11-01"  # the first day of the demo data: nothing earlier to index first
 LOCATION, REPOSITORY = "feature_platform", "__repository__"
 # Generous bounds: on two busy cores `dagster dev` takes minutes to start its webserver, daemon and
 # code server, and the run's steps as long. They only bound a hang; the waits end on the server's own
@@ -229,7 +230,7 @@ def test_the_ui_shows_the_feature_graph_and_runs_it(dagster_dev: tuple[str, Grap
                 f"{'/'.join(n['assetKey']['path'])}:{c['name']}": c
                 for n in gql(ASSET_NODES, group=group)["assetNodes"] for c in n["assetChecksOrError"]["checks"]
             }
-            assert len(checks) == 5
+            assert len(checks) == 6
             for name, check in checks.items():
                 assert check["blocking"], name
                 assert check["executionForLatestMaterialization"] == {"status": "SUCCEEDED", "runId": run_id}, name
@@ -265,10 +266,12 @@ def _launch_feature_run(gql: GraphQL, keys: Any) -> str:
     checks = [
         {"assetKey": {"path": list(k.asset_key.path)}, "name": k.name}
         for k in (*keys.release_checks,)
-    ] + [{"assetKey": {"path": list(k.path)}, "name": "data_contract"} for k in (keys.events, keys.snapshots)]
+    ] + [{"assetKey": {"path": list(k.path)}, "name": "data_contract"} for k in (keys.events, keys.snapshots)] + [
+        {"assetKey": {"path": list(online_key(keys).path)}, "name": ONLINE_PARITY}]
+    assets = [{"path": list(k.path)} for k in (*keys.all, online_key(keys))]
     params = {
         "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "pipelineName": "__ASSET_JOB",
-                     "assetSelection": [{"path": list(k.path)} for k in keys.all], "assetCheckSelection": checks},
+                     "assetSelection": assets, "assetCheckSelection": checks},
         "mode": "default",
         # one process for the whole run keeps the test fast; the default (a process per step) works too
         "runConfigData": {"execution": {"config": {"in_process": {}}}},
