@@ -47,7 +47,9 @@ from feature_platform.compiler.cron import cron_problem
 from feature_platform.compiler.discovery import Discovered
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.compiler.typecheck import infer
+from feature_platform.errors import StoreError
 from feature_platform.plugins import UnknownPluginError, get_plugin, plugin_names
+from feature_platform.storage import S3URL, parse_storage_url
 
 NAME_PATTERN = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
 """Names of objects and fields. ``\\A``/``\\Z`` (not ``^``/``$``): ``$`` also matches before a trailing
@@ -687,10 +689,12 @@ def _columns_of(node: ExprNode) -> set[str]:
 
 def _path_problem(path: str) -> str:
     """Why a source path could escape the raw data root, or ""."""
-    if path.startswith("s3://"):
-        rest = path.removeprefix("s3://")
-        parts = rest.rstrip("/").split("/")
-        return "has no bucket or a '.'/'..' segment" if not parts[0] or any(p in (".", "..") for p in parts) else ""
+    if "://" in path:  # the runtimes' one URL grammar decides what a URL may be
+        try:
+            parsed = parse_storage_url(path, "source path")
+        except StoreError as exc:
+            return f"is not a usable URL: {exc}"
+        return "" if isinstance(parsed, S3URL) else "must be relative to the raw data root (or an s3:// URL)"
     if path.startswith("/") or "\\" in path or ":" in path:
         return "must be relative to the raw data root (or an s3:// URL)"
     if any(part in ("", ".", "..") for part in path.split("/")):

@@ -16,6 +16,7 @@ from feature_platform.compiler import CompileResult, compile_configs
 from feature_platform.release.publisher import default_actor
 from feature_platform.runtimes.batch import TableLocations
 from feature_platform.settings import PlatformSettings
+from feature_platform.storage import S3URL, parse_storage_url
 from feature_platform.store import ArtefactStore, open_store
 
 
@@ -63,7 +64,7 @@ class DataLocationsResource(dg.ConfigurableResource):
             s3_endpoint_url=self.s3_endpoint_url, s3_region=self.s3_region,
         )
         locations = TableLocations.from_settings(settings)
-        if not self.tables_root.lower().startswith("s3://"):
+        if not isinstance(parse_storage_url(self.tables_root, "tables root"), S3URL):
             return locations
         from dagster_aws.s3 import S3Resource  # only for S3 roots: importing it costs a second
 
@@ -90,7 +91,7 @@ def artefact_store_resource(settings: PlatformSettings) -> ArtefactStoreResource
     (Importing dagster-aws costs over a second, which every code-location load would pay.)
     """
     url = settings.artefact_store_url
-    if not url.lower().startswith("s3://"):
+    if not isinstance(parse_storage_url(url, "artefact store"), S3URL):
         return ArtefactStoreResource(url=url)
     from dagster_aws.s3 import S3Resource
 
