@@ -77,7 +77,12 @@ class LocalObjectStorage:
         if not start.is_dir():
             return []
         found: list[str] = []
-        for dirpath, dirnames, filenames in os.walk(start):
+
+        def unreadable(exc: OSError) -> None:  # an unreadable store is an error, never "empty"
+            msg = f"cannot list {exc.filename or start}: {exc.strerror or exc}"
+            raise StoreError(msg) from exc
+
+        for dirpath, dirnames, filenames in os.walk(start, onerror=unreadable):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             rel_dir = Path(dirpath).relative_to(self._root).as_posix()
             for name in filenames:

@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -267,3 +268,22 @@ def test_s3_missing_bucket_is_a_store_error(s3_endpoint_url: str) -> None:
         backend.get("a.json")
     with pytest.raises(StoreError, match="NoSuchBucket"):
         backend.list_keys("")
+
+
+def test_a_listing_error_is_a_store_error_not_an_empty_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory the walk cannot read (permissions, I/O): os.walk's error becomes a StoreError. (Simulated:
+    the tests run as root, who may read any directory.)"""
+    storage = LocalObjectStorage(tmp_path)
+    storage.put("envs/dev/audit/f/0000000001.json", b"{}")
+    real_scandir = os.scandir
+
+    def refusing(path: Any) -> Any:
+        if str(path).endswith("audit"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    with pytest.raises(StoreError, match=r"cannot list .*audit: Permission denied"):
+        storage.list_keys("envs/")
