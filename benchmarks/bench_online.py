@@ -3,9 +3,10 @@
 1. Load: a generated snapshot of ``--users`` users of ``recent_engagements_v1`` (32-float embeddings,
    sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite.
 2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
-   (``feature-platform serve``) vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response
-   of the same size) on the same uvicorn stack, at concurrency 1, 16 and 64, JSON and msgpack.
-   The load generator is a bounded keep-alive HTTP/1.1 client on loopback.
+   (``feature-platform serve``) on uvicorn and on granian, with the hot route served by Starlette or by
+   FastAPI, vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response of the same size)
+   on the same server, at concurrency 1, 16 and 64, JSON (and msgpack on the Starlette route).
+   The load generator is a bounded keep-alive HTTP/1.1 client on loopback, sharing the 2 cores.
 """
 
 from __future__ import annotations
@@ -121,40 +122,74 @@ def _wait(port: int) -> None:
     raise RuntimeError("server did not start")
 
 
-def bench_serving(artefact: object, store_url: str, users: int, total: int) -> None:
+SERVERS = ("uvicorn", "granian")
+ROUTES = ("starlette", "fastapi")
+
+
+def _has_granian() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("granian") is not None
+
+
+def bench_serving(artefact: object, store_url: str, users: int, total: int, *, rounds: int = 1,
+                  concurrencies: tuple[int, ...] = (1, 16, 64), binary: bool = True) -> None:
+    """Every contender (server x route) and its floor (same server), side by side, for each concurrency.
+
+    Rows of one concurrency run back to back so they see the same machine load; ``rounds`` repeats the
+    whole table to show the noise. The load generator shares the 2 cores with the server under test.
+    """
     prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
     store = RedisOnlineStore(REDIS, prefix=prefix)
     frame = snapshot(artefact, users, pl.Series([500] * users))
     load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
     from feature_platform.runtimes.online import FeatureState
     store.put_state(FeatureState(feature_id=FEATURE, batch_day=DAY, batch_artefact_hash="0" * 64))
-    processes = []
+    servers = [s for s in SERVERS if s == "uvicorn" or _has_granian()]
+    if len(servers) < len(SERVERS):
+        print("granian is not installed: uvicorn only (`uv pip install granian` to compare)")
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            port = _free_port()
             env = {**os.environ, "FP_DATA_DIR": tmp, "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": REDIS,
                    "FP_ONLINE_PREFIX": prefix, "FP_SERVE_AUTH": "false", "FP_SERVE_MAX_IN_FLIGHT": "1024"}
-            command = [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve", "--env",
-                       "bench", "--port", str(port)]
-            processes.append(subprocess.Popen(command, env=env))
-            _wait(port)
+            ports: dict[tuple[str, str], int] = {}
+            for server in servers:
+                for route in ROUTES:
+                    port = ports[(server, route)] = _free_port()
+                    command = [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve",
+                               "--env", "bench", "--port", str(port), "--server", server, "--route", route]
+                    processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
+            for port in ports.values():
+                _wait(port)
             import httpx
-            sample = httpx.get(f"http://127.0.0.1:{port}/v1/features/{FEATURE}/users/1/sequence").content
+            sample = httpx.get(f"http://127.0.0.1:{ports[('uvicorn', 'starlette')]}/v1/features/{FEATURE}/users/1/"
+                               "sequence").content
             floor_key = f"{prefix}:floor"
             redis.Redis.from_url(REDIS).set(floor_key, sample)
-            floor_port = _free_port()
-            processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.floor_app", str(floor_port), REDIS,
-                                               floor_key]))
-            _wait(floor_port)
+            floors: dict[str, int] = {}
+            for server in servers:
+                floors[server] = _free_port()
+                processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.floor_app", str(floors[server]),
+                                                   REDIS, floor_key, server]))
+                _wait(floors[server])
             print(f"serving: 500-event sequences, JSON response {len(sample) / 1024:.0f} KiB; {total} requests per "
-                  "row; p50 / p99 ms, requests/s")
+                  "row; p50 / p99 ms, requests/s; ratio = p99 / p99 of the floor on the same server")
             paths = [f"/v1/features/{FEATURE}/users/{u}/sequence".encode() for u in range(users)]
-            for concurrency in (1, 16, 64):
-                f50, f99, frps = load_test(floor_port, [b"/"], b"*/*", concurrency, total)
-                for name, accept in (("json", b"application/json"), ("msgpack", b"application/msgpack")):
-                    p50, p99, rps = load_test(port, paths, accept, concurrency, total)
-                    print(f"  c={concurrency:<3} {name:8} {p50:6.2f} / {p99:6.2f}  {rps:7.0f}/s   floor "
-                          f"{f50:6.2f} / {f99:6.2f}  {frps:7.0f}/s   p99 ratio {p99 / f99:4.2f}")
+            formats = [("json", b"application/json")] + ([("msgpack", b"application/msgpack")] if binary else [])
+            for round_ in range(1, rounds + 1):
+                print(f"round {round_}")
+                for concurrency in concurrencies:
+                    for server in servers:
+                        f50, f99, frps = load_test(floors[server], [b"/"], b"*/*", concurrency, total)
+                        print(f"  c={concurrency:<3} {server:8} floor              {f50:7.2f} / {f99:7.2f}  "
+                              f"{frps:6.0f}/s")
+                        for route in ROUTES:
+                            for name, accept in formats:
+                                if name != "json" and route == "fastapi":
+                                    continue
+                                p50, p99, rps = load_test(ports[(server, route)], paths, accept, concurrency, total)
+                                print(f"  c={concurrency:<3} {server:8} {route:9} {name:8} {p50:7.2f} / {p99:7.2f}  "
+                                      f"{rps:6.0f}/s   ratio {p99 / f99:5.2f}")
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -175,7 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--serve-users", type=int, default=1_000)
     parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack decodes and re-encodes)")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-serving", action="store_true")
     args = parser.parse_args(argv)
     result = compile_configs(Path("feature_configs"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,7 +222,9 @@ def main(argv: list[str] | None = None) -> None:
         for feature_id, sealed in result.artefacts.items():
             store.publish("bench", feature_id, store.put_artefact(sealed.data), actor="bench")
         artefact = store.load_live("bench", FEATURE)
-        bench_serving(artefact, str(Path(tmp) / "artefacts"), args.serve_users, args.requests)
+        if not args.skip_serving:
+            bench_serving(artefact, str(Path(tmp) / "artefacts"), args.serve_users, args.requests,
+                          rounds=args.rounds, concurrencies=tuple(args.concurrency), binary=not args.no_binary)
         if not args.skip_load:
             bench_load(artefact, args.users)
 

@@ -1,13 +1,16 @@
-"""The serving floor: a minimal ASGI app on the same stack (uvicorn) answering one Redis GET of a
-pre-encoded response of the same size. Run: python -m benchmarks.floor_app PORT REDIS_URL KEY."""
+"""The serving floor: a minimal ASGI app answering one Redis GET of a pre-encoded response of the same
+size, on the same server stack as the contender it is compared with (uvicorn or granian).
+
+Run: ``python -m benchmarks.floor_app PORT REDIS_URL KEY [uvicorn|granian]``.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 import redis.asyncio as aredis
-import uvicorn
 
 
 def make(url: str, key: str) -> Any:
@@ -25,7 +28,21 @@ def make(url: str, key: str) -> Any:
     return app
 
 
+def from_environment() -> Any:
+    """Granian imports a factory by name in its worker: the URL and key come through the environment."""
+    return make(os.environ["FP_FLOOR_REDIS"], os.environ["FP_FLOOR_KEY"])
+
+
 if __name__ == "__main__":
     port, url, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    uvicorn.run(make(url, key), host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False,
-                log_level="warning", lifespan="off")
+    server = sys.argv[4] if len(sys.argv) > 4 else "uvicorn"
+    if server == "granian":
+        from feature_platform.runtimes.serve._granian import run_granian
+
+        os.environ.update({"FP_FLOOR_REDIS": url, "FP_FLOOR_KEY": key})
+        run_granian("benchmarks.floor_app:from_environment", host="127.0.0.1", port=port)
+    else:
+        import uvicorn
+
+        uvicorn.run(make(url, key), host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False,
+                    log_level="warning", lifespan="off")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: demo data → validate → compile → plan → publish → batch-index (through Dagster),
-# all on the embedded defaults under $FP_DATA_DIR, then print where to look.
+# `make demo`: demo data → validate → compile → plan → publish → batch-index (through Dagster) →
+# load the certified snapshots online → serve one user's sequence over HTTP, all on the embedded
+# defaults under $FP_DATA_DIR (SQLite online store, no server needed), then print where to look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV="${UV:-uv}"  # the Makefile passes its own (bootstrapped into .tools/ when uv is not on PATH)
@@ -71,32 +72,57 @@ for feature_id, cols in shown.items():
     print(snapshot.filter(pl.col("user_id") == user).select(cols).head(5))
 PY
 
-step "online: load the certified snapshots, serve one user over HTTP"
+step "8. online: load the certified snapshots into $FP_DATA_DIR/online.sqlite, serve one user over HTTP"
 for feature in recent_engagements_v1 recent_searches_v1 recent_closeups_v1; do
-  $UV run feature-platform online-load --env "$FP_ENV" --feature "$feature" || echo "  (no certified day for $feature)"
+  $FP online-load --env "$FP_ENV" --feature "$feature"
 done
-PORT=$($UV run python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-$UV run feature-platform serve --env "$FP_ENV" --port "$PORT" --no-auth >/dev/null 2>&1 &
+PORT=$("$UV" run --frozen python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SERVER_LOG="$FP_DATA_DIR/serve.log"
+$FP serve --env "$FP_ENV" --port "$PORT" --no-auth >"$SERVER_LOG" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
-DEMO_USER=$($UV run python - <<PY
+trap 'kill -TERM "$SERVER" 2>/dev/null || true' EXIT
+READY=""
+for _ in $(seq 1 150); do
+  if curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; then READY=1; break; fi
+  kill -0 "$SERVER" 2>/dev/null || break
+  sleep 0.2
+done
+if [ -z "$READY" ]; then
+  echo "the server did not become ready; its log ($SERVER_LOG):" >&2
+  cat "$SERVER_LOG" >&2
+  exit 1
+fi
+DEMO_USER=$("$UV" run --frozen python - <<'PY'
 from feature_platform.runtimes.batch import TableLocations, latest_certified_day, read_snapshot
 from feature_platform.settings import PlatformSettings
+
 loc = TableLocations.from_settings(PlatformSettings())
 day = latest_certified_day("recent_searches_v1", loc)
-print(read_snapshot("recent_searches_v1", day, loc)["user_id"][0] if day else 1)
+assert day is not None, "recent_searches_v1 has no certified day"
+sizes = read_snapshot("recent_searches_v1", day, loc).group_by("user_id").len()
+print(sizes.sort(["len", "user_id"], descending=True)["user_id"][0])
 PY
 )
-URL="http://127.0.0.1:$PORT/v1/features/recent_searches/users/$DEMO_USER/sequence?limit=3&fields=timestamp,query_norm,surface"
-echo "curl -s '$URL'"
-curl -s "$URL" | $UV run python -m json.tool || true
+QUERY="limit=3&fields=timestamp,query_norm,surface"
+URL="http://127.0.0.1:$PORT/v1/features/recent_searches/users/$DEMO_USER/sequence?$QUERY"
+echo "\$ curl -s '$URL'"
+curl -sf "$URL" | "$UV" run --frozen python -m json.tool
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null || true
+trap - EXIT
+cat <<TXT
+
+The server above ran for this demo only. To serve and query it yourself:
+  $FP serve --env $FP_ENV --no-auth --port 8000 &
+  curl -s 'http://127.0.0.1:8000/v1/features/recent_searches/users/$DEMO_USER/sequence?$QUERY'
+  curl -s 'http://127.0.0.1:8000/v1/features'        # what is served, with each feature's loaded day
+TXT
 
 step "where to look"
 cat <<TXT
   compiled artefacts   $FP_DATA_DIR/compiled/            (feature-platform compile)
   artefact store       $FP_DATA_DIR/artefacts/           (objects/, envs/$FP_ENV/audit, pointers)
   indexed tables       $FP_DATA_DIR/tables/<feature>/{events,rejects,snapshots}/dt=YYYY-MM-DD/
+  online store         $FP_DATA_DIR/online.sqlite      (feature-platform online-load / serve)
   pointer history      $UV run feature-platform history --env $FP_ENV --feature recent_engagements_v1
   Dagster runs         DAGSTER_HOME=$DAGSTER_HOME
   Dagster UI           make ui    (then open http://127.0.0.1:3000: groups, lineage, checks, these runs)

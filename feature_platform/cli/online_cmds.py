@@ -50,18 +50,33 @@ def online_load(env: str | None, feature: str, day: datetime | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-auth", is_flag=True, help="Serve without API keys (local demos only; same as FP_SERVE_AUTH=false).")
+@click.option("--server", type=click.Choice(["uvicorn", "granian"]), default="uvicorn", show_default=True,
+              help="HTTP server (granian must be installed; see benchmarks/RESULTS.md for the comparison).")
+@click.option("--route", type=click.Choice(["starlette", "fastapi"]), default="starlette", show_default=True,
+              help="Who serves the one-user GET: the plain Starlette endpoint or FastAPI's routing (benchmarks).")
 @handle_errors
-def serve(env: str | None, host: str, port: int, no_auth: bool) -> None:
+def serve(env: str | None, host: str, port: int, no_auth: bool, server: str, route: str) -> None:
     """Serve ENV's live features over HTTP (GET /v1/features/{feature}/users/{user}/sequence)."""
-    import uvicorn
+    import os
 
     from feature_platform.runtimes.serve import app_from_settings
+    from feature_platform.runtimes.serve._factory import SERVE_ENV, SERVE_ROUTE
 
     config = settings()
     if no_auth:
         config = config.model_copy(update={"serve_auth": False})
-    app = app_from_settings(config, env or config.env)
-    click.echo(f"serving {env or config.env!r} on http://{host}:{port} (auth {'on' if config.serve_auth else 'off'})")
+    target = env or config.env
+    click.echo(f"serving {target!r} on http://{host}:{port} (auth {'on' if config.serve_auth else 'off'}, "
+               f"{server}, {route} route)")
+    if server == "granian":
+        from feature_platform.runtimes.serve._granian import run_granian
+
+        os.environ.update({SERVE_ENV: target, SERVE_ROUTE: route, "FP_SERVE_AUTH": str(config.serve_auth).lower()})
+        run_granian("feature_platform.runtimes.serve._factory:app_from_environment", host=host, port=port)
+        return
+    import uvicorn
+
+    app = app_from_settings(config, target, fast_route=route == "starlette")
     uvicorn.run(app, host=host, port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
 
 

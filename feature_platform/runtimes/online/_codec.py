@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import msgpack
 import polars as pl
@@ -155,47 +157,88 @@ class EncodedUsers:
 def encode_snapshot(
     snapshot: pl.DataFrame, *, user_column: str, event_columns: list[str], day: date, artefact_hash: str
 ) -> EncodedUsers:
-    """Every user's blob from snapshot rows (sorted by user then position, as the batch runtime writes them).
+    """Every user's blob from snapshot rows (sorted by user then position, as the batch runtime writes them)."""
+    users: list[str] = []
+    blobs: list[bytes] = []
+    for chunk in encode_chunks(snapshot, user_column=user_column, event_columns=event_columns, day=day,
+                               artefact_hash=artefact_hash, users_per_chunk=max(1, snapshot.height)):
+        users += chunk.users
+        blobs += chunk.blobs
+    return EncodedUsers(users=users, blobs=blobs)
 
-    The JSON of every event, the timestamps and the offsets are computed by polars over the whole frame;
-    Python touches each user once (to slice the flat arrays), never each event.
+
+def encode_chunks(
+    snapshot: pl.DataFrame, *, user_column: str, event_columns: list[str], day: date, artefact_hash: str,
+    users_per_chunk: int = 20_000,
+) -> Iterator[EncodedUsers]:
+    """The blobs of ``users_per_chunk`` users at a time, so a loader can write one chunk while the next is
+    encoded and memory holds a chunk's JSON, not the whole snapshot's (4 GB for 200k users).
+
+    Vectorised: polars (its streaming engine, on every core) encodes each event's JSON followed by
+    ``,``; the Arrow buffer of that column is then every event back to back, so a user's body is one
+    slice of it and its event offsets are Arrow's own offsets minus the user's first. Python touches
+    each user once, never an event. Float formatting of the embeddings dominates the cost.
     """
     if snapshot.height == 0:
-        return EncodedUsers(users=[], blobs=[])
-    encoded = snapshot.select(
-        pl.col(user_column).cast(pl.String).alias("u"),
-        pl.struct(event_columns).struct.json_encode().alias("j"),
+        return
+    runs = snapshot.get_column(user_column).rle()
+    lengths = runs.struct.field("len").to_list()
+    keys = runs.struct.field("value").cast(pl.String).to_list()
+    row = 0
+    for first in range(0, len(keys), users_per_chunk):
+        counts = lengths[first : first + users_per_chunk]
+        rows = sum(counts)
+        yield _encode_rows(snapshot.slice(row, rows), keys[first : first + users_per_chunk], counts,
+                           event_columns=event_columns, day=day, artefact_hash=artefact_hash)
+        row += rows
+
+
+def _encode_rows(
+    rows: pl.DataFrame, users: list[str], counts: list[int], *, event_columns: list[str], day: date,
+    artefact_hash: str,
+) -> EncodedUsers:
+    run = pl.Series(range(len(counts)), dtype=pl.UInt32).repeat_by(pl.Series(counts, dtype=pl.UInt32)).explode()
+    encoded = rows.lazy().select(
+        (pl.struct(event_columns).struct.json_encode() + ",").alias("j"),
         pl.col("timestamp").dt.epoch("us").alias("t"),
-    ).with_columns(pl.col("j").str.len_bytes().cast(pl.Int64).alias("n"))
-    encoded = encoded.with_columns(
-        ((pl.col("n") + 1).cum_sum().over("u") - (pl.col("n") + 1)).cast(pl.UInt32).alias("o")
-    )
-    groups = encoded.group_by("u", maintain_order=True).agg(
-        pl.col("j").str.join(","), pl.len().alias("c"), (pl.col("n") + 1).sum().alias("end")
-    )
+    ).with_columns(run.alias("run")).with_columns(
+        pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum().alias("g"),
+    ).with_columns(
+        (pl.col("g") - pl.col("j").str.len_bytes()).alias("g"),
+    ).with_columns(
+        (pl.col("g") - pl.col("g").first().over("run")).cast(pl.UInt32).alias("o"),
+    ).collect(engine="streaming")
+    json = encoded.get_column("j").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    assert json.null_count == 0
+    starts = array("q")
+    starts.frombytes(_arrow_buffer(json, 1, 8, extra=1))  # int64 offsets into the data buffer, len rows + 1
+    data = memoryview(json.buffers()[2])
     ts = _flat_buffer(encoded.get_column("t"), 8)
     offs = _flat_buffer(encoded.get_column("o"), 4)
-    users = groups.get_column("u").to_list()
-    bodies = groups.get_column("j").to_list()
-    counts = groups.get_column("c").to_list()
-    ends = groups.get_column("end").to_list()
-    day_bytes = day.isoformat().encode("ascii")
+    prefix = _PREFIX.pack(day.isoformat().encode("ascii"), 0, 0)[:10]
     blobs: list[bytes] = []
     position = 0
-    for body, count, end in zip(bodies, counts, ends, strict=True):
+    for count in counts:
         stop = position + count
-        offsets = bytes(offs[4 * position : 4 * stop]) + struct.pack("<I", end)
+        base = starts[position]
+        end = starts[stop]
+        offsets = bytes(offs[4 * position : 4 * stop]) + struct.pack("<I", end - base)
         header = msgpack.packb({"h": artefact_hash, "ts": bytes(ts[8 * position : 8 * stop]), "off": offsets},
                                use_bin_type=True)
-        blobs.append(_PREFIX.pack(day_bytes, BLOB_FORMAT, len(header)) + header + body.encode())
+        blobs.append(b"".join((prefix, struct.pack("<BI", BLOB_FORMAT, len(header)), header, data[base : end - 1])))
         position = stop
     return EncodedUsers(users=users, blobs=blobs)
+
+
+def _arrow_buffer(arrow: Any, index: int, width: int, *, extra: int = 0) -> memoryview:
+    """Buffer ``index`` of an Arrow array, cut to the array's own window (``extra`` trailing values)."""
+    buffer = arrow.buffers()[index]
+    assert buffer is not None
+    return memoryview(buffer)[arrow.offset * width : (arrow.offset + len(arrow) + extra) * width]
 
 
 def _flat_buffer(series: pl.Series, width: int) -> memoryview:
     """The little-endian values buffer of a null-free numeric column (zero-copy through Arrow)."""
     arrow = series.rechunk().to_arrow()
-    buffer = arrow.buffers()[1]
-    assert buffer is not None and arrow.null_count == 0
-    view = memoryview(buffer)
-    return view[arrow.offset * width : (arrow.offset + len(arrow)) * width]
+    assert arrow.null_count == 0
+    return _arrow_buffer(arrow, 1, width)

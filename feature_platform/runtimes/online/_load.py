@@ -15,6 +15,7 @@ Rules (each tested in ``tests/online``):
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -24,8 +25,10 @@ from feature_platform.artefact.format import Artefact
 from feature_platform.engine.sequences import POSITION
 from feature_platform.errors import SourceDataError
 from feature_platform.runtimes.batch import TableLocations, read_certification, read_snapshot
-from feature_platform.runtimes.online._codec import encode_snapshot
-from feature_platform.runtimes.online._store import FeatureState, OnlineStore
+from feature_platform.runtimes.online._codec import encode_chunks
+from feature_platform.runtimes.online._store import FeatureState, OnlineStore, WriteCounts
+
+USERS_PER_CHUNK = 20_000
 
 
 class UncertifiedDayError(SourceDataError):
@@ -70,18 +73,34 @@ def load_snapshot(
     feature_id = artefact.feature.id
     user = artefact.feature.entity_key.name
     columns = [c for c in snapshot.columns if c not in (user, POSITION)]
-    encoded = encode_snapshot(snapshot, user_column=user, event_columns=columns, day=day, artefact_hash=built_by)
-    counts = store.write_batch(feature_id, day, encoded.users, encoded.blobs)
+    chunks = encode_chunks(snapshot, user_column=user, event_columns=columns, day=day, artefact_hash=built_by,
+                           users_per_chunk=USERS_PER_CHUNK)
+    users = written = kept_newer = 0
+    # Encode chunk k+1 (polars, off the GIL) while chunk k is written (socket / SQLite, off the GIL):
+    # one write in flight at a time keeps memory to two chunks and the store's writes in order.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-load") as writer:
+        pending: Future[WriteCounts] | None = None
+        for chunk in chunks:
+            if pending is not None:
+                written, kept_newer = _add(pending.result(), written, kept_newer)
+            pending = writer.submit(store.write_batch, feature_id, day, chunk.users, chunk.blobs)
+            users += len(chunk.users)
+        if pending is not None:
+            written, kept_newer = _add(pending.result(), written, kept_newer)
     removed = store.remove_users_older_than(feature_id, day)
     previous = store.get_state(feature_id)
     if previous is None or previous.batch_day is None or previous.batch_day <= day:
         store.put_state(FeatureState(
-            feature_id=feature_id, batch_day=day, batch_artefact_hash=built_by, batch_users=len(encoded.users),
+            feature_id=feature_id, batch_day=day, batch_artefact_hash=built_by, batch_users=users,
             batch_loaded_at=datetime.now(UTC),
             stream_heartbeat_at=previous.stream_heartbeat_at if previous else None,
         ))
     return OnlineLoadResult(
-        feature_id=feature_id, day=day, artefact_hash=built_by, users=len(encoded.users), events=snapshot.height,
-        written=counts.written, kept_newer=counts.kept_newer, removed=removed,
+        feature_id=feature_id, day=day, artefact_hash=built_by, users=users, events=snapshot.height,
+        written=written, kept_newer=kept_newer, removed=removed,
         seconds=time.perf_counter() - started,
     )
+
+
+def _add(counts: WriteCounts, written: int, kept_newer: int) -> tuple[int, int]:
+    return written + counts.written, kept_newer + counts.kept_newer

@@ -3,7 +3,8 @@
 Tables mirror the Redis keys: ``batch(feature_id, user, day, blob)`` (one row per user; the upsert
 only replaces a row with a day that is not older), ``tail(feature_id, user, event_id, value)`` and
 ``state(feature_id, value)``. WAL lets the server read while a load writes; a load commits one
-transaction per chunk of users, so each user's part is replaced atomically.
+transaction per ``write_batch`` call (the loader passes a chunk of users), so each user's part is
+replaced atomically.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import repeat
 from pathlib import Path
 
 from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
@@ -30,8 +32,6 @@ INSERT INTO batch (feature_id, user, day, blob) VALUES (?, ?, ?, ?)
 ON CONFLICT (feature_id, user) DO UPDATE SET day = excluded.day, blob = excluded.blob
 WHERE excluded.day >= batch.day
 """
-
-CHUNK = 5_000
 
 
 class SqliteOnlineStore:
@@ -53,26 +53,20 @@ class SqliteOnlineStore:
         return f"sqlite {self._path}"
 
     def write_batch(self, feature_id: str, day: date, users: list[str], blobs: list[bytes]) -> WriteCounts:
+        """One transaction: an ``executemany`` upsert (never regressing: its ``WHERE``) and one ``DELETE``
+        of the tail entries the written parts cover (their users now hold a part of ``day``)."""
         day_text = day.isoformat()
         cutoff = arrival_prefix(datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC))
-        written = 0
         try:
             with self._lock:
-                for start in range(0, len(users), CHUNK):
-                    chunk = users[start : start + CHUNK]
-                    rows = [(feature_id, u, day_text, b)
-                            for u, b in zip(chunk, blobs[start : start + CHUNK], strict=True)]
-                    self._db.execute("BEGIN IMMEDIATE")
-                    before = self._db.total_changes
-                    self._db.executemany(_UPSERT, rows)
-                    written += self._db.total_changes - before
-                    self._db.executemany(
-                        "DELETE FROM tail WHERE feature_id = ? AND user = ? AND substr(value, 1, 20) < ? "
-                        "AND EXISTS (SELECT 1 FROM batch b WHERE b.feature_id = tail.feature_id "
-                        "AND b.user = tail.user AND b.day = ?)",
-                        [(feature_id, u, cutoff, day_text) for u in chunk],
-                    )
-                    self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                before = self._db.total_changes
+                self._db.executemany(_UPSERT, zip(repeat(feature_id), users, repeat(day_text), blobs, strict=False))
+                written = self._db.total_changes - before
+                self._db.execute(
+                    "DELETE FROM tail WHERE feature_id = ?1 AND substr(value, 1, 20) < ?2 AND user IN "
+                    "(SELECT user FROM batch WHERE feature_id = ?1 AND day = ?3)", (feature_id, cutoff, day_text))
+                self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc

@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Route
 
 from feature_platform.artefact.dtypes import DType
 from feature_platform.runtimes.online import (
@@ -43,6 +44,7 @@ from feature_platform.runtimes.online import (
 from feature_platform.runtimes.online._codec import from_micros
 from feature_platform.runtimes.serve import _encode as enc
 from feature_platform.runtimes.serve._auth import Authoriser, presented_key
+from feature_platform.runtimes.serve._fast import fast_sequence
 from feature_platform.runtimes.serve._metrics import ServeMetrics, Timer, route_of
 from feature_platform.runtimes.serve._registry import LiveFeatures, LoadedFeature
 
@@ -154,8 +156,10 @@ def create_app(
     clock: Clock = utc_now,
     max_in_flight: int = 256,
     reload_seconds: float = 2.0,
+    fast_route: bool = True,
 ) -> FastAPI:
-    """The ASGI app. ``live`` is refreshed at start-up and then every ``reload_seconds``."""
+    """The ASGI app. ``live`` is refreshed at start-up and then every ``reload_seconds``. ``fast_route``
+    serves the one-user GET through :mod:`._fast` (plain Starlette) instead of FastAPI's own routing."""
     state = ServeState(live=live, online=online, authoriser=authoriser, metrics=ServeMetrics(live), clock=clock,
                        max_in_flight=max_in_flight)
 
@@ -231,6 +235,10 @@ def create_app(
         authorization: Annotated[str | None, Header()] = None,
         x_api_key: Annotated[str | None, Header()] = None,
     ) -> Response:
+        return await one_sequence(request, feature, user, limit, since, fields, authorization, x_api_key)
+
+    async def one_sequence(request: Request, feature: str, user: str, limit: int | None, since: datetime | None,
+                           fields: str | None, authorization: str | None, x_api_key: str | None) -> Response:
         loaded = _authorised(state, feature, authorization, x_api_key)
         key = _user_key(loaded, user)
         req = SequenceRequest(limit=limit, since=_utc(since), fields=_fields(loaded, fields))
@@ -290,6 +298,10 @@ def create_app(
         return Response(body_bytes, media_type=enc.ARROW,
                         headers={"X-FP-Profiles": orjson.dumps(profiles).decode()})
 
+    if fast_route:  # served by a plain Starlette endpoint; the FastAPI route above documents it
+        endpoint = fast_sequence(one_sequence, max_limit=MAX_LIMIT, max_fields_chars=4000, max_user_chars=256)
+        app.router.routes.insert(0, Route("/v1/features/{feature}/users/{user}/sequence", endpoint, methods=["GET"],
+                                          include_in_schema=False))
     app.add_middleware(_MetricsMiddleware, metrics=state.metrics)
     return app
 
