@@ -12,7 +12,7 @@ DEMO_ARGS ?=
 .PHONY: env demo test bench golden lint typecheck ui services browser clean help
 
 help:
-	@echo "make demo   - set up, make demo data, compile/plan/publish/index the example features"
+	@echo "make demo   - set up, make demo data, compile/plan/publish/index the example features, load them online and serve one"
 	@echo "make test   - set up, start what the tests need, run the whole suite"
 	@echo "make bench  - run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
 	@echo "make golden - regenerate the golden compiled artefacts under tests/golden"
