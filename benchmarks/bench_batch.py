@@ -245,7 +245,8 @@ class StageTimer:
         setattr(owner, name, timed)
 
     def install(self) -> None:
-        from feature_platform.runtimes.batch import _indexer, _snapshot, _storage
+        from feature_platform.runtimes.batch import _indexer, _snapshot, contracts
+        from feature_platform.storage import local
 
         def write_label(args: tuple[Any, ...]) -> str:
             columns = list(args[1]) if len(args) > 1 else []
@@ -259,10 +260,9 @@ class StageTimer:
         self.wrap(_snapshot, "_advance", "snapshot: rank + gather (inside encode)")
         self.wrap(_indexer, "open_current_snapshot", "snapshot: verify stored base (sha256)")
         self.wrap(_indexer, "parquet_bytes", "rejects: encode")
-        for cls in (getattr(_storage, "LocalStorage", None),):
-            if cls is not None:
-                self.wrap(cls, "_publish", "publish: fsync + rename")
-                self.wrap(cls, "put", "publish: fsync + rename")
+        self.wrap(_indexer, "check_frame", "contracts: events")
+        self.wrap(contracts.ContractTally, "check", "contracts: snapshot ranges (inside encode)")
+        self.wrap(local.LocalObjectStorage, "_replace", "publish: fsync + rename")
 
     def stages(self) -> dict[str, float]:
         """Exclusive stages; ``rank + gather`` runs inside the snapshot's encode (the sink pulls it), so it
@@ -270,6 +270,7 @@ class StageTimer:
         t = dict(self.totals)
         day = t.pop("day total", 0.0)
         inner = t.get("snapshot: rank + gather (inside encode)", 0.0)
+        inner += t.get("contracts: snapshot ranges (inside encode)", 0.0)
         if "snapshot: advance + encode" in t:
             t["snapshot: advance + encode"] -= inner
             t["snapshot: encode + decode previous (rest)"] = t.pop("snapshot: advance + encode")
@@ -397,7 +398,8 @@ def _child_floor_write(work: Path) -> dict[str, Any]:
     written = 0
     for day in day_range(json.loads((work / "data" / "_demo_data.json").read_text())):
         for table in ("events", "snapshots"):
-            frame = pl.read_parquet(tables / table / f"dt={day.isoformat()}" / "part-00000.parquet").rechunk()
+            live = next((tables / table / f"dt={day.isoformat()}").glob("part-*.parquet"))  # one, named by its hash
+            frame = pl.read_parquet(live).rechunk()
             target = scratch / f"{table}-{day.isoformat()}.parquet"
             cpu_before, start = cpu_seconds(), time.perf_counter()
             frame.write_parquet(target, compression="zstd", compression_level=1, statistics=True)

@@ -125,7 +125,9 @@ def _locations(work: Path) -> Any:
 
 
 def _table_file(work: Path, table: str, day: date) -> Path:
-    return work / "tables" / FEATURE_ID / table / f"dt={day.isoformat()}" / "part-00000.parquet"
+    """The day's one live file (named by its content hash), or a path that does not exist."""
+    directory = work / "tables" / FEATURE_ID / table / f"dt={day.isoformat()}"
+    return next(directory.glob("part-*.parquet"), directory / "missing.parquet")
 
 
 def _fields(work: Path) -> list[str]:
@@ -160,7 +162,7 @@ def _scan_for(work: Path, table: str, pairs: pl.DataFrame) -> pl.LazyFrame:
     files = [str(f) for d in sorted(pairs.get_column("dt").unique().to_list())
              if (f := _table_file(work, table, d)).exists()]
     if not files:  # e.g. the snapshot before the first day: no rows, the table's columns
-        any_file = next((work / "tables" / FEATURE_ID / table).glob("dt=*/part-00000.parquet"))
+        any_file = next((work / "tables" / FEATURE_ID / table).glob("dt=*/part-*.parquet"))
         return pl.scan_parquet(any_file, hive_partitioning=True).head(0)
     return pl.scan_parquet(files, hive_partitioning=True).join(
         pairs.lazy(), on=["user_id", "dt"], how="semi", maintain_order="left"
