@@ -36,14 +36,17 @@ def parse_artefact(data: bytes, *, expected_hash: str | None = None, origin: str
         raise CorruptArtefactError(msg)
     _check_format_version(document.get("format_version"), origin)
     claimed, actual = claimed_and_actual_hash(data)
-    if claimed is None or claimed != document.get(HASH_FIELD) or claimed != actual:
+    recorded = document.get(HASH_FIELD)
+    if claimed is None or claimed != recorded or claimed != actual:
+        shown_actual, shown_claimed = distinct_prefixes(actual, str(recorded if claimed is None else claimed))
         msg = (
-            f"artefact {origin} is corrupt: its content hashes to {actual[:12]}… but it claims "
-            f"{str(claimed)[:12]}…; refusing to load it"
+            f"artefact {origin} is corrupt: its content hashes to {shown_actual} but it claims "
+            f"{shown_claimed}; refusing to load it"
         )
         raise CorruptArtefactError(msg)
     if expected_hash is not None and expected_hash != actual:
-        msg = f"artefact {origin} was requested as {expected_hash[:12]}… but holds {actual[:12]}…"
+        shown_expected, shown_actual = distinct_prefixes(expected_hash, actual)
+        msg = f"artefact {origin} was requested as {shown_expected} but holds {shown_actual}"
         raise CorruptArtefactError(msg)
     if canonical_bytes(document) != data:
         msg = f"artefact {origin} is not in canonical form; it was edited after compilation"
@@ -59,6 +62,18 @@ def load_artefact(path: str | Path) -> Artefact:
     """Read and check an artefact file."""
     p = Path(path)
     return parse_artefact(p.read_bytes(), origin=str(p))
+
+
+def distinct_prefixes(first: str, second: str, shortest: int = 12) -> tuple[str, str]:
+    """The two hashes shortened to where they differ (at least ``shortest`` characters), so a message
+    never shows two equal-looking prefixes for different hashes; the whole hash when that is needed."""
+    common = next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b), None)
+    length = max(shortest, (common if common is not None else min(len(first), len(second))) + 4)
+
+    def cut(text: str) -> str:
+        return text if len(text) <= length else f"{text[:length]}…"
+
+    return cut(first), cut(second)
 
 
 def _check_format_version(version: object, origin: str) -> None:

@@ -156,3 +156,13 @@ def test_every_refusal_is_an_artefact_error() -> None:
     """Runtimes catch one base class to keep serving the previous version."""
     assert issubclass(CorruptArtefactError, ArtefactError)
     assert issubclass(UnsupportedFormatVersionError, ArtefactError)
+
+
+def test_hashes_in_messages_are_shown_long_enough_to_differ() -> None:
+    from feature_platform.artefact.loader import distinct_prefixes
+
+    a = "0123456789abcdef0123" + "a" * 44
+    b = "0123456789abcdef0123" + "b" * 44
+    shown_a, shown_b = distinct_prefixes(a, b)
+    assert shown_a != shown_b and shown_a.rstrip("…") != shown_b.rstrip("…")
+    assert distinct_prefixes("abcdef" * 10, "bcdefa" * 10) == ("abcdefabcdef…", "bcdefabcdefa…")  # 12 by default
