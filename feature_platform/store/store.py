@@ -265,7 +265,9 @@ class ArtefactStore:
         )
 
     def history(self, env: str, feature_id: str) -> list[AuditEntry]:
-        """Every change of the pointer, oldest first; checked to be gap-free and chained."""
+        """Every change of the pointer, oldest first; checked to be gap-free, chained and not cut short
+        (the pointer hint may not name a generation past the log's end)."""
+        self._entry_from_hint(env, feature_id)
         prefix = layout.audit_prefix(env, feature_id)
         generations = sorted(self._generations(prefix))
         if generations != list(range(1, len(generations) + 1)):
@@ -397,10 +399,36 @@ class ArtefactStore:
             logger.warning("ignoring pointer hint %s: it names %s/%s", key, hint.env, hint.feature_id)
             return None
         entry = self._read_entry(env, feature_id, hint.generation)
+        if entry is None and hint.generation > max(self._generations(layout.audit_prefix(env, feature_id)), default=0):
+            # The hint is written only after its entry won the compare-and-set: the newest entries were
+            # deleted. Answering with an older entry would silently roll the live version back.
+            msg = (
+                f"the audit log of {env}/{feature_id} is damaged: generation {hint.generation}, which the pointer "
+                f"hint {self._origin(key)} records, is missing (deleted?), so the live version cannot be told "
+                f"safely; restore the entry from a backup, or run `feature-platform store repair --env {env} "
+                f"--feature {feature_id}` to re-record it from the hint"
+            )
+            raise StoreError(msg)
         if entry != hint:
             logger.warning("ignoring pointer hint %s: it does not match the audit log", key)
             return None
         return entry
+
+    def repair_from_hint(self, env: str, feature_id: str) -> AuditEntry | None:
+        """Re-record missing audit entries that the pointer hint still holds (it is a copy of the newest
+        entry); None if nothing was missing. An entry that exists is never overwritten."""
+        key = layout.hint_key(env, feature_id)
+        data = self._backend.get(key)
+        if data is None:
+            return None
+        hint = parse_entry(data, origin=self._origin(key))
+        if (hint.env, hint.feature_id) != (env, feature_id) or self._read_entry(env, feature_id, hint.generation):
+            return None
+        self._require_artefact(hint.to_hash, feature_id, f"repair {env}/{feature_id} generation {hint.generation}")
+        if not self._backend.put_if_absent(layout.audit_key(env, feature_id, hint.generation), hint.to_bytes()):
+            return None
+        logger.warning("re-recorded %s/%s generation %d from the pointer hint", env, feature_id, hint.generation)
+        return hint
 
     def _generations(self, prefix: str) -> list[int]:
         found = (layout.generation_from_audit_key(prefix, k) for k in self._backend.list_keys(prefix))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -287,7 +288,6 @@ def test_crash_between_entry_and_hint_is_harmless(store: ArtefactStore) -> None:
     [
         pytest.param(b"{not json", id="garbage"),
         pytest.param(b"", id="empty"),
-        pytest.param("ahead", id="ahead-of-the-log"),
         pytest.param("forged", id="disagrees-with-the-log"),
         pytest.param("other-feature", id="names-another-feature"),
     ],
@@ -296,9 +296,7 @@ def test_bad_pointer_hint_is_ignored(store: ArtefactStore, hint: bytes | str) ->
     h1, h2 = _stored(store, "one", "two")
     store.publish(ENV, FEATURE_ID, h1, actor="alice")
     latest = store.publish(ENV, FEATURE_ID, h2, actor="alice")
-    if hint == "ahead":
-        hint = latest.model_copy(update={"generation": 9}).to_bytes()
-    elif hint == "forged":
+    if hint == "forged":
         hint = latest.model_copy(update={"to_hash": h1}).to_bytes()
     elif hint == "other-feature":
         hint = latest.model_copy(update={"feature_id": "views_v2"}).to_bytes()
@@ -331,6 +329,24 @@ def test_history_detects_a_gap_in_the_log(store: ArtefactStore) -> None:
         store.history(ENV, FEATURE_ID)
 
 
+def test_a_deleted_newest_entry_is_refused_not_rolled_back_and_can_be_repaired(store: ArtefactStore) -> None:
+    h1, h2 = _stored(store, "one", "two")
+    store.publish(ENV, FEATURE_ID, h1, actor="alice")
+    newest = store.publish(ENV, FEATURE_ID, h2, actor="bob")
+    _delete(store, _audit_key(2))  # the hint still names generation 2
+
+    with pytest.raises(StoreError, match=r"generation 2, which the pointer hint .* records, is missing") as raised:
+        store.current(ENV, FEATURE_ID)  # never h1: that would be a silent rollback
+    assert "store repair" in str(raised.value)
+    with pytest.raises(StoreError, match="is damaged"):
+        store.load_live(ENV, FEATURE_ID)
+
+    assert store.repair_from_hint(ENV, FEATURE_ID) == newest
+    assert store.current(ENV, FEATURE_ID) == newest
+    assert store.load_live(ENV, FEATURE_ID).content_hash == h2
+    assert store.repair_from_hint(ENV, FEATURE_ID) is None  # nothing left to repair
+
+
 def test_features_and_envs_are_listed(store: ArtefactStore) -> None:
     (c1,) = _stored(store, "c")
     (v1,) = _stored(store, "v", feature_id="views_v2")
@@ -357,3 +373,27 @@ def _delete(store: ArtefactStore, key: str) -> None:
     else:  # pragma: no cover
         raise AssertionError(type(backend))
     assert backend.get(key) is None
+
+
+def test_the_store_repair_command_re_records_a_deleted_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from feature_platform.cli.main import cli
+    from feature_platform.store import open_store
+
+    monkeypatch.setenv("FP_DATA_DIR", str(tmp_path))
+    store = open_store(str(tmp_path / "artefacts"))
+    h1, h2 = _stored(store, "one", "two")
+    store.publish(ENV, FEATURE_ID, h1, actor="alice")
+    store.publish(ENV, FEATURE_ID, h2, actor="bob")
+    (tmp_path / "artefacts" / _audit_key(2)).unlink()
+
+    damaged = CliRunner().invoke(cli, ["history", "--env", ENV, "--feature", FEATURE_ID])
+    assert damaged.exit_code == 1 and "is damaged" in damaged.output and "Traceback" not in damaged.output
+    repaired = CliRunner().invoke(cli, ["store", "repair", "--env", ENV, "--feature", FEATURE_ID])
+    assert repaired.exit_code == 0, repaired.output
+    assert f"re-recorded generation 2 (live: {h2[:12]})" in repaired.output
+    live = store.current(ENV, FEATURE_ID)
+    assert live is not None and live.to_hash == h2
