@@ -10,24 +10,30 @@ from feature_platform.plan import Plan, plan_changes
 from feature_platform.store import ArtefactStore
 
 
-def live_artefacts(store: ArtefactStore, env: str) -> dict[str, Artefact]:
-    """The artefact live in ``env`` for every feature that has a pointer there (hash-verified)."""
-    return {feature_id: store.load_live(env, feature_id) for feature_id in store.list_features(env)}
+def live_artefacts(
+    store: ArtefactStore, env: str, features: Sequence[str] | None = None
+) -> dict[str, Artefact]:
+    """The artefact live in ``env`` for every feature that has a pointer there (hash-verified), or only
+    for ``features``: one feature's damaged artefact or audit log must not block work on the others."""
+    wanted = None if features is None else set(features)
+    return {
+        feature_id: store.load_live(env, feature_id)
+        for feature_id in store.list_features(env)
+        if wanted is None or feature_id in wanted
+    }
 
 
 def plan_release(
     compiled: Mapping[str, Artefact], store: ArtefactStore, env: str, features: Sequence[str] | None = None
 ) -> Plan:
     """Diff the compiled set (or the named features of it) against what is live in ``env``."""
-    live = live_artefacts(store, env)
     if features:
-        _check_known(features, compiled, live)
+        _check_known(features, compiled, store.list_features(env))
         compiled = {k: v for k, v in compiled.items() if k in features}
-        live = {k: v for k, v in live.items() if k in features}
-    return plan_changes(compiled, live)
+    return plan_changes(compiled, live_artefacts(store, env, features or None))
 
 
-def _check_known(features: Sequence[str], compiled: Mapping[str, Artefact], live: Mapping[str, Artefact]) -> None:
+def _check_known(features: Sequence[str], compiled: Mapping[str, Artefact], live: Sequence[str]) -> None:
     """A typo in ``--feature`` must fail loudly, not plan (and publish) nothing."""
     unknown = sorted(set(features) - set(compiled) - set(live))
     if unknown:

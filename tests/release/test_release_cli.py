@@ -158,6 +158,23 @@ def test_a_corrupt_live_artefact_is_refused_and_nothing_is_published(local_env: 
     assert "corrupt" in result.output and live[:12] in result.output
 
 
+def test_one_features_damage_does_not_block_planning_or_publishing_another(local_env: Path, configs: Path) -> None:
+    assert run("publish", "--configs", str(configs)).exit_code == 0
+    (_, _, live) = generations(ENGAGEMENTS)[-1]
+    stored = local_env / "artefacts" / "objects" / f"{live}.json"
+    stored.write_bytes(stored.read_bytes().replace(b'"max_length": 500', b'"max_length": 5000'))
+    edit(configs / "sequences.py", "max_length=100,", "max_length=120,")  # recent_searches (staging) changes
+
+    everything = CliRunner().invoke(cli, ["plan", "--configs", str(configs)])
+    assert everything.exit_code == 1 and "corrupt" in everything.output  # the damaged one is named
+    other = run("plan", "--configs", str(configs), "--feature", "recent_searches_v1")
+    assert other.exit_code == 0, other.output
+    assert "recent_searches_v1" in other.output and ENGAGEMENTS not in other.output
+    published = run("publish", "--configs", str(configs), "--feature", "recent_searches_v1")
+    assert published.exit_code == 0, published.output
+    assert generations("recent_searches_v1")[-1][0] == 2
+
+
 @pytest.mark.services
 @pytest.mark.xdist_group("s3_server")
 def test_publish_and_rollback_on_s3(
