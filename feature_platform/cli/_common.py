@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,11 @@ def settings() -> PlatformSettings:
     return PlatformSettings()
 
 
+def _os_error(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}:{where}" if where else str(exc.strerror or exc)
+
+
 def configs_option(fn: F) -> F:
     return click.option(
         "--configs", "configs", type=click.Path(path_type=Path, file_okay=False), default=None,
@@ -36,15 +42,26 @@ def env_option(fn: F) -> F:
     return click.option("--env", "env", default=None, help="Environment (default: $FP_ENV or 'dev').")(fn)
 
 
+def debug_enabled() -> bool:
+    """``feature-platform --debug …`` (or ``FP_DEBUG=1``): let errors through with their traceback."""
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    return bool(root is not None and (root.obj or {}).get("debug")) or os.environ.get("FP_DEBUG") == "1"
+
+
 def handle_errors(fn: F) -> F:
-    """Print platform errors as one clear line on stderr and exit 1, instead of a traceback."""
+    """Print platform errors and I/O errors (permission denied, no space left, a path that is a file) as
+    one clear line on stderr and exit 1, instead of a traceback; ``--debug`` shows the traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except FeaturePlatformError as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
+        except (FeaturePlatformError, OSError) as exc:
+            if debug_enabled():
+                raise
+            text = str(exc) if isinstance(exc, FeaturePlatformError) else _os_error(exc)
+            click.secho(f"error: {text}", fg="red", err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

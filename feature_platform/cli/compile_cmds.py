@@ -10,6 +10,7 @@ import click
 from feature_platform.cli._common import compile_or_exit, configs_option, handle_errors, settings
 from feature_platform.compiler import artefact_json_schema, write_output
 from feature_platform.plugins import get_plugin, plugin_names
+from feature_platform.storage import open_storage
 
 
 @click.command()
@@ -46,14 +47,15 @@ def compile_cmd(configs: Path | None, out: Path | None) -> None:
 
 @click.command()
 @click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to this file instead of stdout.")
+              help="Write to this file instead of stdout (replaced atomically).")
+@handle_errors
 def schema(out: Path | None) -> None:
     """Export the JSON Schema of the artefact format."""
     text = json.dumps(artefact_json_schema(), indent=2, sort_keys=True) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text)
+        open_storage(str(out.parent)).put(out.name, text.encode())  # nothing half-written under the name
         click.echo(f"wrote {out}")
 
 

@@ -15,8 +15,11 @@ from feature_platform.demo_data.cli import demo_data_command
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feature-platform")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the traceback of an error instead of a one-line message.")
+@click.pass_context
+def cli(context: click.Context, debug: bool) -> None:
     """Config-as-code user-sequence features: validate, compile, plan, publish, index."""
+    context.obj = {"debug": debug}
 
 
 for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins, demo_data_command,

@@ -1,0 +1,64 @@
+"""Every user mistake on the command line gets a one-line message and a non-zero exit, never a traceback
+(unless ``--debug`` asks for one). Runs the real console script, as a person would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+BIN = REPO_ROOT / ".venv" / "bin" / "feature-platform"
+
+
+def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FP_DATA_DIR": str(tmp_path / "data")}
+    for name in ("FP_ARTEFACT_STORE", "FP_TABLES_ROOT", "FP_RAW_DATA_ROOT", "FP_CONFIGS_DIR", "FP_DEBUG"):
+        env.pop(name, None)
+    return subprocess.run([str(BIN), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plain-file"
+    path.write_text("not a directory")
+    return path
+
+
+CASES = {
+    "batch-index of a feature never published": (["batch-index", "--feature", "nope_v1", "--date", "2026-11-01"],
+                                                 "has no live version"),
+    "training-set of a feature never published": (["training-set", "--feature", "nope_v1", "--examples", "{file}",
+                                                   "--out", "{tmp}/out.parquet"], "has no live version"),
+    "compile into a path under a file": (["compile", "--out", "{file}/compiled"], "error:"),
+    "schema into a path under a file": (["schema", "--out", "{file}/schema.json"], "error:"),
+    "history of a store that is a file": (["history", "--feature", "x_v1"], "error:"),
+    "online-load of a day that is not certified": (["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
+                                                   "error:"),
+    "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_cli_error_is_one_line_not_a_traceback(case: str, tmp_path: Path, a_file: Path) -> None:
+    args, expected = CASES[case]
+    args = [a.format(file=a_file, tmp=tmp_path) for a in args]
+    if case == "history of a store that is a file":
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "artefacts").write_text("a file where the store should be")
+    result = _run(args, tmp_path)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    assert expected in output, output
+    if expected == "error:":
+        assert result.returncode == 1, output
+        assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1, output
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, a_file: Path) -> None:
+    result = _run(["--debug", "schema", "--out", f"{a_file}/schema.json"], tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
