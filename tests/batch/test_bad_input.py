@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -116,3 +116,12 @@ def test_training_set_needs_indexed_tables(published: Published, demo: Demo, tmp
     examples = pl.DataFrame({"user_id": [1], "timestamp": [datetime(2026, 11, 2)]})
     with pytest.raises(SourceDataError, match="no indexed day"):
         build_training_set(published.artefacts["recent_engagements_v1"], examples, locations)
+
+
+@pytest.mark.parametrize("day", [date(9999, 12, 31), date(1, 1, 1), date(1999, 12, 31)])
+def test_days_out_of_range_are_refused_with_a_message(
+    day: date, published: Published, demo: Demo, tmp_path: Path
+) -> None:
+    locations = TableLocations(raw_root=str(demo.root), tables_root=str(tmp_path / "tables"))
+    with pytest.raises(SourceDataError, match=rf"cannot index {day.isoformat()}: days run from 2000-01-01"):
+        index_day(published.artefacts["recent_engagements_v1"], day, locations)

@@ -26,7 +26,7 @@ from feature_platform.engine import (
     scan_source,
 )
 from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
-from feature_platform.engine.validation import REASON_SEPARATOR
+from feature_platform.engine.validation import MIN_EVENT_TIME, REASON_SEPARATOR
 from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
 from feature_platform.runtimes.batch._completeness import missing_days
 from feature_platform.runtimes.batch._locations import (
@@ -100,6 +100,7 @@ def index_day(
     unindexed raw days is refused (:class:`~feature_platform.errors.IncompleteHistoryError`) unless
     ``allow_gaps``, which builds a snapshot marked incomplete.
     """
+    check_day(day)
     tables = FeatureTables(artefact.feature.id, locations)
     return _index(
         artefact, tables, day, allow_missing=allow_missing, allow_gaps=allow_gaps, check_contracts=check_contracts
@@ -127,6 +128,8 @@ def index_days(
     so a caller can report progress on a long range without indexing day by day itself — which would
     lose the carried snapshot.
     """
+    check_day(start)
+    check_day(end)
     if end < start:
         msg = f"the last day {end.isoformat()} is before the first {start.isoformat()}"
         raise ValueError(msg)
@@ -176,6 +179,20 @@ class _Carry:
         if self._held is not None:
             self._held[2].close()
             self._held = None
+
+
+FIRST_DAY = MIN_EVENT_TIME.date()
+LAST_DAY = date(9999, 12, 30)  # its end (the next midnight) must still be a date
+
+
+def check_day(day: date) -> None:
+    """A day the indexer can index: events before 2000-01-01 are invalid, and a day's end must be a date."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        msg = (
+            f"cannot index {day.isoformat()}: days run from {FIRST_DAY.isoformat()} (events before it are "
+            f"invalid) to {LAST_DAY.isoformat()}"
+        )
+        raise SourceDataError(msg)
 
 
 def artefact_hash(artefact: Artefact) -> str:
