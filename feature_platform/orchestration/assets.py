@@ -12,7 +12,6 @@ does any work: the bodies live in :mod:`.release` and :mod:`.indexing`, the gate
 """
 
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +34,6 @@ from feature_platform.orchestration.keys import (
     raw_key,
 )
 from feature_platform.orchestration.online import online_assets
-from feature_platform.orchestration.partitions import BACKFILL_POLICY
 from feature_platform.orchestration.release import compile_feature, publish_feature, validate_feature
 from feature_platform.orchestration.resources import (
     ArtefactStoreResource,
@@ -200,7 +198,7 @@ def _batch_assets(
 
     @dg.multi_asset(
         specs=specs, name=f"{info.group}__index", partitions_def=partitions_def,
-        backfill_policy=BACKFILL_POLICY, can_subset=False,
+        can_subset=False,
         description=f"Index one day of {info.feature_id}: events, rejects and the day's snapshot.",
     )
     def index(
@@ -209,10 +207,7 @@ def _batch_assets(
     ) -> Iterator[dg.MaterializeResult]:
         yield from index_partition(context, keys, config, artefact_store, release_target, data_locations)
 
-    with warnings.catch_warnings():  # backfill_policy on a single asset is "beta" in 1.13; it works
-        warnings.filterwarnings("ignore", category=dg.BetaWarning)
-        watermark = _watermark_asset(info, keys, partitions_def, policy, common)
-    return [index, watermark]
+    return [index, _watermark_asset(info, keys, partitions_def, policy, common)]
 
 
 def _watermark_asset(
@@ -220,9 +215,10 @@ def _watermark_asset(
     common: dict[str, Any],
 ) -> dg.AssetsDefinition:
     @dg.asset(
-        key=keys.watermark, deps=[keys.events, keys.snapshots], kinds=BATCH_KINDS,
-        partitions_def=partitions_def, backfill_policy=BACKFILL_POLICY, freshness_policy=policy,
-        description="Days whose events and snapshot passed their data contracts: serving and training "
+        key=keys.watermark, deps=[keys.events, keys.snapshots, previous_day(keys.watermark)], kinds=BATCH_KINDS,
+        partitions_def=partitions_def, freshness_policy=policy,
+        description="Days whose events and snapshot passed their data contracts (the latest check result of "
+        "the day, whichever run it came from) and whose previous day is certified: serving and training "
         "read the latest certified day here.", **common,
     )
     def watermark(context: dg.AssetExecutionContext, data_locations: DataLocationsResource) -> dg.MaterializeResult:

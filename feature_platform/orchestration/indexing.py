@@ -5,9 +5,10 @@ file; this module only loads the live artefact, calls it and turns its result in
 with metadata (row counts, reject reasons, paths, a sample of sequences).
 
 The watermark is the consumer-facing "this day is complete and passed its contracts" marker: a one-row
-Parquet file per certified day under ``<tables_root>/<feature>/watermark/``. It runs only after the
-events and snapshot data-contract checks passed (they are blocking), so serving and training jobs that
-want a certified snapshot read the latest day there rather than whatever the last indexing run wrote.
+Parquet file per certified day under ``<tables_root>/<feature>/watermark/``. Whether a day may be
+certified is decided from the instance's check results and the stored tables, not from the run the
+step is in (:mod:`.certification`), so serving and training jobs that want a certified snapshot read
+the latest day there rather than whatever the last indexing run wrote.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import Field
 from feature_platform.engine import POSITION
 from feature_platform.errors import CertificationRefusedError, ContractViolationError, IncompleteHistoryError
 from feature_platform.orchestration import metadata as md
+from feature_platform.orchestration.certification import refusals, revoke_from
 from feature_platform.orchestration.checks import ARTEFACT_HASH
 from feature_platform.orchestration.keys import FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
@@ -68,7 +70,12 @@ def index_partition(
         result = index_day(
             artefact, day, locations, allow_gaps=config.allow_gaps, allow_missing=config.allow_missing
         )
-    except (ContractViolationError, IncompleteHistoryError) as exc:
+    except ContractViolationError as exc:  # the raw day is bad: neither it nor any later day stays certified
+        revoked = revoke_from(locations, keys.feature_id, day)
+        note = f"; certification revoked for {', '.join(d.isoformat() for d in revoked)}" if revoked else ""
+        raise dg.Failure(description=f"{exc}{note}",
+                         metadata={"revoked": ", ".join(d.isoformat() for d in revoked) or "none"}) from exc
+    except IncompleteHistoryError as exc:
         raise dg.Failure(description=str(exc)) from exc
     context.log.info(
         f"{keys.feature_id} {day}: {result.events_rows} events, {result.rejects_rows} rejects, "
@@ -121,10 +128,18 @@ def sample_sequences(snapshot: pl.LazyFrame) -> pl.DataFrame:
 def certify_partition(
     context: dg.AssetExecutionContext, keys: FeatureKeys, data_locations: DataLocationsResource
 ) -> dg.MaterializeResult:
-    """Certify the day, or fail the step saying why (not indexed, incomplete, stale): the verdict is
-    computed from what is stored, so it holds whichever run this step runs in."""
+    """Certify the day, or fail the step saying why (a contract check not passed or not current, the
+    last indexing failed, the day before uncertified, or not indexed, incomplete, stale): the verdict is
+    computed from the instance's check results and what is stored, so it holds whichever run this step
+    runs in (see :mod:`.certification`)."""
     day = partition_day(context)
     locations = data_locations.table_locations()
+    reasons = refusals(context.instance, keys, day, locations)
+    if reasons:
+        raise dg.Failure(
+            description=f"cannot certify {keys.feature_id} for {day.isoformat()}: " + "; ".join(reasons),
+            metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons))},
+        )
     try:
         certification = certify_day(locations, keys.feature_id, day, context.run.run_id)
     except CertificationRefusedError as exc:

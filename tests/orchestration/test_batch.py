@@ -106,6 +106,16 @@ def test_bad_data_fails_the_contract_naming_the_rule_and_nothing_downstream_runs
     assert f"{KEYS.watermark.path[0]}__watermark" not in step_keys(result, "STEP_START")
     assert "watermark" not in {p.name for p in (batch_platform.data_dir / "tables" / FEATURE).iterdir()}
 
+    # A blocking check stops steps of its own run only: the watermark alone, in another run, must refuse
+    # from the check result on record (and from the 1st, which builds the 2nd's base, not being certified).
+    alone = batch_platform.run(selection(KEYS.watermark), partition_key="2026-11-02", defs=defs)
+    assert not alone.success
+    failure = next(e for e in alone.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"{FEATURE}/events:{DATA_CONTRACT} of 2026-11-02 is FAILED" in str(failure.event_specific_data)
+    assert "2026-11-01, which the snapshot of 2026-11-02 builds on, is indexed but not certified" in str(
+        failure.event_specific_data)
+    assert latest_certified_day(FEATURE, locations()) is None
+
 
 def test_a_later_snapshot_built_on_a_reindexed_day_fails_its_check_as_stale(
     platform: Platform, demo_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
