@@ -17,6 +17,7 @@ from feature_platform.compiler import compile_configs
 from feature_platform.orchestration.assets import configs_asset, feature_definitions, source_specs
 from feature_platform.orchestration.catalogue import Catalogue, catalogue_from_compile
 from feature_platform.orchestration.executors import default_executor
+from feature_platform.orchestration.jobs import feature_jobs
 from feature_platform.orchestration.partitions import daily_partitions
 from feature_platform.orchestration.resources import build_resources
 from feature_platform.orchestration.sensors import config_sensor
@@ -40,13 +41,16 @@ def build_definitions(
     assets: list[dg.AssetsDefinition | dg.AssetSpec] = [configs_asset(str(settings.configs_dir))]
     assets += source_specs(catalogue)
     checks: list[dg.AssetChecksDefinition] = []
+    jobs: list[dg.UnresolvedAssetJobDefinition] = []
     for info in catalogue.features.values():
         feature_assets, feature_checks = feature_definitions(info, partitions_def)
         assets += feature_assets
         checks += feature_checks
+        jobs += feature_jobs(info)
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
+        jobs=jobs,
         sensors=[config_sensor(catalogue, orchestration)],
         resources=build_resources(settings),
         executor=default_executor(),

@@ -34,12 +34,11 @@ SYNC_LAUNCHER = {
         "module": "dagster._core.launcher.sync_in_memory_run_launcher", "class": "SyncInMemoryRunLauncher",
     },
 }
-"""Instance overrides: runs execute synchronously in the test process (monkeypatches reach them)."""
+"""Instance overrides: runs execute synchronously in the test process (and, with the code location's
+default in-process executor, so do their steps: monkeypatches reach them)."""
 
 MAX_ITERATIONS = 40
 
-IN_PROCESS: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
-"""Run config of the backfill's runs: every step in the run's own (here: the test's) process."""
 
 
 @contextmanager
@@ -57,7 +56,7 @@ def daemon_workspace(instance: dg.DagsterInstance, root: Path) -> Iterator[Works
 
 def run_asset_backfill(
     context: WorkspaceProcessContext, assets: Sequence[dg.AssetKey], partitions: Sequence[str],
-    *, run_config: dict[str, Any] | None = IN_PROCESS,
+    *, run_config: dict[str, Any] | None = None,
 ) -> PartitionBackfill:
     """Submit an asset backfill like the UI's "Materialize → partitions" and iterate the daemon to its end."""
     instance = context.instance
@@ -70,6 +69,12 @@ def run_asset_backfill(
         run_config=run_config,
     )
     instance.add_backfill(backfill)
+    return drive_backfill(context, backfill_id)
+
+
+def drive_backfill(context: WorkspaceProcessContext, backfill_id: str) -> PartitionBackfill:
+    """Iterate the daemon's backfill loop until ``backfill_id`` reaches a terminal status."""
+    instance = context.instance
     logger = logging.getLogger("tests.backfill_daemon")
     for _ in range(MAX_ITERATIONS):
         list(execute_backfill_iteration(context, logger))

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+from click.testing import CliRunner
+
 import dagster as dg
 import pytest
 from dagster._core.execution.backfill import BulkActionStatus
@@ -19,12 +21,19 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.workspace.context import WorkspaceProcessContext
 
 from feature_platform.orchestration import build_definitions, feature_keys
+from feature_platform.orchestration.backfill import backfill_outcome, command
 from feature_platform.orchestration.keys import DATA_CONTRACT
 from feature_platform.runtimes.batch import TableLocations, certified_days
 from feature_platform.runtimes.batch import _indexer as indexer
 from feature_platform.settings import PlatformSettings
 from tests.orchestration.conftest import Platform
-from tests.orchestration.daemon import SYNC_LAUNCHER, backfill_runs, daemon_workspace, run_asset_backfill
+from tests.orchestration.daemon import (
+    SYNC_LAUNCHER,
+    backfill_runs,
+    daemon_workspace,
+    drive_backfill,
+    run_asset_backfill,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -105,3 +114,26 @@ def test_a_bad_middle_day_in_a_backfill_is_not_certified_nor_is_any_later_day(
     after = indexer.FeatureTables(FEATURE, tables).manifest(BAD)
     assert after is not None and after.events.sha256 == good.events.sha256  # the previous good tables are live
     assert after.snapshot.sha256 == good.snapshot.sha256
+
+
+def test_the_range_cli_submits_one_features_days_and_the_daemon_runs_one_run_per_day_in_order(
+    daemon: WorkspaceProcessContext,
+) -> None:
+    instance = daemon.instance
+    out = CliRunner().invoke(command, ["--feature", FEATURE, "--from", DAYS[0], "--to", DAYS[-1]])
+    assert out.exit_code == 0, out.output
+    backfill_id = out.output.split()[1]
+    backfill = instance.get_backfill(backfill_id)
+    assert backfill is not None and backfill.status == BulkActionStatus.REQUESTED  # the daemon runs it
+
+    assert drive_backfill(daemon, backfill_id).status == BulkActionStatus.COMPLETED_SUCCESS
+    status, by_day = backfill_outcome(instance, backfill_id)
+    assert by_day == dict.fromkeys(DAYS, "SUCCESS")  # one run per day, tagged with its day
+    runs = backfill_runs(instance, backfill_id)
+    for key in (KEYS.snapshots, KEYS.watermark):  # in order of the days
+        records = instance.fetch_materializations(key, limit=10, ascending=True).records
+        assert [r.partition_key for r in records] == DAYS
+    assert {k.to_user_string() for r in runs for k in (r.asset_selection or ())} == {
+        k.to_user_string() for k in (*KEYS.batch, dg.AssetKey([FEATURE, "online"]))
+    }  # nothing compiled or published again
+    assert certified_days(FEATURE, locations()) == [date.fromisoformat(d) for d in DAYS]
