@@ -18,7 +18,8 @@ from typing import Any
 import dagster as dg
 
 from feature_platform.orchestration import metadata as md
-from feature_platform.orchestration.catalogue import Catalogue, FeatureInfo, SourceInfo
+from feature_platform.orchestration.automation import certify_condition, daily_condition
+from feature_platform.orchestration.catalogue import FeatureInfo
 from feature_platform.orchestration.checks import artefact_integrity_check, data_contract_checks
 from feature_platform.orchestration.freshness import batch_freshness_policy
 from feature_platform.orchestration.indexing import IndexConfig, certify_partition, index_partition
@@ -27,7 +28,6 @@ from feature_platform.orchestration.keys import (
     CONFIGS_GROUP,
     CONFIGS_KEY,
     CONFIGS_VALID,
-    RAW_GROUP,
     RELEASE_ALLOWED,
     FeatureKeys,
     feature_keys,
@@ -58,23 +58,6 @@ def feature_tags(info: FeatureInfo) -> dict[str, str]:
         if _valid_tag(key) and _valid_tag(value, allow_empty=True):
             tags.setdefault(key, value)
     return tags
-
-
-def source_specs(catalogue: Catalogue) -> list[dg.AssetSpec]:
-    """Raw event logs and lookup tables: external assets, one per source, shared by all features."""
-    return [_source_spec(source) for source in catalogue.sources.values()]
-
-
-def _source_spec(source: SourceInfo) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        raw_key(source.name),
-        description=source.description or f"Raw {source.kind} source {source.name}.",
-        group_name=RAW_GROUP,
-        owners=owners_for_dagster(source.owners),
-        kinds={"parquet"},
-        tags={"source_kind": source.kind},
-        metadata={"path": source.path or "", "kind": source.kind},
-    )
 
 
 def configs_asset(configs_dir: str) -> dg.AssetsDefinition:
@@ -166,8 +149,9 @@ def _release_assets(info: FeatureInfo, keys: FeatureKeys) -> list[dg.AssetsDefin
     def published(
         context: dg.AssetExecutionContext, feature_configs: FeatureConfigsResource,
         artefact_store: ArtefactStoreResource, release_target: ReleaseTargetResource,
+        data_locations: DataLocationsResource,
     ) -> dg.MaterializeResult:
-        return publish_feature(context, keys, feature_configs, artefact_store, release_target)
+        return publish_feature(context, keys, feature_configs, artefact_store, release_target, data_locations)
 
     return [compiled, validated, published]
 
@@ -181,6 +165,7 @@ def _batch_assets(
     specs = [
         dg.AssetSpec(
             keys.events, deps=[keys.published, *raw], kinds=BATCH_KINDS, freshness_policy=policy,
+            automation_condition=daily_condition(),  # the whole index step runs (it cannot be subset)
             description=f"Enriched, normalised events of {info.feature_id}, one Parquet partition per day.",
             metadata=_column_schema(info, position=False), **common,
         ),
@@ -216,7 +201,7 @@ def _watermark_asset(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.watermark, deps=[keys.events, keys.snapshots, previous_day(keys.watermark)], kinds=BATCH_KINDS,
-        partitions_def=partitions_def, freshness_policy=policy,
+        partitions_def=partitions_def, freshness_policy=policy, automation_condition=certify_condition(),
         description="Days whose events and snapshot passed their data contracts (the latest check result of "
         "the day, whichever run it came from) and whose previous day is certified: serving and training "
         "read the latest certified day here.", **common,

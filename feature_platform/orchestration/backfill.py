@@ -34,9 +34,12 @@ import click
 import dagster as dg
 from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus, PartitionBackfill
 
-from feature_platform.orchestration.code_location import build_definitions
+from feature_platform.artefact import Artefact
 from feature_platform.orchestration.keys import feature_keys
 from feature_platform.orchestration.online import online_key
+from feature_platform.runtimes.batch import TableLocations
+from feature_platform.runtimes.batch._completeness import raw_days
+from feature_platform.runtimes.batch._indexer import day_start, retention_first_day
 
 POLL_SECONDS = 5.0
 
@@ -50,13 +53,16 @@ def daily_assets(feature_id: str, asset_graph: Any) -> list[dg.AssetKey]:
 
 def submit_backfill(
     instance: dg.DagsterInstance, feature_id: str, first: date, last: date, *, allow_gaps: bool = False,
-    defs: dg.Definitions | None = None,
+    asset_graph: Any = None, tags: dict[str, str] | None = None,
 ) -> str:
     """Add an asset backfill of ``feature_id``'s daily assets for ``first..last``; returns its id."""
     if last < first:
         raise click.UsageError(f"--to {last} is before --from {first}")
-    defs = defs or build_definitions()
-    graph = defs.resolve_asset_graph()
+    if asset_graph is None:
+        from feature_platform.orchestration.code_location import build_definitions  # (imports this module)
+
+        asset_graph = build_definitions().resolve_asset_graph()
+    graph = asset_graph
     keys = feature_keys(feature_id)
     if not graph.has(keys.events):
         raise click.UsageError(f"no feature {feature_id!r} in this code location")
@@ -68,12 +74,31 @@ def submit_backfill(
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=backfill_id, asset_graph=graph, partition_names=days,
         asset_selection=daily_assets(feature_id, graph), backfill_timestamp=time.time(),
-        tags={"feature_platform/feature": feature_id}, dynamic_partitions_store=instance, all_partitions=False,
+        tags={"feature_platform/feature": feature_id, **(tags or {})}, dynamic_partitions_store=instance,
+        all_partitions=False,
         title=f"{feature_id} {first.isoformat()}..{last.isoformat()}",
         description="feature_platform.orchestration.backfill", run_config=run_config or None,
     )
     instance.add_backfill(backfill)
     return backfill_id
+
+
+def reindex_window(
+    artefact: Artefact, locations: TableLocations, partitions_def: dg.PartitionsDefinition
+) -> tuple[date, date] | None:
+    """The days a (re)published feature must be (re)indexed over: the days of its retention window (as of
+    the latest complete day) from its first to its last day with raw data, or None if there is none.
+    Later days are not there yet: the automation indexes each as its raw data arrives."""
+    latest = partitions_def.get_last_partition_key()
+    if latest is None:
+        return None
+    last = date.fromisoformat(latest)
+    first_partition = partitions_def.get_first_partition_key()
+    first = retention_first_day(day_start(last + timedelta(days=1)), artefact)
+    if first_partition is not None:
+        first = max(first, date.fromisoformat(first_partition))
+    days = raw_days(artefact, locations, first, last)
+    return (min(days), max(days)) if days else None
 
 
 def backfill_outcome(instance: dg.DagsterInstance, backfill_id: str) -> tuple[BulkActionStatus, dict[str, str]]:
@@ -116,7 +141,8 @@ def command(feature_id: str, first: Any, last: Any, allow_gaps: bool, wait: bool
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    command.main(args=list(argv) if argv is not None else None, prog_name="python -m feature_platform.orchestration.backfill")
+    prog = "python -m feature_platform.orchestration.backfill"
+    command.main(args=list(argv) if argv is not None else None, prog_name=prog)
     raise SystemExit(0)
 
 

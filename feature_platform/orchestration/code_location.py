@@ -14,7 +14,8 @@ from pathlib import Path
 import dagster as dg
 
 from feature_platform.compiler import compile_configs
-from feature_platform.orchestration.assets import configs_asset, feature_definitions, source_specs
+from feature_platform.orchestration.assets import configs_asset, feature_definitions
+from feature_platform.orchestration.automation import automation_sensor, raw_source_assets
 from feature_platform.orchestration.catalogue import Catalogue, catalogue_from_compile
 from feature_platform.orchestration.executors import default_executor
 from feature_platform.orchestration.jobs import feature_jobs
@@ -33,13 +34,14 @@ def load_catalogue(configs_dir: Path) -> Catalogue:
 def build_definitions(
     settings: PlatformSettings | None = None, orchestration: OrchestrationSettings | None = None
 ) -> dg.Definitions:
-    """The whole code location: per-feature groups, raw sources, the configs asset, sensor, resources."""
+    """The whole code location: per-feature groups and jobs, observable raw sources, the configs asset, the
+    config and automation sensors, resources."""
     settings = _absolute(settings or PlatformSettings())
     orchestration = orchestration or OrchestrationSettings()
     catalogue = load_catalogue(settings.configs_dir)
     partitions_def = daily_partitions(orchestration.partitions_start)
-    assets: list[dg.AssetsDefinition | dg.AssetSpec] = [configs_asset(str(settings.configs_dir))]
-    assets += source_specs(catalogue)
+    assets: list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset] = [configs_asset(str(settings.configs_dir))]
+    assets += raw_source_assets(catalogue, partitions_def)
     checks: list[dg.AssetChecksDefinition] = []
     jobs: list[dg.UnresolvedAssetJobDefinition] = []
     for info in catalogue.features.values():
@@ -51,7 +53,7 @@ def build_definitions(
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
-        sensors=[config_sensor(catalogue, orchestration)],
+        sensors=[config_sensor(catalogue, orchestration), automation_sensor()],
         resources=build_resources(settings),
         executor=default_executor(),
         metadata={"configs_valid": catalogue.valid, "features": len(catalogue.features)},
