@@ -48,10 +48,11 @@ AUTOMATION_SENSOR = "feature_platform_automation"
 
 def daily_condition() -> dg.AutomationCondition:
     """When a day of a feature's batch assets runs by itself (see the module docstring)."""
+    tick: dg.AutomationCondition[Any] = dg.AutomationCondition.cron_tick_passed(CATCH_UP_CRON, "UTC")
     catch_up = (
         dg.AutomationCondition.in_latest_time_window()
         & dg.AutomationCondition.missing()
-        & dg.AutomationCondition.cron_tick_passed(CATCH_UP_CRON, "UTC").since_last_handled()
+        & tick.since_last_handled()
         & ~dg.AutomationCondition.any_deps_missing()
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
