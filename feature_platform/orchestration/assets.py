@@ -67,8 +67,9 @@ def configs_asset(configs_dir: str) -> dg.AssetsDefinition:
         key=CONFIGS_KEY, group_name=CONFIGS_GROUP, kinds={"python"},
         description=f"The config package at {configs_dir}: discovered, validated and compiled as a whole. "
         "Its check lists every issue with file:line; the per-feature groups come from this compile.",
-        check_specs=[dg.AssetCheckSpec(CONFIGS_VALID, asset=CONFIGS_KEY,
-                                       description="Every config validates and compiles.")],
+        check_specs=[dg.AssetCheckSpec(CONFIGS_VALID, asset=CONFIGS_KEY, blocking=True,
+                                       description="Every config validates and compiles (blocking: the run "
+                                       "that finds an issue fails).")],
     )
     def feature_configs(feature_configs: FeatureConfigsResource) -> dg.MaterializeResult:
         result = feature_configs.compile()

@@ -104,6 +104,7 @@ def index_partition(
             "path": dg.MetadataValue.path(result.rejects_path),
             "reject_reasons": md.counts_table(result.reject_reasons, key="reason"),
             "sha256": result.rejects_sha256,
+            **{f"rejects/{reason}": int(count) for reason, count in sorted(result.reject_reasons.items())},
         },
         data_version=dg.DataVersion(result.rejects_sha256),
     )
@@ -115,14 +116,32 @@ def index_partition(
             "path": dg.MetadataValue.path(result.snapshot_path),
             "sample_sequences": md.frame_table(sample_sequences(snapshot)),
             "sha256": result.snapshot_sha256,
+            **length_distribution(snapshot, artefact.feature.entity_key.name),
         },
         data_version=dg.DataVersion(result.snapshot_sha256),
     )
 
 
 def sample_sequences(snapshot: pl.LazyFrame) -> pl.DataFrame:
-    """The first elements of the first users' sequences (the file is sorted by user and position)."""
-    return snapshot.filter(pl.col(POSITION) < SAMPLE_POSITIONS).head(SAMPLE_USERS * SAMPLE_POSITIONS).collect()
+    """The first elements of the first users' sequences (the file is sorted by user and position), scalar
+    columns only: embeddings and other lists say nothing in a table cell."""
+    scalar = [name for name, dtype in snapshot.collect_schema().items() if not dtype.is_nested()]
+    return (snapshot.filter(pl.col(POSITION) < SAMPLE_POSITIONS).select(scalar)
+            .head(SAMPLE_USERS * SAMPLE_POSITIONS).collect())
+
+
+def length_distribution(snapshot: pl.LazyFrame, entity_key: str) -> dict[str, float | int]:
+    """Per-day numbers Dagster plots across partitions: the distribution of sequence lengths."""
+    lengths = snapshot.group_by(entity_key).len().select(
+        pl.col("len").mean().alias("mean"), pl.col("len").quantile(0.5, "nearest").alias("p50"),
+        pl.col("len").quantile(0.9, "nearest").alias("p90"), pl.col("len").max().alias("max"),
+    ).collect()
+    if lengths.height == 0 or lengths["max"][0] is None:
+        return {"sequence_length/mean": 0.0, "sequence_length/p50": 0, "sequence_length/p90": 0,
+                "sequence_length/max": 0}
+    row = lengths.row(0, named=True)
+    return {"sequence_length/mean": round(float(row["mean"]), 3), "sequence_length/p50": int(row["p50"]),
+            "sequence_length/p90": int(row["p90"]), "sequence_length/max": int(row["max"])}
 
 
 def certify_partition(

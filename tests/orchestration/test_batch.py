@@ -45,7 +45,14 @@ def test_a_day_is_indexed_checked_and_certified(batch_platform: Platform) -> Non
     assert by_key["snapshots"]["incremental"].value is True  # built on the 1st's snapshot
     assert by_key["rejects"]["dagster/row_count"].value > 0  # the demo data has defects
     sample = by_key["snapshots"]["sample_sequences"].value
-    assert sample.records and {"user_id", "position", "item_embedding"} <= set(sample.records[0].data)
+    assert sample.records and {"user_id", "position"} <= set(sample.records[0].data)
+    assert "item_embedding" not in sample.records[0].data  # no raw embedding lists in a table cell
+    # per-day numbers the UI plots across partitions, and each file's content hash
+    lengths = {k: by_key["snapshots"][f"sequence_length/{k}"].value for k in ("p50", "p90", "max")}
+    assert 0 < lengths["p50"] <= lengths["p90"] <= lengths["max"]
+    assert sum(v.value for k, v in by_key["rejects"].items() if k.startswith("rejects/")) >= by_key["rejects"][
+        "dagster/row_count"].value
+    assert all(len(by_key[t]["sha256"].value) == 64 for t in ("events", "rejects", "snapshots"))
     assert by_key["events"]["artefact_hash"].value == batch_platform.run(
         dg.AssetSelection.assets(KEYS.compiled), defs=defs
     ).asset_materializations_for_node(f"{KEYS.compiled.path[0]}__compiled")[0].metadata["content_hash"].value
