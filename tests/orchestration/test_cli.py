@@ -63,7 +63,7 @@ def test_dagster_asset_materialize_one_feature_for_one_day(tmp_path: Path) -> No
         succeeded = {e.step_key for e in instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_SUCCESS)}
         # every asset step and the steps of the checks that run on their own (the others run in their asset's step)
         assert succeeded == {f"{FEATURE}__{step}" for step in (
-            "compiled", "validated", "published", "index", "watermark",
+            "compiled", "validated", "published", "index", "watermark", "online",
             "published_artefact_integrity", "events_data_contract", "snapshots_data_contract",
         )}
         assert not instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
@@ -87,10 +87,11 @@ def test_dagster_asset_materialize_one_feature_for_one_day(tmp_path: Path) -> No
             f"{keys.published.to_user_string()}:artefact_integrity": True,
             f"{keys.events.to_user_string()}:data_contract": True,
             f"{keys.snapshots.to_user_string()}:data_contract": True,
+            f"{FEATURE}/online:online_parity": True,
         }
 
     assert open_store(str(data / "artefacts")).load_live("dev", FEATURE)
     tables = data / "tables" / FEATURE
-    assert (tables / "events" / f"dt={DAY}" / "part-00000.parquet").is_file()
+    assert len(list((tables / "events" / f"dt={DAY}").glob("*.parquet"))) == 1  # named by its sha256
     assert (tables / "watermark" / f"dt={DAY}" / "part-00000.parquet").is_file()
     assert not (tables / "events" / "dt=2026-11-02").exists()  # one partition, nothing else
