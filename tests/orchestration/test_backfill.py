@@ -73,6 +73,22 @@ def check_status_by_day(instance: dg.DagsterInstance, check: dg.AssetCheckKey) -
     return {i.partition_key: i.latest_execution_status.value for i in infos if i.partition_key is not None}
 
 
+CHECK_PARTITIONS = """query ($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  assetChecksOrError { ... on AssetChecks { checks { name partitionStatuses { __typename
+    ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } } } } } } } }"""
+
+
+def partitions_tab(context: WorkspaceProcessContext, asset: dg.AssetKey) -> list[tuple[str, str, str]]:
+    """What the check's Partitions tab in the UI shows, through the webserver's GraphQL schema."""
+    from dagster_graphql.test.utils import execute_dagster_graphql
+
+    result = execute_dagster_graphql(context.create_request_context(), CHECK_PARTITIONS, {"path": asset.path})
+    assert not result.errors, result.errors
+    checks = result.data["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    statuses = next(c for c in checks if c["name"] == DATA_CONTRACT)["partitionStatuses"]
+    return [(r["startKey"], r["endKey"], r["status"]) for r in statuses["ranges"]]
+
+
 def test_a_backfill_records_each_days_check_results_and_certifies_each_day(daemon: WorkspaceProcessContext) -> None:
     instance = daemon.instance
     backfill = run_asset_backfill(daemon, KEYS.batch, DAYS)
@@ -86,6 +102,8 @@ def test_a_backfill_records_each_days_check_results_and_certifies_each_day(daemo
         assert sorted(r.partition or "" for r in records) == DAYS
     runs = backfill_runs(instance, backfill.backfill_id)
     assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    for asset in (KEYS.events, KEYS.snapshots):  # the UI's Partitions tab: the three days passed
+        assert partitions_tab(daemon, asset) == [(DAYS[0], DAYS[-1], "SUCCEEDED")]
 
 
 def test_a_bad_middle_day_in_a_backfill_is_not_certified_nor_is_any_later_day(
