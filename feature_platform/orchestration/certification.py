@@ -41,7 +41,7 @@ def contract_checks(keys: FeatureKeys) -> list[dg.AssetCheckKey]:
 
 
 def refusals(instance: dg.DagsterInstance, keys: FeatureKeys, day: date, locations: TableLocations) -> list[str]:
-    """Why ``day`` may not be certified from what the instance records (empty: rules 2–4 hold)."""
+    """Why ``day`` may not be certified from what the instance records (empty: rules 2 to 4 hold)."""
     partition = day.isoformat()
     reasons: list[str] = []
     checks = contract_checks(keys)

@@ -2,7 +2,7 @@
 
 A run here is one day of one feature (or one feature's release): a chain of steps that depend on one
 another (compile → validate → publish → index → checks → watermark → online), each doing well under a
-second of work on a day of demo data. Starting a process per step cost more than the work — 4–30 s per
+second of work on a day of demo data. Starting a process per step cost more than the work — 4 to 30 s per
 step on two busy cores to start a worker, import Dagster and build the code location, for ~0.2 s of
 work (figures in benchmarks/RESULTS.md). Parallelism comes from *runs* instead: a backfill is one run
 per day, which the run launcher places (a pod on Kubernetes, a process locally).
