@@ -12,14 +12,14 @@ does any work: the bodies live in :mod:`.release` and :mod:`.indexing`, the gate
 """
 
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
 from feature_platform.orchestration import metadata as md
-from feature_platform.orchestration.catalogue import Catalogue, FeatureInfo, SourceInfo
+from feature_platform.orchestration.automation import certify_condition, daily_condition
+from feature_platform.orchestration.catalogue import FeatureInfo
 from feature_platform.orchestration.checks import artefact_integrity_check, data_contract_checks
 from feature_platform.orchestration.freshness import batch_freshness_policy
 from feature_platform.orchestration.indexing import IndexConfig, certify_partition, index_partition
@@ -28,14 +28,12 @@ from feature_platform.orchestration.keys import (
     CONFIGS_GROUP,
     CONFIGS_KEY,
     CONFIGS_VALID,
-    RAW_GROUP,
     RELEASE_ALLOWED,
     FeatureKeys,
     feature_keys,
     raw_key,
 )
 from feature_platform.orchestration.online import online_assets
-from feature_platform.orchestration.partitions import BACKFILL_POLICY
 from feature_platform.orchestration.release import compile_feature, publish_feature, validate_feature
 from feature_platform.orchestration.resources import (
     ArtefactStoreResource,
@@ -62,23 +60,6 @@ def feature_tags(info: FeatureInfo) -> dict[str, str]:
     return tags
 
 
-def source_specs(catalogue: Catalogue) -> list[dg.AssetSpec]:
-    """Raw event logs and lookup tables: external assets, one per source, shared by all features."""
-    return [_source_spec(source) for source in catalogue.sources.values()]
-
-
-def _source_spec(source: SourceInfo) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        raw_key(source.name),
-        description=source.description or f"Raw {source.kind} source {source.name}.",
-        group_name=RAW_GROUP,
-        owners=owners_for_dagster(source.owners),
-        kinds={"parquet"},
-        tags={"source_kind": source.kind},
-        metadata={"path": source.path or "", "kind": source.kind},
-    )
-
-
 def configs_asset(configs_dir: str) -> dg.AssetsDefinition:
     """The config package as a whole: validates it and reports every issue (its check fails if any)."""
 
@@ -86,8 +67,9 @@ def configs_asset(configs_dir: str) -> dg.AssetsDefinition:
         key=CONFIGS_KEY, group_name=CONFIGS_GROUP, kinds={"python"},
         description=f"The config package at {configs_dir}: discovered, validated and compiled as a whole. "
         "Its check lists every issue with file:line; the per-feature groups come from this compile.",
-        check_specs=[dg.AssetCheckSpec(CONFIGS_VALID, asset=CONFIGS_KEY,
-                                       description="Every config validates and compiles.")],
+        check_specs=[dg.AssetCheckSpec(CONFIGS_VALID, asset=CONFIGS_KEY, blocking=True,
+                                       description="Every config validates and compiles (blocking: the run "
+                                       "that finds an issue fails).")],
     )
     def feature_configs(feature_configs: FeatureConfigsResource) -> dg.MaterializeResult:
         result = feature_configs.compile()
@@ -168,8 +150,9 @@ def _release_assets(info: FeatureInfo, keys: FeatureKeys) -> list[dg.AssetsDefin
     def published(
         context: dg.AssetExecutionContext, feature_configs: FeatureConfigsResource,
         artefact_store: ArtefactStoreResource, release_target: ReleaseTargetResource,
+        data_locations: DataLocationsResource,
     ) -> dg.MaterializeResult:
-        return publish_feature(context, keys, feature_configs, artefact_store, release_target)
+        return publish_feature(context, keys, feature_configs, artefact_store, release_target, data_locations)
 
     return [compiled, validated, published]
 
@@ -183,6 +166,7 @@ def _batch_assets(
     specs = [
         dg.AssetSpec(
             keys.events, deps=[keys.published, *raw], kinds=BATCH_KINDS, freshness_policy=policy,
+            automation_condition=daily_condition(),  # the whole index step runs (it cannot be subset)
             description=f"Enriched, normalised events of {info.feature_id}, one Parquet partition per day.",
             metadata=_column_schema(info, position=False), **common,
         ),
@@ -200,7 +184,7 @@ def _batch_assets(
 
     @dg.multi_asset(
         specs=specs, name=f"{info.group}__index", partitions_def=partitions_def,
-        backfill_policy=BACKFILL_POLICY, can_subset=False,
+        can_subset=False,
         description=f"Index one day of {info.feature_id}: events, rejects and the day's snapshot.",
     )
     def index(
@@ -209,10 +193,7 @@ def _batch_assets(
     ) -> Iterator[dg.MaterializeResult]:
         yield from index_partition(context, keys, config, artefact_store, release_target, data_locations)
 
-    with warnings.catch_warnings():  # backfill_policy on a single asset is "beta" in 1.13; it works
-        warnings.filterwarnings("ignore", category=dg.BetaWarning)
-        watermark = _watermark_asset(info, keys, partitions_def, policy, common)
-    return [index, watermark]
+    return [index, _watermark_asset(info, keys, partitions_def, policy, common)]
 
 
 def _watermark_asset(
@@ -220,9 +201,10 @@ def _watermark_asset(
     common: dict[str, Any],
 ) -> dg.AssetsDefinition:
     @dg.asset(
-        key=keys.watermark, deps=[keys.events, keys.snapshots], kinds=BATCH_KINDS,
-        partitions_def=partitions_def, backfill_policy=BACKFILL_POLICY, freshness_policy=policy,
-        description="Days whose events and snapshot passed their data contracts: serving and training "
+        key=keys.watermark, deps=[keys.events, keys.snapshots, previous_day(keys.watermark)], kinds=BATCH_KINDS,
+        partitions_def=partitions_def, freshness_policy=policy, automation_condition=certify_condition(),
+        description="Days whose events and snapshot passed their data contracts (the latest check result of "
+        "the day, whichever run it came from) and whose previous day is certified: serving and training "
         "read the latest certified day here.", **common,
     )
     def watermark(context: dg.AssetExecutionContext, data_locations: DataLocationsResource) -> dg.MaterializeResult:

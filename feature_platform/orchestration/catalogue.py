@@ -50,6 +50,8 @@ class SourceInfo:
     description: str = ""
     owners: tuple[str, ...] = ()
     path: str | None = None
+    partition_key: str = "dt"
+    """Hive partition column of an events source's day partitions."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def _source_from_compiled(source: CompiledSource) -> SourceInfo:
     return SourceInfo(
         name=source.name, kind=source.kind, description=source.description, owners=source.owners,
         path=source.batch.path if source.batch is not None else None,
+        partition_key=source.batch.partition_key if source.batch is not None else "dt",
     )
 
 

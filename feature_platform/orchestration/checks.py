@@ -28,6 +28,7 @@ from feature_platform.errors import (
     UnsupportedFormatVersionError,
 )
 from feature_platform.orchestration import metadata as md
+from feature_platform.orchestration.automation import check_condition
 from feature_platform.orchestration.keys import ARTEFACT_INTEGRITY, DATA_CONTRACT, FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
 from feature_platform.orchestration.resources import (
@@ -101,6 +102,7 @@ def data_contract_checks(
 
             @dg.asset_check(
                 asset=asset, name=DATA_CONTRACT, blocking=True, partitions_def=partitions_def,
+                automation_condition=check_condition(),
                 description=f"The {kind} of the day satisfy the data contract derived from the artefact "
                 "that indexed them (pandera on polars; see feature_platform.runtimes.batch.contracts).",
             )

@@ -14,9 +14,11 @@ from pathlib import Path
 import dagster as dg
 
 from feature_platform.compiler import compile_configs
-from feature_platform.orchestration.assets import configs_asset, feature_definitions, source_specs
+from feature_platform.orchestration.assets import configs_asset, feature_definitions
+from feature_platform.orchestration.automation import automation_sensor, raw_source_assets
 from feature_platform.orchestration.catalogue import Catalogue, catalogue_from_compile
 from feature_platform.orchestration.executors import default_executor
+from feature_platform.orchestration.jobs import feature_jobs
 from feature_platform.orchestration.partitions import daily_partitions
 from feature_platform.orchestration.resources import build_resources
 from feature_platform.orchestration.sensors import config_sensor
@@ -32,22 +34,26 @@ def load_catalogue(configs_dir: Path) -> Catalogue:
 def build_definitions(
     settings: PlatformSettings | None = None, orchestration: OrchestrationSettings | None = None
 ) -> dg.Definitions:
-    """The whole code location: per-feature groups, raw sources, the configs asset, sensor, resources."""
+    """The whole code location: per-feature groups and jobs, observable raw sources, the configs asset, the
+    config and automation sensors, resources."""
     settings = _absolute(settings or PlatformSettings())
     orchestration = orchestration or OrchestrationSettings()
     catalogue = load_catalogue(settings.configs_dir)
     partitions_def = daily_partitions(orchestration.partitions_start)
-    assets: list[dg.AssetsDefinition | dg.AssetSpec] = [configs_asset(str(settings.configs_dir))]
-    assets += source_specs(catalogue)
+    assets: list[dg.AssetsDefinition | dg.AssetSpec | dg.SourceAsset] = [configs_asset(str(settings.configs_dir))]
+    assets += raw_source_assets(catalogue, partitions_def)
     checks: list[dg.AssetChecksDefinition] = []
+    jobs: list[dg.UnresolvedAssetJobDefinition] = []
     for info in catalogue.features.values():
         feature_assets, feature_checks = feature_definitions(info, partitions_def)
         assets += feature_assets
         checks += feature_checks
+        jobs += feature_jobs(info)
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        sensors=[config_sensor(catalogue, orchestration)],
+        jobs=jobs,
+        sensors=[config_sensor(catalogue, orchestration), automation_sensor()],
         resources=build_resources(settings),
         executor=default_executor(),
         metadata={"configs_valid": catalogue.valid, "features": len(catalogue.features)},

@@ -5,9 +5,10 @@ file; this module only loads the live artefact, calls it and turns its result in
 with metadata (row counts, reject reasons, paths, a sample of sequences).
 
 The watermark is the consumer-facing "this day is complete and passed its contracts" marker: a one-row
-Parquet file per certified day under ``<tables_root>/<feature>/watermark/``. It runs only after the
-events and snapshot data-contract checks passed (they are blocking), so serving and training jobs that
-want a certified snapshot read the latest day there rather than whatever the last indexing run wrote.
+Parquet file per certified day under ``<tables_root>/<feature>/watermark/``. Whether a day may be
+certified is decided from the instance's check results and the stored tables, not from the run the
+step is in (:mod:`.certification`), so serving and training jobs that want a certified snapshot read
+the latest day there rather than whatever the last indexing run wrote.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import Field
 from feature_platform.engine import POSITION
 from feature_platform.errors import CertificationRefusedError, ContractViolationError, IncompleteHistoryError
 from feature_platform.orchestration import metadata as md
+from feature_platform.orchestration.certification import refusals, revoke_from
 from feature_platform.orchestration.checks import ARTEFACT_HASH
 from feature_platform.orchestration.keys import DATA_CONTRACT, FeatureKeys
 from feature_platform.orchestration.partitions import partition_day
@@ -70,7 +72,12 @@ def index_partition(
         result = index_day(
             artefact, day, locations, allow_gaps=config.allow_gaps, allow_missing=config.allow_missing
         )
-    except (ContractViolationError, IncompleteHistoryError) as exc:
+    except ContractViolationError as exc:  # the raw day is bad: neither it nor any later day stays certified
+        revoked = revoke_from(locations, keys.feature_id, day)
+        note = f"; certification revoked for {', '.join(d.isoformat() for d in revoked)}" if revoked else ""
+        raise dg.Failure(description=f"{exc}{note}",
+                         metadata={"revoked": ", ".join(d.isoformat() for d in revoked) or "none"}) from exc
+    except IncompleteHistoryError as exc:
         raise dg.Failure(description=str(exc)) from exc
     report_stale_later_days(context, keys, day, locations)
     context.log.info(
@@ -100,6 +107,7 @@ def index_partition(
             "path": dg.MetadataValue.path(result.rejects_path),
             "reject_reasons": md.counts_table(result.reject_reasons, key="reason"),
             "sha256": result.rejects_sha256,
+            **{f"rejects/{reason}": int(count) for reason, count in sorted(result.reject_reasons.items())},
         },
         data_version=dg.DataVersion(result.rejects_sha256),
     )
@@ -111,6 +119,7 @@ def index_partition(
             "path": dg.MetadataValue.path(result.snapshot_path),
             "sample_sequences": md.frame_table(sample_sequences(snapshot)),
             "sha256": result.snapshot_sha256,
+            **length_distribution(snapshot, artefact.feature.entity_key.name),
         },
         data_version=dg.DataVersion(result.snapshot_sha256),
     )
@@ -139,17 +148,42 @@ def report_stale_later_days(
 
 
 def sample_sequences(snapshot: pl.LazyFrame) -> pl.DataFrame:
-    """The first elements of the first users' sequences (the file is sorted by user and position)."""
-    return snapshot.filter(pl.col(POSITION) < SAMPLE_POSITIONS).head(SAMPLE_USERS * SAMPLE_POSITIONS).collect()
+    """The first elements of the first users' sequences (the file is sorted by user and position), scalar
+    columns only: embeddings and other lists say nothing in a table cell."""
+    scalar = [name for name, dtype in snapshot.collect_schema().items() if not dtype.is_nested()]
+    return (snapshot.filter(pl.col(POSITION) < SAMPLE_POSITIONS).select(scalar)
+            .head(SAMPLE_USERS * SAMPLE_POSITIONS).collect())
+
+
+def length_distribution(snapshot: pl.LazyFrame, entity_key: str) -> dict[str, float | int]:
+    """Per-day numbers Dagster plots across partitions: the distribution of sequence lengths."""
+    lengths = snapshot.group_by(entity_key).len().select(
+        pl.col("len").mean().alias("mean"), pl.col("len").quantile(0.5, "nearest").alias("p50"),
+        pl.col("len").quantile(0.9, "nearest").alias("p90"), pl.col("len").max().alias("max"),
+    ).collect()
+    if lengths.height == 0 or lengths["max"][0] is None:
+        return {"sequence_length/mean": 0.0, "sequence_length/p50": 0, "sequence_length/p90": 0,
+                "sequence_length/max": 0}
+    row = lengths.row(0, named=True)
+    return {"sequence_length/mean": round(float(row["mean"]), 3), "sequence_length/p50": int(row["p50"]),
+            "sequence_length/p90": int(row["p90"]), "sequence_length/max": int(row["max"])}
 
 
 def certify_partition(
     context: dg.AssetExecutionContext, keys: FeatureKeys, data_locations: DataLocationsResource
 ) -> dg.MaterializeResult:
-    """Certify the day, or fail the step saying why (not indexed, incomplete, stale): the verdict is
-    computed from what is stored, so it holds whichever run this step runs in."""
+    """Certify the day, or fail the step saying why (a contract check not passed or not current, the
+    last indexing failed, the day before uncertified, or not indexed, incomplete, stale): the verdict is
+    computed from the instance's check results and what is stored, so it holds whichever run this step
+    runs in (see :mod:`.certification`)."""
     day = partition_day(context)
     locations = data_locations.table_locations()
+    reasons = refusals(context.instance, keys, day, locations)
+    if reasons:
+        raise dg.Failure(
+            description=f"cannot certify {keys.feature_id} for {day.isoformat()}: " + "; ".join(reasons),
+            metadata={"reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in reasons))},
+        )
     try:
         certification = certify_day(locations, keys.feature_id, day, context.run.run_id)
     except CertificationRefusedError as exc:

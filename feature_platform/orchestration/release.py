@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._check import CheckError
 
 from feature_platform.artefact import Artefact, parse_artefact
 from feature_platform.compiler import ValidationIssue
@@ -29,10 +30,11 @@ from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.keys import CONFIG_VALID, RELEASE_ALLOWED, FeatureKeys
 from feature_platform.orchestration.resources import (
     ArtefactStoreResource,
+    DataLocationsResource,
     FeatureConfigsResource,
     ReleaseTargetResource,
 )
-from feature_platform.plan import Transition
+from feature_platform.plan import Impact, Transition
 from feature_platform.release import SealedBytes, check_release, publish_release, source_revision
 from feature_platform.store import layout
 
@@ -131,8 +133,11 @@ def validate_feature(
 def publish_feature(
     context: dg.AssetExecutionContext, keys: FeatureKeys, configs: FeatureConfigsResource,
     artefact_store: ArtefactStoreResource, release_target: ReleaseTargetResource,
+    data_locations: DataLocationsResource,
 ) -> dg.MaterializeResult:
-    """Make the validated artefact live in the target environment (compare-and-set, audited)."""
+    """Make the validated artefact live in the target environment (compare-and-set, audited); when the
+    plan's impact is ``backfill`` (a new feature, or a change to what the tables hold), request the
+    re-index of its retention window."""
     content_hash = latest_content_hash(context, keys.validated)
     store = artefact_store.get_store()
     data = store.get_artefact_bytes(content_hash)
@@ -157,6 +162,9 @@ def publish_feature(
         f"{keys.feature_id} in {env!r}: {'published' if changed else 'already live'} {content_hash[:12]} "
         f"(generation {entry.generation})"
     )
+    reindex = "none"
+    if changed and diff.impact is Impact.BACKFILL:  # a new feature, or a change to what the tables hold
+        reindex = request_reindex(context, keys, artefact, data_locations)
     return dg.MaterializeResult(
         metadata={
             CONTENT_HASH: content_hash,
@@ -168,9 +176,40 @@ def publish_feature(
             "published_by": entry.actor,
             "source_revision": entry.source_revision or "",
             "plan": md.plan_markdown(outcome.plan),
+            "reindex": reindex,
         },
         data_version=dg.DataVersion(content_hash),
     )
+
+
+def request_reindex(
+    context: dg.AssetExecutionContext, keys: FeatureKeys, artefact: Artefact, data_locations: DataLocationsResource
+) -> str:
+    """Submit a backfill of the feature's daily assets over its retention window (days with raw data up
+    to the latest complete day); the daemon runs it day by day. Returns what was requested, for the UI."""
+    from feature_platform.orchestration.backfill import reindex_window, submit_backfill
+
+    try:
+        graph: Any = context.repository_def.asset_graph
+    except CheckError:  # executed in process (``materialize``) with no repository: the code location's
+        from feature_platform.orchestration.code_location import build_definitions
+
+        graph = build_definitions().resolve_asset_graph()
+    if not graph.has(keys.events):
+        return "none (the feature's daily assets are not in the code location yet)"
+    partitions_def = graph.get(keys.events).partitions_def
+    if partitions_def is None:
+        return "none"
+    window = reindex_window(artefact, data_locations.table_locations(), partitions_def)
+    if window is None:
+        context.log.info(f"{keys.feature_id}: no raw data in its retention window; nothing to index")
+        return "none (no raw data in the window)"
+    first, last = window
+    backfill_id = submit_backfill(context.instance, keys.feature_id, first, last, asset_graph=graph,
+                                  tags={"feature_platform/trigger": f"publish:{context.run.run_id[:8]}"})
+    context.log.info(f"{keys.feature_id}: the tables must be rebuilt; requested backfill {backfill_id} of "
+                     f"{first.isoformat()}..{last.isoformat()}")
+    return f"backfill {backfill_id}: {first.isoformat()}..{last.isoformat()}"
 
 
 def latest_content_hash(context: dg.AssetExecutionContext, key: dg.AssetKey) -> str:

@@ -11,8 +11,11 @@ while reverting to an earlier config later still publishes it again.
 * No cursor yet (first tick): the baseline is what is live in the target environment, so a fresh
   deployment publishes what differs from the environment and nothing else.
 * Invalid configs: no feature run (the compiler is all-or-nothing); one run of the ``feature_configs``
-  asset instead, whose failing check shows every issue in the UI. The cursor stays, so once the
-  configs are fixed the diff is against the last valid state.
+  asset instead, whose failing (blocking) check shows every issue in the UI and fails the run. The
+  cursor keeps the last valid hashes (marked ``invalid``), so once the configs are fixed the diff is
+  against the last valid state, and that tick requests ``feature_configs`` again, which clears the
+  check. If the code location itself was built from the invalid configs (no code versions, features
+  from discovery only), the fixed tick also asks the webserver to reload it (as for a new feature).
 * A feature the code location does not know (added since it was loaded): not requested — its assets
   do not exist yet — and not recorded in the cursor, so it is requested after the reload. The tick
   logs that a reload is needed and, when ``FP_DAGSTER_WEBSERVER_URL`` is set, asks the webserver to
@@ -21,6 +24,7 @@ while reverting to an earlier config later still publishes it again.
 """
 
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -68,17 +72,20 @@ class Cursor:
 
     config_hashes: Mapping[str, str] = field(default_factory=dict)
     generation: int = 0
+    invalid: bool = False
+    """The last tick found the configs invalid (the next valid one clears the ``feature_configs`` check)."""
 
     def to_json(self) -> str:
         return json.dumps({"config_hashes": dict(sorted(self.config_hashes.items())),
-                           "generation": self.generation}, sort_keys=True)
+                           "generation": self.generation, "invalid": self.invalid}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | None) -> "Cursor | None":
         if not text:
             return None
         data = json.loads(text)
-        return cls(config_hashes=dict(data.get("config_hashes", {})), generation=int(data.get("generation", 0)))
+        return cls(config_hashes=dict(data.get("config_hashes", {})), generation=int(data.get("generation", 0)),
+                   invalid=bool(data.get("invalid", False)))
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,7 @@ def plan_tick(
     changed = [fid for fid in differs if fid in known]
     unknown = [fid for fid in differs if fid not in known]
     generation = (cursor.generation if cursor is not None else 0) + (1 if changed else 0)
+    generation += 1 if cursor is not None and cursor.invalid and not changed else 0
     hashes = {fid: h for fid, h in current.items() if fid in known}
     return TickPlan(changed=changed, unknown=unknown, cursor=Cursor(config_hashes=hashes, generation=generation))
 
@@ -107,6 +115,7 @@ def plan_tick(
 def config_sensor(catalogue: Catalogue, settings: OrchestrationSettings) -> dg.SensorDefinition:
     """The sensor for the features this code location was built with."""
     known = frozenset(catalogue.features)
+    loaded_invalid = not catalogue.valid
     targets = [CONFIGS_KEY, *(key for fid in sorted(known) for key in feature_keys(fid).release)]
 
     @dg.sensor(
@@ -120,7 +129,8 @@ def config_sensor(catalogue: Catalogue, settings: OrchestrationSettings) -> dg.S
         context: dg.SensorEvaluationContext, feature_configs: FeatureConfigsResource,
         artefact_store: ArtefactStoreResource, release_target: ReleaseTargetResource,
     ) -> dg.SensorResult | dg.SkipReason:
-        return evaluate(context, known, settings, feature_configs, artefact_store, release_target)
+        return evaluate(context, known, settings, feature_configs, artefact_store, release_target,
+                        loaded_invalid=loaded_invalid)
 
     return feature_config_sensor
 
@@ -128,9 +138,10 @@ def config_sensor(catalogue: Catalogue, settings: OrchestrationSettings) -> dg.S
 def evaluate(
     context: dg.SensorEvaluationContext, known: frozenset[str], settings: OrchestrationSettings,
     feature_configs: FeatureConfigsResource, artefact_store: ArtefactStoreResource,
-    release_target: ReleaseTargetResource,
+    release_target: ReleaseTargetResource, *, loaded_invalid: bool = False,
 ) -> dg.SensorResult | dg.SkipReason:
     result = feature_configs.compile()
+    previous = Cursor.from_json(context.cursor)
     if not result.ok:
         digest = hashlib.sha256("\n".join(i.render() for i in result.issues).encode()).hexdigest()[:16]
         context.log.warning(f"configs are invalid ({len(result.issues)} issue(s)); requesting the "
@@ -139,7 +150,7 @@ def evaluate(
             run_key=f"feature_configs:invalid:{digest}", asset_selection=[CONFIGS_KEY],
             asset_check_keys=[dg.AssetCheckKey(CONFIGS_KEY, CONFIGS_VALID)],
             tags={TRIGGER_TAG: SENSOR_NAME},
-        )])
+        )], cursor=dataclasses.replace(previous or Cursor(), invalid=True).to_json())
     current = {fid: sealed.artefact.config_hash for fid, sealed in result.artefacts.items()}
     store = artefact_store.get_store()
 
@@ -149,8 +160,10 @@ def evaluate(
         except FeaturePlatformError:
             return None
 
-    plan = plan_tick(current, known, Cursor.from_json(context.cursor), live_hash)
-    reload_note = _reload_needed(context, plan.unknown, settings) if plan.unknown else ""
+    plan = plan_tick(current, known, previous, live_hash)
+    fixed = (previous is not None and previous.invalid) or loaded_invalid
+    stale_location = loaded_invalid or bool(plan.unknown)  # built from invalid configs: no code versions
+    reload_note = _reload_needed(context, plan.unknown or ["the fixed configs"], settings) if stale_location else ""
     requests = [
         dg.RunRequest(
             run_key=f"{fid}:{current[fid]}:{plan.cursor.generation}",
@@ -160,13 +173,19 @@ def evaluate(
         )
         for fid in plan.changed
     ]
+    if fixed:  # the configs are valid again: the next feature_configs run clears its failed check
+        requests.append(dg.RunRequest(
+            run_key=f"feature_configs:valid:{plan.cursor.generation}", asset_selection=[CONFIGS_KEY],
+            asset_check_keys=[dg.AssetCheckKey(CONFIGS_KEY, CONFIGS_VALID)], tags={TRIGGER_TAG: SENSOR_NAME},
+        ))
     if not requests:
         reason = "no feature config changed"
         if plan.unknown:
             reason = (f"{', '.join(plan.unknown)}: not in this code location yet; reload it to add their assets"
                       f"{reload_note}")
         return dg.SensorResult(skip_reason=reason, cursor=plan.cursor.to_json())
-    context.log.info(f"config changed for {', '.join(plan.changed)}: requesting compile → validate → publish")
+    if plan.changed:
+        context.log.info(f"config changed for {', '.join(plan.changed)}: requesting compile → validate → publish")
     return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
 
 

@@ -46,7 +46,14 @@ def test_a_day_is_indexed_checked_and_certified(batch_platform: Platform) -> Non
     assert by_key["snapshots"]["incremental"].value is True  # built on the 1st's snapshot
     assert by_key["rejects"]["dagster/row_count"].value > 0  # the demo data has defects
     sample = by_key["snapshots"]["sample_sequences"].value
-    assert sample.records and {"user_id", "position", "item_embedding"} <= set(sample.records[0].data)
+    assert sample.records and {"user_id", "position"} <= set(sample.records[0].data)
+    assert "item_embedding" not in sample.records[0].data  # no raw embedding lists in a table cell
+    # per-day numbers the UI plots across partitions, and each file's content hash
+    lengths = {k: by_key["snapshots"][f"sequence_length/{k}"].value for k in ("p50", "p90", "max")}
+    assert 0 < lengths["p50"] <= lengths["p90"] <= lengths["max"]
+    assert sum(v.value for k, v in by_key["rejects"].items() if k.startswith("rejects/")) >= by_key["rejects"][
+        "dagster/row_count"].value
+    assert all(len(by_key[t]["sha256"].value) == 64 for t in ("events", "rejects", "snapshots"))
     assert by_key["events"]["artefact_hash"].value == batch_platform.run(
         dg.AssetSelection.assets(KEYS.compiled), defs=defs
     ).asset_materializations_for_node(f"{KEYS.compiled.path[0]}__compiled")[0].metadata["content_hash"].value
@@ -106,6 +113,16 @@ def test_bad_data_fails_the_contract_naming_the_rule_and_nothing_downstream_runs
     assert check_results(result)[f"{FEATURE}/snapshots:{DATA_CONTRACT}"].passed
     assert f"{KEYS.watermark.path[0]}__watermark" not in step_keys(result, "STEP_START")
     assert "watermark" not in {p.name for p in (batch_platform.data_dir / "tables" / FEATURE).iterdir()}
+
+    # A blocking check stops steps of its own run only: the watermark alone, in another run, must refuse
+    # from the check result on record (and from the 1st, which builds the 2nd's base, not being certified).
+    alone = batch_platform.run(selection(KEYS.watermark), partition_key="2026-11-02", defs=defs)
+    assert not alone.success
+    failure = next(e for e in alone.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"{FEATURE}/events:{DATA_CONTRACT} of 2026-11-02 is FAILED" in str(failure.event_specific_data)
+    assert "2026-11-01, which the snapshot of 2026-11-02 builds on, is indexed but not certified" in str(
+        failure.event_specific_data)
+    assert latest_certified_day(FEATURE, locations()) is None
 
 
 def test_a_later_snapshot_built_on_a_reindexed_day_fails_its_check_as_stale(

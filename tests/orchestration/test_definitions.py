@@ -179,8 +179,10 @@ def test_partitions_start_where_configured_and_a_backfill_runs_one_day_per_run(
         node = graph.get(key)
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition)
         assert node.partitions_def.start.date().isoformat() == "2026-11-10"
-        assert node.backfill_policy == dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
-    # a day's snapshot builds on the previous day's: Dagster's backfill daemon runs those days in order
+        # no policy: the daemon launches one run per day tagged dagster/partition, so each check result has its day
+        assert node.backfill_policy is None
+    # a day's snapshot builds on the previous day's, and is certified after it: the daemon runs those days in order
     assert keys.snapshots in graph.get(keys.snapshots).parent_keys
+    assert keys.watermark in graph.get(keys.watermark).parent_keys
     upstream = graph.get_parent_partition_keys_for_child("2026-11-12", keys.snapshots, keys.snapshots)
     assert list(upstream.partitions_subset.get_partition_keys()) == ["2026-11-11"]

@@ -134,7 +134,49 @@ def test_invalid_configs_request_the_validation_check_only_and_keep_the_cursor(p
 
     assert [list(r.asset_selection or []) for r in result.run_requests or []] == [[CONFIGS_KEY]]
     assert (result.run_requests or [])[0].run_key.startswith("feature_configs:invalid:")  # type: ignore[union-attr]
-    assert result.cursor is None  # unchanged: the next valid tick diffs against the last valid state
+    # the last valid hashes are kept (the next valid tick diffs against them), marked invalid
+    assert config_hashes(result) == json.loads(cursor or "{}")["config_hashes"]
+    assert json.loads(result.cursor or "{}")["invalid"] is True
+
+
+def test_the_run_that_finds_invalid_configs_fails_and_the_tick_after_the_fix_clears_the_check(
+    platform: Platform,
+) -> None:
+    defs = platform.defs()
+    cursor = tick(platform, defs, None).cursor
+    platform.edit("event_types.py", 'filter=col("action") == "save"', 'filter=col("actionz") == "save"')
+    invalid = tick(platform, defs, cursor)
+    run = platform.run(selection(CONFIGS_KEY), defs=defs)
+    assert not run.success  # red, not green with a red check
+    assert not run.get_asset_check_evaluations()[0].passed
+
+    platform.edit("event_types.py", 'filter=col("actionz") == "save"', 'filter=col("action") == "save"')
+    fixed = tick(platform, defs, invalid.cursor)
+    assert [list(r.asset_selection or []) for r in fixed.run_requests or []] == [[CONFIGS_KEY]]
+    assert (fixed.run_requests or [])[0].run_key.startswith("feature_configs:valid:")  # type: ignore[union-attr]
+    assert json.loads(fixed.cursor or "{}")["invalid"] is False
+    rerun = platform.run(selection(CONFIGS_KEY), defs=defs)
+    assert rerun.success and rerun.get_asset_check_evaluations()[0].passed  # the check is green again
+
+
+def test_a_code_location_built_from_invalid_configs_asks_for_a_reload_once_they_are_fixed(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FP_DAGSTER_WEBSERVER_URL", "http://127.0.0.1:1")
+    asked: list[tuple[str, str]] = []
+
+    def reload(url: str, location: str) -> ReloadOutcome:
+        asked.append((url, location))
+        return ReloadOutcome(reloaded=True, detail="loaded again")
+
+    monkeypatch.setattr("feature_platform.orchestration.sensors.request_reload", reload)
+    platform.edit("event_types.py", 'filter=col("action") == "save"', 'filter=col("actionz") == "save"')
+    broken = platform.defs()  # built from invalid configs: no code versions
+    platform.edit("event_types.py", 'filter=col("actionz") == "save"', 'filter=col("action") == "save"')
+
+    tick(platform, broken, None)
+
+    assert [url for url, _ in asked] == ["http://127.0.0.1:1"]  # so the code versions come back
 
 
 WORKSPACE = """

@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 FEATURE = "recent_engagements_v1"
-DAY = "2026-11-01"  # the first day of the demo data: nothing earlier to index first
+DAY = "2026-11-01"  # the first day of the data: no earlier day to index first
+BAD_RANGE = ["2026-11-02", "2026-11-03", "2026-11-04"]  # no raw data for the 4th: that day fails
 LOCATION, REPOSITORY = "feature_platform", "__repository__"
 # Generous bounds: on two busy cores `dagster dev` takes minutes to start its webserver, daemon and
 # code server, and the run's steps as long. They only bound a hang; the waits end on the server's own
@@ -243,12 +245,61 @@ def test_the_ui_shows_the_feature_graph_and_runs_it(dagster_dev: tuple[str, Grap
             page.wait_for_function(ANIMATION_FRAMES)  # React has drawn what that answer holds
             shot = tmp_path / "asset_graph.png"
             page.screenshot(path=str(shot))
+
+            # a backfill whose last day fails (no raw data for it) is shown failed, and so is that day
+            backfill_id = _launch_backfill(gql, keys, BAD_RANGE)
+            status = wait_for(lambda: _backfill_finished(gql, backfill_id), RUN_TIMEOUT_S * 2,
+                              f"backfill {backfill_id} to finish", interval=2)
+            assert status == "COMPLETED_FAILED", f"backfill {backfill_id} ended {status}"
+            by_day = _partition_statuses(gql, keys.events)
+            assert by_day["2026-11-04"] == "FAILED" and by_day["2026-11-03"] == "MATERIALIZED", by_day
+            assert "2026-11-04" not in {d for d, st in _partition_statuses(gql, keys.watermark).items()
+                                        if st == "MATERIALIZED"}
+            page.goto(f"{base}/runs/b/{backfill_id}", wait_until="domcontentloaded")
+            page.get_by_text("Failed").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(ANIMATION_FRAMES)
+            backfill_shot = tmp_path / "failed_backfill.png"
+            page.screenshot(path=str(backfill_shot))
         finally:
             browser.close()
     artifacts = REPO_ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shutil.copy(shot, artifacts / "dagster_asset_graph.png")
+    shutil.copy(backfill_shot, artifacts / "dagster_failed_backfill.png")
     assert shot.stat().st_size > 20_000
+
+
+BACKFILL = """mutation Backfill($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+BACKFILL_STATUS = """query Backfill($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  ... on PartitionBackfill { status } } }"""
+PARTITIONS = """query Partitions($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode {
+  assetPartitionStatuses { ... on TimePartitionStatuses { ranges { startKey endKey status } } } } } }"""
+
+
+def _launch_backfill(gql: GraphQL, keys: Any, days: list[str]) -> str:
+    """What the UI's Materialize → partitions sends for the feature's daily assets."""
+    params = {"partitionNames": days,
+              "assetSelection": [{"path": list(k.path)} for k in keys.batch]}
+    answer = gql(BACKFILL, params=params)["launchPartitionBackfill"]
+    assert answer["__typename"] == "LaunchBackfillSuccess", answer
+    return str(answer["backfillId"])
+
+
+def _backfill_finished(gql: GraphQL, backfill_id: str) -> str | None:
+    value = gql(BACKFILL_STATUS, id=backfill_id)["partitionBackfillOrError"]["status"]
+    return value if value in ("COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED", "COMPLETED") else None
+
+
+def _partition_statuses(gql: GraphQL, key: Any) -> dict[str, str]:
+    ranges = gql(PARTITIONS, path=list(key.path))["assetNodeOrError"]["assetPartitionStatuses"]["ranges"]
+    out: dict[str, str] = {}
+    for r in ranges:
+        start, end = date.fromisoformat(r["startKey"]), date.fromisoformat(r["endKey"])
+        while start <= end:
+            out[start.isoformat()] = r["status"]
+            start += timedelta(days=1)
+    return out
 
 
 def _dismiss_welcome(page: Any) -> None:
