@@ -9,6 +9,7 @@ from feature_platform.cli.batch_cmds import batch_index, training_set
 from feature_platform.cli.compile_cmds import compile_cmd, plugins, schema, validate
 from feature_platform.cli.online_cmds import hash_api_key, online_load, serve
 from feature_platform.cli.release_cmds import history, plan, publish, rollback
+from feature_platform.cli.stream_cmds import replay, stream
 from feature_platform.demo_data.cli import demo_data_command
 
 
@@ -21,7 +22,7 @@ def cli() -> None:
 for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins, demo_data_command,
                 batch_index, training_set):
     cli.add_command(command)
-for command in (online_load, serve, hash_api_key):
+for command in (online_load, serve, hash_api_key, stream, replay):
     cli.add_command(command)
 
 

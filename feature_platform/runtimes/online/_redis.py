@@ -23,7 +23,13 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
-from feature_platform.runtimes.online._store import FeatureState, OnlineStoreError, UserRecord, WriteCounts
+from feature_platform.runtimes.online._store import (
+    FeatureState,
+    OnlineStoreError,
+    StreamStatus,
+    UserRecord,
+    WriteCounts,
+)
 
 # KEYS: batch, tail. ARGV: day, blob, tail cutoff (arrival prefix). Never regresses; trims the tail
 # entries the new batch part covers (arrived before the end of the day).
@@ -45,6 +51,17 @@ _REMOVE_OLDER = """
 local current = redis.call('GETRANGE', KEYS[1], 0, 9)
 if current ~= '' and current < ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
 return 0
+"""
+
+# KEYS: state. ARGV: feature id, heartbeat (ISO). Sets only stream_heartbeat_at, in one atomic step, so a
+# concurrent online load's batch fields are never overwritten with stale ones (streaming indexer, issue 11).
+_TOUCH_HEARTBEAT = """
+local raw = redis.call('GET', KEYS[1])
+local state
+if raw then state = cjson.decode(raw) else state = {feature_id = ARGV[1], batch_users = 0} end
+state['stream_heartbeat_at'] = ARGV[2]
+redis.call('SET', KEYS[1], cjson.encode(state))
+return 1
 """
 
 CHUNK = 500
@@ -207,6 +224,28 @@ class RedisOnlineStore:
 
     def close(self) -> None:
         self._sync.close()
+
+    # streaming indexer status (issue 11) ------------------------------------------------------------
+
+    def _stream_key(self, feature_id: str) -> str:
+        return f"{self._prefix}:{feature_id}:stream"
+
+    def put_stream_status(self, status: StreamStatus) -> None:
+        try:
+            self._sync.register_script(_TOUCH_HEARTBEAT)(
+                keys=[self._state_key(status.feature_id)],
+                args=[status.feature_id, status.heartbeat_at.isoformat()],
+            )
+            self._sync.set(self._stream_key(status.feature_id), status.model_dump_json())
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def get_stream_status(self, feature_id: str) -> StreamStatus | None:
+        try:
+            raw = self._sync.get(self._stream_key(feature_id))
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return None if raw is None else StreamStatus.model_validate_json(raw)
 
     def delete_prefix(self) -> int:
         """Remove every key under this store's prefix (tests and benchmarks clean up with it)."""
