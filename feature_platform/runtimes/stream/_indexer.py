@@ -354,6 +354,8 @@ class StreamIndexer:
     def _write_tail(self, unit: Unit, parts: list[pl.DataFrame]) -> int:
         artefact = unit.artefact
         user = artefact.feature.entity_key.name
+        if not parts:
+            return 0
         events = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
         if events.height == 0:
             return 0
