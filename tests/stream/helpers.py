@@ -98,3 +98,13 @@ def stream_env(tmp_path: Path, store: ArtefactStore | str, raw_root: str, online
     return {"FP_DATA_DIR": str(tmp_path / "data"), "FP_ARTEFACT_STORE": str(store), "FP_RAW_DATA_ROOT": raw_root,
             "FP_ONLINE_STORE": online, "FP_ONLINE_PREFIX": prefix, "FP_EVENT_LOG": log,
             "FP_EVENT_LOG_PREFIX": prefix}
+
+
+def raw_users(tables: Any) -> list[str]:
+    """Every user id in the raw data (so a user the stream served wrongly cannot hide from the comparison)."""
+    root = Path(tables.locations.raw_root)
+    users: set[str] = set()
+    for source in ("engagement_events", "search_events"):
+        frame = pl.read_parquet(str(root / source / "*" / "*.parquet"), columns=["user_id"], hive_partitioning=False)
+        users.update(str(u) for u in frame.get_column("user_id").drop_nulls().unique().to_list())
+    return sorted(users)

@@ -25,7 +25,8 @@ from tests.stream.helpers import (
 )
 
 
-def _indexer(published: Published, tables: OnlineTables, log: EventLog, online: OnlineStore, **kw: object) -> StreamIndexer:
+def _indexer(published: Published, tables: OnlineTables, log: EventLog, online: OnlineStore,
+             **kw: object) -> StreamIndexer:
     config = IndexerConfig(env="dev", consumer="t", raw_root=tables.locations.raw_root, reload_seconds=3600,
                            claim_idle_ms=60_000, **kw)  # type: ignore[arg-type]
     return StreamIndexer(config, published.store, log, online)

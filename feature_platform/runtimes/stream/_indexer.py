@@ -29,6 +29,7 @@ in flight, then stops.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -189,6 +190,23 @@ class StreamIndexer:
         self._last_claim = -1e18
         self._last_status = -1e18
         self._rotation = 0
+        self._failpoint_hits: dict[str, int] = {}
+        stage, _, nth = os.environ.get("FP_STREAM_FAILPOINT", "").partition(":")
+        self._failpoint = (stage, int(nth or 1)) if stage else None
+
+    def failpoint(self, stage: str) -> None:
+        """Fault-injection hook for the crash tests (``FP_STREAM_FAILPOINT=read|dead|tail[:N]``): the N-th
+        time the micro-batch reaches ``stage`` the process writes ``FP_STREAM_FAILPOINT_FILE`` and hangs there,
+        holding its pending entries, until the test kills it. Unset (always in production): a no-op."""
+        if self._failpoint is None or self._failpoint[0] != stage:
+            return
+        self._failpoint_hits[stage] = hits = self._failpoint_hits.get(stage, 0) + 1
+        if hits == self._failpoint[1]:
+            marker = os.environ.get("FP_STREAM_FAILPOINT_FILE")
+            if marker:
+                Path(marker).write_text(stage)
+            while True:
+                time.sleep(3600)
 
     # control ---------------------------------------------------------------------------------------
 
@@ -322,6 +340,7 @@ class StreamIndexer:
     def process(self, unit: Unit, source_name: str, stream: str, entries: list[LogEntry]) -> None:
         """Run the plan over ``entries``, write dead letters and the tail, then acknowledge."""
         started = time.perf_counter()
+        self.failpoint("read")
         artefact = unit.artefact
         source = artefact.sources[source_name]
         lookups = self.lookups.for_artefact(artefact)
@@ -341,7 +360,9 @@ class StreamIndexer:
             events_parts.append(events)
             letters.extend(dead_letters(unit.feature_id, stream, rejects))
         self.log.put_dead_letters(letters)
+        self.failpoint("dead")
         written = self._write_tail(unit, events_parts)
+        self.failpoint("tail")
         self.log.ack(stream, unit.group, [e.id for e in entries])
         unit.entries_processed += len(entries)
         unit.events_written += written

@@ -96,6 +96,10 @@ class RedisEventLog:
         try:
             groups = self._r.xinfo_groups(self.key(stream))
             length = int(self._r.xlen(self.key(stream)))
+        except ResponseError as exc:
+            if "no such key" in str(exc):
+                return GroupInfo(lag=0, pending=0, last_delivered="0-0")
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
         except RedisError as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
         for info in groups:
