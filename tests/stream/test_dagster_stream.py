@@ -37,8 +37,9 @@ def test_observation_evaluates_freshness_and_dead_letter_rate(
 ) -> None:
     online = SqliteOnlineStore(tmp_path / "online.sqlite")
     now = datetime.now(UTC)
-    online.put_stream_status(StreamStatus(feature_id=FEATURE, artefact_hash="h", heartbeat_at=now - timedelta(seconds=age),
-                                          newest_event_at=now, lag_seconds=lag, events_written=1000, dead_letters=dead))
+    online.put_stream_status(StreamStatus(
+        feature_id=FEATURE, artefact_hash="h", heartbeat_at=now - timedelta(seconds=age), newest_event_at=now,
+        lag_seconds=lag, events_written=1000, dead_letters=dead))
     online.close()
     monkeypatch.setenv("FP_ONLINE_STORE", str(tmp_path / "online.sqlite"))
     defs = build_definitions(PlatformSettings(configs_dir=REPO_ROOT / "feature_configs"))

@@ -125,7 +125,7 @@ def test_batch_stream_and_both_serve_the_same_sequences_as_the_training_set(
     def run(name: str, load: Any, stream_days: list[Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
         online = SqliteOnlineStore(tmp_path / f"{name}.sqlite")
         log = SqliteEventLog(tmp_path / f"{name}-log.sqlite")
-        for feature_id, artefact in online_tables.artefacts.items():
+        for artefact in online_tables.artefacts.values():
             if load is not None:
                 load_day(artefact, load, online_tables.locations, online)
         if stream_days:
