@@ -50,3 +50,23 @@ def test_dead_letters_are_stored_once_per_key(log: EventLog) -> None:
     log.put_dead_letters([_letter("s/1/t")])  # a redelivery
     assert [d.key for d in log.dead_letters("f_v1")] == ["s/1/t", "s/2/t"]
     assert log.count_dead_letters("f_v1") == 2 and log.count_dead_letters("other") == 0
+
+
+def test_append_tails_equals_append_tail_per_user(tmp_path: object, redis_store: object) -> None:
+    from pathlib import Path
+
+    from feature_platform.runtimes.online import SqliteOnlineStore, TailEvent
+
+    def ev(i: int) -> TailEvent:
+        return TailEvent(event_id=f"e{i}", arrived_us=1, timestamp_us=1_000 + i, json=b'{"x": %d}' % i)
+
+    for store in (SqliteOnlineStore(Path(str(tmp_path)) / "o.sqlite"), redis_store):
+        tails = {"1": [ev(i) for i in range(7)], "2": [ev(i) for i in range(2)]}
+        store.append_tails("bulk_v1", tails, bound=5)  # type: ignore[attr-defined]
+        for user, events in tails.items():
+            store.append_tail("single_v1", user, events, bound=5)  # type: ignore[attr-defined]
+        bulk = store.read_users_sync("bulk_v1", ["1", "2"])  # type: ignore[attr-defined]
+        single = store.read_users_sync("single_v1", ["1", "2"])  # type: ignore[attr-defined]
+        ids = [sorted(e.event_id for e in r.tail) for r in bulk]
+        assert ids == [sorted(e.event_id for e in r.tail) for r in single]
+        assert sorted(e.event_id for e in bulk[0].tail) == ["e2", "e3", "e4", "e5", "e6"]

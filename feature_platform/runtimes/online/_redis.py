@@ -240,6 +240,24 @@ class RedisOnlineStore:
         except RedisError as exc:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
 
+    def append_tails(self, feature_id: str, tails: dict[str, list[TailEvent]], *, bound: int) -> None:
+        users = [u for u, events in tails.items() if events]
+        try:
+            for start in range(0, len(users), CHUNK):
+                chunk = users[start : start + CHUNK]
+                pipe = self._sync.pipeline(transaction=False)
+                for user in chunk:
+                    mapping = {e.event_id: encode_tail_event(e.event_id, _from_us(e.arrived_us),
+                                                             _from_us(e.timestamp_us), e.json) for e in tails[user]}
+                    pipe.hset(self.tail_key(feature_id, user), mapping=mapping)  # type: ignore[arg-type]
+                    pipe.hlen(self.tail_key(feature_id, user))
+                sizes = pipe.execute()[1::2]
+                for user, size in zip(chunk, sizes, strict=True):
+                    if int(size) > bound:  # rare: trim exactly as append_tail does
+                        self.append_tail(feature_id, user, [], bound=bound)
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
     def get_stream_status(self, feature_id: str) -> StreamStatus | None:
         try:
             raw = self._sync.get(self._stream_key(feature_id))

@@ -180,6 +180,28 @@ class SqliteOnlineStore:
             self._rollback()
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
 
+    def append_tails(self, feature_id: str, tails: dict[str, list[TailEvent]], *, bound: int) -> None:
+        rows = [
+            (feature_id, user, e.event_id,
+             encode_tail_event(e.event_id, _from_us(e.arrived_us), _from_us(e.timestamp_us), e.json))
+            for user, events in tails.items() for e in events
+        ]
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR REPLACE INTO tail VALUES (?, ?, ?, ?)", rows)
+                count = "SELECT count(*) FROM tail WHERE feature_id = ? AND user = ?"
+                over = [u for u in tails if self._db.execute(count, (feature_id, u)).fetchone()[0] > bound]
+                for user in over:
+                    self._db.execute(
+                        "DELETE FROM tail WHERE feature_id = ?1 AND user = ?2 AND event_id NOT IN (SELECT event_id "
+                        "FROM tail WHERE feature_id = ?1 AND user = ?2 ORDER BY substr(value, 21, 20) DESC, "
+                        "event_id DESC LIMIT ?3)", (feature_id, user, bound))
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
     def get_stream_status(self, feature_id: str) -> StreamStatus | None:
         try:
             with self._lock:

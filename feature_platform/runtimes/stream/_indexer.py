@@ -397,8 +397,7 @@ class StreamIndexer:
         by_user: dict[str, list[TailEvent]] = {}
         for u, e, t, a, j in encoded.iter_rows():
             by_user.setdefault(u, []).append(TailEvent(event_id=e, arrived_us=a, timestamp_us=t, json=j.encode()))
-        for u, tail in by_user.items():
-            self.online.append_tail(unit.feature_id, u, tail, bound=bound)
+        self.online.append_tails(unit.feature_id, by_user, bound=bound)
         newest = encoded.get_column("t").max()
         if isinstance(newest, int):
             unit.newest_event_us = max(newest, unit.newest_event_us or newest)
