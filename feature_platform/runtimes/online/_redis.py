@@ -247,8 +247,7 @@ class RedisOnlineStore:
                 chunk = users[start : start + CHUNK]
                 pipe = self._sync.pipeline(transaction=False)
                 for user in chunk:
-                    mapping = {e.event_id: encode_tail_event(e.event_id, _from_us(e.arrived_us),
-                                                             _from_us(e.timestamp_us), e.json) for e in tails[user]}
+                    mapping = {e.event_id: _tail_value(e) for e in tails[user]}
                     pipe.hset(self.tail_key(feature_id, user), mapping=mapping)  # type: ignore[arg-type]
                     pipe.hlen(self.tail_key(feature_id, user))
                 sizes = pipe.execute()[1::2]
@@ -304,3 +303,8 @@ def wait_until_reachable(url: str, seconds: float) -> bool:
         return False
     finally:
         client.close()
+
+
+def _tail_value(event: TailEvent) -> bytes:
+    """``encode_tail_event`` without the datetime round trip (the streaming indexer's hot path)."""
+    return f"{event.arrived_us:020d}{event.timestamp_us:020d}".encode("ascii") + event.json

@@ -7,7 +7,6 @@ Keys: ``P:log:<stream>`` (a Redis stream; each entry has fields ``a`` = arrival 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -124,7 +123,7 @@ class RedisEventLog:
         try:
             pipe = self._r.pipeline(transaction=False)
             for letter in letters:
-                pipe.hset(self._dlq(letter.feature_id), letter.key, orjson.dumps(asdict(letter)))
+                pipe.hset(self._dlq(letter.feature_id), letter.key, orjson.dumps(letter))
             pipe.execute()
         except RedisError as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc

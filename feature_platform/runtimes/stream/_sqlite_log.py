@@ -13,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -157,7 +156,7 @@ class SqliteEventLog:
     def put_dead_letters(self, letters: list[DeadLetter]) -> None:
         if letters:
             self._tx(lambda db: db.executemany("INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?)",
-                                               [(d.feature_id, d.key, orjson.dumps(asdict(d))) for d in letters]))
+                                               [(d.feature_id, d.key, orjson.dumps(d)) for d in letters]))
 
     def dead_letters(self, feature_id: str) -> list[DeadLetter]:
         try:
