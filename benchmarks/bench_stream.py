@@ -30,7 +30,6 @@ from typing import Any
 
 import httpx
 import orjson
-import polars as pl
 import redis
 
 from feature_platform.compiler import compile_configs
@@ -85,7 +84,7 @@ def _caught_up(log: Any, group: str) -> bool:
 
 
 def throughput(work: Path, events: int) -> dict[str, Any]:
-    store_url, store, raw = _setup(work, events)
+    _store_url, store, raw = _setup(work, events)
     artefact = store.load_live("bench", FEATURE)
     source = artefact.sources[SOURCE]
     rows = payloads(source, str(raw), DAY)
