@@ -137,7 +137,7 @@ class Lookups:
         self._raw_root = raw_root
         self._options = storage_options
         self._refresh = refresh
-        self._tables: dict[str, tuple[Any, float, pl.DataFrame]] = {}
+        self._tables: dict[str, tuple[Any, float, pl.DataFrame]] = {}  # by source name + definition
         self.reloads = 0
 
     def _signature(self, source: CompiledSource) -> Any:
@@ -149,16 +149,17 @@ class Lookups:
     def get(self, artefact: Artefact, name: str) -> pl.DataFrame:
         source = artefact.sources[name]
         now = time.monotonic()
-        cached = self._tables.get(name)
+        key = f"{name}:{source.model_dump_json()}"  # two versions may declare one source differently
+        cached = self._tables.get(key)
         if cached is not None and now - cached[1] < self._refresh:
             return cached[2]
         signature = self._signature(source)
         if cached is not None and signature is not None and signature == cached[0]:
-            self._tables[name] = (signature, now, cached[2])
+            self._tables[key] = (signature, now, cached[2])
             return cached[2]
         frame = scan_source(source, self._raw_root, storage_options=self._options,
                             needed_by=required_columns(artefact, name)).frame.collect()
-        self._tables[name] = (signature, now, frame)
+        self._tables[key] = (signature, now, frame)
         self.reloads += 1
         logger.info("lookup table %s loaded (%d rows)", name, frame.height)
         return frame
