@@ -70,3 +70,23 @@ def test_append_tails_equals_append_tail_per_user(tmp_path: object, redis_store:
         ids = [sorted(e.event_id for e in r.tail) for r in bulk]
         assert ids == [sorted(e.event_id for e in r.tail) for r in single]
         assert sorted(e.event_id for e in bulk[0].tail) == ["e2", "e3", "e4", "e5", "e6"]
+
+
+def test_stream_status_sets_the_heartbeat_without_touching_batch_fields(tmp_path: object, redis_store: object) -> None:
+    from datetime import UTC, date, datetime
+    from pathlib import Path
+
+    from feature_platform.runtimes.online import FeatureState, SqliteOnlineStore, StreamStatus
+
+    beat = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    for store in (SqliteOnlineStore(Path(str(tmp_path)) / "s.sqlite"), redis_store):
+        status = StreamStatus(feature_id="f_v1", artefact_hash="h", heartbeat_at=beat, lag_entries=3)
+        store.put_stream_status(status)  # type: ignore[attr-defined]  # no state yet: one is created
+        assert store.get_state("f_v1").stream_heartbeat_at == beat  # type: ignore[attr-defined]
+        store.put_state(FeatureState(feature_id="f_v1", batch_day=date(2026, 11, 4), batch_artefact_hash="b",  # type: ignore[attr-defined]
+                                     batch_users=12))
+        store.put_stream_status(status.model_copy(update={"heartbeat_at": beat.replace(hour=13)}))  # type: ignore[attr-defined]
+        state = store.get_state("f_v1")  # type: ignore[attr-defined]
+        assert (state.batch_day, state.batch_users, state.stream_heartbeat_at) == (date(2026, 11, 4), 12,
+                                                                                   beat.replace(hour=13))
+        assert store.get_stream_status("f_v1").lag_entries == 3  # type: ignore[attr-defined]
