@@ -1,9 +1,9 @@
-"""``F/stream`` (the streaming tail, observed, never materialised) and ``F/served`` (what serving answers).
+"""``stream/F`` (the streaming tail, observed, never materialised) and ``served/F`` (what serving answers).
 
-Lineage: ``raw/<source>`` -> ``F/stream`` -> ``F/served`` <- ``F/online``. The streaming indexer
+Lineage: ``raw/<source>`` -> ``stream/F`` -> ``served/F`` <- ``F/online`` (group ``streaming``). The streaming indexer
 (``feature-platform stream``, a long-running Deployment next to Dagster, not a Dagster run) writes the
 tail and, every second, a :class:`~feature_platform.runtimes.online.StreamStatus` to the online store;
-observing ``F/stream`` reads that status (data version = the newest servable event time) and evaluates:
+observing ``stream/F`` reads that status (data version = the newest servable event time) and evaluates:
 
 * ``stream_freshness`` (ERROR): the indexer's heartbeat and its lag behind the log head are both within
   the config's ``freshness.streaming_max_lag_seconds`` — a dead or falling-behind indexer fails it;
@@ -34,12 +34,17 @@ MAX_DEAD_LETTER_RATE = 0.05
 """More than 5% malformed events is an upstream problem worth a warning (the demo data has ~3%)."""
 
 
+STREAM_GROUP = "streaming"
+"""Their own group and key prefixes (``stream/F``, ``served/F``): selecting a feature's group or ``F/*`` to
+materialise must not pick up an observed asset or the served view, which are not materialisable."""
+
+
 def stream_key(feature_id: str) -> dg.AssetKey:
-    return dg.AssetKey([dagster_name(feature_id), "stream"])
+    return dg.AssetKey(["stream", dagster_name(feature_id)])
 
 
 def served_key(feature_id: str) -> dg.AssetKey:
-    return dg.AssetKey([dagster_name(feature_id), "served"])
+    return dg.AssetKey(["served", dagster_name(feature_id)])
 
 
 def freshness_result(status: StreamStatus | None, profile: FreshnessSpec, now: datetime) -> dg.AssetCheckResult:
@@ -82,14 +87,14 @@ def observation(feature_id: str, status: StreamStatus | None, profile: Freshness
 
 
 def stream_definitions(info: FeatureInfo, online: dg.AssetKey | None = None) -> list[Any]:
-    """``F/stream`` (observable, with its two checks) and ``F/served``, for a feature that reads a stream."""
+    """``stream/F`` (observable, with its two checks) and ``served/F``, for a feature that reads a stream."""
     artefact = info.artefact
     if artefact is None or not any(s.stream is not None for s in artefact.sources.values()):
         return []
     streamed = sorted(n for n, s in artefact.sources.items() if s.stream is not None)
     key = stream_key(info.feature_id)
     spec = dg.AssetSpec(
-        key, deps=[raw_key(n) for n in streamed], group_name=info.group, kinds={"redis"},
+        key, deps=[raw_key(n) for n in streamed], group_name=STREAM_GROUP, kinds={"redis"},
         description=f"The streaming tail of {info.feature_id}: events of "
         f"{', '.join(s for s in streamed)} indexed by `feature-platform stream` within a fraction of a second "
         "(observed: the indexer is a long-running Deployment, not a Dagster run).",
@@ -102,7 +107,7 @@ def stream_definitions(info: FeatureInfo, online: dg.AssetKey | None = None) -> 
         warnings.filterwarnings("ignore", category=dg.BetaWarning)
         observe_stream = _observable(feature_id, key, spec, info, profile)
     served = dg.AssetSpec(
-        served_key(feature_id), deps=[key, *([online] if online is not None else [])], group_name=info.group,
+        served_key(feature_id), deps=[key, *([online] if online is not None else [])], group_name=STREAM_GROUP,
         description=f"What serving answers for {feature_id}: the batch part merged with the streaming tail "
         "(dedup_and_rank, as of the request).", kinds={"fastapi"},
     )
@@ -119,7 +124,7 @@ def with_stream(info: FeatureInfo, assets: list[Any], checks: list[Any]) -> tupl
 def _observable(feature_id: str, key: dg.AssetKey, spec: dg.AssetSpec, info: FeatureInfo,
                 profile: FreshnessSpec) -> Any:
     @dg.multi_observable_source_asset(
-        specs=[spec], name=f"{dagster_name(feature_id)}__observe_stream", group_name=info.group,
+        specs=[spec], name=f"{dagster_name(feature_id)}__observe_stream", group_name=STREAM_GROUP,
         check_specs=[
             dg.AssetCheckSpec(STREAM_FRESHNESS, asset=key, description="The indexer's heartbeat and lag are within "
                               f"{profile.streaming_max_lag_seconds}s (freshness.streaming_max_lag)."),

@@ -1,4 +1,4 @@
-"""Dagster: per feature ``F/stream`` (observed, lineage raw -> stream -> served <- online) whose
+"""Dagster: per feature ``stream/F`` (observed, lineage raw -> stream -> served <- online) whose
 observation evaluates the streaming freshness and dead-letter-rate checks from the indexer's status."""
 
 from __future__ import annotations
