@@ -118,10 +118,15 @@ from feature_platform.settings import PlatformSettings
 day, port = sys.argv[1], sys.argv[2]
 settings = PlatformSettings()
 raw = pl.read_parquet(f"{settings.raw_root}/engagement_events/dt={day}/*.parquet")
-user = raw.filter(pl.col("action").is_in(["save", "click"]))["user_id"].value_counts(sort=True)["user_id"][0]
-log = open_event_log_from_settings(settings)
-url = f"http://127.0.0.1:{port}/v1/features/recent_engagements/users/{user}/sequence"
 chunk = raw.height // 10
+active = raw.head(5 * chunk).filter(pl.col("action").is_in(["save", "click"]))["user_id"].value_counts(sort=True)
+base = f"http://127.0.0.1:{port}/v1/features/recent_engagements/users"
+# an active user of the replayed half whose sequence is not yet at max_length, so it visibly grows
+user = next((u for u in active["user_id"].head(200).to_list()
+             if len(httpx.get(f"{base}/{u}/sequence", params={"limit": 500}).json()["events"]) < 400),
+            active["user_id"][0])
+log = open_event_log_from_settings(settings)
+url = f"{base}/{user}/sequence"
 print(f"user {user}: replaying the first half of {day} in 5 parts of {chunk:,} rows")
 for part in range(5):
     subprocess.run(["feature-platform", "replay", "--source", "engagement_events", "--date", day,
@@ -133,7 +138,7 @@ for part in range(5):
         if info.lag == 0 and info.pending == 0:
             break
         time.sleep(0.05)
-    doc = httpx.get(url, params={"fields": "timestamp,event_type,item_id"}).json()
+    doc = httpx.get(url, params={"fields": "timestamp,event_type,item_id", "limit": 500}).json()
     profile = doc["profile"]
     newest = doc["events"][0] if doc["events"] else {}
     print(f"  after part {part + 1}: {profile['count']} events served ({profile['tail_events_merged']} from the "
