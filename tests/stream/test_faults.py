@@ -19,6 +19,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -186,6 +187,13 @@ def test_a_second_consumer_takes_over_a_killed_ones_pending_entries(
     _check_everything(log, online, online_tables)
 
 
+def running_since(online: RedisOnlineStore, tables: OnlineTables, started: datetime) -> bool:
+    """The indexer has reported a heartbeat after ``started`` for every feature: it is past its start-up
+    (signal handlers installed), so a SIGTERM now is a graceful stop, not a kill during imports."""
+    statuses = [online.get_stream_status(f) for f in tables.artefacts]
+    return all(s is not None and s.heartbeat_at > started for s in statuses)
+
+
 def _pending_of(log: RedisEventLog, stream: str, group: str, consumer: str) -> int:
     client = log._r  # the test reads Redis' own view of the group
     for info in client.xinfo_consumers(log.key(stream), group):
@@ -212,6 +220,7 @@ def test_redis_restart_mid_stream(tmp_path: Path, published: Published, online_t
     env = stream_env(tmp_path, published.store_url, online_tables.locations.raw_root, url, url)
     log = RedisEventLog(url)
     online = RedisOnlineStore(url)
+    started = datetime.now(UTC)
     process = indexer_process(env, "--consumer", "indexer-0", "--batch-count", "200")
     try:
         sources = {n: a.sources[n] for a in online_tables.artefacts.values() for n in streamed_sources(a)}
@@ -224,7 +233,8 @@ def test_redis_restart_mid_stream(tmp_path: Path, published: Published, online_t
         for day in online_tables.days[len(half):]:
             for name in sorted(sources):
                 replay(log, sources[name], online_tables.locations.raw_root, day)
-        wait_for(lambda: caught_up(log, online_tables.artefacts), 180, "the indexer to reconnect and catch up")
+        wait_for(lambda: caught_up(log, online_tables.artefacts) and running_since(online, online_tables, started),
+                 180, "the indexer to reconnect and catch up")
         assert process.poll() is None
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
