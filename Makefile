@@ -9,12 +9,13 @@ export UV_PYTHON := $(PYTHON)
 export FP_DATA_DIR ?= fp_data
 DEMO_ARGS ?=
 
-.PHONY: env demo test bench golden lint typecheck ui services browser clean help
+.PHONY: env demo test bench soak golden lint typecheck ui services browser clean help
 
 help:
 	@echo "make demo   - set up, make demo data, compile/plan/publish/index the example features, load them online and serve one"
 	@echo "make test   - set up, start what the tests need, run the whole suite"
 	@echo "make bench  - run the benchmarks (figures go to benchmarks/RESULTS.md by hand)"
+	@echo "make soak   - the streaming indexer's crash test at scale (>100k events, 40 SIGKILLs; needs Redis)"
 	@echo "make golden - regenerate the golden compiled artefacts under tests/golden"
 	@echo "make lint   - ruff, mypy and the import contract"
 
@@ -57,6 +58,14 @@ ui: env
 	touch $$DAGSTER_HOME/dagster.yaml; echo "Dagster UI on http://127.0.0.1:$${FP_UI_PORT:-3000} (DAGSTER_HOME=$$DAGSTER_HOME)"; \
 	FP_DAGSTER_WEBSERVER_URL=http://127.0.0.1:$${FP_UI_PORT:-3000} \
 	  $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $${FP_UI_PORT:-3000}
+
+# The in-suite crash test at scale: the demo set replayed 9 times (~110k log entries) while the indexer is
+# SIGKILLed 40 times; run it 5 times (FP_SOAK_RUNS). Needs Redis on 127.0.0.1:6379.
+soak: env services
+	for run in $$(seq 1 $${FP_SOAK_RUNS:-5}); do \
+	  FP_REQUIRE_SERVICES=1 FP_SOAK_REPEAT=9 FP_STREAM_KILLS=40 FP_STREAM_PRODUCE_SECONDS=40 FP_STREAM_SEED=$$run \
+	    $(RUN) pytest -q -p no:cacheprovider --timeout 1800 tests/stream/test_faults.py -k killed || exit 1; \
+	done
 
 golden: env
 	$(RUN) python -m tests.golden.regenerate

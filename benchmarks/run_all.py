@@ -11,6 +11,7 @@ BENCHMARKS = [
     "benchmarks.bench_batch",
     "benchmarks.bench_training_set",
     "benchmarks.bench_online",
+    "benchmarks.bench_stream",
 ]
 
 

@@ -47,6 +47,12 @@ class PlatformSettings(BaseSettings):
         "Default: <data_dir>/online.sqlite.",
     )
     online_prefix: str = Field(default="fp", description="Key prefix in a Redis online store (FP_ONLINE_PREFIX).")
+    event_log: str | None = Field(
+        default=None,
+        description="Event log of the streaming indexer (FP_EVENT_LOG): redis://HOST:PORT/DB (Redis Streams) or "
+        "a SQLite file path. Default: <data_dir>/event_log.sqlite.",
+    )
+    event_log_prefix: str = Field(default="fp", description="Key prefix of a Redis event log (FP_EVENT_LOG_PREFIX).")
     serve_auth: bool = Field(
         default=True, description="Require API keys on /v1 (FP_SERVE_AUTH=false turns auth off, for local demos)."
     )
@@ -71,6 +77,10 @@ class PlatformSettings(BaseSettings):
     @property
     def online_store_url(self) -> str:
         return self.online_store or str(self.data_dir / "online.sqlite")
+
+    @property
+    def event_log_url(self) -> str:
+        return self.event_log or str(self.data_dir / "event_log.sqlite")
 
     @property
     def raw_root(self) -> str:

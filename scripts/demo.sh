@@ -117,6 +117,61 @@ The server above ran for this demo only. To serve and query it yourself:
   curl -s 'http://127.0.0.1:8000/v1/features'        # what is served, with each feature's loaded day
 TXT
 
+PREV=$(date -u -d "$END - 1 day" +%F)
+step "stream: batch up to $PREV in a fresh online store, then part of $END through the event log, served live"
+export FP_ONLINE_STORE="$FP_DATA_DIR/online_live.sqlite" FP_EVENT_LOG="$FP_DATA_DIR/event_log.sqlite"
+rm -f "$FP_ONLINE_STORE"* "$FP_EVENT_LOG"*
+for feature in recent_engagements_v1 recent_searches_v1 recent_closeups_v1; do
+  $UV run feature-platform online-load --env "$FP_ENV" --feature "$feature" --date "$PREV" >/dev/null \
+    || echo "  (no certified day $PREV for $feature)"
+done
+$UV run feature-platform serve --env "$FP_ENV" --port "$PORT" --no-auth >/dev/null 2>&1 &
+SERVER=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done
+$UV run feature-platform stream --env "$FP_ENV" --consumer demo >"$FP_DATA_DIR/stream.log" 2>&1 &
+INDEXER=$!
+$UV run python - "$END" "$PORT" <<'PY'
+import subprocess, sys, time
+from datetime import date
+
+import httpx
+import polars as pl
+
+from feature_platform.runtimes.stream import open_event_log_from_settings
+from feature_platform.settings import PlatformSettings
+
+day, port = sys.argv[1], sys.argv[2]
+settings = PlatformSettings()
+raw = pl.read_parquet(f"{settings.raw_root}/engagement_events/dt={day}/*.parquet")
+chunk = raw.height // 10
+active = raw.head(5 * chunk).filter(pl.col("action").is_in(["save", "click"]))["user_id"].value_counts(sort=True)
+base = f"http://127.0.0.1:{port}/v1/features/recent_engagements/users"
+# an active user of the replayed half whose sequence is not yet at max_length, so it visibly grows
+user = next((u for u in active["user_id"].head(200).to_list()
+             if len(httpx.get(f"{base}/{u}/sequence", params={"limit": 500}).json()["events"]) < 400),
+            active["user_id"][0])
+log = open_event_log_from_settings(settings)
+url = f"{base}/{user}/sequence"
+print(f"user {user}: replaying the first half of {day} in 5 parts of {chunk:,} rows")
+for part in range(5):
+    subprocess.run(["feature-platform", "replay", "--source", "engagement_events", "--date", day,
+                    "--offset", str(part * chunk), "--limit", str(chunk)], check=True, capture_output=True)
+    group = "fp-indexer.recent_engagements_v1"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        info = log.group_info("engagement_events", group)
+        if info.lag == 0 and info.pending == 0:
+            break
+        time.sleep(0.05)
+    doc = httpx.get(url, params={"fields": "timestamp,event_type,item_id", "limit": 500}).json()
+    profile = doc["profile"]
+    newest = doc["events"][0] if doc["events"] else {}
+    print(f"  after part {part + 1}: {profile['count']} events served ({profile['tail_events_merged']} from the "
+          f"stream tail, batch day {profile['batch_day']}); newest {newest}")
+PY
+kill -TERM "$INDEXER"; wait "$INDEXER" 2>/dev/null || true
+kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null || true
+
 step "where to look"
 cat <<TXT
   compiled artefacts   $FP_DATA_DIR/compiled/            (feature-platform compile)
@@ -124,6 +179,7 @@ cat <<TXT
   indexed tables       $FP_DATA_DIR/tables/<feature>/{events,rejects,snapshots}/dt=YYYY-MM-DD/
   online store         $FP_DATA_DIR/online.sqlite      (feature-platform online-load / serve)
   pointer history      $UV run feature-platform history --env $FP_ENV --feature recent_engagements_v1
+  event log            $FP_DATA_DIR/event_log.sqlite      (FP_EVENT_LOG=redis://... for Redis Streams)
   Dagster runs         DAGSTER_HOME=$DAGSTER_HOME
   Dagster UI           make ui    (then open http://127.0.0.1:3000: groups, lineage, checks, these runs)
 TXT

@@ -10,6 +10,7 @@ from feature_platform.cli.compile_cmds import compile_cmd, plugins, schema, vali
 from feature_platform.cli.online_cmds import hash_api_key, online_load, serve
 from feature_platform.cli.release_cmds import history, plan, publish, rollback
 from feature_platform.cli.store_cmds import store_group
+from feature_platform.cli.stream_cmds import replay, stream
 from feature_platform.demo_data.cli import demo_data_command
 
 
@@ -25,7 +26,7 @@ def cli(context: click.Context, debug: bool) -> None:
 for command in (validate, compile_cmd, schema, plan, publish, rollback, history, plugins, demo_data_command,
                 batch_index, training_set):
     cli.add_command(command)
-for command in (online_load, serve, hash_api_key, store_group):
+for command in (online_load, serve, hash_api_key, stream, replay, store_group):
     cli.add_command(command)
 
 

@@ -23,6 +23,7 @@ from feature_platform.orchestration.partitions import daily_partitions
 from feature_platform.orchestration.resources import build_resources
 from feature_platform.orchestration.sensors import config_sensor
 from feature_platform.orchestration.settings import OrchestrationSettings
+from feature_platform.orchestration.stream import with_stream
 from feature_platform.settings import PlatformSettings
 
 
@@ -45,7 +46,7 @@ def build_definitions(
     checks: list[dg.AssetChecksDefinition] = []
     jobs: list[dg.UnresolvedAssetJobDefinition] = []
     for info in catalogue.features.values():
-        feature_assets, feature_checks = feature_definitions(info, partitions_def)
+        feature_assets, feature_checks = with_stream(info, *feature_definitions(info, partitions_def))
         assets += feature_assets
         checks += feature_checks
         jobs += feature_jobs(info)

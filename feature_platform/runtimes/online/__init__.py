@@ -37,6 +37,7 @@ from feature_platform.runtimes.online._store import (
     FeatureState,
     OnlineStore,
     OnlineStoreError,
+    StreamStatus,
     UserRecord,
     WriteCounts,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "SequenceRequest",
     "ServedSequence",
     "SqliteOnlineStore",
+    "StreamStatus",
     "TailEvent",
     "UncertifiedDayError",
     "UserRecord",

@@ -26,7 +26,13 @@ import redis.asyncio as aredis
 from redis.exceptions import RedisError
 
 from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
-from feature_platform.runtimes.online._store import FeatureState, OnlineStoreError, UserRecord, WriteCounts
+from feature_platform.runtimes.online._store import (
+    FeatureState,
+    OnlineStoreError,
+    StreamStatus,
+    UserRecord,
+    WriteCounts,
+)
 
 # Many users per call (one EVALSHA per ``USERS_PER_CALL`` users, not one per user: the per-call overhead
 # was the whole cost of a load). KEYS: the users zset, then batch and tail key of each user. ARGV: day,
@@ -61,6 +67,17 @@ for i = 1, #KEYS do
   if current ~= '' and current < ARGV[1] then redis.call('DEL', KEYS[i]) removed = removed + 1 end
 end
 return removed
+"""
+
+# KEYS: state. ARGV: feature id, heartbeat (ISO). Sets only stream_heartbeat_at, in one atomic step, so a
+# concurrent online load's batch fields are never overwritten with stale ones (streaming indexer, issue 11).
+_TOUCH_HEARTBEAT = """
+local raw = redis.call('GET', KEYS[1])
+local state
+if raw then state = cjson.decode(raw) else state = {feature_id = ARGV[1], batch_users = 0} end
+state['stream_heartbeat_at'] = ARGV[2]
+redis.call('SET', KEYS[1], cjson.encode(state))
+return 1
 """
 
 CHUNK = 500
@@ -224,6 +241,45 @@ class RedisOnlineStore:
     def close(self) -> None:
         self._sync.close()
 
+    # streaming indexer status (issue 11) ------------------------------------------------------------
+
+    def _stream_key(self, feature_id: str) -> str:
+        return f"{self._prefix}:{feature_id}:stream"
+
+    def put_stream_status(self, status: StreamStatus) -> None:
+        try:
+            self._sync.register_script(_TOUCH_HEARTBEAT)(
+                keys=[self._state_key(status.feature_id)],
+                args=[status.feature_id, status.heartbeat_at.isoformat()],
+            )
+            self._sync.set(self._stream_key(status.feature_id), status.model_dump_json())
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def append_tails(self, feature_id: str, tails: dict[str, list[TailEvent]], *, bound: int) -> None:
+        users = [u for u, events in tails.items() if events]
+        try:
+            for start in range(0, len(users), CHUNK):
+                chunk = users[start : start + CHUNK]
+                pipe = self._sync.pipeline(transaction=False)
+                for user in chunk:
+                    mapping = {e.event_id: _tail_value(e) for e in tails[user]}
+                    pipe.hset(self.tail_key(feature_id, user), mapping=mapping)  # type: ignore[arg-type]
+                    pipe.hlen(self.tail_key(feature_id, user))
+                sizes = pipe.execute()[1::2]
+                for user, size in zip(chunk, sizes, strict=True):
+                    if int(size) > bound:  # rare: trim exactly as append_tail does
+                        self.append_tail(feature_id, user, [], bound=bound)
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def get_stream_status(self, feature_id: str) -> StreamStatus | None:
+        try:
+            raw = self._sync.get(self._stream_key(feature_id))
+        except RedisError as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return None if raw is None else StreamStatus.model_validate_json(raw)
+
     def delete_prefix(self) -> int:
         """Remove every key under this store's prefix (tests and benchmarks clean up with it)."""
         removed = 0
@@ -263,3 +319,8 @@ def wait_until_reachable(url: str, seconds: float) -> bool:
         return False
     finally:
         client.close()
+
+
+def _tail_value(event: TailEvent) -> bytes:
+    """``encode_tail_event`` without the datetime round trip (the streaming indexer's hot path)."""
+    return f"{event.arrived_us:020d}{event.timestamp_us:020d}".encode("ascii") + event.json

@@ -16,7 +16,13 @@ from itertools import repeat
 from pathlib import Path
 
 from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
-from feature_platform.runtimes.online._store import FeatureState, OnlineStoreError, UserRecord, WriteCounts
+from feature_platform.runtimes.online._store import (
+    FeatureState,
+    OnlineStoreError,
+    StreamStatus,
+    UserRecord,
+    WriteCounts,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (feature_id TEXT NOT NULL, user TEXT NOT NULL, day TEXT NOT NULL,
@@ -148,6 +154,66 @@ class SqliteOnlineStore:
     async def aclose(self) -> None:
         return None
 
+    # streaming indexer status (issue 11) ------------------------------------------------------------
+
+    def put_stream_status(self, status: StreamStatus) -> None:
+        fresh = FeatureState(feature_id=status.feature_id, stream_heartbeat_at=status.heartbeat_at)
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "INSERT INTO state (feature_id, value) VALUES (?, ?) ON CONFLICT (feature_id) DO UPDATE "
+                    "SET value = json_set(state.value, '$.stream_heartbeat_at', ?)",
+                    (status.feature_id, fresh.model_dump_json(), status.heartbeat_at.isoformat()))
+                self._db.execute("CREATE TABLE IF NOT EXISTS stream_status (feature_id TEXT PRIMARY KEY, "
+                                 "value TEXT NOT NULL)")
+                self._db.execute("INSERT OR REPLACE INTO stream_status VALUES (?, ?)",
+                                 (status.feature_id, status.model_dump_json()))
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def append_tails(self, feature_id: str, tails: dict[str, list[TailEvent]], *, bound: int) -> None:
+        rows = [
+            (feature_id, user, e.event_id,
+             _tail_value(e))
+            for user, events in tails.items() for e in events
+        ]
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("INSERT OR REPLACE INTO tail VALUES (?, ?, ?, ?)", rows)
+                users = list(tails)
+                over: list[str] = []
+                for start in range(0, len(users), 500):
+                    chunk = users[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    over += [u for u, n in self._db.execute(
+                        f"SELECT user, count(*) FROM tail WHERE feature_id = ? AND user IN ({marks}) GROUP BY user",
+                        (feature_id, *chunk)) if n > bound]
+                for user in over:
+                    self._db.execute(
+                        "DELETE FROM tail WHERE feature_id = ?1 AND user = ?2 AND event_id NOT IN (SELECT event_id "
+                        "FROM tail WHERE feature_id = ?1 AND user = ?2 ORDER BY substr(value, 21, 20) DESC, "
+                        "event_id DESC LIMIT ?3)", (feature_id, user, bound))
+                self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+
+    def get_stream_status(self, feature_id: str) -> StreamStatus | None:
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'stream_status'").fetchone()
+                if row is None:
+                    return None
+                row = self._db.execute("SELECT value FROM stream_status WHERE feature_id = ?",
+                                       (feature_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
+        return None if row is None else StreamStatus.model_validate_json(row[0])
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -162,3 +228,8 @@ class SqliteOnlineStore:
 
 def _from_us(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _tail_value(event: TailEvent) -> bytes:
+    """``encode_tail_event`` without the datetime round trip (the streaming indexer's hot path)."""
+    return f"{event.arrived_us:020d}{event.timestamp_us:020d}".encode("ascii") + event.json

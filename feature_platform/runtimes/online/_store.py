@@ -35,6 +35,26 @@ class FeatureState(BaseModel):
     """When the streaming indexer last committed (None until a stream exists)."""
 
 
+class StreamStatus(BaseModel):
+    """What the streaming indexer last reported for one feature (read by serving, Dagster and operators)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    feature_id: str
+    artefact_hash: str
+    heartbeat_at: datetime
+    newest_event_at: datetime | None = None
+    """The newest event time written to the tail so far (the newest servable event)."""
+    lag_seconds: float | None = None
+    """Heartbeat minus the arrival time of the newest entry committed (0 when caught up with the log head)."""
+    lag_entries: int = 0
+    """Log entries not yet delivered to this feature's consumer group, plus those pending acknowledgement."""
+    events_written: int = 0
+    dead_letters: int = 0
+    """Dead letters this feature holds in the event log (malformed events, each stored once)."""
+    entries_processed: int = 0
+
+
 @dataclass(frozen=True)
 class UserRecord:
     """One user's stored parts: the batch blob (None if absent) and the raw tail entries."""
@@ -78,6 +98,19 @@ class OnlineStore(Protocol):
         ...
 
     async def ping(self) -> None: ...
+
+    # -- streaming indexer status (issue 11) -------------------------------------------------------------
+    def put_stream_status(self, status: StreamStatus) -> None:
+        """Record the indexer's status and, atomically, set ``FeatureState.stream_heartbeat_at`` (creating
+        the state if absent) without touching the batch fields a concurrent load may be writing."""
+        ...
+
+    def get_stream_status(self, feature_id: str) -> StreamStatus | None: ...
+
+    def append_tails(self, feature_id: str, tails: dict[str, list[TailEvent]], *, bound: int) -> None:
+        """:meth:`append_tail` for many users at once (one pipeline / one transaction): the same result as
+        calling it per user, in far fewer round trips (the streaming indexer's micro-batch write)."""
+        ...
 
     async def aclose(self) -> None: ...
 

@@ -1,0 +1,166 @@
+"""The event log on Redis Streams (production).
+
+Keys: ``P:log:<stream>`` (a Redis stream; each entry has fields ``a`` = arrival µs, ``r`` = raw JSON),
+``P:dlq:<feature id>`` (hash: dead-letter key -> JSON). Consumer groups are Redis' own (``XGROUP``,
+``XREADGROUP``, ``XACK``), and ``XAUTOCLAIM`` hands a dead consumer's pending entries to a live one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from feature_platform.runtimes.stream._log import DeadLetter, EventLogError, GroupInfo, LogEntry
+
+
+class RedisEventLog:
+    def __init__(self, url: str, *, prefix: str = "fp") -> None:
+        self._url = url
+        self._prefix = prefix
+        self._r = redis.Redis.from_url(url, socket_timeout=30.0, socket_connect_timeout=2.0)
+
+    def describe(self) -> str:
+        return f"redis streams {self._url} (prefix {self._prefix!r})"
+
+    def key(self, stream: str) -> str:
+        return f"{self._prefix}:log:{stream}"
+
+    def _dlq(self, feature_id: str) -> str:
+        return f"{self._prefix}:dlq:{feature_id}"
+
+    def append(self, stream: str, entries: list[tuple[int, bytes]]) -> list[str]:
+        key = self.key(stream)
+        ids: list[str] = []
+        try:
+            for start in range(0, len(entries), 1000):
+                pipe = self._r.pipeline(transaction=False)
+                for arrived, payload in entries[start : start + 1000]:
+                    pipe.xadd(key, {"a": str(arrived), "r": payload})
+                ids.extend(_text(i) for i in pipe.execute())
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        return ids
+
+    def ensure_group(self, stream: str, group: str) -> None:
+        try:
+            self._r.xgroup_create(self.key(stream), group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise EventLogError(f"{self.describe()}: {exc}") from exc
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+
+    def read(self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0,
+             pending: bool = False) -> list[LogEntry]:
+        key = self.key(stream)
+        try:
+            reply: Any = self._r.xreadgroup(group, consumer, {key: "0" if pending else ">"}, count=count,
+                                       block=None if pending or block_ms <= 0 else block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # the stream was deleted (or Redis lost it): recreate and retry later
+                self.ensure_group(stream, group)
+                return []
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        if not reply:
+            return []
+        return _entries(reply[0][1])
+
+    def ack(self, stream: str, group: str, ids: list[str]) -> None:
+        if not ids:
+            return
+        try:
+            self._r.xack(self.key(stream), group, *ids)
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+
+    def claim(self, stream: str, group: str, consumer: str, *, min_idle_ms: int, count: int) -> list[LogEntry]:
+        try:
+            reply = self._r.xautoclaim(self.key(stream), group, consumer, min_idle_time=min_idle_ms,
+                                       start_id="0-0", count=count)
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                self.ensure_group(stream, group)
+                return []
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        return _entries(reply[1])
+
+    def group_info(self, stream: str, group: str) -> GroupInfo:
+        try:
+            groups = self._r.xinfo_groups(self.key(stream))
+            length = int(self._r.xlen(self.key(stream)))
+        except ResponseError as exc:
+            if "no such key" in str(exc):
+                return GroupInfo(lag=0, pending=0, last_delivered="0-0")
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        for info in groups:
+            if _text(info["name"]) == group:
+                lag = info.get("lag")
+                if lag is None:  # Redis cannot tell after deletions: an upper bound
+                    lag = max(0, length - int(info.get("entries-read") or 0))
+                return GroupInfo(lag=int(lag), pending=int(info["pending"]),
+                                 last_delivered=_text(info["last-delivered-id"]))
+        return GroupInfo(lag=length, pending=0, last_delivered="0-0")
+
+    def head_arrival_us(self, stream: str) -> int | None:
+        try:
+            newest = self._r.xrevrange(self.key(stream), count=1)
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        return _entries(newest)[0].arrived_us if newest else None
+
+    def put_dead_letters(self, letters: list[DeadLetter]) -> None:
+        if not letters:
+            return
+        try:
+            pipe = self._r.pipeline(transaction=False)
+            for letter in letters:
+                pipe.hset(self._dlq(letter.feature_id), letter.key, orjson.dumps(letter))
+            pipe.execute()
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+
+    def dead_letters(self, feature_id: str) -> list[DeadLetter]:
+        try:
+            values = self._r.hvals(self._dlq(feature_id))
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+        return sorted((DeadLetter(**orjson.loads(v)) for v in values), key=lambda d: d.key)
+
+    def count_dead_letters(self, feature_id: str) -> int:
+        try:
+            return int(self._r.hlen(self._dlq(feature_id)))
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
+
+    def delete_streams(self, streams: list[str]) -> None:
+        if streams:
+            self._r.delete(*(self.key(s) for s in streams))
+
+    def delete_dead_letters(self, feature_ids: list[str]) -> None:
+        if feature_ids:
+            self._r.delete(*(self._dlq(f) for f in feature_ids))
+
+    def close(self) -> None:
+        self._r.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entries(raw: list[Any]) -> list[LogEntry]:
+    out = []
+    for entry_id, fields in raw:
+        if fields is None:  # deleted while pending
+            continue
+        out.append(LogEntry(id=_text(entry_id), arrived_us=int(fields[b"a"]), payload=bytes(fields[b"r"])))
+    return out

@@ -1,0 +1,246 @@
+"""Crashes, scale-out and Redis restarts, with real indexer processes on Redis Streams.
+
+* ``test_killed_at_random_moments_loses_and_duplicates_nothing``: a producer replays the demo data
+  (duplicates, late events, timestamp ties, malformed rows) while the indexer is SIGKILLed 20 times —
+  mostly at fault-injection points inside a micro-batch (after reading, after the dead letters, after the
+  tail write, before the acknowledgement), the rest at arbitrary moments — and restarted; afterwards every
+  user's served sequence equals the batch snapshot's (0 lost, 0 duplicated) and the dead letters equal the
+  batch rejects, each once per appended row. In the suite: the ~12k-row demo set, 20 kills. ``make soak``
+  runs it with the demo set replayed 9 times (~110k entries, every row also a replay of itself), 40 kills.
+* ``test_a_second_consumer_takes_over_a_killed_ones_pending_entries``: scale-out in one consumer group.
+* ``test_redis_restart_mid_stream``: the indexer reconnects and catches up with nothing lost.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from feature_platform.runtimes.online import RedisOnlineStore
+from feature_platform.runtimes.stream import EventLog, payloads, replay, streamed_sources
+from feature_platform.runtimes.stream._redis_log import RedisEventLog
+from tests.batch.conftest import Published
+from tests.conftest import require_service
+from tests.online.conftest import OnlineTables, free_port
+from tests.online.server import RedisServer, wait_for
+from tests.stream.helpers import (
+    batch_rejects,
+    caught_up,
+    day_end,
+    dead_letter_counter,
+    indexer_process,
+    kill9,
+    oracle,
+    raw_users,
+    served,
+    stream_env,
+)
+from tests.stream.zygote import Zygote, alive
+
+KILLS = int(os.environ.get("FP_STREAM_KILLS", "20"))
+
+
+class Producer(threading.Thread):
+    """Replays every demo day of every streamed source, paced, in arrival order."""
+
+    def __init__(self, log: EventLog, tables: OnlineTables, seconds: float, repeat: int = 1) -> None:
+        super().__init__(daemon=True)
+        self.log, self.tables, self.seconds, self.repeat = log, tables, seconds, repeat
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            sources = {n: a.sources[n] for a in self.tables.artefacts.values() for n in streamed_sources(a)}
+            steps = len(self.tables.days) * len(sources) * self.repeat
+            for _ in range(self.repeat):
+                for day in self.tables.days:
+                    for name in sorted(sources):
+                        total = len(payloads(sources[name], self.tables.locations.raw_root, day))
+                        replay(self.log, sources[name], self.tables.locations.raw_root, day,
+                               rate=max(1.0, total / (self.seconds / steps)))
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+
+def _check_everything(log: EventLog, online: RedisOnlineStore, tables: OnlineTables, repeat: int = 1) -> None:
+    last = tables.days[-1]
+    for feature_id, artefact in tables.artefacts.items():
+        expected = oracle(tables.locations, feature_id, last)
+        assert served(online, artefact, raw_users(tables), day_end(last)) == expected, feature_id
+        expected_dead = Counter({k: n * repeat for k, n in batch_rejects(tables.locations, feature_id).items()})
+        assert dead_letter_counter(log, feature_id) == expected_dead, feature_id
+
+
+@pytest.fixture
+def redis_env(tmp_path: Path, published: Published, online_tables: OnlineTables, redis_url: str,
+              redis_prefix: str) -> Iterator[tuple[dict[str, str], RedisEventLog, RedisOnlineStore]]:
+    env = stream_env(tmp_path, published.store_url, online_tables.locations.raw_root, redis_url, redis_url,
+                     redis_prefix)
+    log = RedisEventLog(redis_url, prefix=redis_prefix)
+    online = RedisOnlineStore(redis_url, prefix=redis_prefix)
+    yield env, log, online
+    log.close()
+    online.close()
+
+
+@pytest.mark.xdist_group("stream_processes")
+def test_killed_at_random_moments_loses_and_duplicates_nothing(
+    tmp_path: Path, online_tables: OnlineTables, redis_env: tuple[dict[str, str], RedisEventLog, RedisOnlineStore]
+) -> None:
+    env, log, online = redis_env
+    rng = random.Random(int(os.environ.get("FP_STREAM_SEED", "11")))
+    repeat = int(os.environ.get("FP_SOAK_REPEAT", "1"))
+    producer = Producer(log, online_tables, seconds=float(os.environ.get("FP_STREAM_PRODUCE_SECONDS", "12")),
+                        repeat=repeat)
+    producer.start()
+    marker = tmp_path / "failpoint"
+    kills = 0
+    zygote = Zygote(env)
+    stages = ["read", "dead", "tail", None]
+    try:
+        while kills < KILLS:
+            stage = stages[kills % len(stages)]
+            extra = {"FP_STREAM_FAILPOINT": f"{stage}:{rng.randint(1, 4)}",
+                     "FP_STREAM_FAILPOINT_FILE": str(marker)} if stage else {}
+            marker.unlink(missing_ok=True)
+            before = sum(log.group_info(s, f"fp-indexer.{a.feature.id}").lag
+                         for a in online_tables.artefacts.values() for s in streamed_sources(a).values())
+            pid = zygote.spawn({**env, "FP_STREAM_FAILPOINT": "", **extra}, consumer="indexer-0",
+                               batch_count=rng.choice([50, 200, 1000]))
+            if stage:
+                def reached() -> bool:
+                    return marker.exists() or (not producer.is_alive() and caught_up(log, online_tables.artefacts))
+
+                wait_for(reached, 120, f"the indexer to reach failpoint {stage}")
+            else:
+                def progressed(pid: int = pid, before: int = before) -> bool:
+                    assert alive(pid)
+                    now = sum(log.group_info(s, f"fp-indexer.{a.feature.id}").lag
+                              for a in online_tables.artefacts.values() for s in streamed_sources(a).values())
+                    return now < before or (not producer.is_alive() and caught_up(log, online_tables.artefacts))
+
+                wait_for(progressed, 120, "the indexer to make progress")
+                threading.Event().wait(rng.random() * 0.2)  # an arbitrary moment: correctness cannot depend on it
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda pid=pid: not alive(pid), 30, "the killed indexer to be gone")
+            kills += 1
+        producer.join(timeout=300)
+        assert producer.error is None, producer.error
+        final = indexer_process(env, "--consumer", "indexer-0")
+        wait_for(lambda: caught_up(log, online_tables.artefacts), 180, "the indexer to catch up")
+        final.send_signal(signal.SIGTERM)
+        assert final.wait(timeout=60) == 0, final.stderr.read().decode() if final.stderr else ""
+    finally:
+        producer.join(timeout=300)
+        zygote.close()
+    assert kills >= 20 or KILLS < 20
+    _check_everything(log, online, online_tables, repeat)
+
+
+@pytest.mark.xdist_group("stream_processes")
+def test_a_second_consumer_takes_over_a_killed_ones_pending_entries(
+    tmp_path: Path, online_tables: OnlineTables, redis_env: tuple[dict[str, str], RedisEventLog, RedisOnlineStore]
+) -> None:
+    env, log, online = redis_env
+    marker = tmp_path / "failpoint"
+    port = free_port()
+    doomed = indexer_process({**env, "FP_STREAM_FAILPOINT": "tail:2", "FP_STREAM_FAILPOINT_FILE": str(marker)},
+                             "--consumer", "a", "--batch-count", "300", "--claim-idle-ms", "500")
+    survivor = indexer_process(env, "--consumer", "b", "--batch-count", "300", "--claim-idle-ms", "500",
+                               "--metrics-port", str(port))
+    try:
+        Producer(log, online_tables, seconds=0.1).run()
+        wait_for(marker.exists, 120, "consumer a to hang mid-batch holding pending entries")
+        groups = {f"fp-indexer.{a.feature.id}": s for a in online_tables.artefacts.values()
+                  for s in streamed_sources(a).values()}
+        held = sum(_pending_of(log, stream, group, "a") for group, stream in groups.items())
+        assert held > 0
+        kill9(doomed)
+        wait_for(lambda: caught_up(log, online_tables.artefacts), 180, "consumer b to take over and catch up")
+        assert sum(_pending_of(log, stream, group, "a") for group, stream in groups.items()) == 0
+
+        def claimed() -> float:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            lines = [line for line in text.splitlines() if line.startswith("fp_stream_claimed_entries_total")]
+            return float(lines[0].split()[-1]) if lines else 0.0
+
+        wait_for(lambda: claimed() >= held, 30, "the claim to show in consumer b's metrics")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        for name in ("fp_stream_events_total", "fp_stream_micro_batch_seconds_bucket", "fp_stream_lag_entries",
+                     "fp_stream_dead_letters_stored"):
+            assert name in metrics
+        survivor.send_signal(signal.SIGTERM)
+        assert survivor.wait(timeout=60) == 0
+    finally:
+        for process in (doomed, survivor):
+            if process.poll() is None:
+                kill9(process)
+    _check_everything(log, online, online_tables)
+
+
+def running_since(online: RedisOnlineStore, tables: OnlineTables, started: datetime) -> bool:
+    """The indexer has reported a heartbeat after ``started`` for every feature: it is past its start-up
+    (signal handlers installed), so a SIGTERM now is a graceful stop, not a kill during imports."""
+    statuses = [online.get_stream_status(f) for f in tables.artefacts]
+    return all(s is not None and s.heartbeat_at > started for s in statuses)
+
+
+def _pending_of(log: RedisEventLog, stream: str, group: str, consumer: str) -> int:
+    client = log._r  # the test reads Redis' own view of the group
+    for info in client.xinfo_consumers(log.key(stream), group):
+        if info["name"] in (consumer, consumer.encode()):
+            return int(info["pending"])
+    return 0
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if RedisServer.binary() is None:
+        require_service("redis-server", "the binary is not on PATH (needed to stop and restart a private Redis)")
+    (tmp_path / "redis").mkdir()
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.xdist_group("stream_processes")
+def test_redis_restart_mid_stream(tmp_path: Path, published: Published, online_tables: OnlineTables,
+                                  private_redis: RedisServer) -> None:
+    url = private_redis.url
+    env = stream_env(tmp_path, published.store_url, online_tables.locations.raw_root, url, url)
+    log = RedisEventLog(url)
+    online = RedisOnlineStore(url)
+    started = datetime.now(UTC)
+    process = indexer_process(env, "--consumer", "indexer-0", "--batch-count", "200")
+    try:
+        sources = {n: a.sources[n] for a in online_tables.artefacts.values() for n in streamed_sources(a)}
+        half = online_tables.days[: len(online_tables.days) // 2]
+        for day in half:
+            for name in sorted(sources):
+                replay(log, sources[name], online_tables.locations.raw_root, day)
+        private_redis.stop()  # mid-stream: the indexer is busy with the first half
+        private_redis.start()
+        for day in online_tables.days[len(half):]:
+            for name in sorted(sources):
+                replay(log, sources[name], online_tables.locations.raw_root, day)
+        wait_for(lambda: caught_up(log, online_tables.artefacts) and running_since(online, online_tables, started),
+                 180, "the indexer to reconnect and catch up")
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            kill9(process)
+    _check_everything(log, online, online_tables)
+    log.close()
+    online.close()
