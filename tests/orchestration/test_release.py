@@ -168,3 +168,22 @@ def test_an_artefact_failing_only_the_json_schema_is_refused_by_cli_publish_and_
     assert any(f.user_failure_data is not None and f.user_failure_data.description == verdict.refusal()
                for f in failures), failures
     assert store.current("test", FEATURE) is None
+
+
+def test_publishing_a_change_whose_plan_says_backfill_requests_the_reindex(batch_platform: Platform) -> None:
+    """Not only a new feature: an update whose impact is ``backfill`` asks the daemon to rebuild the window."""
+    keys = feature_keys("recent_closeups_v1")
+    first = batch_platform.run(selection(keys.release))
+    assert first.success
+    before = {b.backfill_id for b in batch_platform.instance.get_backfills()}
+
+    batch_platform.edit("sequences.py", "    max_length=100,\n    retention=timedelta(days=30),",
+                        "    max_length=120,\n    retention=timedelta(days=30),")  # what the snapshots hold
+    second = batch_platform.run(selection(keys.release))
+    assert second.success
+    published = next(m for m in second.asset_materializations_for_node(f"{keys.published.path[0]}__published"))
+    assert published.metadata["transition"].value == "update"
+    assert str(published.metadata["reindex"].value).startswith("backfill ")
+    new = [b for b in batch_platform.instance.get_backfills() if b.backfill_id not in before]
+    assert len(new) == 1 and new[0].tags.get("feature_platform/trigger", "").startswith("publish:")
+    assert str(published.metadata["reindex"].value).startswith(f"backfill {new[0].backfill_id}")
