@@ -135,8 +135,11 @@ def test_killed_at_random_moments_loses_and_duplicates_nothing(
             kills += 1
         producer.join(timeout=300)
         assert producer.error is None, producer.error
+        started = datetime.now(UTC)
         final = indexer_process(env, "--consumer", "indexer-0")
-        wait_for(lambda: caught_up(log, online_tables.artefacts), 180, "the indexer to catch up")
+        # Caught up may already hold when it starts: wait for its own heartbeat too (handlers installed).
+        wait_for(lambda: caught_up(log, online_tables.artefacts) and running_since(online, online_tables, started),
+                 180, "the indexer to catch up")
         final.send_signal(signal.SIGTERM)
         assert final.wait(timeout=60) == 0, final.stderr.read().decode() if final.stderr else ""
     finally:
