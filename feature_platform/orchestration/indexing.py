@@ -195,12 +195,3 @@ def certify_partition(
             "path": dg.MetadataValue.path(watermark_path(locations, keys.feature_id, day)),
         }
     )
-
-
-def _partition_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, partition: str) -> dict[str, Any]:
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
-        return {}
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
