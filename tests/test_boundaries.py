@@ -102,3 +102,57 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path: Path, module: str, imp
 
     results = _contract_results(tmp_path)
     assert {name for name, kept in results.items() if not kept} == broken
+
+
+def _private_imports_across_packages(package_dir: Path) -> list[tuple[str, str]]:
+    """``(importer, imported)`` pairs where a module imports a ``_private`` module or name that belongs to
+    a package it is not inside: the public ``__init__`` of each package is its API."""
+    import ast
+
+    found: list[tuple[str, str]] = []
+    for path in sorted(package_dir.rglob("*.py")):
+        parts = path.relative_to(package_dir.parent).with_suffix("").parts
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                segments = name.split(".")
+                private = next((i for i, s in enumerate(segments) if s[:1] == "_" and s[:2] != "__"), None)
+                if segments[0] != "feature_platform" or private is None:
+                    continue
+                owner = ".".join(segments[:private])
+                if package != owner and not package.startswith(owner + "."):
+                    found.append((module, name))
+    return found
+
+
+# The compiler installs the authoring API's construction log (where each config object was defined) while
+# it imports config modules; the two are one plane, and only the compiler does this.
+_PRIVATE_IMPORT_ALLOWED = {"feature_platform.compiler.discovery"}
+
+
+def test_orchestration_cli_and_runtimes_use_only_public_apis() -> None:
+    offenders = [
+        pair for pair in _private_imports_across_packages(REPO_ROOT / "feature_platform")
+        if pair[0] not in _PRIVATE_IMPORT_ALLOWED
+    ]
+    assert offenders == [], f"imports of another package's private modules: {offenders}"
+
+
+def test_private_import_check_finds_a_planted_import(tmp_path: Path) -> None:
+    package = tmp_path / "feature_platform"
+    (package / "orchestration").mkdir(parents=True)
+    (package / "runtimes" / "batch").mkdir(parents=True)
+    (package / "runtimes" / "batch" / "_tables.py").write_text("X = 1\n")
+    planted = "from feature_platform.runtimes.batch._tables import X\n"
+    (package / "runtimes" / "batch" / "_indexer.py").write_text(planted)  # inside the package: allowed
+    (package / "orchestration" / "x.py").write_text(planted)
+    assert _private_imports_across_packages(package) == [
+        ("feature_platform.orchestration.x", "feature_platform.runtimes.batch._tables"),
+        ("feature_platform.orchestration.x", "feature_platform.runtimes.batch._tables.X"),
+    ]

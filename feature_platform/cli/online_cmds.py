@@ -59,8 +59,7 @@ def serve(env: str | None, host: str, port: int, no_auth: bool, server: str, rou
     """Serve ENV's live features over HTTP (GET /v1/features/{feature}/users/{user}/sequence)."""
     import os
 
-    from feature_platform.runtimes.serve import app_from_settings
-    from feature_platform.runtimes.serve._factory import SERVE_ENV, SERVE_ROUTE
+    from feature_platform.runtimes.serve import APP_FACTORY, SERVE_ENV, SERVE_ROUTE, app_from_settings, run_granian
 
     config = settings()
     if no_auth:
@@ -69,10 +68,8 @@ def serve(env: str | None, host: str, port: int, no_auth: bool, server: str, rou
     click.echo(f"serving {target!r} on http://{host}:{port} (auth {'on' if config.serve_auth else 'off'}, "
                f"{server}, {route} route)")
     if server == "granian":
-        from feature_platform.runtimes.serve._granian import run_granian
-
         os.environ.update({SERVE_ENV: target, SERVE_ROUTE: route, "FP_SERVE_AUTH": str(config.serve_auth).lower()})
-        run_granian("feature_platform.runtimes.serve._factory:app_from_environment", host=host, port=port)
+        run_granian(APP_FACTORY, host=host, port=port)
         return
     import uvicorn
 

@@ -37,9 +37,7 @@ from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, Bulk
 from feature_platform.artefact import Artefact
 from feature_platform.orchestration.keys import feature_keys
 from feature_platform.orchestration.online import online_key
-from feature_platform.runtimes.batch import TableLocations
-from feature_platform.runtimes.batch._completeness import raw_days
-from feature_platform.runtimes.batch._indexer import day_start, retention_first_day
+from feature_platform.runtimes.batch import TableLocations, raw_days_in_window
 
 POLL_SECONDS = 5.0
 
@@ -94,10 +92,8 @@ def reindex_window(
         return None
     last = date.fromisoformat(latest)
     first_partition = partitions_def.get_first_partition_key()
-    first = retention_first_day(day_start(last + timedelta(days=1)), artefact)
-    if first_partition is not None:
-        first = max(first, date.fromisoformat(first_partition))
-    days = raw_days(artefact, locations, first, last)
+    not_before = date.fromisoformat(first_partition) if first_partition is not None else None
+    days = raw_days_in_window(artefact, locations, last, not_before)
     return (min(days), max(days)) if days else None
 
 

@@ -30,9 +30,12 @@ import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from feature_platform.orchestration.keys import DATA_CONTRACT, FeatureKeys
-from feature_platform.runtimes.batch import TableLocations, certified_days, read_certification
-from feature_platform.runtimes.batch._tables import FeatureTables
-from feature_platform.runtimes.batch._watermark import watermark_key
+from feature_platform.runtimes.batch import (
+    TableLocations,
+    is_indexed,
+    read_certification,
+    revoke_certifications_from,
+)
 
 
 def contract_checks(keys: FeatureKeys) -> list[dg.AssetCheckKey]:
@@ -64,7 +67,7 @@ def refusals(instance: dg.DagsterInstance, keys: FeatureKeys, day: date, locatio
         reasons.append(f"the latest indexing of {partition} failed (run {failed[0].run_id[:8]}); the tables "
                        "live are an earlier version")
     previous = day - timedelta(days=1)
-    if FeatureTables(keys.feature_id, locations).manifest(previous) is not None and read_certification(
+    if is_indexed(keys.feature_id, previous, locations) and read_certification(
         keys.feature_id, previous, locations
     ) is None:
         reasons.append(f"{previous.isoformat()}, which the snapshot of {partition} builds on, is indexed but "
@@ -74,8 +77,4 @@ def refusals(instance: dg.DagsterInstance, keys: FeatureKeys, day: date, locatio
 
 def revoke_from(locations: TableLocations, feature_id: str, day: date) -> list[date]:
     """Revoke the certification of ``day`` and every later day (latest first); returns the days revoked."""
-    revoked = [d for d in certified_days(feature_id, locations) if d >= day]
-    storage = locations.storage()
-    for certified in reversed(revoked):
-        storage.delete(watermark_key(feature_id, certified))
-    return revoked
+    return revoke_certifications_from(locations, feature_id, day)

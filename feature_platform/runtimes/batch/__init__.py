@@ -105,6 +105,7 @@ Training sets
     timestamp is refused (:class:`~feature_platform.errors.SourceDataError`), never silently dropped.
 """
 
+from feature_platform.runtimes.batch._completeness import raw_days_in_window
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot, stale_snapshots
@@ -114,8 +115,10 @@ from feature_platform.runtimes.batch._watermark import (
     Certification,
     certified_days,
     certify_day,
+    is_indexed,
     latest_certified_day,
     read_certification,
+    revoke_certifications_from,
     watermark_path,
 )
 
@@ -130,10 +133,13 @@ __all__ = [
     "certify_day",
     "index_day",
     "index_days",
+    "is_indexed",
     "latest_certified_day",
+    "raw_days_in_window",
     "read_certification",
     "read_events",
     "read_snapshot",
+    "revoke_certifications_from",
     "snapshot_columns",
     "snapshot_schema",
     "stale_snapshots",

@@ -13,7 +13,7 @@ them, so the check costs one listing per source.
 from __future__ import annotations
 
 import contextlib
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import table_root
@@ -53,3 +53,15 @@ def missing_days(
     last = date.fromordinal(before.toordinal() - 1)
     done = set(indexed)
     return sorted(d for d in raw_days(artefact, locations, first, last) if d not in done)
+
+
+def raw_days_in_window(
+    artefact: Artefact, locations: TableLocations, last: date, not_before: date | None = None
+) -> set[date]:
+    """Days with raw data in the retention window of the snapshot of ``last`` (as of ``last`` + 1 day,
+    00:00 UTC), and not before ``not_before``: the days a (re)published feature must be indexed over."""
+    as_of = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
+    first = (as_of - timedelta(seconds=artefact.feature.retention_seconds)).date()  # as the indexer's window
+    if not_before is not None:
+        first = max(first, not_before)
+    return raw_days(artefact, locations, first, last)

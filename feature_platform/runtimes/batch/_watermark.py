@@ -121,3 +121,18 @@ def latest_certified_day(feature_id: str, locations: TableLocations) -> date | N
     """The most recent certified day of ``feature_id``, or None if no day is certified."""
     days = certified_days(feature_id, locations)
     return days[-1] if days else None
+
+
+def is_indexed(feature_id: str, day: date, locations: TableLocations) -> bool:
+    """Whether ``day`` has been indexed (its manifest, the commit point of its tables, exists)."""
+    return FeatureTables(feature_id, locations).manifest(day) is not None
+
+
+def revoke_certifications_from(locations: TableLocations, feature_id: str, day: date) -> list[date]:
+    """Revoke the certification of ``day`` and of every later day, latest first, so a reader never sees
+    a certified day above an uncertified one it builds on. Returns the days revoked."""
+    revoked = [d for d in certified_days(feature_id, locations) if d >= day]
+    storage = locations.storage()
+    for certified in reversed(revoked):
+        storage.delete(watermark_key(feature_id, certified))
+    return revoked

@@ -26,6 +26,7 @@ from feature_platform.runtimes.online._codec import (
     TailEvent,
     decode_blob,
     encode_snapshot,
+    from_micros,
     to_micros,
 )
 from feature_platform.runtimes.online._factory import open_online_store, open_online_store_from_settings
@@ -65,6 +66,7 @@ __all__ = [
     "batch_end",
     "decode_blob",
     "encode_snapshot",
+    "from_micros",
     "load_day",
     "load_snapshot",
     "open_online_store",

@@ -6,11 +6,15 @@ moves) and sequences from the online store; it never imports Dagster, the author
 
 from feature_platform.runtimes.serve._app import MAX_BATCH_USERS, create_app
 from feature_platform.runtimes.serve._auth import ApiKey, ApiKeys, Authoriser, hash_key, load_api_keys
-from feature_platform.runtimes.serve._factory import app_from_settings
+from feature_platform.runtimes.serve._factory import APP_FACTORY, SERVE_ENV, SERVE_ROUTE, app_from_settings
+from feature_platform.runtimes.serve._granian import run_granian
 from feature_platform.runtimes.serve._registry import LiveFeatures, LoadedFeature
 
 __all__ = [
+    "APP_FACTORY",
     "MAX_BATCH_USERS",
+    "SERVE_ENV",
+    "SERVE_ROUTE",
     "ApiKey",
     "ApiKeys",
     "Authoriser",
@@ -20,4 +24,5 @@ __all__ = [
     "create_app",
     "hash_key",
     "load_api_keys",
+    "run_granian",
 ]

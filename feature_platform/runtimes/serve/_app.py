@@ -40,8 +40,8 @@ from feature_platform.runtimes.online import (
     ServedSequence,
     assemble,
     batch_end,
+    from_micros,
 )
-from feature_platform.runtimes.online._codec import from_micros
 from feature_platform.runtimes.serve import _encode as enc
 from feature_platform.runtimes.serve._auth import Authoriser, presented_key
 from feature_platform.runtimes.serve._fast import fast_sequence

@@ -15,6 +15,8 @@ from feature_platform.store import open_store_from_settings
 
 SERVE_ENV = "FP_SERVE_ENV"
 SERVE_ROUTE = "FP_SERVE_ROUTE"
+# The import string of the factory below, for servers that import the app in their own worker (granian).
+APP_FACTORY = f"{__name__}:app_from_environment"
 
 
 def app_from_settings(settings: PlatformSettings, env: str, *, clock: Clock = utc_now,
