@@ -9,32 +9,37 @@ Tables
 ------
 Under ``<tables_root>/<feature_id>/`` (a local directory or ``s3://bucket/prefix``)::
 
-    events/dt=D/part-00000.parquet      enriched, normalised events that ARRIVED in raw partition D
-    rejects/dt=D/part-00000.parquet     malformed raw rows of partition D, with their reasons
-    snapshots/dt=D/part-00000.parquet   every user's sequence as of D+1 00:00 UTC (long form)
-    _manifests/dt=D.json                written last: the day is complete (hash, counts, reasons, inputs)
+    events/dt=D/part-H.parquet          enriched, normalised events that ARRIVED in raw partition D
+    rejects/dt=D/part-H.parquet         malformed raw rows of partition D, with their reasons
+    snapshots/dt=D/part-H.parquet       every user's sequence as of D+1 00:00 UTC (long form)
+    _manifests/dt=D.json                the commit point: the three files, hashes, counts, reasons, inputs
+    watermark/dt=D/part-00000.parquet   the day is certified (``._watermark``)
 
-Exactly one file per partition, so DuckDB (``read_parquet('<root>/<f>/events/*/*.parquet',
-hive_partitioning=true)``) and polars (``scan_parquet(..., hive_partitioning=True)``) read the tables
-with no help; the partition column ``dt`` comes from the path.
+``H`` is the first 20 hex digits of the file's sha256. One live file per partition and table, so DuckDB
+(``read_parquet('<root>/<f>/events/*/*.parquet', hive_partitioning=true)``) and polars
+(``scan_parquet(..., hive_partitioning=True)``) read the tables with no help; ``dt`` comes from the path.
 
-Atomicity. Everything is computed before anything visible changes: the day's events are collected
-in memory, and the events and snapshot files are streamed to *staged* files (locally a hidden
-``.*.tmp`` file in the target directory, which no ``*.parquet`` glob matches; for S3 a local temporary
-file). Then the day's manifest is deleted, the three files are published one by one, and the new
-manifest is written. Each file is published atomically: locally the staged file is fsynced and renamed
-over the final name with ``os.replace``; on S3 one upload (an object is replaced as a whole when the
-request, or the whole multipart upload, completes). A reader therefore sees the old or the new file,
-never part of one, and while a day is being rewritten it has no manifest, so :func:`read_events`,
-:func:`read_snapshot`, training sets and the next day's snapshot ignore it. Output is deterministic
-(sorted rows, row groups of exactly 122,880 rows, fixed Parquet options, no wall-clock time in the
-manifest): re-indexing a day from the same input rewrites byte-identical files.
+Atomicity. Everything is computed and checked before anything visible changes: the large files are
+streamed to *staged* files (locally a hidden ``.*.tmp`` file in the target directory, which no
+``*.parquet`` glob matches; for S3 a local temporary file) and checked against the pandera data
+contracts (:mod:`.contracts`) on their way, the snapshot one user range at a time. A contract failure
+(:class:`~feature_platform.errors.ContractViolationError`) discards the staged files and the previous
+version of the day stays live. Otherwise the files are published beside the live ones under their
+content-hashed names (locally fsync + ``os.replace``; on S3 one upload), the manifest is replaced in one
+atomic write — the swap a reader going through the manifest sees, old day or new day, never a mix — and
+only then are the files no manifest names removed. Output is deterministic (sorted rows, row groups of
+exactly 122,880 rows, fixed Parquet options, no wall-clock time in the manifest): re-indexing a day from
+the same input rewrites byte-identical files under the same names.
 
 Memory. A day holds its own events in memory (plus the engine's plan while it collects them). The
 snapshot, which grows with users times ``max_length`` and is the largest table by far, is never held
 whole: snapshot(D-1) is read two row groups at a time, each slice is cut at a user boundary, advanced
 with that user range's new events and streamed into snapshot(D)'s file (``._snapshot``). Peak memory is
 therefore one day's events plus a constant, whatever the history or the number of users.
+
+Completeness. Every day of a snapshot's window with raw data must be indexed (``._completeness``), else
+:class:`~feature_platform.errors.IncompleteHistoryError` unless ``allow_gaps``; the manifest records the
+days missed. Only a complete, current, contract-clean day can be certified (``._watermark``).
 
 events/dt=D
     The feature's events (``engine.events_schema``: entity key, then the feature's fields, then any
