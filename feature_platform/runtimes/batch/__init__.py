@@ -105,6 +105,7 @@ Training sets
     timestamp is refused (:class:`~feature_platform.errors.SourceDataError`), never silently dropped.
 """
 
+from feature_platform.runtimes.batch._files import STALE_STAGING_SECONDS, sweep_stale_staging, write_parquet_file
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot, stale_snapshots
@@ -122,6 +123,7 @@ from feature_platform.runtimes.batch._watermark import (
 __all__ = [
     "SEQUENCE",
     "SEQUENCE_LENGTH",
+    "STALE_STAGING_SECONDS",
     "Certification",
     "DayIndexResult",
     "TableLocations",
@@ -137,5 +139,7 @@ __all__ = [
     "snapshot_columns",
     "snapshot_schema",
     "stale_snapshots",
+    "sweep_stale_staging",
     "watermark_path",
+    "write_parquet_file",
 ]
