@@ -78,6 +78,9 @@ def demo_data_command(
         manifest = generate(config, out, progress=progress, workers=workers)
     except DemoDataError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # no space left, permission denied: one line, exit 1, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
     elapsed = time.perf_counter() - started
     totals = manifest["totals"]
     if not quiet:
