@@ -223,3 +223,62 @@ def test_training_set_removes_stale_staging_files_but_not_a_live_one(
     assert not stale.exists() and not legacy.exists()
     assert live.exists() and other.exists()
     assert pl.read_parquet(out).height == 2
+
+
+def test_batch_index_removes_a_killed_runs_staged_files_but_not_a_live_runs(env: dict[str, str]) -> None:
+    locations = TableLocations(raw_root=env["FP_RAW_DATA_ROOT"], tables_root=env["FP_TABLES_ROOT"])
+    day_dir = Path(env["FP_TABLES_ROOT"]) / locations.partition_dir_key("recent_searches_v1", "events", DAYS[0])
+    day_dir.mkdir(parents=True)
+    stale = day_dir / ".part-pending.parquet.0123456789abcdef.tmp"  # SIGKILLed while writing
+    stale.write_bytes(b"PAR1 half")
+    two_hours_ago = time.time() - 2 * STALE_STAGING_SECONDS
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    live = day_dir / ".part-pending.parquet.fedcba9876543210.tmp"  # another run indexing the day now
+    live.write_bytes(b"PAR1 in progress")
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
+                                      DAYS[0].isoformat()], env=env)
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert live.exists()
+    assert pl.read_parquet(day_dir / "*.parquet").height > 0
+
+
+def test_batch_index_on_a_full_disk_is_one_line_and_publishes_nothing(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feature_platform.storage.local as local
+
+    def full_disk(local_path: str, data: bytes) -> None:
+        raise local.StoreError(f"cannot write {local_path}: [Errno {errno.ENOSPC}] {os.strerror(errno.ENOSPC)}")
+
+    monkeypatch.setattr(local, "_write_file", full_disk)  # the rejects file and the manifest go through it
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
+                                      DAYS[0].isoformat()], env=env)
+    assert "No space left on device" in _one_error_line(result)
+    locations = TableLocations(raw_root=env["FP_RAW_DATA_ROOT"], tables_root=env["FP_TABLES_ROOT"])
+    assert not Path(locations.manifest_file("recent_searches_v1", DAYS[0])).exists()
+    tables = Path(env["FP_TABLES_ROOT"])
+    assert [p for p in tables.rglob(".*") if p.is_file()] == []  # no staged file left behind
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_batch_index_days_out_of_range_are_one_line(day: str, env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date", day], env=env)
+    assert f"cannot index {day}: days run from 2000-01-01" in _one_error_line(result)
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1999-12-31T12:00:00Z"])
+def test_training_set_examples_out_of_range_are_one_line(
+    when: str, env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    examples = tmp_path / "ends.csv"
+    examples.write_text(f"user_id,timestamp\n1000001,2026-11-02T00:00:00Z\n1000002,{when}\n")
+    result = _training_set(env, examples, tmp_path / "out.parquet")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    line = _one_error_line(result)
+    if when.startswith("0001"):  # the ISO-8601 parser already refuses year 1
+        assert "null or unreadable 'user_id' or 'timestamp' (first: row 1:" in line
+    else:
+        assert "1 example row(s) have a 'timestamp' outside the days the tables can hold" in line
+        assert "2000-01-01 to 9999-12-30 (first: row 1:" in line
+    assert not (tmp_path / "out.parquet").exists()

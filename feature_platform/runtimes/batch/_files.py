@@ -17,6 +17,7 @@ import contextlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -36,16 +37,24 @@ def staging_path(final: Path) -> Path:
 def sweep_stale_staging(final: Path, *, older_than: float = STALE_STAGING_SECONDS) -> list[Path]:
     """Remove the staging files of ``final`` (and the legacy ``.<name>.tmp``) not modified for ``older_than``
     seconds; returns the ones removed. Files that vanish meanwhile are skipped."""
-    removed: list[Path] = []
     prefix = f".{final.name}{STAGING_MARK}"
     legacy = f".{final.name}.tmp"
+    return sweep_stale_files(final.parent, lambda name: name.startswith(prefix) or name == legacy, older_than)
+
+
+def sweep_stale_files(
+    directory: Path, matches: Callable[[str], bool], older_than: float = STALE_STAGING_SECONDS
+) -> list[Path]:
+    """Remove the files of ``directory`` whose name ``matches`` and that were not modified for
+    ``older_than`` seconds; returns the ones removed (a missing directory has none)."""
+    removed: list[Path] = []
     cutoff = time.time() - older_than
     try:
-        entries = list(os.scandir(final.parent))
-    except FileNotFoundError:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
         return removed
     for entry in entries:
-        if not (entry.name.startswith(prefix) or entry.name == legacy):
+        if not matches(entry.name):
             continue
         try:
             if entry.stat(follow_symlinks=False).st_mtime > cutoff:

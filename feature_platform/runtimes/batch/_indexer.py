@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
@@ -30,6 +31,7 @@ from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.engine.validation import MIN_EVENT_TIME, REASON_SEPARATOR
 from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
 from feature_platform.runtimes.batch._completeness import missing_days
+from feature_platform.runtimes.batch._files import sweep_stale_files
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
     REJECTS,
@@ -49,6 +51,7 @@ from feature_platform.runtimes.batch.contracts import (
     events_contract,
     snapshot_contract,
 )
+from feature_platform.storage.local import LocalObjectStorage
 
 EVENTS_ORDER = (TIMESTAMP, EVENT_ID, EVENT_TYPE)
 """Sort order of an events partition (ascending): unique once replays are dropped."""
@@ -263,6 +266,7 @@ def _index(
     tally = ContractTally(snapshot_contract(artefact, day)) if check_contracts else None
 
     storage = tables.storage
+    sweep_stale_stages(tables, day)
     with (
         storage.stage(_pending_key(tables, EVENTS, day)) as events_file,
         storage.stage(_pending_key(tables, SNAPSHOTS, day)) as snapshot_file,
@@ -326,6 +330,20 @@ def _index(
         snapshot_sha256=manifest.snapshot.sha256,
         missing_days=list(gaps),
     )
+
+
+def sweep_stale_stages(tables: FeatureTables, day: date) -> list[Path]:
+    """Remove the staged files (``.<name>.<uuid>.tmp``) a killed or failed run left in ``day``'s partition
+    directories of local tables — only those untouched for ``STALE_STAGING_SECONDS``: another run may be
+    indexing the same day right now and writing its own (see :mod:`feature_platform.runtimes.batch._files`)."""
+    storage = tables.storage
+    if not isinstance(storage, LocalObjectStorage):
+        return []  # S3 stages in the local temporary directory, and an upload is atomic
+    removed: list[Path] = []
+    for table in (EVENTS, REJECTS, SNAPSHOTS):
+        directory = storage.root / tables.locations.partition_dir_key(tables.feature_id, table, day)
+        removed += sweep_stale_files(directory, lambda name: name.startswith(".") and name.endswith(".tmp"))
+    return removed
 
 
 def _pending_key(tables: FeatureTables, table: Table, day: date) -> str:
