@@ -222,8 +222,21 @@ def contract_rejects(
         if selection is not None:
             rows = rows.filter(selection)
         fields = {f.name: f for f in compiled.fields}
+        declared = {c.name: c for c in artefact.sources[compiled.source].columns}
         ts_inputs = sorted(fields["timestamp"].expr.columns()) if "timestamp" in fields else []
-        ts_inputs_null = pl.all_horizontal([pl.col(c).is_null() for c in ts_inputs] or [pl.lit(True)])
+        # as the plan does, on the values as read: a value out of range was there, it is not a null
+        ts_inputs_null = pl.all_horizontal(
+            [
+                pl.col(c).is_null()
+                & ~pl.col(_RANGE_REASON)
+                .str.split(REASON_SEPARATOR)
+                .list.contains(out_of_range_reason(c, declared[c]))
+                .fill_null(False)
+                for c in ts_inputs
+                if c in declared
+            ]
+            or [pl.lit(True)]
+        )
         normalised = rows.select(
             *executor.mapping(),
             pl.col(SOURCE_REASON),
@@ -288,7 +301,16 @@ def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
     if directory.startswith("s3://"):
         return _list_s3(directory, options or {})
     if "://" in directory:  # another object store: let polars expand the glob, as one input
-        return [f"{directory}/*.parquet"]
+        pattern = f"{directory}/*.parquet"
+        try:
+            pl.scan_parquet(pattern, storage_options=options, hive_partitioning=False).collect_schema()
+        except FileNotFoundError:
+            return []
+        except pl.exceptions.PolarsError as exc:
+            text = str(exc).lower()
+            if "expanded paths were empty" in text or "no such file" in text or "not found" in text:
+                return []
+        return [pattern]
     try:
         names = sorted(entry.name for entry in os.scandir(directory) if entry.is_file())
     except (FileNotFoundError, NotADirectoryError):

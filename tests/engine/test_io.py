@@ -361,3 +361,12 @@ def test_files_named_as_hidden_or_underscored_are_not_data(tmp_path: Path, engag
     scan = scan_source(engagements.sources["engagement_events"], str(tmp_path), [DAY1])
     assert scan.files == (str(folder / "part-0.parquet"),)
     assert scan.frame.collect().height == 5
+
+
+def test_a_timestamp_input_out_of_range_is_not_called_a_null_timestamp(tmp_path: Path, engagements: Artefact) -> None:
+    narrow = _declare(engagements, "engagement_events", event_ts_ms={"dtype": DType.INT32})
+    rows = [engagement("late", 1, "save", event_ts_ms=2**40), engagement("no-time", 1, "save", event_ts_ms=None)]
+    _two_files(tmp_path, engagements, frame(engagements, "engagement_events", rows))
+    _, rejects = _scan_day(narrow, tmp_path)
+    reasons = {r["event_id"]: r["reason"] for r in rejects.to_dicts() if r["event_id"] in {"late", "no-time"}}
+    assert reasons == {"late": "unparseable timestamp; event_ts_ms out of range for int32", "no-time": "null timestamp"}
