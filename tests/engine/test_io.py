@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import uuid
 from datetime import date
 from pathlib import Path
@@ -370,3 +372,16 @@ def test_a_timestamp_input_out_of_range_is_not_called_a_null_timestamp(tmp_path:
     _, rejects = _scan_day(narrow, tmp_path)
     reasons = {r["event_id"]: r["reason"] for r in rejects.to_dicts() if r["event_id"] in {"late", "no-time"}}
     assert reasons == {"late": "unparseable timestamp; event_ts_ms out of range for int32", "no-time": "null timestamp"}
+
+
+def test_an_unlistable_partition_is_an_error_not_a_missing_day(
+    raw_root: Path, engagements: Artefact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feature_platform.engine.io as io_module
+
+    def denied(path: Any) -> Any:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(io_module.os, "scandir", denied)
+    with pytest.raises(SourceDataError, match=r"cannot list .*engagement_events/dt=2024-01-01: Permission denied"):
+        scan_source(engagements.sources["engagement_events"], str(raw_root), [DAY1], allow_missing=True)
