@@ -22,6 +22,7 @@ from feature_platform.runtimes.batch import (
     TableLocations,
     build_training_set,
     index_days,
+    write_parquet_file,
 )
 from feature_platform.store import open_store_from_settings
 
@@ -105,10 +106,7 @@ def training_set(env: str | None, feature: str, examples_path: Path, out: Path, 
     started = time.perf_counter()
     frame = build_training_set(artefact, examples, locations, user_column=user_column, time_column=time_column)
     elapsed = time.perf_counter() - started
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.write_parquet(tmp)
-    tmp.replace(out)
+    write_parquet_file(frame, out)  # staged and renamed: a failure leaves no half-written file at --out
     empty = frame.filter(pl.col(SEQUENCE_LENGTH) == 0).height
     lengths = frame.get_column(SEQUENCE_LENGTH)
     mean = lengths.sum() / frame.height if frame.height else 0.0

@@ -5,6 +5,7 @@ The command object is :data:`demo_data_command`; the CLI package registers it.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,11 @@ def demo_data_command(
         manifest = generate(config, out, progress=progress, workers=workers)
     except DemoDataError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # no space left, permission denied: one line, exit 1, no traceback
+        if _debug():
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
     elapsed = time.perf_counter() - started
     totals = manifest["totals"]
     if not quiet:
@@ -95,4 +101,13 @@ def demo_data_command(
         f"{totals['defect_rate']:.2%}) to {out} in {elapsed:.2f}s ({rate:,.0f} events/s); "
         f"see {out / MANIFEST_NAME}",
         fg="green",
+    )
+
+
+def _debug() -> bool:
+    """``feature-platform --debug demo-data …`` (or ``FP_DEBUG=1``): let an I/O error through with its traceback."""
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    return bool(root is not None and isinstance(root.obj, dict) and root.obj.get("debug")) or (
+        os.environ.get("FP_DEBUG") == "1"
     )

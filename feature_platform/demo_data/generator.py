@@ -17,9 +17,15 @@ rows are written in a total order (arrival time, then generation order); Parquet
 ``_demo_data.json`` has sorted keys and no wall-clock time. The same parameters give byte-identical
 files (with the same polars version).
 
-Tables are generated into a staging folder inside the output directory and then swapped in, replacing
-a previous demo data set there; a directory holding these tables *without* ``_demo_data.json`` is not
-ours and is refused rather than overwritten.
+Tables are generated into a staging folder inside the output directory (``.demo_data.staging``, with
+the manifest) and then swapped in, replacing a previous demo data set there; the staging folder is
+removed only once the manifest is in place. A directory holding these tables *without*
+``_demo_data.json`` is not ours and is refused rather than overwritten — unless the staging folder is
+there too: then a run of this command failed or was killed while swapping in, and the next run takes
+over. The output directory belongs to the run writing it (one run per ``--out`` at a time), so a run
+removes whatever staging folder a failed or killed run left there before it starts; a failure (no space
+left, permission denied) removes its own staging folder and never leaves a half-written file under a
+final name.
 """
 
 from __future__ import annotations
@@ -182,25 +188,27 @@ def _prepare_out_dir(out: Path) -> Path:
         raise DemoDataError(msg)
     out.mkdir(parents=True, exist_ok=True)
     ours = [name for name in ALL_TABLES if (out / name).exists()]
-    if ours and not (out / MANIFEST_NAME).exists():
+    staging = out / STAGING_NAME
+    if ours and not (out / MANIFEST_NAME).exists() and not staging.exists():
         msg = (f"{out} already holds {', '.join(ours)} but no {MANIFEST_NAME}: not a demo data set this "
                "command wrote, so it will not overwrite it; choose another --out")
         raise DemoDataError(msg)
-    staging = out / STAGING_NAME
-    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)  # left by a failed or killed run: this directory is ours
+    (out / f".{MANIFEST_NAME}.tmp").unlink(missing_ok=True)  # what older versions staged the manifest as
     staging.mkdir()
     return staging
 
 
 def _swap_in(staging: Path, out: Path, manifest: dict[str, Any]) -> None:
+    """Move the staged tables and manifest into ``out``. The staging folder goes last, so a failure half
+    way leaves it there and the next run knows the directory is ours (see the module docstring)."""
+    (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     for name in ALL_TABLES:
         shutil.rmtree(out / name, ignore_errors=True)
         os.replace(staging / name, out / name)
+    os.replace(staging / MANIFEST_NAME, out / MANIFEST_NAME)
     shutil.rmtree(staging, ignore_errors=True)
-    tmp = out / f".{MANIFEST_NAME}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, out / MANIFEST_NAME)
 
 
 _DEFECT_KEYS = {
@@ -242,7 +250,12 @@ def generate(config: DemoDataConfig, out: Path, progress: Callable[[str], None] 
         raise
     writer.close()
     manifest = _manifest(config, tables)
-    _swap_in(staging, out, manifest)
+    try:
+        _swap_in(staging, out, manifest)
+    except BaseException:
+        if not any((out / name).exists() for name in ALL_TABLES):  # nothing was swapped in yet
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     return manifest
 
 

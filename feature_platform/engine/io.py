@@ -6,14 +6,44 @@ or used as is when it is an ``s3://`` URL or an absolute local path)::
     <raw_root>/<batch.path>/<partition_key>=YYYY-MM-DD/*.parquet     events sources, one dir per day
     <raw_root>/<batch.path>/*.parquet                                 lookup tables
 
-``raw_root`` may be a local directory or ``s3://bucket/prefix``; ``storage_options`` go to polars as
-they are (e.g. ``{"aws_endpoint_url": ..., "aws_region": ..., "aws_allow_http": "true"}``).
+Files whose names start with ``.`` or ``_`` are not data (hidden staging files of a writer still at
+work, ``_SUCCESS`` markers) and are never read. ``raw_root`` may be a local directory or
+``s3://bucket/prefix``; ``storage_options`` go to polars as they are (e.g. ``{"aws_endpoint_url": ...,
+"aws_region": ..., "aws_allow_http": "true"}``).
 
-Each day's schema is checked *before* any plan is built: a file missing a column the artefact
-reads fails with :class:`SourceDataError` naming the column, the source, the day and the config
-objects that read it; a column whose type cannot hold the declared type fails the same way. Declared
-columns nobody reads may be absent (they become typed nulls). The frame has exactly the source's
-declared columns, cast to their declared types, plus ``_ingest_day`` (Date) for events sources.
+**Every file** of a day (or of a lookup table) is checked on its own *before* any plan is built — files
+of one partition may come from different writers and their schemas may drift. What happens to each
+kind of bad raw input:
+
+=============================================  ============================================================
+the file …                                     outcome
+=============================================  ============================================================
+is not Parquet, is truncated, cannot be read   :class:`SourceDataError` naming the file, source and day
+                                               (a whole file cannot be rejected row by row)
+lacks a column the artefact reads              :class:`SourceDataError` naming the file, column, source,
+                                               day and the config objects that read it
+lacks a column declared ``nullable=False``     :class:`SourceDataError` naming the file, column and day
+has a column of a type that cannot hold the    :class:`SourceDataError` naming the file, column, both types
+declared one (a string for an ``int64``, …)    and the day
+has an integer column wider than declared      read; each row whose value does not fit is a **row
+(``int64`` in the file, ``int32`` declared)    reject** with reason ``<column> out of range for <type>``
+has a null in a ``nullable=False`` column      each such row is a **row reject** with reason
+                                               ``null <column>``
+=============================================  ============================================================
+
+A row reject of the source's declared schema (a *contract breach*) is decided per row and per event
+type exactly as the plan decides its own rejects (:mod:`feature_platform.engine.validation`): only
+rows an event type selects are its rejects, with every reason that applies — the plan's reasons
+first, then the source's in column order. ``null <column>`` is not repeated when the very null is
+already reported as ``null event_id`` / ``null user_id`` / ``null timestamp`` of a field computed
+from that column. :func:`contract_rejects` builds them from :attr:`SourceScan.breaches`. A row of a
+lookup table that breaks its declared schema is not used: the events that would join it get a lookup
+miss, as for a key the table lacks (a null key never matches anyway; a lookup row is not an event, so
+it has no rejects table).
+
+Declared columns nobody reads and that are nullable may be absent (they become typed nulls). The
+frame has exactly the source's declared columns, cast to their declared types, plus ``_ingest_day``
+(Date) for events sources.
 """
 
 from __future__ import annotations
@@ -21,24 +51,67 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 from polars._typing import PolarsDataType
 
-from feature_platform.artefact.format import CompiledSource
+from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine.dtypes import polars_schema
+from feature_platform.engine.executors import executor_for
 from feature_platform.engine.requirements import Requirements, check_columns
-from feature_platform.engine.validation import INGEST_DAY
+from feature_platform.engine.validation import (
+    INGEST_DAY,
+    NULL_EVENT_ID,
+    NULL_TIMESTAMP,
+    NULL_USER_ID,
+    REASON_SEPARATOR,
+    REJECTS_SCHEMA,
+    null_column_reason,
+    out_of_range_reason,
+    reason_expr,
+)
 from feature_platform.errors import SourceDataError
+
+SOURCE_REASON = "__fp_source_reason"
+"""Column of :attr:`SourceScan.breaches`: the source reasons of the row, joined by ``"; "``."""
+RAW_JSON = "__fp_raw"
+"""Column of :attr:`SourceScan.breaches`: the raw row as JSON (an out-of-range value as it was read)."""
+SOURCE_FILE = "__fp_file"
+"""Column of :attr:`SourceScan.breaches`: the file the row was read from."""
+
+_RANGE_REASON = "__fp_range_reason"
+_NULL_FLAG = "__fp_null_"
+_TS_INPUTS_NULL = "__fp_timestamp_inputs_null"
+_PLAN_REASON = "__fp_plan_reason"
+
+_INT_RANGES: dict[PolarsDataType, tuple[int, int]] = {
+    pl.Int8: (-(2**7), 2**7 - 1),
+    pl.Int16: (-(2**15), 2**15 - 1),
+    pl.Int32: (-(2**31), 2**31 - 1),
+    pl.Int64: (-(2**63), 2**63 - 1),
+    pl.UInt8: (0, 2**8 - 1),
+    pl.UInt16: (0, 2**16 - 1),
+    pl.UInt32: (0, 2**32 - 1),
+    pl.UInt64: (0, 2**64 - 1),
+}
 
 
 @dataclass(frozen=True)
 class SourceScan:
-    """A lazily scanned source, and the requested days that had no partition (``allow_missing``)."""
+    """A lazily scanned source, and the requested days that had no partition (``allow_missing``).
+
+    ``frame`` holds the rows that keep the source's declared schema; ``breaches`` the rows that break
+    it (a null in a ``nullable=False`` column, an integer out of its declared type's range): the
+    declared columns, ``_ingest_day`` for events sources, and :data:`SOURCE_REASON`, :data:`RAW_JSON`,
+    :data:`SOURCE_FILE`. Turn them into rejects with :func:`contract_rejects`.
+    """
 
     frame: pl.LazyFrame
     missing_days: tuple[date, ...] = ()
+    breaches: pl.LazyFrame | None = None
+    files: tuple[str, ...] = ()
 
 
 def table_root(source: CompiledSource, raw_root: str) -> str:
@@ -52,10 +125,15 @@ def table_root(source: CompiledSource, raw_root: str) -> str:
     return f"{raw_root.rstrip('/')}/{path.strip('/')}"
 
 
+def partition_dir(source: CompiledSource, raw_root: str, day: date) -> str:
+    """The directory of one day of an events source."""
+    key = source.batch.partition_key if source.batch is not None else "dt"
+    return f"{table_root(source, raw_root)}/{key}={day.isoformat()}"
+
+
 def partition_glob(source: CompiledSource, raw_root: str, day: date) -> str:
     """The files of one day of an events source."""
-    key = source.batch.partition_key if source.batch is not None else "dt"
-    return f"{table_root(source, raw_root)}/{key}={day.isoformat()}/*.parquet"
+    return f"{partition_dir(source, raw_root, day)}/*.parquet"
 
 
 def scan_source(
@@ -72,31 +150,37 @@ def scan_source(
     ``needed_by`` (from :func:`~feature_platform.engine.requirements.required_columns`) names the
     columns that must be present and who reads them. A day with no partition raises
     :class:`SourceDataError` naming the source and every missing day, unless ``allow_missing``, in
-    which case it is skipped and reported in :attr:`SourceScan.missing_days`.
+    which case it is skipped and reported in :attr:`SourceScan.missing_days`. Every file is checked
+    on its own (see the module docstring).
     """
     needs: Requirements = needed_by or {}
     options = dict(storage_options) if storage_options is not None else None
     if source.kind == "lookup":
-        pattern = f"{table_root(source, raw_root)}/*.parquet"
-        scanned = _probe(pattern, options, source.name, "lookup table")
-        if scanned is None:
-            msg = f"lookup table of source '{source.name}' has no Parquet files at {pattern}"
+        root = table_root(source, raw_root)
+        files = _list_parquet(root, options)
+        if not files:
+            msg = f"lookup table of source '{source.name}' has no Parquet files at {root}/*.parquet"
             raise SourceDataError(msg)
-        return SourceScan(_conform(*scanned, source, needs, where=pattern))
+        good, bad = _read_files(files, options, source, needs, what="lookup table")
+        return SourceScan(good, breaches=bad, files=tuple(files))
 
     if days is None:
         msg = f"source '{source.name}' is a day-partitioned event log; say which days to read"
         raise SourceDataError(msg)
-    frames: list[pl.LazyFrame] = []
+    goods: list[pl.LazyFrame] = []
+    bads: list[pl.LazyFrame] = []
+    every: list[str] = []
     missing: list[date] = []
     for day in sorted(set(days)):
-        pattern = partition_glob(source, raw_root, day)
-        scanned = _probe(pattern, options, source.name, f"day {day.isoformat()}")
-        if scanned is None:
+        files = _list_parquet(partition_dir(source, raw_root, day), options)
+        if not files:
             missing.append(day)
             continue
-        conformed = _conform(*scanned, source, needs, where=f"day {day.isoformat()}, {pattern}")
-        frames.append(conformed.with_columns(pl.lit(day, dtype=pl.Date).alias(INGEST_DAY)))
+        good, bad = _read_files(files, options, source, needs, what=f"day {day.isoformat()}")
+        stamp = pl.lit(day, dtype=pl.Date).alias(INGEST_DAY)
+        goods.append(good.with_columns(stamp))
+        bads.append(bad.with_columns(stamp))
+        every.extend(files)
     if missing and not allow_missing:
         listed = ", ".join(d.isoformat() for d in missing)
         msg = (
@@ -105,54 +189,301 @@ def scan_source(
             "pass allow_missing=True to skip missing days"
         )
         raise SourceDataError(msg)
-    if not frames:
+    if not goods:
         empty = pl.DataFrame(schema=polars_schema(source.columns)).with_columns(
             pl.lit(None, dtype=pl.Date).alias(INGEST_DAY)
         )
-        return SourceScan(empty.lazy(), tuple(missing))
-    return SourceScan(pl.concat(frames, how="vertical"), tuple(missing))
+        return SourceScan(empty.lazy(), tuple(missing), _empty_breaches(source, with_day=True))
+    return SourceScan(pl.concat(goods, how="vertical"), tuple(missing), pl.concat(bads, how="vertical"), tuple(every))
 
 
-def _probe(
-    pattern: str, options: dict[str, str] | None, source: str, what: str
-) -> tuple[pl.LazyFrame, pl.Schema] | None:
-    """Scan ``pattern`` and read its schema; ``None`` when no file matches."""
-    frame = pl.scan_parquet(pattern, storage_options=options, hive_partitioning=False)
+def contract_rejects(
+    artefact: Artefact,
+    breaches: Mapping[str, pl.LazyFrame],
+    *,
+    max_event_time: datetime | None = None,
+) -> pl.LazyFrame:
+    """The rejects (``REJECTS_SCHEMA`` + ``_ingest_day``) of the rows that break their source's schema.
+
+    ``breaches`` maps an events source to :attr:`SourceScan.breaches`. Per event type of the feature,
+    the rows it selects are rejects with the plan's own reasons (the same expressions, the same
+    ``max_event_time``) followed by the source's (see the module docstring); the raw JSON is the row
+    as read, so an out-of-range value is kept.
+    """
+    user = artefact.feature.entity_key.name
+    parts: list[pl.LazyFrame] = []
+    for name in artefact.feature.event_types:
+        executor = executor_for(artefact, name)
+        compiled = executor.event_type
+        rows = breaches.get(compiled.source)
+        if rows is None:
+            continue
+        selection = executor.selection()
+        if selection is not None:
+            rows = rows.filter(selection)
+        fields = {f.name: f for f in compiled.fields}
+        declared = {c.name: c for c in artefact.sources[compiled.source].columns}
+        ts_inputs = sorted(fields["timestamp"].expr.columns()) if "timestamp" in fields else []
+        # as the plan does, on the values as read: a value out of range was there, it is not a null
+        ts_inputs_null = pl.all_horizontal(
+            [
+                pl.col(c).is_null()
+                & ~pl.col(_RANGE_REASON)
+                .str.split(REASON_SEPARATOR)
+                .list.contains(out_of_range_reason(c, declared[c]))
+                .fill_null(False)
+                for c in ts_inputs
+                if c in declared
+            ]
+            or [pl.lit(True)]
+        )
+        normalised = rows.select(
+            *executor.mapping(),
+            pl.col(SOURCE_REASON),
+            pl.col(RAW_JSON),
+            pl.col(INGEST_DAY),
+            ts_inputs_null.alias(_TS_INPUTS_NULL),
+            pl.col(_RANGE_REASON),
+            *(pl.col(f"{_NULL_FLAG}{c}") for c in _non_nullable(artefact.sources[compiled.source])),
+        )
+        plan_reason = reason_expr(
+            event_id="event_id",
+            user_id=user,
+            timestamp="timestamp",
+            timestamp_inputs_null=pl.col(_TS_INPUTS_NULL),
+            max_event_time=max_event_time,
+        ).alias(_PLAN_REASON)
+        checked = normalised.with_columns(plan_reason)
+        # a null already reported through the key field it feeds is not reported twice
+        covered = {NULL_EVENT_ID: "event_id", NULL_USER_ID: user, NULL_TIMESTAMP: "timestamp"}
+        source_parts: list[pl.Expr] = []
+        for column in _non_nullable(artefact.sources[compiled.source]):
+            redundant = pl.lit(False)
+            for reason, field_name in covered.items():
+                field = fields.get(field_name)
+                if field is not None and column in field.expr.columns():
+                    redundant = redundant | pl.col(_PLAN_REASON).str.split(REASON_SEPARATOR).list.contains(reason)
+            source_parts.append(
+                pl.when(pl.col(f"{_NULL_FLAG}{column}") & ~redundant.fill_null(False)).then(
+                    pl.lit(null_column_reason(column))
+                )
+            )
+        joined = pl.concat_str(
+            [pl.col(_PLAN_REASON), *source_parts, pl.col(_RANGE_REASON)],
+            separator=REASON_SEPARATOR,
+            ignore_nulls=True,
+        )
+        parts.append(
+            checked.select(
+                pl.lit(compiled.name, dtype=pl.String).alias("event_type"),
+                pl.lit(compiled.source, dtype=pl.String).alias("source"),
+                pl.when(joined != "").then(joined).alias("reason"),
+                pl.col("event_id").cast(pl.String).alias("event_id"),
+                pl.col(user).cast(pl.String).alias("user_id"),
+                pl.col(RAW_JSON).alias("raw"),
+                pl.col(INGEST_DAY),
+            ).filter(pl.col("reason").is_not_null())
+        )
+    if not parts:
+        return pl.DataFrame(schema={**dict(REJECTS_SCHEMA), INGEST_DAY: pl.Date()}).lazy()
+    return pl.concat(parts, how="vertical")
+
+
+# -- files ----------------------------------------------------------------------------------------------
+
+
+def _is_data_file(name: str) -> bool:
+    return name.endswith(".parquet") and not name.startswith((".", "_"))
+
+
+def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
+    """The data files directly in ``directory``, sorted by name (empty when there is none)."""
+    if directory.startswith("s3://"):
+        return _list_s3(directory, options or {})
+    if "://" in directory:  # another object store: let polars expand the glob, as one input
+        pattern = f"{directory}/*.parquet"
+        try:
+            pl.scan_parquet(pattern, storage_options=options, hive_partitioning=False).collect_schema()
+        except FileNotFoundError:
+            return []
+        except pl.exceptions.PolarsError as exc:
+            text = str(exc).lower()
+            if "expanded paths were empty" in text or "no such file" in text or "not found" in text:
+                return []
+        return [pattern]
     try:
-        schema = frame.collect_schema()
-    except FileNotFoundError:
-        return None
-    except pl.exceptions.PolarsError as exc:
-        text = str(exc).lower()
-        if "expanded paths were empty" in text or "no such file" in text or "not found" in text:
-            return None
-        msg = f"cannot read source '{source}' ({what}) at {pattern}: {exc}"
+        names = sorted(entry.name for entry in os.scandir(directory) if entry.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        msg = f"cannot list {directory}: {exc.strerror or exc}"
         raise SourceDataError(msg) from exc
-    return frame, schema
+    return [str(Path(directory) / name) for name in names if _is_data_file(name)]
+
+
+def _list_s3(directory: str, options: Mapping[str, str]) -> list[str]:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, prefix = directory.removeprefix("s3://").partition("/")
+    prefix = f"{prefix.rstrip('/')}/" if prefix else ""
+
+    def option(*names: str) -> str | None:
+        for name in names:
+            if options.get(name):
+                return options[name]
+        return None
+
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=option("aws_endpoint_url", "endpoint_url", "aws_endpoint"),
+        region_name=option("aws_region", "region", "aws_default_region"),
+        aws_access_key_id=option("aws_access_key_id", "access_key_id"),
+        aws_secret_access_key=option("aws_secret_access_key", "secret_access_key"),
+        aws_session_token=option("aws_session_token", "session_token", "token"),
+    )
+    found: list[str] = []
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(prefix) :]
+                if _is_data_file(name):
+                    found.append(f"s3://{bucket}/{item['Key']}")
+    except (BotoCoreError, ClientError) as exc:
+        msg = f"cannot list {directory}: {exc}"
+        raise SourceDataError(msg) from exc
+    return sorted(found)
+
+
+def _read_files(
+    files: Sequence[str], options: dict[str, str] | None, source: CompiledSource, needs: Requirements, *, what: str
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The rows of ``files`` that keep ``source``'s declared schema, and those that break it."""
+    goods: list[pl.LazyFrame] = []
+    bads: list[pl.LazyFrame] = []
+    for path in files:
+        frame = pl.scan_parquet(path, storage_options=options, hive_partitioning=False)
+        where = f"{what}, file {path}"
+        try:
+            schema = frame.collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            msg = f"cannot read source '{source.name}' ({where}): not a readable Parquet file ({_first_line(exc)})"
+            raise SourceDataError(msg) from exc
+        good, bad = _conform(frame, schema, source, needs, where=where, path=path)
+        goods.append(good)
+        bads.append(bad)
+    return pl.concat(goods, how="vertical"), pl.concat(bads, how="vertical")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _conform(
-    frame: pl.LazyFrame, schema: pl.Schema, source: CompiledSource, needs: Requirements, *, where: str
-) -> pl.LazyFrame:
-    """Check ``schema`` against the artefact's needs and project ``frame`` to the declared columns."""
+    frame: pl.LazyFrame,
+    schema: pl.Schema,
+    source: CompiledSource,
+    needs: Requirements,
+    *,
+    where: str,
+    path: str,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Check one file's ``schema`` against the source and project ``frame`` to the declared columns.
+
+    Returns the rows that keep the declared schema and those that break it (with their reasons).
+    """
     check_columns(schema.names(), needs, source=source.name, where=where)
     declared = polars_schema(source.columns)
+    absent = [c.name for c in source.columns if not c.nullable and c.name not in schema]
+    if absent:
+        listed = ", ".join(f"'{name}'" for name in absent)
+        msg = (
+            f"source '{source.name}' ({where}) has no column {listed}, declared nullable=False; "
+            f"columns present: {', '.join(sorted(schema.names())) or 'none'}"
+        )
+        raise SourceDataError(msg)
+    columns: list[pl.Expr] = []
+    raw: list[pl.Expr] = []
+    nulls: list[pl.Expr] = []
+    ranges: list[pl.Expr] = []
+    by_name = {c.name: c for c in source.columns}
     for name, dtype in declared.items():
-        if name in schema and not _compatible(schema[name], dtype):
+        if name not in schema:
+            typed_null = pl.lit(None, dtype=dtype).alias(name)
+            columns.append(typed_null)
+            raw.append(typed_null)
+            continue
+        actual = schema[name]
+        if not _compatible(actual, dtype):
             readers = f", read by {', '.join(needs[name])}" if name in needs else ""
             msg = (
-                f"column '{name}' of source '{source.name}' ({where}) has type {schema[name]}, "
+                f"column '{name}' of source '{source.name}' ({where}) has type {actual}, "
                 f"which cannot hold the declared {dtype}{readers}"
             )
             raise SourceDataError(msg)
-    return frame.select(
-        pl.col(name).cast(dtype) if name in schema else pl.lit(None, dtype=dtype).alias(name)
-        for name, dtype in declared.items()
+        if not by_name[name].nullable:
+            nulls.append(pl.col(name).is_null().alias(f"{_NULL_FLAG}{name}"))
+        overflow = _out_of_range(pl.col(name), actual, dtype)
+        if overflow is None:
+            columns.append(pl.col(name).cast(dtype))
+            raw.append(pl.col(name).cast(dtype))
+        else:
+            ranges.append(pl.when(overflow.fill_null(False)).then(pl.lit(out_of_range_reason(name, by_name[name]))))
+            columns.append(pl.col(name).cast(dtype, strict=False))
+            raw.append(pl.col(name))  # as read: the value that does not fit is kept in the reject
+
+    def joined(parts: list[pl.Expr]) -> pl.Expr:
+        if not parts:
+            return pl.lit(None, dtype=pl.String)
+        text = pl.concat_str(parts, separator=REASON_SEPARATOR, ignore_nulls=True)
+        return pl.when(text != "").then(text)
+
+    null_reasons = [
+        pl.when(pl.col(c.name).is_null()).then(pl.lit(null_column_reason(c.name)))
+        for c in source.columns
+        if not c.nullable
+    ]
+    checked = frame.with_columns(
+        joined(null_reasons + ranges).alias(SOURCE_REASON), joined(ranges).alias(_RANGE_REASON)
     )
+    is_bad = pl.col(SOURCE_REASON).is_not_null()
+    good = checked.filter(~is_bad).select(columns)
+    bad = checked.filter(is_bad).select(
+        *columns,
+        pl.col(SOURCE_REASON),
+        pl.col(_RANGE_REASON),
+        *nulls,
+        pl.struct(raw).struct.json_encode().alias(RAW_JSON),
+        pl.lit(path, dtype=pl.String).alias(SOURCE_FILE),
+    )
+    return good, bad
+
+
+def _out_of_range(column: pl.Expr, actual: PolarsDataType, declared: PolarsDataType) -> pl.Expr | None:
+    """True where an integer (or list of integers) of type ``actual`` does not fit ``declared``;
+    ``None`` when every value of ``actual`` fits."""
+    if isinstance(actual, pl.List) and isinstance(declared, pl.List):
+        inner = _out_of_range(pl.element(), actual.inner, declared.inner)
+        if inner is None:
+            return None
+        return column.list.eval(inner).list.any()
+    if not (actual.is_integer() and declared.is_integer()):
+        return None
+    have_lo, have_hi = _INT_RANGES[actual.base_type()]
+    lo, hi = _INT_RANGES[declared.base_type()]
+    checks = []
+    if have_lo < lo:
+        checks.append(column < lo)
+    if have_hi > hi:
+        checks.append(column > hi)
+    if not checks:
+        return None
+    return pl.any_horizontal(checks)
 
 
 def _compatible(actual: PolarsDataType, declared: PolarsDataType) -> bool:
-    """Whether values of type ``actual`` convert to ``declared`` without loss or failure."""
+    """Whether values of type ``actual`` convert to ``declared`` (integers too wide are checked per row)."""
     if actual == declared:
         return True
     if isinstance(actual, pl.List) and isinstance(declared, pl.List):
@@ -164,3 +495,30 @@ def _compatible(actual: PolarsDataType, declared: PolarsDataType) -> bool:
     if isinstance(actual, pl.Datetime) and isinstance(declared, pl.Datetime):
         return True
     return actual == pl.Null
+
+
+def _non_nullable(source: CompiledSource) -> list[str]:
+    return [c.name for c in source.columns if not c.nullable]
+
+
+def _empty_breaches(source: CompiledSource, *, with_day: bool) -> pl.LazyFrame:
+    schema = dict(polars_schema(source.columns))
+    if with_day:
+        schema[INGEST_DAY] = pl.Date()
+    schema.update({SOURCE_REASON: pl.String(), _RANGE_REASON: pl.String()})
+    schema.update({f"{_NULL_FLAG}{name}": pl.Boolean() for name in _non_nullable(source)})
+    schema.update({RAW_JSON: pl.String(), SOURCE_FILE: pl.String()})
+    return pl.DataFrame(schema=schema).lazy()
+
+
+__all__ = [
+    "RAW_JSON",
+    "SOURCE_FILE",
+    "SOURCE_REASON",
+    "SourceScan",
+    "contract_rejects",
+    "partition_dir",
+    "partition_glob",
+    "scan_source",
+    "table_root",
+]

@@ -15,7 +15,15 @@ reason                                 when
                                        computed from is not (a cast or conversion failed)
 ``timestamp before 2000-01-01``        ``timestamp < 2000-01-01T00:00:00Z``
 ``timestamp after max_event_time``     ``timestamp > max_event_time`` (only when one is given)
+``null <column>``                      the raw ``<column>``, declared ``nullable=False`` in its
+                                       source, is null (not repeated when that null is already
+                                       reported as a null key field computed from the column)
+``<column> out of range for <type>``   the raw ``<column>`` holds an integer its declared type
+                                       cannot hold (e.g. an int64 file column declared ``int32``)
 =====================================  ==========================================================
+
+The last two are checks of the source's declared schema, made when raw Parquet files are read
+(:mod:`feature_platform.engine.io`); they follow the others, in the source's column order.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from feature_platform.artefact.format import ColumnSpec
 from feature_platform.engine.dtypes import TIMESTAMP
 
 MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -38,6 +47,17 @@ TOO_NEW = "timestamp after max_event_time"
 REASONS = (NULL_EVENT_ID, NULL_USER_ID, NULL_TIMESTAMP, UNPARSEABLE_TIMESTAMP, TOO_OLD, TOO_NEW)
 """Every reason, in the order they are joined."""
 REASON_SEPARATOR = "; "
+
+
+def null_column_reason(column: str) -> str:
+    """The reason of a null in the raw ``column`` declared ``nullable=False``: ``null <column>``."""
+    return f"null {column}"
+
+
+def out_of_range_reason(column: str, spec: ColumnSpec) -> str:
+    """The reason of a raw integer its declared type cannot hold: ``<column> out of range for <type>``."""
+    return f"{column} out of range for {spec.dtype}"
+
 
 INGEST_DAY = "_ingest_day"
 """Framework column: the day partition a raw row was read from (Date), carried to events and rejects."""

@@ -19,7 +19,7 @@ from feature_platform.runtimes.batch import (
     read_snapshot,
 )
 from tests.batch.conftest import DAYS, Demo, DemoTables, Published
-from tests.batch.helpers import full_recompute, manifest
+from tests.batch.helpers import full_recompute, manifest, rejects_rows
 
 AFTER = DAYS[-1] + timedelta(days=1)
 
@@ -45,9 +45,7 @@ def test_missing_partition_is_an_error_naming_source_day_and_path(
     assert not (tmp_path / "tables").exists()  # nothing was written
 
 
-def test_allow_missing_indexes_the_day_without_that_source(
-    demo: Demo, published: Published, tmp_path: Path
-) -> None:
+def test_allow_missing_indexes_the_day_without_that_source(demo: Demo, published: Published, tmp_path: Path) -> None:
     artefact = published.artefacts["recent_engagements_v1"]
     locations = TableLocations(raw_root=str(demo.root), tables_root=str(tmp_path / "tables"))
     results = index_days(artefact, DAYS[-1], AFTER, locations, allow_missing=True, allow_gaps=True)
@@ -125,3 +123,70 @@ def test_days_out_of_range_are_refused_with_a_message(
     locations = TableLocations(raw_root=str(demo.root), tables_root=str(tmp_path / "tables"))
     with pytest.raises(SourceDataError, match=rf"cannot index {day.isoformat()}: days run from 2000-01-01"):
         index_day(published.artefacts["recent_engagements_v1"], day, locations)
+
+
+def _extra_file(raw_copy: Path, day: date, data: pl.DataFrame) -> Path:
+    path = raw_copy / "engagement_events" / f"dt={day.isoformat()}" / "part-99999.parquet"
+    data.write_parquet(path)
+    return path
+
+
+def test_a_drifted_second_file_fails_the_day_naming_file_column_and_day(
+    raw_copy: Path, published: Published, tmp_path: Path
+) -> None:
+    first = sorted((raw_copy / "engagement_events" / f"dt={DAYS[0]}").glob("*.parquet"))[0]
+    drifted = _extra_file(raw_copy, DAYS[0], pl.read_parquet(first).head(3).drop("dwell_ms"))
+    locations = TableLocations(raw_root=str(raw_copy), tables_root=str(tmp_path / "tables"))
+    with pytest.raises(SourceDataError) as caught:
+        index_day(published.artefacts["recent_engagements_v1"], DAYS[0], locations)
+    text = str(caught.value)
+    assert f"file {drifted}" in text and "column 'dwell_ms'" in text and DAYS[0].isoformat() in text
+    assert not (tmp_path / "tables").exists()
+
+
+def test_a_file_with_damaged_data_names_the_file(raw_copy: Path, published: Published, tmp_path: Path) -> None:
+    first = sorted((raw_copy / "engagement_events" / f"dt={DAYS[0]}").glob("*.parquet"))[0]
+    data = bytearray(first.read_bytes())
+    data[4 : len(data) // 2] = bytes(len(data) // 2 - 4)  # the footer (schema) reads, the pages do not
+    first.write_bytes(bytes(data))
+    locations = TableLocations(raw_root=str(raw_copy), tables_root=str(tmp_path / "tables"))
+    with pytest.raises(SourceDataError) as caught:
+        index_day(published.artefacts["recent_engagements_v1"], DAYS[0], locations)
+    assert f"file {first}" in str(caught.value)
+    assert not (tmp_path / "tables").exists()
+
+
+def test_out_of_range_and_non_nullable_rows_land_in_the_rejects_table(
+    raw_copy: Path, published: Published, tmp_path: Path
+) -> None:
+    base = published.artefacts["recent_engagements_v1"]
+    source = base.sources["engagement_events"]
+    strict = source.model_copy(
+        update={
+            "columns": tuple(
+                c.model_copy(update={"nullable": False}) if c.name == "device" else c for c in source.columns
+            )
+        }
+    )
+    artefact = base.model_copy(update={"sources": {**base.sources, source.name: strict}, "content_hash": None})
+    first = sorted((raw_copy / "engagement_events" / f"dt={DAYS[0]}").glob("*.parquet"))[0]
+    saves = pl.read_parquet(first).filter(pl.col("action") == "save", pl.col("event_id").is_not_null()).head(2)
+    extra = saves.with_columns(
+        pl.Series("event_id", ["too-big", "no-device"]),
+        pl.Series("pin_id", [2**64 - 1, 5], dtype=pl.UInt64),  # another writer's type: UInt64
+        pl.Series("device", ["ios", None]),
+    )
+    _extra_file(raw_copy, DAYS[0], extra)
+    locations = TableLocations(raw_root=str(raw_copy), tables_root=str(tmp_path / "tables"))
+    result = index_day(artefact, DAYS[0], locations)
+    assert result.reject_reasons["pin_id out of range for int64"] == 1
+    assert result.reject_reasons["null device"] == 1
+    rows = {r["event_id"]: r for r in rejects_rows(artefact.feature.id, locations, DAYS[0])}
+    assert rows["too-big"]["reason"] == "pin_id out of range for int64"
+    assert rows["too-big"]["raw"]["pin_id"] == 2**64 - 1
+    assert rows["no-device"]["reason"] == "null device"
+    assert rows["no-device"]["event_type"] == "save"
+    assert manifest(locations, artefact.feature.id, DAYS[0])["rejects"]["reasons"]["null device"] == 1
+    assert not {"too-big", "no-device"} & set(
+        read_events(artefact.feature.id, locations, [DAYS[0]]).collect()["event_id"]
+    )

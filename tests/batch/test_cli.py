@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,13 @@ from click.testing import CliRunner
 
 import feature_platform.runtimes.batch._indexer as indexer
 from feature_platform.cli.batch_cmds import batch_index, training_set
-from feature_platform.runtimes.batch import SEQUENCE, SEQUENCE_LENGTH, TableLocations, build_training_set
+from feature_platform.runtimes.batch import (
+    SEQUENCE,
+    SEQUENCE_LENGTH,
+    STALE_STAGING_SECONDS,
+    TableLocations,
+    build_training_set,
+)
 from tests.batch.conftest import DAYS, ENV, Demo, Published
 from tests.batch.helpers import utc
 
@@ -127,3 +136,149 @@ def test_training_set_from_a_file(env: dict[str, str], published: Published, tmp
     assert written.select(SEQUENCE, SEQUENCE_LENGTH).equals(expected.select(SEQUENCE, SEQUENCE_LENGTH))
     assert written.get_column("clicked").to_list() == [True, False, True]
     assert written.get_column(SEQUENCE_LENGTH).sum() > 0
+
+
+# -- I/O errors and staging files -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def indexed_examples(env: dict[str, str], tmp_path: Path) -> Path:
+    indexed = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
+                                       DAYS[0].isoformat(), "--to", DAYS[-1].isoformat()], env=env)
+    assert indexed.exit_code == 0, indexed.output
+    path = tmp_path / "examples.parquet"
+    pl.DataFrame({"user_id": [1_000_001, 1_000_002], "timestamp": [utc(DAYS[2], 12), utc(DAYS[3])]}).write_parquet(path)
+    return path
+
+
+def _training_set(env: dict[str, str], examples: Path, out: Path) -> Any:
+    return CliRunner().invoke(cli, ["training-set", "--feature", "recent_searches_v1", "--examples", str(examples),
+                                    "--out", str(out)], env=env)
+
+
+def _one_error_line(result: Any) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+@pytest.mark.parametrize(("code", "words"), [(errno.ENOSPC, "No space left on device"),
+                                             (errno.EACCES, "Permission denied")])
+def test_training_set_write_failure_is_one_line_and_leaves_nothing(
+    code: int, words: str, env: dict[str, str], indexed_examples: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "out" / "train.parquet"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous training set")
+
+    def full_disk(self: pl.DataFrame, file: Any, *args: Any, **kwargs: Any) -> None:
+        Path(file).write_bytes(b"PAR1 half a file")  # a partial write, then the disk is full
+        raise OSError(code, os.strerror(code), str(file))
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    line = _one_error_line(_training_set(env, indexed_examples, out))
+    assert words in line
+    assert out.read_bytes() == b"the previous training set"  # the final name is untouched
+    assert sorted(p.name for p in out.parent.iterdir()) == ["train.parquet"]  # no staging file left
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_training_set_into_a_read_only_directory_is_one_line(
+    env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        line = _one_error_line(_training_set(env, indexed_examples, locked / "train.parquet"))
+    finally:
+        locked.chmod(0o755)
+    assert "Permission denied" in line
+    assert list(locked.iterdir()) == []
+
+
+def test_training_set_removes_stale_staging_files_but_not_a_live_one(
+    env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out" / "train.parquet"
+    out.parent.mkdir()
+    stale = out.parent / ".train.parquet.staging-4242-deadbeef"  # a run killed two hours ago
+    stale.write_bytes(b"half")
+    legacy = out.parent / ".train.parquet.tmp"  # the name an older version staged under
+    legacy.write_bytes(b"half")
+    two_hours_ago = time.time() - 2 * STALE_STAGING_SECONDS
+    for path in (stale, legacy):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    live = out.parent / ".train.parquet.staging-4343-cafef00d"  # another run writing right now
+    live.write_bytes(b"in progress")
+    other = out.parent / ".other.parquet.staging-1-feed"  # another output's: never ours to remove
+    other.write_bytes(b"x")
+    os.utime(other, (two_hours_ago, two_hours_ago))
+
+    result = _training_set(env, indexed_examples, out)
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and not legacy.exists()
+    assert live.exists() and other.exists()
+    assert pl.read_parquet(out).height == 2
+
+
+def test_batch_index_removes_a_killed_runs_staged_files_but_not_a_live_runs(env: dict[str, str]) -> None:
+    locations = TableLocations(raw_root=env["FP_RAW_DATA_ROOT"], tables_root=env["FP_TABLES_ROOT"])
+    day_dir = Path(env["FP_TABLES_ROOT"]) / locations.partition_dir_key("recent_searches_v1", "events", DAYS[0])
+    day_dir.mkdir(parents=True)
+    stale = day_dir / ".part-pending.parquet.0123456789abcdef.tmp"  # SIGKILLed while writing
+    stale.write_bytes(b"PAR1 half")
+    two_hours_ago = time.time() - 2 * STALE_STAGING_SECONDS
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    live = day_dir / ".part-pending.parquet.fedcba9876543210.tmp"  # another run indexing the day now
+    live.write_bytes(b"PAR1 in progress")
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
+                                      DAYS[0].isoformat()], env=env)
+    assert result.exit_code == 0, result.output
+    assert not stale.exists()
+    assert live.exists()
+    assert pl.read_parquet(day_dir / "*.parquet").height > 0
+
+
+def test_batch_index_on_a_full_disk_is_one_line_and_publishes_nothing(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feature_platform.storage.local as local
+
+    def full_disk(local_path: str, data: bytes) -> None:
+        raise local.StoreError(f"cannot write {local_path}: [Errno {errno.ENOSPC}] {os.strerror(errno.ENOSPC)}")
+
+    monkeypatch.setattr(local, "_write_file", full_disk)  # the rejects file and the manifest go through it
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
+                                      DAYS[0].isoformat()], env=env)
+    assert "No space left on device" in _one_error_line(result)
+    locations = TableLocations(raw_root=env["FP_RAW_DATA_ROOT"], tables_root=env["FP_TABLES_ROOT"])
+    assert not Path(locations.manifest_file("recent_searches_v1", DAYS[0])).exists()
+    tables = Path(env["FP_TABLES_ROOT"])
+    assert [p for p in tables.rglob(".*") if p.is_file()] == []  # no staged file left behind
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_batch_index_days_out_of_range_are_one_line(day: str, env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date", day], env=env)
+    assert f"cannot index {day}: days run from 2000-01-01" in _one_error_line(result)
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "1999-12-31T12:00:00Z"])
+def test_training_set_examples_out_of_range_are_one_line(
+    when: str, env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    examples = tmp_path / "ends.csv"
+    examples.write_text(f"user_id,timestamp\n1000001,2026-11-02T00:00:00Z\n1000002,{when}\n")
+    result = _training_set(env, examples, tmp_path / "out.parquet")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    line = _one_error_line(result)
+    if when.startswith("0001"):  # the ISO-8601 parser already refuses year 1
+        assert "null or unreadable 'user_id' or 'timestamp' (first: row 1:" in line
+    else:
+        assert "1 example row(s) have a 'timestamp' outside the days the tables can hold" in line
+        assert "2000-01-01 to 9999-12-30 (first: row 1:" in line
+    assert not (tmp_path / "out.parquet").exists()

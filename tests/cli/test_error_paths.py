@@ -39,6 +39,7 @@ CASES = {
     "online-load of a day that is not certified": (["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
                                                    "error:"),
     "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
+    "demo-data into a path under a file": (["demo-data", "--out", "{file}/demo", "--events", "100"], "Error:"),
 }
 
 
@@ -53,12 +54,18 @@ def test_a_cli_error_is_one_line_not_a_traceback(case: str, tmp_path: Path, a_fi
     output = result.stdout + result.stderr
     assert "Traceback" not in output, output
     assert expected in output, output
-    if expected == "error:":
+    if expected in ("error:", "Error:"):
         assert result.returncode == 1, output
-        assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1, output
+        assert len([line for line in result.stderr.splitlines() if line.startswith(expected)]) == 1, output
 
 
 def test_debug_shows_the_traceback(tmp_path: Path, a_file: Path) -> None:
     result = _run(["--debug", "schema", "--out", f"{a_file}/schema.json"], tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+def test_debug_shows_the_traceback_of_demo_data_too(tmp_path: Path, a_file: Path) -> None:
+    result = _run(["--debug", "demo-data", "--out", f"{a_file}/demo", "--events", "100"], tmp_path)
     assert result.returncode != 0
     assert "Traceback" in result.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
@@ -25,10 +26,12 @@ from feature_platform.engine import (
     required_columns,
     scan_source,
 )
+from feature_platform.engine.io import contract_rejects
 from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.engine.validation import MIN_EVENT_TIME, REASON_SEPARATOR
 from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
 from feature_platform.runtimes.batch._completeness import missing_days
+from feature_platform.runtimes.batch._files import sweep_stale_files
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
     REJECTS,
@@ -48,6 +51,7 @@ from feature_platform.runtimes.batch.contracts import (
     events_contract,
     snapshot_contract,
 )
+from feature_platform.storage.local import LocalObjectStorage
 
 EVENTS_ORDER = (TIMESTAMP, EVENT_ID, EVENT_TYPE)
 """Sort order of an events partition (ascending): unique once replays are dropped."""
@@ -229,15 +233,29 @@ def _index(
     first = retention_first_day(end, artefact)
     locations = tables.locations
 
-    raw, missing = _scan_raw(artefact, day, locations, allow_missing=allow_missing)
+    raw, breaches, missing = _scan_raw(artefact, day, locations, allow_missing=allow_missing)
     gaps = missing_days(artefact, locations, tables.complete_days(), first, day)
     if gaps and not allow_gaps:
         raise IncompleteHistoryError(_gap_message(feature_id, day, gaps))
     lookups = _scan_lookups(artefact, locations)
     plan = build_feature_frame(artefact, raw, lookups, max_event_time=end - ONE_MICROSECOND)
-    events, rejects = pl.collect_all(
-        [plan.events.drop(INGEST_DAY, strict=False), plan.rejects.drop(INGEST_DAY, strict=False)]
-    )
+    # rows that break their source's declared schema (a null in a nullable=False column, an integer out
+    # of its declared range) are rejects of the event types that select them, never events
+    broken = contract_rejects(artefact, breaches, max_event_time=end - ONE_MICROSECOND)
+    try:
+        events, rejects, broken_rejects = pl.collect_all(
+            [
+                plan.events.drop(INGEST_DAY, strict=False),
+                plan.rejects.drop(INGEST_DAY, strict=False),
+                broken.drop(INGEST_DAY, strict=False),
+            ]
+        )
+    except pl.exceptions.PolarsError as exc:  # a file whose footer reads but whose data does not
+        damaged = _unreadable(raw_files(artefact, day, locations), locations)
+        msg = f"cannot index {feature_id} for {day.isoformat()}: reading its raw data failed: {damaged or exc}"
+        raise SourceDataError(msg) from exc
+    if broken_rejects.height:
+        rejects = pl.concat([rejects, broken_rejects.select(rejects.columns)], how="vertical")
     events = events.rechunk()  # one chunk per column: gathering rows from it is much faster
     raw_events = events.height
     kept = replay_free_order(events)
@@ -248,6 +266,7 @@ def _index(
     tally = ContractTally(snapshot_contract(artefact, day)) if check_contracts else None
 
     storage = tables.storage
+    sweep_stale_stages(tables, day)
     with (
         storage.stage(_pending_key(tables, EVENTS, day)) as events_file,
         storage.stage(_pending_key(tables, SNAPSHOTS, day)) as snapshot_file,
@@ -311,6 +330,20 @@ def _index(
         snapshot_sha256=manifest.snapshot.sha256,
         missing_days=list(gaps),
     )
+
+
+def sweep_stale_stages(tables: FeatureTables, day: date) -> list[Path]:
+    """Remove the staged files (``.<name>.<uuid>.tmp``) a killed or failed run left in ``day``'s partition
+    directories of local tables — only those untouched for ``STALE_STAGING_SECONDS``: another run may be
+    indexing the same day right now and writing its own (see :mod:`feature_platform.runtimes.batch._files`)."""
+    storage = tables.storage
+    if not isinstance(storage, LocalObjectStorage):
+        return []  # S3 stages in the local temporary directory, and an upload is atomic
+    removed: list[Path] = []
+    for table in (EVENTS, REJECTS, SNAPSHOTS):
+        directory = storage.root / tables.locations.partition_dir_key(tables.feature_id, table, day)
+        removed += sweep_stale_files(directory, lambda name: name.startswith(".") and name.endswith(".tmp"))
+    return removed
 
 
 def _pending_key(tables: FeatureTables, table: Table, day: date) -> str:
@@ -498,9 +531,10 @@ def open_current_snapshot(
 
 def _scan_raw(
     artefact: Artefact, day: date, locations: TableLocations, *, allow_missing: bool
-) -> tuple[dict[str, pl.LazyFrame], list[str]]:
+) -> tuple[dict[str, pl.LazyFrame], dict[str, pl.LazyFrame], list[str]]:
     names = sorted({artefact.event_types[t].source for t in artefact.feature.event_types})
     frames: dict[str, pl.LazyFrame] = {}
+    breaches: dict[str, pl.LazyFrame] = {}
     missing: list[str] = []
     for name in names:
         try:
@@ -516,9 +550,43 @@ def _scan_raw(
             msg = f"cannot index {artefact.feature.id} for {day.isoformat()}: {exc}"
             raise SourceDataError(msg) from exc
         frames[name] = scan.frame
+        if scan.breaches is not None:
+            breaches[name] = scan.breaches
         if scan.missing_days:
             missing.append(name)
-    return frames, missing
+    return frames, breaches, missing
+
+
+def raw_files(artefact: Artefact, day: date, locations: TableLocations) -> list[str]:
+    """Every raw file ``day`` of ``artefact``'s feature reads (its events sources' partitions, its lookups)."""
+    names = {artefact.event_types[t].source for t in artefact.feature.event_types}
+    names |= {
+        enrichment.lookup.source
+        for t in artefact.feature.event_types
+        for e in artefact.event_types[t].enrichments
+        if (enrichment := artefact.enrichments[e]).lookup is not None
+    }
+    files: list[str] = []
+    for name in sorted(names):
+        source = artefact.sources[name]
+        days = [day] if source.kind == "events" else None
+        try:
+            scan = scan_source(source, locations.raw_root, days, locations.storage_options, allow_missing=True)
+        except SourceDataError:
+            continue
+        files.extend(scan.files)
+    return files
+
+
+def _unreadable(files: list[str], locations: TableLocations) -> str | None:
+    """The first of ``files`` whose data cannot be read, with polars' reason (``None``: all read)."""
+    for path in files:
+        try:
+            pl.scan_parquet(path, storage_options=locations.storage_options).collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            text = str(exc).strip()
+            return f"file {path} is damaged ({text.splitlines()[0] if text else type(exc).__name__})"
+    return None
 
 
 def _scan_lookups(artefact: Artefact, locations: TableLocations) -> dict[str, pl.LazyFrame]:

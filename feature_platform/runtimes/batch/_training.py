@@ -42,6 +42,8 @@ from feature_platform.errors import SourceDataError
 from feature_platform.runtimes.batch._indexer import (
     EVENT_ID,
     EVENT_TYPE,
+    FIRST_DAY,
+    LAST_DAY,
     artefact_hash,
     current_snapshot_bytes,
     day_start,
@@ -234,7 +236,16 @@ def _example_keys(
             f"(first: row {first}: {frame.row(first, named=True)}); every example needs both"
         )
         raise SourceDataError(msg)
-    return keyed.with_columns(pl.col(_AS_OF).dt.date().alias(_DAY))
+    keyed = keyed.with_columns(pl.col(_AS_OF).dt.date().alias(_DAY))
+    outside = keyed.filter((pl.col(_DAY) < FIRST_DAY) | (pl.col(_DAY) > LAST_DAY))
+    if outside.height:
+        first = int(outside.get_column(_ROW)[0])
+        msg = (
+            f"{outside.height} example row(s) have a '{time_column}' outside the days the tables can hold, "
+            f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (first: row {first}: {frame.row(first, named=True)})"
+        )
+        raise SourceDataError(msg)
+    return keyed
 
 
 def _as_utc(column: pl.Expr, dtype: pl.DataType, name: str) -> pl.Expr:
