@@ -29,15 +29,21 @@ def a_file(tmp_path: Path) -> Path:
 
 
 CASES = {
-    "batch-index of a feature never published": (["batch-index", "--feature", "nope_v1", "--date", "2026-11-01"],
-                                                 "has no live version"),
-    "training-set of a feature never published": (["training-set", "--feature", "nope_v1", "--examples", "{file}",
-                                                   "--out", "{tmp}/out.parquet"], "has no live version"),
+    "batch-index of a feature never published": (
+        ["batch-index", "--feature", "nope_v1", "--date", "2026-11-01"],
+        "has no live version",
+    ),
+    "training-set of a feature never published": (
+        ["training-set", "--feature", "nope_v1", "--examples", "{file}", "--out", "{tmp}/out.parquet"],
+        "has no live version",
+    ),
     "compile into a path under a file": (["compile", "--out", "{file}/compiled"], "error:"),
     "schema into a path under a file": (["schema", "--out", "{file}/schema.json"], "error:"),
     "history of a store that is a file": (["history", "--feature", "x_v1"], "error:"),
-    "online-load of a day that is not certified": (["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
-                                                   "error:"),
+    "online-load of a day that is not certified": (
+        ["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
+        "error:",
+    ),
     "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
 }
 
@@ -62,3 +68,25 @@ def test_debug_shows_the_traceback(tmp_path: Path, a_file: Path) -> None:
     result = _run(["--debug", "schema", "--out", f"{a_file}/schema.json"], tmp_path)
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["history", "--feature", "x_v1"],
+        ["store", "repair", "--feature", "x_v1"],
+        ["plan", "--configs", "tests/fixtures/valid/fixture_configs"],
+    ],
+)
+def test_a_bad_s3_endpoint_is_one_line_naming_the_variable(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FP_S3_ENDPOINT_URL", "localhost:9000")
+    monkeypatch.setenv("FP_ARTEFACT_STORE", "s3://bucket/artefacts")
+    env = {**os.environ, "FP_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([str(BIN), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "error: FP_S3_ENDPOINT_URL='localhost:9000' needs a scheme: http://localhost:9000 or https://localhost:9000"
+    )
