@@ -28,6 +28,8 @@ it is counted in the broken module's issue.
 
 from __future__ import annotations
 
+import builtins
+import difflib
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -35,12 +37,14 @@ import io
 import multiprocessing
 import os
 import pickle
+import re
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import CodeType, FrameType, ModuleType
@@ -284,6 +288,8 @@ class _Failure:
     issue: ValidationIssue
     module: str
     importers: list[str] = field(default_factory=list)
+    called_from: list[str] = field(default_factory=list)
+    """Modules whose import failed when they *called* code of ``module`` (a helper that imported fine)."""
 
 
 class _ChildImporter:
@@ -293,8 +299,9 @@ class _ChildImporter:
         self.timeout = timeout
         self.conn = conn
         self.report = _Report()
-        self.failures: dict[tuple[str, int, str], _Failure] = {}
+        self.failures: dict[tuple[str, int], _Failure] = {}
         self.broken: dict[str, str] = {}  # module name -> file
+        self.cause: dict[str, tuple[str, int]] = {}  # broken module -> the failure it is a follow-on of
 
     def run(self) -> _Report:
         from feature_platform.plugins import registry
@@ -341,12 +348,17 @@ class _ChildImporter:
         self._report_config_plugins(platform_plugins)
         for failure in self.failures.values():
             issue = failure.issue
-            if failure.importers:
-                follow = ", ".join(sorted(set(failure.importers)))
-                issue = ValidationIssue(
-                    file=issue.file, line=issue.line, kind=issue.kind, name=issue.name, message=issue.message,
-                    hint=f"{issue.hint}; module(s) importing it were not validated either: {follow}",
-                )
+            hint = issue.hint
+            called = sorted(set(failure.called_from))
+            importers = sorted(set(failure.importers) - set(called))
+            if called:
+                hint = (f"fix this error; it is raised when {', '.join(called)} call(s) this code, so the objects "
+                        f"defined there were not validated")
+            if importers:
+                hint = f"{hint}; module(s) importing it were not validated either: {', '.join(importers)}"
+            if hint != issue.hint:
+                issue = ValidationIssue(file=issue.file, line=issue.line, kind=issue.kind, name=issue.name,
+                                        message=issue.message, hint=hint)
             self.report.issues.append(issue)
         self.report.broken = dict(self.broken)
         return self.report
@@ -402,30 +414,38 @@ class _ChildImporter:
             broken = exc if isinstance(exc, _BrokenModuleImportError) else exc.__cause__ or exc.__context__
             assert isinstance(broken, _BrokenModuleImportError)
             self.broken[name] = str(path)
-            for failure in self.failures.values():
-                if failure.module == broken.module:
-                    failure.importers.append(name)
+            key = self.cause.get(broken.module)
+            if key is not None:  # counted in the failure it follows from, however deep the import chain
+                self.failures[key].importers.append(name)
+                self.cause[name] = key
             return
         issue = _import_issue(path, name, exc, self.package_dir)
         culprit = self._module_of(str(Path(issue.file).resolve())) or name
         self.broken[name] = str(path)
+        helper = False
         if culprit != name and self._file_of(culprit) == Path(issue.file).resolve() and issue.kind == "module":
             # the error is in a module this one imports (or in a helper it calls): blame that module once
-            self.broken[culprit] = str(self._file_of(culprit))
+            loaded = sys.modules.get(culprit)
+            helper = loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False)
+            if not helper:
+                self.broken[culprit] = str(self._file_of(culprit))
             issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
                                     message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
                                     hint=issue.hint)
-        self._add_failure(issue, culprit, name)
+        self._add_failure(issue, culprit, name, called=helper)
 
-    def _add_failure(self, issue: ValidationIssue, culprit: str, importer: str) -> None:
-        key = (issue.file, issue.line, issue.message.split(": ", 1)[-1])
+    def _add_failure(self, issue: ValidationIssue, culprit: str, importer: str, *, called: bool = False) -> None:
+        """Record a failure once per line that raised: a shared helper that raises for every caller (``and``
+        on expressions, a bad argument) is one error, whatever its callers passed it."""
+        key = (issue.file, issue.line)
         failure = self.failures.get(key)
         if failure is None:
-            self.failures[key] = _Failure(issue=issue, module=culprit)
-            if importer != culprit:
-                self.failures[key].importers.append(importer)
-        elif importer not in (culprit, failure.module):
-            failure.importers.append(importer)
+            failure = self.failures[key] = _Failure(issue=issue, module=culprit)
+        if importer not in (culprit, failure.module) or called:
+            (failure.called_from if called else failure.importers).append(importer)
+        if not called:
+            self.cause[culprit] = key
+        self.cause[importer] = key
 
     def _module_of(self, file: str) -> str | None:
         path = Path(file).resolve()
@@ -547,7 +567,46 @@ def _import_issue(path: Path, module_name: str, exc: BaseException, package_dir:
     elif not isinstance(exc, Exception):
         message = f"module {module_name} raised {type(exc).__name__} while being imported: {exc}"
     else:
-        message = f"module {module_name} failed to import: {type(exc).__name__}: {exc}"
+        message = f"module {module_name} failed to import: {_name_error_text(exc)}"
     return ValidationIssue(
         file=display_path(file), line=line, kind="module", name=module_name, message=message, hint=_HINT,
     )
+
+
+_CANNOT_IMPORT = re.compile(r"cannot import name '([^']+)' from '([^']+)'")
+
+
+def _name_error_text(exc: BaseException) -> str:
+    """``Type: message`` of an import failure, with "did you mean" for a misspelt name: an enum member
+    (``Lifecycle.PRODUCTON``), an attribute, a name, or a name imported from a module."""
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        if isinstance(exc, AttributeError) and exc.name and exc.obj is not None:
+            obj = exc.obj
+            if isinstance(obj, type) and issubclass(obj, Enum):
+                members = list(obj.__members__)
+                return (f"{obj.__name__} has no member '{exc.name}'{_did_you_mean(exc.name, members)} "
+                        f"(members: {', '.join(members)})")
+            return text + _did_you_mean(exc.name, [a for a in dir(obj) if not a.startswith("_")])
+        if isinstance(exc, NameError) and not isinstance(exc, UnboundLocalError) and exc.name:
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            scope = {**vars(builtins), **tb.tb_frame.f_globals, **tb.tb_frame.f_locals} if tb else {}
+            return text + _did_you_mean(exc.name, [n for n in scope if not n.startswith("__")])
+        if isinstance(exc, ImportError) and (match := _CANNOT_IMPORT.search(str(exc))):
+            module = sys.modules.get(match[2])
+            names = list(getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")])
+            return text + _did_you_mean(match[1], names)
+    except Exception:  # a suggestion is a nicety: never let it hide the error itself
+        return text
+    return text
+
+
+def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
+    """"; did you mean 'X'?" for a near miss (case-insensitive first), else ""."""
+    by_lower = {c.lower(): c for c in candidates}
+    if name.lower() in by_lower and by_lower[name.lower()] != name:
+        return f"; did you mean '{by_lower[name.lower()]}'?"
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.7)
+    return f"; did you mean '{by_lower[close[0]]}'?" if close else ""

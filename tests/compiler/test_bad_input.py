@@ -153,3 +153,35 @@ click = EventType(name="click", source=events, enrichments=(item_cat, make_item)
     issues = compile_configs(write_package(tmp_path, "order_configs", {"configs": configs})).issues
     (issue,) = [i for i in issues if i.name == "item_cat"]
     assert "listed later" in issue.hint
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from feature_platform.authoring import col\n\nX = coll('a')\n",
+         "NameError: name 'coll' is not defined; did you mean 'col'?"),
+        ("from feature_platform.authoring import SequenceFeatur\n",
+         "cannot import name 'SequenceFeatur' from 'feature_platform.authoring'"),
+        ("from feature_platform import authoring\n\nX = authoring.EventTyp\n",
+         "has no attribute 'EventTyp'; did you mean 'EventType'?"),
+        ("from feature_platform.authoring import DType\n\nX = DType.INT46\n",
+         "DType has no member 'INT46'; did you mean 'INT64'?"),
+        ("from feature_platform.authoring import Lifecycle\n\nX = Lifecycle.production\n",
+         "Lifecycle has no member 'production'; did you mean 'PRODUCTION'?"),
+    ],
+)
+def test_a_misspelt_name_at_import_gets_did_you_mean(source: str, expected: str, tmp_path: Path) -> None:
+    (issue,) = compile_configs(write_package(tmp_path, "typo_configs", {"configs": source})).issues
+    assert expected in issue.message
+    if "SequenceFeatur" in source:
+        assert issue.message.endswith("did you mean 'SequenceFeature'?")
+
+
+def test_an_error_in_a_helper_is_reported_once_whatever_its_callers_pass(tmp_path: Path) -> None:
+    """`or` in a helper called with different arguments from three modules: one error, the callers counted."""
+    helper = "from feature_platform.authoring import col\n\ndef either(a, b):\n    return col(a).is_null() or col(b)\n"
+    callers = {f"m{i}": f"from typo_or._helper import either\n\nX = either('a{i}', 'b')\n" for i in range(3)}
+    issues = compile_configs(write_package(tmp_path, "typo_or", {"_helper": helper, **callers})).issues
+    (issue,) = issues
+    assert (issue.name, issue.line) == ("typo_or._helper", 4)
+    assert "typo_or.m0, typo_or.m1, typo_or.m2 call(s) this code" in issue.hint

@@ -358,6 +358,20 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "event type", "click", "do not fit its model: max_chars: Input should be a valid integer",
            "(got true)"),
     ],
+    # issue 12: "did you mean" for a misspelt enum member or dtype; `and` on expressions reported once
+    "bad_enum_member_typo": [
+        _e("configs.py", "module", "bad_enum_member_typo.configs",
+           "Lifecycle has no member 'PRODUCTON'; did you mean 'PRODUCTION'?"),
+    ],
+    "bad_dtype_typo": [
+        _e("configs.py", "module", "bad_dtype_typo.configs", "dtype: 'strng' is not one of", "did you mean 'string'?"),
+    ],
+    "bad_and_on_expressions": [
+        _e("_shared.py", "module", "bad_and_on_expressions._shared", "use the operators & | ~ instead of and/or/not",
+           hint="raised when bad_and_on_expressions.clicks, bad_and_on_expressions.views call(s) this code, so the "
+                "objects defined there were not validated; module(s) importing it were not validated either: "
+                "bad_and_on_expressions.sequences"),
+    ],
     "bad_retention_bare_number": [
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
            "timedelta(days=90)"),
