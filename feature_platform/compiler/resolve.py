@@ -144,7 +144,8 @@ class _Checker:
             if obj.kind == "events":
                 if obj.timestamp_column is None or types.get(obj.timestamp_column) not in _EVENT_TIME_TYPES:
                     self.issue(obj, "an events source needs timestamp_column naming its event-time column "
-                               "(timestamp, int64 epoch milliseconds, or ISO-8601 string)", at="timestamp_column")
+                               "(timestamp, int64 epoch milliseconds, or ISO-8601 string)"
+                               f"{_column_problem(obj.timestamp_column, types)}", at="timestamp_column")
                     ok = False
                 if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
                     self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
@@ -154,8 +155,8 @@ class _Checker:
                     ok = False
             else:
                 if obj.key_column is None or types.get(obj.key_column) not in KEY_DTYPES:
-                    self.issue(obj, "a lookup source needs key_column naming an int64 or string column",
-                               at="key_column")
+                    self.issue(obj, "a lookup source needs key_column naming an int64 or string column"
+                               f"{_column_problem(obj.key_column, types)}", at="key_column")
                     ok = False
                 if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
                     self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
@@ -255,7 +256,7 @@ class _Checker:
             for out, expr in sorted(enrichment.fields.items()):
                 dtype, errors = infer(expr.node, schema)
                 for error in errors:
-                    self.issue(enrichment, f"field '{out}' (in {context}): {error}", at=f"fields.{out}",
+                    self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}", at=f"fields.{out}",
                                hint=_expression_hint(error, et, index, self.by_kind["enrichment"]))
                 if errors:
                     return None
@@ -359,7 +360,7 @@ class _Checker:
         if et.filter is not None:
             dtype, errors = infer(et.filter.node, raw)
             for error in errors:
-                self.issue(et, f"filter: {error}", at="filter", hint=_expression_hint(error, et, -1, {}))
+                self.issue(et, f"filter: {_suggest(error)}", at="filter", hint=_expression_hint(error, et, -1, {}))
             if not errors and dtype not in (DType.BOOL, None):
                 self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
             ok &= not errors
@@ -370,7 +371,7 @@ class _Checker:
                 ok = False
             dtype, errors = infer(expr.node, raw)
             for error in errors:
-                self.issue(et, f"field '{name}': {error}", at=f"fields.{name}",
+                self.issue(et, f"field '{name}': {_suggest(error)}", at=f"fields.{name}",
                            hint=_expression_hint(error, et, -1, {}))
             if errors:
                 ok = False
@@ -515,8 +516,8 @@ class _Checker:
         for name in sf.dedup_by:
             missing = sorted(et.name for et in event_types if name not in {c.name for c in et.output_fields})
             if missing:
-                self.issue(sf, f"dedup_by field '{name}' is not produced by event type(s) {', '.join(missing)}",
-                           at=f"dedup_by[{sf.dedup_by.index(name)}]")
+                self.issue(sf, f"dedup_by field '{name}' is not produced by event type(s) {', '.join(missing)}"
+                           f"{did_you_mean(name, producers)}", at=f"dedup_by[{sf.dedup_by.index(name)}]")
                 ok = False
         if not ok or not key_types:
             return None
@@ -661,6 +662,24 @@ def _outputs(obj: ConfigObject | None) -> set[str]:
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
+_AVAILABLE = re.compile(r"unknown field '([^']+)' \(available: ([^)]*)\)")
+
+
+def _suggest(error: str) -> str:
+    """A type-check error, with "did you mean" when it names an unknown field close to an available one."""
+    match = _AVAILABLE.search(error)
+    if match is None:
+        return error
+    return error + did_you_mean(match[1], [n.strip() for n in match[2].split(",")])
+
+
+def _column_problem(name: str | None, types: dict[str, DType]) -> str:
+    """Why a named column does not qualify: it is missing (with "did you mean") or has another type."""
+    if name is None:
+        return ""
+    if name not in types:
+        return f"; '{name}' is not one of its columns ({', '.join(types)}){did_you_mean(name, types)}"
+    return f"; '{name}' is {types[name].value}"
 
 
 def _expression_hint(error: str, et: EventType, index: int, enrichments: dict[str, ConfigObject]) -> str:

@@ -185,3 +185,29 @@ def test_an_error_in_a_helper_is_reported_once_whatever_its_callers_pass(tmp_pat
     (issue,) = issues
     assert (issue.name, issue.line) == ("typo_or._helper", 4)
     assert "typo_or.m0, typo_or.m1, typo_or.m2 call(s) this code" in issue.hint
+
+
+def test_a_misspelt_dedup_by_or_enrichment_input_field_gets_did_you_mean(tmp_path: Path) -> None:
+    configs = """
+from datetime import timedelta
+from feature_platform.authoring import (Column, DerivedEnrichment, EventType, Freshness, SequenceFeature, Source,
+                                        StreamOrigin, col, from_epoch_ms)
+
+events = Source(name="events", kind="events", columns=(Column("event_id", "string"), Column("user_id", "int64"),
+                Column("ts_ms", "int64"), Column("action", "string")), stream=StreamOrigin(stream="e"),
+                timestamp_column="ts_ms")
+hour = DerivedEnrichment(name="hour", fields={"hr": col("timestmp").dt.hour()})
+click = EventType(name="click", source=events, enrichments=(hour,),
+                  fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                          "timestamp": from_epoch_ms(col("ts_ms")), "act": col("action")})
+s = SequenceFeature(name="s", event_types=(click,), max_length=10, retention=timedelta(days=3), fields=("act",),
+                    dedup_by=("actt",),
+                    freshness=Freshness(streaming_max_lag=timedelta(minutes=5), batch_max_lag=timedelta(hours=30)))
+"""
+    issues = compile_configs(write_package(tmp_path, "typo_fields", {"configs": configs})).issues
+    (hour,) = [i for i in issues if i.name == "hour"]
+    assert hour.message.endswith("unknown field 'timestmp' (available: act, event_id, event_type, timestamp, "
+                                 "user_id); did you mean 'timestamp'?")
+    fixed = configs.replace('col("timestmp")', 'col("timestamp")')
+    (dedup,) = compile_configs(write_package(tmp_path, "typo_dedup", {"configs": fixed})).issues
+    assert dedup.message == "dedup_by field 'actt' is not produced by event type(s) click; did you mean 'act'?"

@@ -52,7 +52,7 @@ CASES: dict[str, list[Expected]] = {
             "configs.py",
             "event type",
             "click",
-            "filter: unknown field 'acton' (available: action, event_id, ts_ms, user_id)",
+            "filter: unknown field 'acton' (available: action, event_id, ts_ms, user_id); did you mean 'action'?",
         ),
     ],
     "bad_unknown_field_in_mapping": [
@@ -371,6 +371,10 @@ CASES: dict[str, list[Expected]] = {
            hint="raised when bad_and_on_expressions.clicks, bad_and_on_expressions.views call(s) this code, so the "
                 "objects defined there were not validated; module(s) importing it were not validated either: "
                 "bad_and_on_expressions.sequences"),
+    ],
+    "bad_timestamp_column_typo": [
+        _e("configs.py", "source", "events", "'ts_msec' is not one of its columns (event_id, user_id, ts_ms); "
+           "did you mean 'ts_ms'?"),
     ],
     "bad_retention_bare_number": [
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
