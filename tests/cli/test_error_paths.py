@@ -44,6 +44,7 @@ CASES = {
         ["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
         "error:",
     ),
+    "store verify of a store that is a file": (["store", "verify"], "error:"),
     "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
 }
 
@@ -52,7 +53,7 @@ CASES = {
 def test_a_cli_error_is_one_line_not_a_traceback(case: str, tmp_path: Path, a_file: Path) -> None:
     args, expected = CASES[case]
     args = [a.format(file=a_file, tmp=tmp_path) for a in args]
-    if case == "history of a store that is a file":
+    if case.endswith("of a store that is a file"):
         (tmp_path / "data").mkdir()
         (tmp_path / "data" / "artefacts").write_text("a file where the store should be")
     result = _run(args, tmp_path)
