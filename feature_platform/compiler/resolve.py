@@ -233,9 +233,11 @@ class _Checker:
         context = f"event type '{et.name}' (after mapping and earlier enrichments)"
         if isinstance(enrichment, LookupEnrichment):
             source = self.out.sources.get(enrichment.source)
-            if source is None:
-                return None  # reported once, by enrichments()
-            key_type = next(c.dtype for c in source.columns if c.name == source.key_column)
+            if source is None or source.kind != "lookup":
+                return None  # reported once, by enrichments() (an events source has no key column)
+            key_type = next((c.dtype for c in source.columns if c.name == source.key_column), None)
+            if key_type is None:
+                return None  # reported once, by sources()
             if enrichment.on not in schema:
                 hint = ""
                 if any(enrichment.on in _outputs(self.by_kind["enrichment"].get(later))

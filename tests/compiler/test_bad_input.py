@@ -211,3 +211,14 @@ s = SequenceFeature(name="s", event_types=(click,), max_length=10, retention=tim
     fixed = configs.replace('col("timestmp")', 'col("timestamp")')
     (dedup,) = compile_configs(write_package(tmp_path, "typo_dedup", {"configs": fixed})).issues
     assert dedup.message == "dedup_by field 'actt' is not produced by event type(s) click; did you mean 'act'?"
+
+
+def test_a_blank_owner_is_refused(tmp_path: Path) -> None:
+    configs = """
+from feature_platform.authoring import Column, Source, StreamOrigin
+
+events = Source(name="events", kind="events", owners=("team-a", "  "), columns=(Column("ts", "int64"),),
+                stream=StreamOrigin(stream="e"), timestamp_column="ts")
+"""
+    (issue,) = compile_configs(write_package(tmp_path, "blank_owner", {"configs": configs})).issues
+    assert issue.message == "owner '  ' is blank"

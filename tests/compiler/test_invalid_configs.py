@@ -376,6 +376,14 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "source", "events", "'ts_msec' is not one of its columns (event_id, user_id, ts_ms); "
            "did you mean 'ts_ms'?"),
     ],
+    "bad_enrichment_listed_twice": [
+        _e("configs.py", "event type", "click", "enrichment(s) listed twice: hour",
+           hint="each enrichment applies once"),
+    ],
+    "bad_lookup_over_events_source": [
+        _e("configs.py", "enrichment", "item_user",
+           "source 'events' is an events source; a lookup needs kind='lookup'"),
+    ],
     "bad_retention_bare_number": [
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
            "timedelta(days=90)"),
