@@ -222,3 +222,42 @@ events = Source(name="events", kind="events", owners=("team-a", "  "), columns=(
 """
     (issue,) = compile_configs(write_package(tmp_path, "blank_owner", {"configs": configs})).issues
     assert issue.message == "owner '  ' is blank"
+
+
+_TYPO_BASE = """
+from datetime import timedelta
+from feature_platform.authoring import (Column, EventType, Freshness, PluginCall, SequenceFeature, Source,
+                                        StreamOrigin, col, from_epoch_ms)
+
+events = Source(name="events", kind="events", columns=(Column("event_id", "string"), Column("user_id", "int64"),
+                Column("ts_ms", "int64"), Column("dwell_ms", "int64")), stream=StreamOrigin(stream="e"),
+                timestamp_column="ts_ms")
+view = EventType(name="view", source=events, executor=PluginCall(plugin=PLUGIN, params=PARAMS),
+                 fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                         "timestamp": from_epoch_ms(col("ts_ms")), "dwell_ms": col("dwell_ms")})
+s = SequenceFeature(name="s", event_types=(EVENT_TYPE,), max_length=10, retention=timedelta(days=3),
+                    fields=(FIELD,),
+                    freshness=Freshness(streaming_max_lag=timedelta(minutes=5), batch_max_lag=timedelta(hours=30)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [
+        ({"PLUGIN": "'dwell_bucketizer'"}, "unknown plugin 'dwell_bucketizer'"),
+        ({"PARAMS": "{'boundary_ms': [1, 2]}"}, "unknown parameter 'boundary_ms'; did you mean 'boundaries_ms'?"),
+        ({"EVENT_TYPE": "'veiw'"}, "unknown event type 'veiw' (known: view); did you mean 'view'?"),
+        ({"FIELD": "'dwell_bucktet'"}, "produced by none of its event types (view); did you mean 'dwell_bucket'?"),
+    ],
+)
+def test_misspelt_references_and_plugin_parameters_get_did_you_mean(
+    typo: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    values = {"PLUGIN": "'dwell_bucketiser'", "PARAMS": "{}", "EVENT_TYPE": "view", "FIELD": "'dwell_bucket'"}
+    source = _TYPO_BASE
+    for name, value in {**values, **typo}.items():
+        source = source.replace(name, value)
+    (issue,) = compile_configs(write_package(tmp_path, "typo_refs", {"configs": source})).issues
+    assert expected in issue.message
+    if "PLUGIN" in typo:
+        assert issue.message.endswith("did you mean 'dwell_bucketiser'?")
