@@ -266,21 +266,8 @@ def restore_artefacts(store: ArtefactStore, build_dir: Path, wanted: Iterable[st
     """Re-store the ``wanted`` hashes that are missing or damaged in ``store`` from the artefact files of a
     compiled build. Only bytes that verify and hash to the wanted key are written. Raises
     :class:`ArtefactNotFoundError` naming the hashes the build does not hold."""
-    available: dict[str, bytes] = {}
-    files = sorted(build_dir.rglob("*.json")) if build_dir.is_dir() else []
-    if not files:
-        msg = f"{build_dir} holds no compiled artefacts (expected the output of `feature-platform compile --out`)"
-        raise StoreError(msg)
-    for path in files:
-        data = path.read_bytes()
-        try:
-            artefact = parse_artefact(data, origin=str(path))
-        except ArtefactError:
-            continue  # the manifest, or a damaged file: never a source of bytes
-        assert artefact.content_hash is not None
-        available[artefact.content_hash] = data
     outcome = RestoreOutcome()
-    lacking: list[str] = []
+    broken: dict[str, bool] = {}  # hash -> whether an object (damaged) is in the way
     for content_hash in sorted(set(wanted)):
         key = layout.object_key(content_hash)
         current = store.backend.get(key)
@@ -291,22 +278,42 @@ def restore_artefacts(store: ArtefactStore, build_dir: Path, wanted: Iterable[st
                 continue
             except ArtefactError:
                 pass
-        good = available.get(content_hash)
-        if good is None:
-            lacking.append(content_hash)
-            continue
-        if current is None and store.put_artefact(good) == content_hash:
-            outcome.restored.append(content_hash)
-            continue
-        store.backend.put(key, good)  # replaces damaged bytes with bytes proven to hash to this key
-        outcome.restored.append(content_hash)
+        broken[content_hash] = current is not None
+    if not broken:
+        return outcome
+    available = _build_artefacts(build_dir)
+    lacking = [h for h in broken if h not in available]
     if lacking:
         msg = (
             f"{build_dir} does not hold artefact(s) {', '.join(lacking)}; compile the configs at the source "
-            f"revision the audit log records for them, and retry (restored so far: {len(outcome.restored)})"
+            "revision the audit log records for them and retry (nothing was written)"
         )
         raise ArtefactNotFoundError(msg)
+    for content_hash, damaged in broken.items():
+        if damaged:  # replace damaged bytes with bytes proven to hash to this key
+            store.backend.put(layout.object_key(content_hash), available[content_hash])
+        else:
+            store.put_artefact(available[content_hash])
+        outcome.restored.append(content_hash)
     return outcome
+
+
+def _build_artefacts(build_dir: Path) -> dict[str, bytes]:
+    """Content hash -> bytes of every sound artefact file under ``build_dir``."""
+    files = sorted(build_dir.rglob("*.json")) if build_dir.is_dir() else []
+    available: dict[str, bytes] = {}
+    for path in files:
+        data = path.read_bytes()
+        try:
+            artefact = parse_artefact(data, origin=str(path))
+        except ArtefactError:
+            continue  # the manifest, or a damaged file: never a source of bytes
+        assert artefact.content_hash is not None
+        available[artefact.content_hash] = data
+    if not available:
+        msg = f"{build_dir} holds no compiled artefacts (expected the output of `feature-platform compile --out`)"
+        raise StoreError(msg)
+    return available
 
 
 def _restore_entry(env: str, feature_id: str) -> str:

@@ -189,3 +189,11 @@ def test_the_store_verify_and_repair_commands(tmp_path: Path, monkeypatch: pytes
 
     nothing = runner.invoke(cli, ["store", "repair"])
     assert nothing.exit_code == 2 and "give --feature" in nothing.output
+
+
+def test_restore_reads_no_build_when_nothing_is_missing(
+    store: ArtefactStore, published: tuple[str, ...], tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    outcome = restore_artefacts(store, tmp_path / "empty", verify_store(store).named)
+    assert outcome.restored == [] and sorted(outcome.already_sound) == sorted(published)
