@@ -33,6 +33,7 @@ import difflib
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import io
 import multiprocessing
 import os
@@ -114,6 +115,15 @@ def discover(configs_dir: Path, *, import_timeout: float | None = None) -> Disco
     timeout = import_timeout if import_timeout is not None else import_timeout_default()
     result = DiscoveryResult()
     result.files = _package_files(package_dir)
+    if shadowed := _shadowed_module(package_dir):
+        result.complete = False
+        result.issues.append(ValidationIssue(
+            file=display_path(str(package_dir / "__init__.py")), line=1, kind="package", name=package_dir.name,
+            message=f"the config package's name '{package_dir.name}' is also the name of {shadowed}; importing the "
+            "configs under it would replace that module, so nothing was imported",
+            hint="rename the config package's directory (e.g. feature_configs)",
+        ))
+        return result
     report = _run_child(package_dir, timeout, len(result.files))
     result.issues.extend(report.issues)
     result.complete = report.complete
@@ -122,6 +132,27 @@ def discover(configs_dir: Path, *, import_timeout: float | None = None) -> Disco
         result.objects.append(Discovered(obj=obj, kind=kind_of(obj), module=module))
     result.objects.sort(key=lambda d: (d.kind.key, d.obj.name, d.file, d.line))
     return result
+
+
+def _shadowed_module(package_dir: Path) -> str:
+    """What the package's name would shadow in the import process — a standard library module, the platform,
+    or an installed package (a dependency) — or "". Another copy of a config package is not shadowed."""
+    name = package_dir.name
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return "a Python standard library module"
+    if name == __name__.split(".")[0]:
+        return "the platform's own package"
+    try:
+        spec = importlib.util.find_spec(name) if name.isidentifier() else None
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    origin = Path(spec.origin).resolve()
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    if package_dir not in origin.parents and any(origin.is_relative_to(root) for root in installed):
+        return f"an installed package ({spec.origin})"
+    return ""
 
 
 def _package_files(package_dir: Path) -> list[Path]:

@@ -261,3 +261,20 @@ def test_misspelt_references_and_plugin_parameters_get_did_you_mean(
     assert expected in issue.message
     if "PLUGIN" in typo:
         assert issue.message.endswith("did you mean 'dwell_bucketiser'?")
+
+
+@pytest.mark.parametrize("name", ["json", "pydantic", "feature_platform"])
+def test_a_config_package_named_like_a_module_the_platform_needs_is_refused(name: str, tmp_path: Path) -> None:
+    source = "from feature_platform.authoring import Column\n\nC = Column('a', 'int64')\n"
+    result = compile_configs(write_package(tmp_path, name, {"configs": source}))
+    (issue,) = result.issues
+    assert (issue.kind, issue.name, issue.line) == ("package", name, 1)
+    assert f"the config package's name '{name}' is also the name of" in issue.message
+    assert not result.artefacts
+
+
+def test_a_copy_of_a_config_package_under_the_same_name_is_not_shadowing(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(VALID_FIXTURE, tmp_path / VALID_FIXTURE.name)
+    assert compile_configs(tmp_path / VALID_FIXTURE.name).ok
