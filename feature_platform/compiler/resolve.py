@@ -67,6 +67,8 @@ CORE_TYPES: dict[str, tuple[DType, ...]] = {
 }
 ALWAYS_PROJECTED = ("event_id", "timestamp", "event_type")
 _EVENT_TIME_TYPES = (DType.TIMESTAMP, DType.INT64, DType.STRING)
+_STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+_PARTITION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 @dataclass
@@ -150,8 +152,17 @@ class _Checker:
                 if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
                     self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
                     ok = False
+                if obj.batch is not None and not _PARTITION_KEY.fullmatch(obj.batch.partition_key):
+                    self.issue(obj, f"batch.partition_key {obj.batch.partition_key!r} must be a column name "
+                               "(letters, digits and _, not starting with a digit): partitions are "
+                               "<path>/<partition_key>=YYYY-MM-DD/", at="batch.partition_key")
+                    ok = False
                 if obj.batch is None and obj.stream is None:
                     self.issue(obj, "an events source needs a batch origin, a stream origin, or both")
+                    ok = False
+                if obj.stream is not None and not _STREAM_NAME.fullmatch(obj.stream.stream):
+                    self.issue(obj, f"stream name {obj.stream.stream!r} must be 1-200 characters from letters, "
+                               "digits, '_', '.', ':' and '-', starting with a letter or digit", at="stream.stream")
                     ok = False
             else:
                 if obj.key_column is None or types.get(obj.key_column) not in KEY_DTYPES:

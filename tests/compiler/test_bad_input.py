@@ -278,3 +278,18 @@ def test_a_copy_of_a_config_package_under_the_same_name_is_not_shadowing(tmp_pat
 
     shutil.copytree(VALID_FIXTURE, tmp_path / VALID_FIXTURE.name)
     assert compile_configs(tmp_path / VALID_FIXTURE.name).ok
+
+
+@pytest.mark.parametrize(("stream", "ok"), [("", False), ("a b", False), ("-x", False), ("ev\n", False),
+                                            ("engagement_events", True), ("team.clicks:v2", True)])
+def test_a_stream_name_the_stream_runtimes_cannot_key_is_refused(stream: str, ok: bool, tmp_path: Path) -> None:
+    source = (
+        "from feature_platform.authoring import Column, Source, StreamOrigin\n\n"
+        f"events = Source(name='events', kind='events', columns=(Column('ts', 'int64'),),\n"
+        f"                stream=StreamOrigin(stream={stream!r}), timestamp_column='ts')\n"
+    )
+    issues = compile_configs(write_package(tmp_path, "stream_names", {"configs": source})).issues
+    assert [i.message for i in issues if "stream name" in i.message] == (
+        [] if ok else [f"stream name {stream!r} must be 1-200 characters from letters, digits, '_', '.', ':' and '-', "
+                       "starting with a letter or digit"]
+    )

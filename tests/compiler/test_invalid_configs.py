@@ -384,6 +384,9 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "enrichment", "item_user",
            "source 'events' is an events source; a lookup needs kind='lookup'"),
     ],
+    "bad_partition_key_path": [
+        _e("configs.py", "source", "events", "batch.partition_key 'd/t' must be a column name"),
+    ],
     "bad_retention_bare_number": [
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
            "timedelta(days=90)"),
