@@ -35,6 +35,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import io
+import math
 import multiprocessing
 import os
 import pickle
@@ -100,10 +101,17 @@ class ConfigPackageError(FeaturePlatformError):
 
 def import_timeout_default() -> float:
     raw = os.environ.get("FP_CONFIG_IMPORT_TIMEOUT")
-    try:
-        return float(raw) if raw else DEFAULT_IMPORT_TIMEOUT
-    except ValueError:
+    if not raw:
         return DEFAULT_IMPORT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        default = f"{DEFAULT_IMPORT_TIMEOUT:g}"
+        msg = f"FP_CONFIG_IMPORT_TIMEOUT={raw!r} must be a positive number of seconds (default {default})"
+        raise FeaturePlatformError(msg)
+    return value
 
 
 def discover(configs_dir: Path, *, import_timeout: float | None = None) -> DiscoveryResult:

@@ -293,3 +293,14 @@ def test_a_stream_name_the_stream_runtimes_cannot_key_is_refused(stream: str, ok
         [] if ok else [f"stream name {stream!r} must be 1-200 characters from letters, digits, '_', '.', ':' and '-', "
                        "starting with a letter or digit"]
     )
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "nan", "inf"])
+def test_a_bad_import_timeout_setting_is_refused_naming_the_variable(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feature_platform.errors import FeaturePlatformError
+
+    monkeypatch.setenv("FP_CONFIG_IMPORT_TIMEOUT", value)
+    with pytest.raises(FeaturePlatformError, match=f"FP_CONFIG_IMPORT_TIMEOUT='{value}' must be a positive number"):
+        compile_configs(VALID_FIXTURE)
