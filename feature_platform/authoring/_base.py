@@ -141,6 +141,23 @@ def _plain_error(err: Any, model: type[BaseModel]) -> str:
     return f"{where}: {str(err['msg']).removeprefix('Value error, ')}{shown}"
 
 
+def _plain_errors(errors: list[Any], model: type[BaseModel]) -> str:
+    """Every pydantic error as a sentence; a "Field required" that a misspelt keyword explains (``streming_lag``
+    for ``streaming_lag``) is dropped: the "did you mean" on the misspelling says it all."""
+    import difflib
+
+    fields = list(model.model_fields)
+    meant = {
+        close[0]
+        for err in errors
+        if err["type"] == "extra_forbidden"
+        for close in [difflib.get_close_matches(str(err["loc"][-1]), fields, n=1, cutoff=0.6)]
+        if close
+    }
+    kept = [err for err in errors if not (err["type"] == "missing" and len(err["loc"]) == 1 and err["loc"][0] in meant)]
+    return "; ".join(_plain_error(err, model) for err in kept)
+
+
 class ConfigModel(BaseModel):
     """A frozen, closed pydantic model: unknown keys are errors, nothing mutates after construction."""
 
@@ -150,7 +167,7 @@ class ConfigModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            problems = "; ".join(_plain_error(err, type(self)) for err in exc.errors(include_url=False))
+            problems = _plain_errors(exc.errors(include_url=False), type(self))
             msg = f"{type(self).__name__}(...): {problems}"
             raise ConfigDefinitionError(msg) from None
 
@@ -191,8 +208,9 @@ class ConfigObject(ConfigModel):
             BaseModel.__init__(self, **data)
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
-            problems = "; ".join(_plain_error(err, type(self)) for err in errors)
-            first = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            problems = _plain_errors(errors, type(self))
+            typos = [e for e in errors if e["type"] == "extra_forbidden"]
+            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
             raise ConfigObjectError(self.kind_label, name, site.at(first), problems) from None
         self._defined_at = site
         if construction_log is not None:
