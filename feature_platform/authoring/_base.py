@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
-from feature_platform.authoring.expressions import BOUNDARY_HINT, Expr
+from feature_platform.authoring.expressions import BOUNDARY_HINT, MAX_EXPRESSION_DEPTH, Expr, expression_depth
 from feature_platform.errors import ConfigDefinitionError
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -98,6 +98,15 @@ def _reject_non_config_values(value: object, path: str) -> None:
         for key, item in value:  # nested value models (PluginCall, Freshness...) are walked too
             _reject_non_config_values(item, f"{path}.{key}")
         return
+    if isinstance(value, Expr) and (depth := expression_depth(value.node)) > MAX_EXPRESSION_DEPTH:
+        msg = (
+            f"field '{path}' holds an expression nested {depth} levels deep (at most {MAX_EXPRESSION_DEPTH}); "
+            "a long chain of & or | built in a loop nests one level per step: test many values with "
+            ".is_in([...]), or split the logic over several derived fields"
+        )
+        error = ConfigDefinitionError(msg)
+        error.path = path  # type: ignore[attr-defined]
+        raise error
     if value is None or isinstance(value, str | bool | int | float | timedelta | Enum | Expr | BaseModel):
         return
     if isinstance(value, dict):

@@ -30,6 +30,23 @@ BOUNDARY_HINT = (
 )
 
 
+MAX_EXPRESSION_DEPTH = 100
+"""How deeply one expression may nest. Every runtime (the engine's translator, the type checker, JSON
+readers in other languages) walks the tree recursively; a tree deeper than this is refused when the config
+object is built, with a message, instead of overflowing a stack somewhere later."""
+
+
+def expression_depth(node: ExprNode) -> int:
+    """The number of levels of ``node``'s tree (a column is 1), computed without recursion."""
+    deepest = 0
+    stack: list[tuple[ExprNode, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((arg, depth + 1) for arg in current.args)
+    return deepest
+
+
 def _to_node(value: object) -> ExprNode:
     if isinstance(value, Expr):
         return value.node

@@ -280,10 +280,11 @@ def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
     try:
         report = _ChildImporter(Path(package_dir), timeout, conn).run()
         conn.send_bytes(b"D" + _pickle_report(report))
-    except BaseException:
+    except BaseException as exc:  # a bug of the platform, not of the configs: one line, the type and message
         issue = ValidationIssue(file=display_path(str(Path(package_dir) / "__init__.py")), line=0,
                                 kind="module", name=Path(package_dir).name,
-                                message=f"discovery failed: {traceback.format_exc(limit=3)}")
+                                message=f"discovery failed: {type(exc).__name__}: {exc}",
+                                hint="this is a bug of feature_platform, please report it with the config package")
         conn.send_bytes(b"D" + pickle.dumps(_Report(issues=[issue], complete=False)))
     finally:
         conn.close()
@@ -296,7 +297,11 @@ def _pickle_report(report: _Report) -> bytes:
     """Pickle the report, moving objects the parent would refuse (foreign classes) into issues."""
     kept: list[tuple[ConfigObject, str]] = []
     for obj, module in report.objects:
-        data = pickle.dumps(obj)
+        try:
+            data = pickle.dumps(obj)
+        except Exception as exc:  # e.g. a structure too deep to send: that object is reported, not the run
+            report.issues.append(_object_issue(obj, f"cannot be sent to the validator: {type(exc).__name__}: {exc}"))
+            continue
         try:
             _RestrictedUnpickler(io.BytesIO(data)).load()
         except _ForeignClassError as exc:

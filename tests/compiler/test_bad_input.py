@@ -304,3 +304,51 @@ def test_a_bad_import_timeout_setting_is_refused_naming_the_variable(
     monkeypatch.setenv("FP_CONFIG_IMPORT_TIMEOUT", value)
     with pytest.raises(FeaturePlatformError, match=f"FP_CONFIG_IMPORT_TIMEOUT='{value}' must be a positive number"):
         compile_configs(VALID_FIXTURE)
+
+
+def test_an_expression_nested_too_deep_is_refused_at_its_field(tmp_path: Path) -> None:
+    """A loop chaining & 3000 times used to overflow the stack while sending the objects to the validator."""
+    source = """
+from feature_platform.authoring import Column, EventType, Source, StreamOrigin, col, from_epoch_ms
+
+events = Source(name="events", kind="events", stream=StreamOrigin(stream="e"), timestamp_column="ts_ms",
+                columns=(Column("event_id", "string"), Column("user_id", "int64"), Column("ts_ms", "int64")))
+condition = col("user_id") > 0
+for i in range(3000):
+    condition = condition & (col("user_id") != i)
+click = EventType(name="click", source=events,
+                  filter=condition,
+                  fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                          "timestamp": from_epoch_ms(col("ts_ms"))})
+"""
+    package = write_package(tmp_path, "deep_configs", {"configs": source})
+    (issue,) = compile_configs(package).issues
+    line = (package / "configs.py").read_text().splitlines().index("                  filter=condition,") + 1
+    assert (issue.kind, issue.name, issue.line) == ("event type", "click", line)
+    assert "holds an expression nested 3002 levels deep (at most 100)" in issue.message
+    assert "Traceback" not in issue.message
+
+
+def test_an_object_that_cannot_be_sent_to_the_validator_is_reported_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from feature_platform.authoring import Column, Source, StreamOrigin
+    from feature_platform.compiler import discovery
+
+    good = Source(name="good", kind="events", columns=(Column("ts", "int64"),), stream=StreamOrigin(stream="e"),
+                  timestamp_column="ts")
+    bad = good.model_copy(update={"name": "bad"})
+    real_dumps = pickle.dumps
+
+    def dumps(obj: object, *args: object, **kwargs: object) -> bytes:
+        if getattr(obj, "name", None) == "bad":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_dumps(obj, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(discovery.pickle, "dumps", dumps)
+    report = discovery._Report(objects=[(good, "m"), (bad, "m")])
+    sent = discovery._restricted_loads(discovery._pickle_report(report))
+    assert [o.name for o, _ in sent.objects] == ["good"]
+    (issue,) = sent.issues
+    assert issue.name == "bad"
+    assert issue.message == "cannot be sent to the validator: RecursionError: maximum recursion depth exceeded"

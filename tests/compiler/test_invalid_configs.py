@@ -387,6 +387,10 @@ CASES: dict[str, list[Expected]] = {
     "bad_partition_key_path": [
         _e("configs.py", "source", "events", "batch.partition_key 'd/t' must be a column name"),
     ],
+    "bad_expression_too_deep": [
+        _e("configs.py", "event type", "click",
+           "field 'filter' holds an expression nested 202 levels deep (at most 100)", ".is_in([...])"),
+    ],
     "bad_retention_bare_number": [
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
            "timedelta(days=90)"),
