@@ -47,6 +47,17 @@ def expression_depth(node: ExprNode) -> int:
     return deepest
 
 
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _check_int(value: object, where: str) -> None:
+    """Integers in configs are 64-bit (the engine's int64, the artefact's JSON); a larger one is refused."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:10]}…({len(str(value))} digits)"
+        msg = f"{where} {shown} is outside the 64-bit integer range (-2**63 .. 2**63-1) every runtime uses"
+        raise ConfigDefinitionError(msg)
+
+
 def _to_node(value: object) -> ExprNode:
     if isinstance(value, Expr):
         return value.node
@@ -169,6 +180,7 @@ class Expr:
             if isinstance(item, float) and not math.isfinite(item):
                 msg = f"is_in() values must be finite (JSON cannot hold {item!r})"
                 raise ConfigDefinitionError(msg)
+            _check_int(item, "is_in() value")
         return Expr(ExprNode(op=ExprOp.IS_IN, args=(self.node,), values=items))
 
     def is_null(self) -> Expr:
@@ -281,6 +293,7 @@ def lit(value: JsonScalar, dtype: DType | str | None = None) -> Expr:
     if isinstance(value, float) and not math.isfinite(value):
         msg = f"{value!r} literals are not allowed (JSON cannot hold them); use lit(None) for a missing value"
         raise ConfigDefinitionError(msg)
+    _check_int(value, "integer literal")
     return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=DType(dtype) if dtype is not None else None))
 
 

@@ -67,6 +67,8 @@ CORE_TYPES: dict[str, tuple[DType, ...]] = {
 }
 ALWAYS_PROJECTED = ("event_id", "timestamp", "event_type")
 _EVENT_TIME_TYPES = (DType.TIMESTAMP, DType.INT64, DType.STRING)
+MAX_VERSION = 2**31 - 1
+"""A feature version fits 32 bits (date-like versions such as 20261201 too), so every runtime can hold it."""
 _STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 _PARTITION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -209,7 +211,13 @@ class _Checker:
                            hint=f"see {type(plugin).__module__}.{plugin.params_model.__name__}",
                            at=f"{at}.params.{first[0]}" if first else f"{at}.params")
             return None
-        return PluginCall(plugin=call.plugin, params=params.model_dump(mode="json")), params
+        dumped = params.model_dump(mode="json")
+        if (huge := _huge_int(dumped)) is not None:
+            if report:
+                self.issue(owner, f"parameters for plugin '{call.plugin}' hold the integer {_short_int(huge)}, "
+                           "outside the 64-bit range every runtime uses", at=f"{at}.params")
+            return None
+        return PluginCall(plugin=call.plugin, params=dumped), params
 
     def apply_plugin(self, owner: ConfigObject, call: AuthoredPluginCall, schema: dict[str, DType],
                      context: str, at: str) -> list[ColumnSpec] | None:
@@ -554,8 +562,8 @@ class _Checker:
         low, high = MAX_LENGTH_RANGE
         if not low <= sf.max_length <= high:
             self.issue(sf, f"max_length must be between {low} and {high}, got {sf.max_length}", at="max_length")
-        if sf.version < 1:
-            self.issue(sf, f"version must be 1 or more, got {sf.version}", at="version")
+        if not 1 <= sf.version <= MAX_VERSION:
+            self.issue(sf, f"version must be between 1 and {MAX_VERSION}, got {_short_int(sf.version)}", at="version")
         retention_ok = timedelta(0) < sf.retention <= MAX_RETENTION
         if not retention_ok:
             self.issue(sf, f"retention must be positive and at most {MAX_RETENTION.days} days, got "
@@ -650,6 +658,25 @@ def plain_errors(exc: ValidationError, fields: list[str]) -> str:
         shown = f" (got {json.dumps(value)})" if isinstance(value, str | int | float | bool) else ""
         out.append(f"{where}: {error['msg'].removeprefix('Value error, ')}{shown}")
     return "; ".join(out)
+
+
+def _short_int(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:10]}…({len(text)} digits)"
+
+
+def _huge_int(value: object) -> int | None:
+    """The first integer outside the 64-bit range in a JSON-like value, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
+            return item
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
 
 
 def _types(by_name: dict[str, DType]) -> str:

@@ -352,3 +352,28 @@ def test_an_object_that_cannot_be_sent_to_the_validator_is_reported_alone(monkey
     (issue,) = sent.issues
     assert issue.name == "bad"
     assert issue.message == "cannot be sent to the validator: RecursionError: maximum recursion depth exceeded"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("col('user_id') == 10**30", "integer literal 1000000000…(31 digits) is outside the 64-bit integer range"),
+        ("col('user_id').is_in([1, 2**63])", "is_in() value 9223372036854775808 is outside the 64-bit integer range"),
+        ("lit(-(2**63) - 1) < col('user_id')", "integer literal -9223372036854775809 is outside"),
+    ],
+)
+def test_an_integer_literal_outside_int64_is_refused(expression: str, message: str, tmp_path: Path) -> None:
+    """It used to pass validation and crash compile (orjson: Integer exceeds 64-bit range) with a traceback."""
+    source = f"from feature_platform.authoring import col, lit\n\nX = {expression}\n"
+    (issue,) = compile_configs(write_package(tmp_path, "big_ints", {"configs": source})).issues
+    assert message in issue.message
+
+
+def test_a_huge_version_or_plugin_parameter_is_refused_not_a_compile_crash(tmp_path: Path) -> None:
+    source = _TYPO_BASE.replace("PLUGIN", "'dwell_bucketiser'").replace("PARAMS", "{'boundaries_ms': [1, 10**20]}")
+    source = source.replace("EVENT_TYPE", "view").replace("FIELD", "'dwell_bucket'")
+    source = source.replace("max_length=10,", "max_length=10, version=2**90,")
+    issues = compile_configs(write_package(tmp_path, "big_params", {"configs": source})).issues
+    messages = sorted(i.message for i in issues)
+    assert "version must be between 1 and 2147483647, got 1237940039…(28 digits)" in messages
+    assert any("hold the integer 100000000000000000000, outside the 64-bit range" in m for m in messages), messages
