@@ -276,8 +276,13 @@ def _restricted_loads(data: bytes) -> _Report:
 # ---- the child side -------------------------------------------------------------------------------
 
 def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
-    """Import the package, send progress and the report, and end the process without cleanup."""
+    """Import the package, send progress and the report, and end the process without cleanup.
+
+    What config code prints goes to stderr: stdout belongs to the command (``plan --format json``)."""
     try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
         report = _ChildImporter(Path(package_dir), timeout, conn).run()
         conn.send_bytes(b"D" + _pickle_report(report))
     except BaseException as exc:  # a bug of the platform, not of the configs: one line, the type and message

@@ -91,3 +91,17 @@ def test_a_bad_s3_endpoint_is_one_line_naming_the_variable(
     assert result.stderr.strip() == (
         "error: FP_S3_ENDPOINT_URL='localhost:9000' needs a scheme: http://localhost:9000 or https://localhost:9000"
     )
+
+
+def test_what_a_config_prints_at_import_goes_to_stderr_not_into_json_output(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    configs = tmp_path / "fixture_configs"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "valid" / "fixture_configs", configs)
+    with (configs / "sources.py").open("a") as module:
+        module.write('\nprint("hello from a config module")\n')
+    result = _run(["plan", "--configs", str(configs), "--format", "json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["diffs"]
+    assert "hello from a config module" in result.stderr
