@@ -6,9 +6,48 @@ Every runtime and the CLI read these; nothing here does I/O when constructed.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """An ``FP_*`` environment variable holds a value the platform cannot use; the message names it.
+
+    Not a ``ValueError``, so pydantic lets it through unwrapped (one line, not a validation dump); the CLI
+    prints it like a :class:`~feature_platform.errors.FeaturePlatformError` (this bottom layer does not
+    import the error hierarchy)."""
+
+
+def endpoint_url_problem(url: str) -> str:
+    """Why ``url`` is not a usable S3 endpoint (the way botocore and the polars/object_store scanners
+    parse it), or "" when it is. Checked when the settings are read, so a typo is one line naming the
+    variable instead of a botocore traceback at the first S3 call."""
+    if not url or url != url.strip() or any(c.isspace() for c in url):
+        return "must not be empty or contain spaces"
+    if "://" not in url:
+        return f"needs a scheme: http://{url} or https://{url}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"cannot be parsed as a URL ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"must start with http:// or https://, not {parts.scheme}://"
+    if not parts.hostname:
+        return "has no host name"
+    if port == 0:
+        return "names port 0; use a port between 1 and 65535"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return "must not hold credentials, a query or a fragment (credentials come from the AWS chain)"
+    try:
+        from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+    except ImportError:  # pragma: no cover - botocore is a dependency
+        return ""
+    if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
+        return "is not a valid endpoint URL (botocore refuses its host name)"
+    return ""
 
 
 class PlatformSettings(BaseSettings):
@@ -29,12 +68,17 @@ class PlatformSettings(BaseSettings):
         default=None, description="S3 endpoint (FP_S3_ENDPOINT_URL), for S3-compatible servers."
     )
     s3_region: str | None = Field(default=None, description="S3 region name (FP_S3_REGION).")
+    protected_envs: str = Field(
+        default="prod",
+        description="Comma-separated environments the Dagster config sensor never publishes to on its own "
+        "(FP_PROTECTED_ENVS, default 'prod'; '' protects none): for them it compiles and validates a changed "
+        "config, and a person publishes (CLI `publish`, or materialising F/published in the UI).",
+    )
     env: str = Field(default="dev", description="Default environment name for publish/plan (FP_ENV).")
     configs_dir: Path = Field(default=Path("feature_configs"), description="Config package (FP_CONFIGS_DIR).")
     raw_data_root: str | None = Field(
         default=None,
-        description="Root that relative source paths resolve against (FP_RAW_DATA_ROOT). "
-        "Default: <data_dir>/raw.",
+        description="Root that relative source paths resolve against (FP_RAW_DATA_ROOT). Default: <data_dir>/raw.",
     )
     tables_root: str | None = Field(
         default=None,
@@ -66,9 +110,22 @@ class PlatformSettings(BaseSettings):
         default=256, ge=1, description="Requests served at once; more are shed with 503 (FP_SERVE_MAX_IN_FLIGHT)."
     )
     serve_reload_seconds: float = Field(
-        default=2.0, gt=0,
+        default=2.0,
+        gt=0,
         description="How often the server checks the environment's pointers (FP_SERVE_RELOAD_SECONDS).",
     )
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _usable_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and (problem := endpoint_url_problem(value)):
+            msg = f"FP_S3_ENDPOINT_URL={value!r} {problem}"
+            raise SettingsError(msg)  # not a ValueError: pydantic lets it through as one line
+        return value
+
+    def auto_publish(self, env: str) -> bool:
+        """Whether automation (the config sensor) may publish to ``env`` without a person."""
+        return env not in {e.strip() for e in self.protected_envs.split(",") if e.strip()}
 
     @property
     def artefact_store_url(self) -> str:

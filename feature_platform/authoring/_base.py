@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
-from feature_platform.authoring.expressions import BOUNDARY_HINT, Expr
+from feature_platform.authoring.expressions import BOUNDARY_HINT, MAX_EXPRESSION_DEPTH, Expr, expression_depth
 from feature_platform.errors import ConfigDefinitionError
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -98,6 +98,15 @@ def _reject_non_config_values(value: object, path: str) -> None:
         for key, item in value:  # nested value models (PluginCall, Freshness...) are walked too
             _reject_non_config_values(item, f"{path}.{key}")
         return
+    if isinstance(value, Expr) and (depth := expression_depth(value.node)) > MAX_EXPRESSION_DEPTH:
+        msg = (
+            f"field '{path}' holds an expression nested {depth} levels deep (at most {MAX_EXPRESSION_DEPTH}); "
+            "a long chain of & or | built in a loop nests one level per step: test many values with "
+            ".is_in([...]), or split the logic over several derived fields"
+        )
+        error = ConfigDefinitionError(msg)
+        error.path = path  # type: ignore[attr-defined]
+        raise error
     if value is None or isinstance(value, str | bool | int | float | timedelta | Enum | Expr | BaseModel):
         return
     if isinstance(value, dict):
@@ -141,6 +150,23 @@ def _plain_error(err: Any, model: type[BaseModel]) -> str:
     return f"{where}: {str(err['msg']).removeprefix('Value error, ')}{shown}"
 
 
+def _plain_errors(errors: list[Any], model: type[BaseModel]) -> str:
+    """Every pydantic error as a sentence; a "Field required" that a misspelt keyword explains (``streming_lag``
+    for ``streaming_lag``) is dropped: the "did you mean" on the misspelling says it all."""
+    import difflib
+
+    fields = list(model.model_fields)
+    meant = {
+        close[0]
+        for err in errors
+        if err["type"] == "extra_forbidden"
+        for close in [difflib.get_close_matches(str(err["loc"][-1]), fields, n=1, cutoff=0.6)]
+        if close
+    }
+    kept = [err for err in errors if not (err["type"] == "missing" and len(err["loc"]) == 1 and err["loc"][0] in meant)]
+    return "; ".join(_plain_error(err, model) for err in kept)
+
+
 class ConfigModel(BaseModel):
     """A frozen, closed pydantic model: unknown keys are errors, nothing mutates after construction."""
 
@@ -150,7 +176,7 @@ class ConfigModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            problems = "; ".join(_plain_error(err, type(self)) for err in exc.errors(include_url=False))
+            problems = _plain_errors(exc.errors(include_url=False), type(self))
             msg = f"{type(self).__name__}(...): {problems}"
             raise ConfigDefinitionError(msg) from None
 
@@ -191,8 +217,9 @@ class ConfigObject(ConfigModel):
             BaseModel.__init__(self, **data)
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
-            problems = "; ".join(_plain_error(err, type(self)) for err in errors)
-            first = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+            problems = _plain_errors(errors, type(self))
+            typos = [e for e in errors if e["type"] == "extra_forbidden"]
+            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
             raise ConfigObjectError(self.kind_label, name, site.at(first), problems) from None
         self._defined_at = site
         if construction_log is not None:

@@ -30,6 +30,34 @@ BOUNDARY_HINT = (
 )
 
 
+MAX_EXPRESSION_DEPTH = 100
+"""How deeply one expression may nest. Every runtime (the engine's translator, the type checker, JSON
+readers in other languages) walks the tree recursively; a tree deeper than this is refused when the config
+object is built, with a message, instead of overflowing a stack somewhere later."""
+
+
+def expression_depth(node: ExprNode) -> int:
+    """The number of levels of ``node``'s tree (a column is 1), computed without recursion."""
+    deepest = 0
+    stack: list[tuple[ExprNode, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((arg, depth + 1) for arg in current.args)
+    return deepest
+
+
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _check_int(value: object, where: str) -> None:
+    """Integers in configs are 64-bit (the engine's int64, the artefact's JSON); a larger one is refused."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+        shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:10]}…({len(str(value))} digits)"
+        msg = f"{where} {shown} is outside the 64-bit integer range (-2**63 .. 2**63-1) every runtime uses"
+        raise ConfigDefinitionError(msg)
+
+
 def _to_node(value: object) -> ExprNode:
     if isinstance(value, Expr):
         return value.node
@@ -152,6 +180,7 @@ class Expr:
             if isinstance(item, float) and not math.isfinite(item):
                 msg = f"is_in() values must be finite (JSON cannot hold {item!r})"
                 raise ConfigDefinitionError(msg)
+            _check_int(item, "is_in() value")
         return Expr(ExprNode(op=ExprOp.IS_IN, args=(self.node,), values=items))
 
     def is_null(self) -> Expr:
@@ -264,6 +293,7 @@ def lit(value: JsonScalar, dtype: DType | str | None = None) -> Expr:
     if isinstance(value, float) and not math.isfinite(value):
         msg = f"{value!r} literals are not allowed (JSON cannot hold them); use lit(None) for a missing value"
         raise ConfigDefinitionError(msg)
+    _check_int(value, "integer literal")
     return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=DType(dtype) if dtype is not None else None))
 
 

@@ -13,7 +13,7 @@ import click
 
 from feature_platform.compiler import CompileResult, compile_configs, render_issues
 from feature_platform.errors import FeaturePlatformError
-from feature_platform.settings import PlatformSettings
+from feature_platform.settings import PlatformSettings, SettingsError
 
 EXIT_ERROR = 1
 EXIT_INVALID_CONFIG = 2
@@ -33,7 +33,10 @@ def _os_error(exc: OSError) -> str:
 
 def configs_option(fn: F) -> F:
     return click.option(
-        "--configs", "configs", type=click.Path(path_type=Path, file_okay=False), default=None,
+        "--configs",
+        "configs",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
         help="Config package directory (default: $FP_CONFIGS_DIR or ./feature_configs).",
     )(fn)
 
@@ -57,10 +60,10 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (FeaturePlatformError, OSError) as exc:
+        except (FeaturePlatformError, SettingsError, OSError) as exc:
             if debug_enabled():
                 raise
-            text = str(exc) if isinstance(exc, FeaturePlatformError) else _os_error(exc)
+            text = _os_error(exc) if isinstance(exc, OSError) else str(exc)
             click.secho(f"error: {text}", fg="red", err=True)
             sys.exit(EXIT_ERROR)
 

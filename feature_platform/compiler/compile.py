@@ -121,19 +121,55 @@ def write_output(result: CompileResult, out_dir: Path) -> Path:
     build_id = hashlib.sha256(manifest_bytes).hexdigest()[:16]
     builds = out_dir.parent / f".{out_dir.name}.builds"
     builds.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(builds, out_dir)
     final = builds / build_id
     if not final.exists():
         staging = builds / f".staging-{build_id}-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        for sealed in result.artefacts.values():
-            target = staging / sealed.relative_path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(sealed.data)
-        (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
-        os.replace(staging, final)
+        try:
+            for sealed in result.artefacts.values():
+                target = staging / sealed.relative_path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(sealed.data)
+            (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
+            os.replace(staging, final)
+        except BaseException:  # no space left, permission denied, interrupted: leave nothing half-written
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     _swap_symlink(out_dir, final)
     _prune_builds(builds, keep=final)
     return final
+
+
+_STAGING_PID = re.compile(r"\.staging-[0-9a-f]+-(\d+)")
+
+
+def _sweep_stale(builds: Path, out_dir: Path) -> None:
+    """Remove what a killed compile left: staging folders and temporary links of processes that are gone
+    (a concurrent compile's, whose process is alive, are left alone)."""
+    leftovers = [(p, _STAGING_PID.fullmatch(p.name)) for p in builds.iterdir()]
+    prefix = f".{out_dir.name}.tmp-"
+    leftovers += [(p, re.fullmatch(r"(\d+)", p.name[len(prefix) :])) for p in out_dir.parent.iterdir()
+                  if p.name.startswith(prefix)]
+    for path, match in leftovers:
+        if match is None or _alive(int(match[1])):
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

@@ -28,19 +28,25 @@ it is counted in the broken module's issue.
 
 from __future__ import annotations
 
+import builtins
+import difflib
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import io
+import math
 import multiprocessing
 import os
 import pickle
+import re
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import CodeType, FrameType, ModuleType
@@ -95,10 +101,17 @@ class ConfigPackageError(FeaturePlatformError):
 
 def import_timeout_default() -> float:
     raw = os.environ.get("FP_CONFIG_IMPORT_TIMEOUT")
-    try:
-        return float(raw) if raw else DEFAULT_IMPORT_TIMEOUT
-    except ValueError:
+    if not raw:
         return DEFAULT_IMPORT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        default = f"{DEFAULT_IMPORT_TIMEOUT:g}"
+        msg = f"FP_CONFIG_IMPORT_TIMEOUT={raw!r} must be a positive number of seconds (default {default})"
+        raise FeaturePlatformError(msg)
+    return value
 
 
 def discover(configs_dir: Path, *, import_timeout: float | None = None) -> DiscoveryResult:
@@ -110,6 +123,15 @@ def discover(configs_dir: Path, *, import_timeout: float | None = None) -> Disco
     timeout = import_timeout if import_timeout is not None else import_timeout_default()
     result = DiscoveryResult()
     result.files = _package_files(package_dir)
+    if shadowed := _shadowed_module(package_dir):
+        result.complete = False
+        result.issues.append(ValidationIssue(
+            file=display_path(str(package_dir / "__init__.py")), line=1, kind="package", name=package_dir.name,
+            message=f"the config package's name '{package_dir.name}' is also the name of {shadowed}; importing the "
+            "configs under it would replace that module, so nothing was imported",
+            hint="rename the config package's directory (e.g. feature_configs)",
+        ))
+        return result
     report = _run_child(package_dir, timeout, len(result.files))
     result.issues.extend(report.issues)
     result.complete = report.complete
@@ -118,6 +140,27 @@ def discover(configs_dir: Path, *, import_timeout: float | None = None) -> Disco
         result.objects.append(Discovered(obj=obj, kind=kind_of(obj), module=module))
     result.objects.sort(key=lambda d: (d.kind.key, d.obj.name, d.file, d.line))
     return result
+
+
+def _shadowed_module(package_dir: Path) -> str:
+    """What the package's name would shadow in the import process — a standard library module, the platform,
+    or an installed package (a dependency) — or "". Another copy of a config package is not shadowed."""
+    name = package_dir.name
+    if name in sys.stdlib_module_names or name in sys.builtin_module_names:
+        return "a Python standard library module"
+    if name == __name__.split(".")[0]:
+        return "the platform's own package"
+    try:
+        spec = importlib.util.find_spec(name) if name.isidentifier() else None
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.origin:
+        return ""
+    origin = Path(spec.origin).resolve()
+    installed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    if package_dir not in origin.parents and any(origin.is_relative_to(root) for root in installed):
+        return f"an installed package ({spec.origin})"
+    return ""
 
 
 def _package_files(package_dir: Path) -> list[Path]:
@@ -233,14 +276,20 @@ def _restricted_loads(data: bytes) -> _Report:
 # ---- the child side -------------------------------------------------------------------------------
 
 def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
-    """Import the package, send progress and the report, and end the process without cleanup."""
+    """Import the package, send progress and the report, and end the process without cleanup.
+
+    What config code prints goes to stderr: stdout belongs to the command (``plan --format json``)."""
     try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
         report = _ChildImporter(Path(package_dir), timeout, conn).run()
         conn.send_bytes(b"D" + _pickle_report(report))
-    except BaseException:
+    except BaseException as exc:  # a bug of the platform, not of the configs: one line, the type and message
         issue = ValidationIssue(file=display_path(str(Path(package_dir) / "__init__.py")), line=0,
                                 kind="module", name=Path(package_dir).name,
-                                message=f"discovery failed: {traceback.format_exc(limit=3)}")
+                                message=f"discovery failed: {type(exc).__name__}: {exc}",
+                                hint="this is a bug of feature_platform, please report it with the config package")
         conn.send_bytes(b"D" + pickle.dumps(_Report(issues=[issue], complete=False)))
     finally:
         conn.close()
@@ -253,7 +302,11 @@ def _pickle_report(report: _Report) -> bytes:
     """Pickle the report, moving objects the parent would refuse (foreign classes) into issues."""
     kept: list[tuple[ConfigObject, str]] = []
     for obj, module in report.objects:
-        data = pickle.dumps(obj)
+        try:
+            data = pickle.dumps(obj)
+        except Exception as exc:  # e.g. a structure too deep to send: that object is reported, not the run
+            report.issues.append(_object_issue(obj, f"cannot be sent to the validator: {type(exc).__name__}: {exc}"))
+            continue
         try:
             _RestrictedUnpickler(io.BytesIO(data)).load()
         except _ForeignClassError as exc:
@@ -284,6 +337,8 @@ class _Failure:
     issue: ValidationIssue
     module: str
     importers: list[str] = field(default_factory=list)
+    called_from: list[str] = field(default_factory=list)
+    """Modules whose import failed when they *called* code of ``module`` (a helper that imported fine)."""
 
 
 class _ChildImporter:
@@ -293,8 +348,9 @@ class _ChildImporter:
         self.timeout = timeout
         self.conn = conn
         self.report = _Report()
-        self.failures: dict[tuple[str, int, str], _Failure] = {}
+        self.failures: dict[tuple[str, int], _Failure] = {}
         self.broken: dict[str, str] = {}  # module name -> file
+        self.cause: dict[str, tuple[str, int]] = {}  # broken module -> the failure it is a follow-on of
 
     def run(self) -> _Report:
         from feature_platform.plugins import registry
@@ -341,12 +397,17 @@ class _ChildImporter:
         self._report_config_plugins(platform_plugins)
         for failure in self.failures.values():
             issue = failure.issue
-            if failure.importers:
-                follow = ", ".join(sorted(set(failure.importers)))
-                issue = ValidationIssue(
-                    file=issue.file, line=issue.line, kind=issue.kind, name=issue.name, message=issue.message,
-                    hint=f"{issue.hint}; module(s) importing it were not validated either: {follow}",
-                )
+            hint = issue.hint
+            called = sorted(set(failure.called_from))
+            importers = sorted(set(failure.importers) - set(called))
+            if called:
+                hint = (f"fix this error; it is raised when {', '.join(called)} call(s) this code, so the objects "
+                        f"defined there were not validated")
+            if importers:
+                hint = f"{hint}; module(s) importing it were not validated either: {', '.join(importers)}"
+            if hint != issue.hint:
+                issue = ValidationIssue(file=issue.file, line=issue.line, kind=issue.kind, name=issue.name,
+                                        message=issue.message, hint=hint)
             self.report.issues.append(issue)
         self.report.broken = dict(self.broken)
         return self.report
@@ -402,30 +463,38 @@ class _ChildImporter:
             broken = exc if isinstance(exc, _BrokenModuleImportError) else exc.__cause__ or exc.__context__
             assert isinstance(broken, _BrokenModuleImportError)
             self.broken[name] = str(path)
-            for failure in self.failures.values():
-                if failure.module == broken.module:
-                    failure.importers.append(name)
+            key = self.cause.get(broken.module)
+            if key is not None:  # counted in the failure it follows from, however deep the import chain
+                self.failures[key].importers.append(name)
+                self.cause[name] = key
             return
         issue = _import_issue(path, name, exc, self.package_dir)
         culprit = self._module_of(str(Path(issue.file).resolve())) or name
         self.broken[name] = str(path)
+        helper = False
         if culprit != name and self._file_of(culprit) == Path(issue.file).resolve() and issue.kind == "module":
             # the error is in a module this one imports (or in a helper it calls): blame that module once
-            self.broken[culprit] = str(self._file_of(culprit))
+            loaded = sys.modules.get(culprit)
+            helper = loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False)
+            if not helper:
+                self.broken[culprit] = str(self._file_of(culprit))
             issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
                                     message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
                                     hint=issue.hint)
-        self._add_failure(issue, culprit, name)
+        self._add_failure(issue, culprit, name, called=helper)
 
-    def _add_failure(self, issue: ValidationIssue, culprit: str, importer: str) -> None:
-        key = (issue.file, issue.line, issue.message.split(": ", 1)[-1])
+    def _add_failure(self, issue: ValidationIssue, culprit: str, importer: str, *, called: bool = False) -> None:
+        """Record a failure once per line that raised: a shared helper that raises for every caller (``and``
+        on expressions, a bad argument) is one error, whatever its callers passed it."""
+        key = (issue.file, issue.line)
         failure = self.failures.get(key)
         if failure is None:
-            self.failures[key] = _Failure(issue=issue, module=culprit)
-            if importer != culprit:
-                self.failures[key].importers.append(importer)
-        elif importer not in (culprit, failure.module):
-            failure.importers.append(importer)
+            failure = self.failures[key] = _Failure(issue=issue, module=culprit)
+        if importer not in (culprit, failure.module) or called:
+            (failure.called_from if called else failure.importers).append(importer)
+        if not called:
+            self.cause[culprit] = key
+        self.cause[importer] = key
 
     def _module_of(self, file: str) -> str | None:
         path = Path(file).resolve()
@@ -547,7 +616,46 @@ def _import_issue(path: Path, module_name: str, exc: BaseException, package_dir:
     elif not isinstance(exc, Exception):
         message = f"module {module_name} raised {type(exc).__name__} while being imported: {exc}"
     else:
-        message = f"module {module_name} failed to import: {type(exc).__name__}: {exc}"
+        message = f"module {module_name} failed to import: {_name_error_text(exc)}"
     return ValidationIssue(
         file=display_path(file), line=line, kind="module", name=module_name, message=message, hint=_HINT,
     )
+
+
+_CANNOT_IMPORT = re.compile(r"cannot import name '([^']+)' from '([^']+)'")
+
+
+def _name_error_text(exc: BaseException) -> str:
+    """``Type: message`` of an import failure, with "did you mean" for a misspelt name: an enum member
+    (``Lifecycle.PRODUCTON``), an attribute, a name, or a name imported from a module."""
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        if isinstance(exc, AttributeError) and exc.name and exc.obj is not None:
+            obj = exc.obj
+            if isinstance(obj, type) and issubclass(obj, Enum):
+                members = list(obj.__members__)
+                return (f"{obj.__name__} has no member '{exc.name}'{_did_you_mean(exc.name, members)} "
+                        f"(members: {', '.join(members)})")
+            return text + _did_you_mean(exc.name, [a for a in dir(obj) if not a.startswith("_")])
+        if isinstance(exc, NameError) and not isinstance(exc, UnboundLocalError) and exc.name:
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            scope = {**vars(builtins), **tb.tb_frame.f_globals, **tb.tb_frame.f_locals} if tb else {}
+            return text + _did_you_mean(exc.name, [n for n in scope if not n.startswith("__")])
+        if isinstance(exc, ImportError) and (match := _CANNOT_IMPORT.search(str(exc))):
+            module = sys.modules.get(match[2])
+            names = list(getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")])
+            return text + _did_you_mean(match[1], names)
+    except Exception:  # a suggestion is a nicety: never let it hide the error itself
+        return text
+    return text
+
+
+def _did_you_mean(name: str, candidates: Sequence[str]) -> str:
+    """"; did you mean 'X'?" for a near miss (case-insensitive first), else ""."""
+    by_lower = {c.lower(): c for c in candidates}
+    if name.lower() in by_lower and by_lower[name.lower()] != name:
+        return f"; did you mean '{by_lower[name.lower()]}'?"
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.7)
+    return f"; did you mean '{by_lower[close[0]]}'?" if close else ""

@@ -67,6 +67,10 @@ CORE_TYPES: dict[str, tuple[DType, ...]] = {
 }
 ALWAYS_PROJECTED = ("event_id", "timestamp", "event_type")
 _EVENT_TIME_TYPES = (DType.TIMESTAMP, DType.INT64, DType.STRING)
+MAX_VERSION = 2**31 - 1
+"""A feature version fits 32 bits (date-like versions such as 20261201 too), so every runtime can hold it."""
+_STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
+_PARTITION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 @dataclass
@@ -144,18 +148,28 @@ class _Checker:
             if obj.kind == "events":
                 if obj.timestamp_column is None or types.get(obj.timestamp_column) not in _EVENT_TIME_TYPES:
                     self.issue(obj, "an events source needs timestamp_column naming its event-time column "
-                               "(timestamp, int64 epoch milliseconds, or ISO-8601 string)", at="timestamp_column")
+                               "(timestamp, int64 epoch milliseconds, or ISO-8601 string)"
+                               f"{_column_problem(obj.timestamp_column, types)}", at="timestamp_column")
                     ok = False
                 if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
                     self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
                     ok = False
+                if obj.batch is not None and not _PARTITION_KEY.fullmatch(obj.batch.partition_key):
+                    self.issue(obj, f"batch.partition_key {obj.batch.partition_key!r} must be a column name "
+                               "(letters, digits and _, not starting with a digit): partitions are "
+                               "<path>/<partition_key>=YYYY-MM-DD/", at="batch.partition_key")
+                    ok = False
                 if obj.batch is None and obj.stream is None:
                     self.issue(obj, "an events source needs a batch origin, a stream origin, or both")
                     ok = False
+                if obj.stream is not None and not _STREAM_NAME.fullmatch(obj.stream.stream):
+                    self.issue(obj, f"stream name {obj.stream.stream!r} must be 1-200 characters from letters, "
+                               "digits, '_', '.', ':' and '-', starting with a letter or digit", at="stream.stream")
+                    ok = False
             else:
                 if obj.key_column is None or types.get(obj.key_column) not in KEY_DTYPES:
-                    self.issue(obj, "a lookup source needs key_column naming an int64 or string column",
-                               at="key_column")
+                    self.issue(obj, "a lookup source needs key_column naming an int64 or string column"
+                               f"{_column_problem(obj.key_column, types)}", at="key_column")
                     ok = False
                 if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
                     self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
@@ -197,7 +211,13 @@ class _Checker:
                            hint=f"see {type(plugin).__module__}.{plugin.params_model.__name__}",
                            at=f"{at}.params.{first[0]}" if first else f"{at}.params")
             return None
-        return PluginCall(plugin=call.plugin, params=params.model_dump(mode="json")), params
+        dumped = params.model_dump(mode="json")
+        if (huge := _huge_int(dumped)) is not None:
+            if report:
+                self.issue(owner, f"parameters for plugin '{call.plugin}' hold the integer {_short_int(huge)}, "
+                           "outside the 64-bit range every runtime uses", at=f"{at}.params")
+            return None
+        return PluginCall(plugin=call.plugin, params=dumped), params
 
     def apply_plugin(self, owner: ConfigObject, call: AuthoredPluginCall, schema: dict[str, DType],
                      context: str, at: str) -> list[ColumnSpec] | None:
@@ -232,9 +252,11 @@ class _Checker:
         context = f"event type '{et.name}' (after mapping and earlier enrichments)"
         if isinstance(enrichment, LookupEnrichment):
             source = self.out.sources.get(enrichment.source)
-            if source is None:
-                return None  # reported once, by enrichments()
-            key_type = next(c.dtype for c in source.columns if c.name == source.key_column)
+            if source is None or source.kind != "lookup":
+                return None  # reported once, by enrichments() (an events source has no key column)
+            key_type = next((c.dtype for c in source.columns if c.name == source.key_column), None)
+            if key_type is None:
+                return None  # reported once, by sources()
             if enrichment.on not in schema:
                 hint = ""
                 if any(enrichment.on in _outputs(self.by_kind["enrichment"].get(later))
@@ -255,7 +277,7 @@ class _Checker:
             for out, expr in sorted(enrichment.fields.items()):
                 dtype, errors = infer(expr.node, schema)
                 for error in errors:
-                    self.issue(enrichment, f"field '{out}' (in {context}): {error}", at=f"fields.{out}",
+                    self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}", at=f"fields.{out}",
                                hint=_expression_hint(error, et, index, self.by_kind["enrichment"]))
                 if errors:
                     return None
@@ -359,7 +381,7 @@ class _Checker:
         if et.filter is not None:
             dtype, errors = infer(et.filter.node, raw)
             for error in errors:
-                self.issue(et, f"filter: {error}", at="filter", hint=_expression_hint(error, et, -1, {}))
+                self.issue(et, f"filter: {_suggest(error)}", at="filter", hint=_expression_hint(error, et, -1, {}))
             if not errors and dtype not in (DType.BOOL, None):
                 self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
             ok &= not errors
@@ -370,7 +392,7 @@ class _Checker:
                 ok = False
             dtype, errors = infer(expr.node, raw)
             for error in errors:
-                self.issue(et, f"field '{name}': {error}", at=f"fields.{name}",
+                self.issue(et, f"field '{name}': {_suggest(error)}", at=f"fields.{name}",
                            hint=_expression_hint(error, et, -1, {}))
             if errors:
                 ok = False
@@ -515,8 +537,8 @@ class _Checker:
         for name in sf.dedup_by:
             missing = sorted(et.name for et in event_types if name not in {c.name for c in et.output_fields})
             if missing:
-                self.issue(sf, f"dedup_by field '{name}' is not produced by event type(s) {', '.join(missing)}",
-                           at=f"dedup_by[{sf.dedup_by.index(name)}]")
+                self.issue(sf, f"dedup_by field '{name}' is not produced by event type(s) {', '.join(missing)}"
+                           f"{did_you_mean(name, producers)}", at=f"dedup_by[{sf.dedup_by.index(name)}]")
                 ok = False
         if not ok or not key_types:
             return None
@@ -540,8 +562,8 @@ class _Checker:
         low, high = MAX_LENGTH_RANGE
         if not low <= sf.max_length <= high:
             self.issue(sf, f"max_length must be between {low} and {high}, got {sf.max_length}", at="max_length")
-        if sf.version < 1:
-            self.issue(sf, f"version must be 1 or more, got {sf.version}", at="version")
+        if not 1 <= sf.version <= MAX_VERSION:
+            self.issue(sf, f"version must be between 1 and {MAX_VERSION}, got {_short_int(sf.version)}", at="version")
         retention_ok = timedelta(0) < sf.retention <= MAX_RETENTION
         if not retention_ok:
             self.issue(sf, f"retention must be positive and at most {MAX_RETENTION.days} days, got "
@@ -638,6 +660,25 @@ def plain_errors(exc: ValidationError, fields: list[str]) -> str:
     return "; ".join(out)
 
 
+def _short_int(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:10]}…({len(text)} digits)"
+
+
+def _huge_int(value: object) -> int | None:
+    """The first integer outside the 64-bit range in a JSON-like value, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
+            return item
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return None
+
+
 def _types(by_name: dict[str, DType]) -> str:
     return ", ".join(f"{name}: {dtype.value}" for name, dtype in sorted(by_name.items()))
 
@@ -661,6 +702,24 @@ def _outputs(obj: ConfigObject | None) -> set[str]:
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
+_AVAILABLE = re.compile(r"unknown field '([^']+)' \(available: ([^)]*)\)")
+
+
+def _suggest(error: str) -> str:
+    """A type-check error, with "did you mean" when it names an unknown field close to an available one."""
+    match = _AVAILABLE.search(error)
+    if match is None:
+        return error
+    return error + did_you_mean(match[1], [n.strip() for n in match[2].split(",")])
+
+
+def _column_problem(name: str | None, types: dict[str, DType]) -> str:
+    """Why a named column does not qualify: it is missing (with "did you mean") or has another type."""
+    if name is None:
+        return ""
+    if name not in types:
+        return f"; '{name}' is not one of its columns ({', '.join(types)}){did_you_mean(name, types)}"
+    return f"; '{name}' is {types[name].value}"
 
 
 def _expression_hint(error: str, et: EventType, index: int, enrichments: dict[str, ConfigObject]) -> str:

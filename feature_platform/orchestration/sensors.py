@@ -8,6 +8,9 @@ of ``compiled → validated → published`` (the gates run in it), with run key
 ``<feature>:<config_hash>:<cursor generation>`` so a retried tick never launches the same run twice,
 while reverting to an earlier config later still publishes it again.
 
+* A protected environment (``FP_PROTECTED_ENVS``, default ``prod``): the run stops after
+  ``validated`` — its gates show whether the change may go out — and nothing is published
+  automatically; a person publishes (``feature-platform publish``, or materialising ``F/published``).
 * No cursor yet (first tick): the baseline is what is live in the target environment, so a fresh
   deployment publishes what differs from the environment and nothing else.
 * Invalid configs: no feature run (the compiler is all-or-nothing); one run of the ``feature_configs``
@@ -43,6 +46,7 @@ from feature_platform.orchestration.resources import (
     ReleaseTargetResource,
 )
 from feature_platform.orchestration.settings import OrchestrationSettings
+from feature_platform.settings import PlatformSettings
 
 SENSOR_NAME = "feature_config_sensor"
 FEATURE_TAG = "feature_platform/feature"
@@ -164,11 +168,15 @@ def evaluate(
     fixed = (previous is not None and previous.invalid) or loaded_invalid
     stale_location = loaded_invalid or bool(plan.unknown)  # built from invalid configs: no code versions
     reload_note = _reload_needed(context, plan.unknown or ["the fixed configs"], settings) if stale_location else ""
+    # A protected environment (FP_PROTECTED_ENVS) is never published to by automation: the run compiles
+    # and validates (its gates show whether the change may go out), and a person publishes.
+    auto_publish = PlatformSettings().auto_publish(release_target.env)
+    steps = 3 if auto_publish else 2
     requests = [
         dg.RunRequest(
             run_key=f"{fid}:{current[fid]}:{plan.cursor.generation}",
-            asset_selection=list(feature_keys(fid).release),
-            asset_check_keys=list(feature_keys(fid).release_checks),
+            asset_selection=list(feature_keys(fid).release[:steps]),
+            asset_check_keys=list(feature_keys(fid).release_checks[:steps]),
             tags={FEATURE_TAG: fid, CONFIG_HASH_TAG: current[fid][:16], TRIGGER_TAG: SENSOR_NAME},
         )
         for fid in plan.changed
@@ -184,8 +192,12 @@ def evaluate(
             reason = (f"{', '.join(plan.unknown)}: not in this code location yet; reload it to add their assets"
                       f"{reload_note}")
         return dg.SensorResult(skip_reason=reason, cursor=plan.cursor.to_json())
-    if plan.changed:
+    if plan.changed and auto_publish:
         context.log.info(f"config changed for {', '.join(plan.changed)}: requesting compile → validate → publish")
+    elif plan.changed:
+        context.log.info(f"config changed for {', '.join(plan.changed)}: requesting compile → validate only; "
+                         f"{release_target.env!r} is a protected environment (FP_PROTECTED_ENVS), so publish by "
+                         "hand (`feature-platform publish`, or materialise F/published)")
     return dg.SensorResult(run_requests=requests, cursor=plan.cursor.to_json())
 
 

@@ -5,22 +5,37 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from feature_platform.artefact.format import Artefact
-from feature_platform.errors import StoreError
+from feature_platform.errors import ArtefactError, StoreError
 from feature_platform.plan import Plan, plan_changes
 from feature_platform.store import ArtefactStore
 
 
-def live_artefacts(
-    store: ArtefactStore, env: str, features: Sequence[str] | None = None
-) -> dict[str, Artefact]:
+def live_artefacts(store: ArtefactStore, env: str, features: Sequence[str] | None = None) -> dict[str, Artefact]:
     """The artefact live in ``env`` for every feature that has a pointer there (hash-verified), or only
     for ``features``: one feature's damaged artefact or audit log must not block work on the others."""
     wanted = None if features is None else set(features)
-    return {
-        feature_id: store.load_live(env, feature_id)
-        for feature_id in store.list_features(env)
-        if wanted is None or feature_id in wanted
-    }
+    live: dict[str, Artefact] = {}
+    damaged: list[str] = []
+    for feature_id in store.list_features(env):
+        if wanted is not None and feature_id not in wanted:
+            continue
+        try:
+            live[feature_id] = store.load_live(env, feature_id)
+        except (StoreError, ArtefactError) as exc:
+            damaged.append(f"{feature_id}: {exc}")
+    if damaged:
+        others = sorted(set(store.list_features(env)) - {d.split(":", 1)[0] for d in damaged})
+        msg = (
+            f"the live version of {len(damaged)} feature(s) in {env!r} cannot be read, so nothing was planned: "
+            f"{'; '.join(damaged)}. Run `feature-platform store verify --env {env}` for the repair"
+            + (
+                f"; the other features can still be planned and published with --feature ({', '.join(others)})"
+                if others
+                else ""
+            )
+        )
+        raise StoreError(msg)
+    return live
 
 
 def plan_release(

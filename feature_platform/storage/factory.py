@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from feature_platform.errors import StoreError
+from feature_platform.settings import endpoint_url_problem
 from feature_platform.storage.base import ObjectStorage
 from feature_platform.storage.local import LocalObjectStorage
 from feature_platform.storage.s3 import S3ObjectStorage
@@ -30,6 +32,11 @@ class S3Connection:
 
     endpoint_url: str | None = None
     region_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.endpoint_url is not None and (problem := endpoint_url_problem(self.endpoint_url)):
+            msg = f"S3 endpoint {self.endpoint_url!r} {problem}"
+            raise StoreError(msg)
 
     def polars_options(self) -> dict[str, str] | None:
         """The same connection as polars/object_store ``storage_options`` (for scanning tables)."""

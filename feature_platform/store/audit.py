@@ -57,6 +57,12 @@ def parse_entry(data: bytes, *, origin: str) -> AuditEntry:
     """Parse entry bytes, naming ``origin`` (the key) when they are not a valid entry."""
     try:
         return AuditEntry.model_validate(json.loads(data))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
-        msg = f"audit entry {origin} is corrupt: {exc}"
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        msg = f"audit entry {origin} is corrupt: {problems}"
+        raise StoreError(msg) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"audit entry {origin} is corrupt: not JSON ({exc})"
         raise StoreError(msg) from exc

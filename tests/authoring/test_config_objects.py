@@ -147,3 +147,12 @@ def test_columns_accept_positional_name_and_type() -> None:
 
 def test_feature_id_includes_the_version() -> None:
     assert _sequence(version=3, lifecycle=Lifecycle.STAGING).feature_id == "recent_v3"
+
+
+def test_a_misspelt_keyword_is_not_also_reported_as_a_missing_field() -> None:
+    """`max_lenght=10`: one error (the typo, with "did you mean"), not also "max_length: Field required"."""
+    with pytest.raises(ConfigObjectError) as caught:
+        SequenceFeature(name="recent", event_types=("click",), max_lenght=10, retention=timedelta(days=1),  # type: ignore[call-arg]
+                        fields=(), freshness=FRESHNESS)
+    assert "Field required" not in caught.value.problem, caught.value.problem
+    assert caught.value.problem == "unknown parameter 'max_lenght'; did you mean 'max_length'?"

@@ -29,15 +29,22 @@ def a_file(tmp_path: Path) -> Path:
 
 
 CASES = {
-    "batch-index of a feature never published": (["batch-index", "--feature", "nope_v1", "--date", "2026-11-01"],
-                                                 "has no live version"),
-    "training-set of a feature never published": (["training-set", "--feature", "nope_v1", "--examples", "{file}",
-                                                   "--out", "{tmp}/out.parquet"], "has no live version"),
+    "batch-index of a feature never published": (
+        ["batch-index", "--feature", "nope_v1", "--date", "2026-11-01"],
+        "has no live version",
+    ),
+    "training-set of a feature never published": (
+        ["training-set", "--feature", "nope_v1", "--examples", "{file}", "--out", "{tmp}/out.parquet"],
+        "has no live version",
+    ),
     "compile into a path under a file": (["compile", "--out", "{file}/compiled"], "error:"),
     "schema into a path under a file": (["schema", "--out", "{file}/schema.json"], "error:"),
     "history of a store that is a file": (["history", "--feature", "x_v1"], "error:"),
-    "online-load of a day that is not certified": (["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
-                                                   "error:"),
+    "online-load of a day that is not certified": (
+        ["online-load", "--feature", "nope_v1", "--date", "2026-11-01"],
+        "error:",
+    ),
+    "store verify of a store that is a file": (["store", "verify"], "error:"),
     "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
     "demo-data into a path under a file": (["demo-data", "--out", "{file}/demo", "--events", "100"], "Error:"),
 }
@@ -47,7 +54,7 @@ CASES = {
 def test_a_cli_error_is_one_line_not_a_traceback(case: str, tmp_path: Path, a_file: Path) -> None:
     args, expected = CASES[case]
     args = [a.format(file=a_file, tmp=tmp_path) for a in args]
-    if case == "history of a store that is a file":
+    if case.endswith("of a store that is a file"):
         (tmp_path / "data").mkdir()
         (tmp_path / "data" / "artefacts").write_text("a file where the store should be")
     result = _run(args, tmp_path)
@@ -69,3 +76,39 @@ def test_debug_shows_the_traceback_of_demo_data_too(tmp_path: Path, a_file: Path
     result = _run(["--debug", "demo-data", "--out", f"{a_file}/demo", "--events", "100"], tmp_path)
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["history", "--feature", "x_v1"],
+        ["store", "repair", "--feature", "x_v1"],
+        ["plan", "--configs", "tests/fixtures/valid/fixture_configs"],
+    ],
+)
+def test_a_bad_s3_endpoint_is_one_line_naming_the_variable(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FP_S3_ENDPOINT_URL", "localhost:9000")
+    monkeypatch.setenv("FP_ARTEFACT_STORE", "s3://bucket/artefacts")
+    env = {**os.environ, "FP_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([str(BIN), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "error: FP_S3_ENDPOINT_URL='localhost:9000' needs a scheme: http://localhost:9000 or https://localhost:9000"
+    )
+
+
+def test_what_a_config_prints_at_import_goes_to_stderr_not_into_json_output(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    configs = tmp_path / "fixture_configs"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "valid" / "fixture_configs", configs)
+    with (configs / "sources.py").open("a") as module:
+        module.write('\nprint("hello from a config module")\n')
+    result = _run(["plan", "--configs", str(configs), "--format", "json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["diffs"]
+    assert "hello from a config module" in result.stderr

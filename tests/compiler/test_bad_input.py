@@ -153,3 +153,227 @@ click = EventType(name="click", source=events, enrichments=(item_cat, make_item)
     issues = compile_configs(write_package(tmp_path, "order_configs", {"configs": configs})).issues
     (issue,) = [i for i in issues if i.name == "item_cat"]
     assert "listed later" in issue.hint
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from feature_platform.authoring import col\n\nX = coll('a')\n",
+         "NameError: name 'coll' is not defined; did you mean 'col'?"),
+        ("from feature_platform.authoring import SequenceFeatur\n",
+         "cannot import name 'SequenceFeatur' from 'feature_platform.authoring'"),
+        ("from feature_platform import authoring\n\nX = authoring.EventTyp\n",
+         "has no attribute 'EventTyp'; did you mean 'EventType'?"),
+        ("from feature_platform.authoring import DType\n\nX = DType.INT46\n",
+         "DType has no member 'INT46'; did you mean 'INT64'?"),
+        ("from feature_platform.authoring import Lifecycle\n\nX = Lifecycle.production\n",
+         "Lifecycle has no member 'production'; did you mean 'PRODUCTION'?"),
+    ],
+)
+def test_a_misspelt_name_at_import_gets_did_you_mean(source: str, expected: str, tmp_path: Path) -> None:
+    (issue,) = compile_configs(write_package(tmp_path, "typo_configs", {"configs": source})).issues
+    assert expected in issue.message
+    if "SequenceFeatur" in source:
+        assert issue.message.endswith("did you mean 'SequenceFeature'?")
+
+
+def test_an_error_in_a_helper_is_reported_once_whatever_its_callers_pass(tmp_path: Path) -> None:
+    """`or` in a helper called with different arguments from three modules: one error, the callers counted."""
+    helper = "from feature_platform.authoring import col\n\ndef either(a, b):\n    return col(a).is_null() or col(b)\n"
+    callers = {f"m{i}": f"from typo_or._helper import either\n\nX = either('a{i}', 'b')\n" for i in range(3)}
+    issues = compile_configs(write_package(tmp_path, "typo_or", {"_helper": helper, **callers})).issues
+    (issue,) = issues
+    assert (issue.name, issue.line) == ("typo_or._helper", 4)
+    assert "typo_or.m0, typo_or.m1, typo_or.m2 call(s) this code" in issue.hint
+
+
+def test_a_misspelt_dedup_by_or_enrichment_input_field_gets_did_you_mean(tmp_path: Path) -> None:
+    configs = """
+from datetime import timedelta
+from feature_platform.authoring import (Column, DerivedEnrichment, EventType, Freshness, SequenceFeature, Source,
+                                        StreamOrigin, col, from_epoch_ms)
+
+events = Source(name="events", kind="events", columns=(Column("event_id", "string"), Column("user_id", "int64"),
+                Column("ts_ms", "int64"), Column("action", "string")), stream=StreamOrigin(stream="e"),
+                timestamp_column="ts_ms")
+hour = DerivedEnrichment(name="hour", fields={"hr": col("timestmp").dt.hour()})
+click = EventType(name="click", source=events, enrichments=(hour,),
+                  fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                          "timestamp": from_epoch_ms(col("ts_ms")), "act": col("action")})
+s = SequenceFeature(name="s", event_types=(click,), max_length=10, retention=timedelta(days=3), fields=("act",),
+                    dedup_by=("actt",),
+                    freshness=Freshness(streaming_max_lag=timedelta(minutes=5), batch_max_lag=timedelta(hours=30)))
+"""
+    issues = compile_configs(write_package(tmp_path, "typo_fields", {"configs": configs})).issues
+    (hour,) = [i for i in issues if i.name == "hour"]
+    assert hour.message.endswith("unknown field 'timestmp' (available: act, event_id, event_type, timestamp, "
+                                 "user_id); did you mean 'timestamp'?")
+    fixed = configs.replace('col("timestmp")', 'col("timestamp")')
+    (dedup,) = compile_configs(write_package(tmp_path, "typo_dedup", {"configs": fixed})).issues
+    assert dedup.message == "dedup_by field 'actt' is not produced by event type(s) click; did you mean 'act'?"
+
+
+def test_a_blank_owner_is_refused(tmp_path: Path) -> None:
+    configs = """
+from feature_platform.authoring import Column, Source, StreamOrigin
+
+events = Source(name="events", kind="events", owners=("team-a", "  "), columns=(Column("ts", "int64"),),
+                stream=StreamOrigin(stream="e"), timestamp_column="ts")
+"""
+    (issue,) = compile_configs(write_package(tmp_path, "blank_owner", {"configs": configs})).issues
+    assert issue.message == "owner '  ' is blank"
+
+
+_TYPO_BASE = """
+from datetime import timedelta
+from feature_platform.authoring import (Column, EventType, Freshness, PluginCall, SequenceFeature, Source,
+                                        StreamOrigin, col, from_epoch_ms)
+
+events = Source(name="events", kind="events", columns=(Column("event_id", "string"), Column("user_id", "int64"),
+                Column("ts_ms", "int64"), Column("dwell_ms", "int64")), stream=StreamOrigin(stream="e"),
+                timestamp_column="ts_ms")
+view = EventType(name="view", source=events, executor=PluginCall(plugin=PLUGIN, params=PARAMS),
+                 fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                         "timestamp": from_epoch_ms(col("ts_ms")), "dwell_ms": col("dwell_ms")})
+s = SequenceFeature(name="s", event_types=(EVENT_TYPE,), max_length=10, retention=timedelta(days=3),
+                    fields=(FIELD,),
+                    freshness=Freshness(streaming_max_lag=timedelta(minutes=5), batch_max_lag=timedelta(hours=30)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [
+        ({"PLUGIN": "'dwell_bucketizer'"}, "unknown plugin 'dwell_bucketizer'"),
+        ({"PARAMS": "{'boundary_ms': [1, 2]}"}, "unknown parameter 'boundary_ms'; did you mean 'boundaries_ms'?"),
+        ({"EVENT_TYPE": "'veiw'"}, "unknown event type 'veiw' (known: view); did you mean 'view'?"),
+        ({"FIELD": "'dwell_bucktet'"}, "produced by none of its event types (view); did you mean 'dwell_bucket'?"),
+    ],
+)
+def test_misspelt_references_and_plugin_parameters_get_did_you_mean(
+    typo: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    values = {"PLUGIN": "'dwell_bucketiser'", "PARAMS": "{}", "EVENT_TYPE": "view", "FIELD": "'dwell_bucket'"}
+    source = _TYPO_BASE
+    for name, value in {**values, **typo}.items():
+        source = source.replace(name, value)
+    (issue,) = compile_configs(write_package(tmp_path, "typo_refs", {"configs": source})).issues
+    assert expected in issue.message
+    if "PLUGIN" in typo:
+        assert issue.message.endswith("did you mean 'dwell_bucketiser'?")
+
+
+@pytest.mark.parametrize("name", ["json", "pydantic", "feature_platform"])
+def test_a_config_package_named_like_a_module_the_platform_needs_is_refused(name: str, tmp_path: Path) -> None:
+    source = "from feature_platform.authoring import Column\n\nC = Column('a', 'int64')\n"
+    result = compile_configs(write_package(tmp_path, name, {"configs": source}))
+    (issue,) = result.issues
+    assert (issue.kind, issue.name, issue.line) == ("package", name, 1)
+    assert f"the config package's name '{name}' is also the name of" in issue.message
+    assert not result.artefacts
+
+
+def test_a_copy_of_a_config_package_under_the_same_name_is_not_shadowing(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(VALID_FIXTURE, tmp_path / VALID_FIXTURE.name)
+    assert compile_configs(tmp_path / VALID_FIXTURE.name).ok
+
+
+@pytest.mark.parametrize(("stream", "ok"), [("", False), ("a b", False), ("-x", False), ("ev\n", False),
+                                            ("engagement_events", True), ("team.clicks:v2", True)])
+def test_a_stream_name_the_stream_runtimes_cannot_key_is_refused(stream: str, ok: bool, tmp_path: Path) -> None:
+    source = (
+        "from feature_platform.authoring import Column, Source, StreamOrigin\n\n"
+        f"events = Source(name='events', kind='events', columns=(Column('ts', 'int64'),),\n"
+        f"                stream=StreamOrigin(stream={stream!r}), timestamp_column='ts')\n"
+    )
+    issues = compile_configs(write_package(tmp_path, "stream_names", {"configs": source})).issues
+    assert [i.message for i in issues if "stream name" in i.message] == (
+        [] if ok else [f"stream name {stream!r} must be 1-200 characters from letters, digits, '_', '.', ':' and '-', "
+                       "starting with a letter or digit"]
+    )
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "nan", "inf"])
+def test_a_bad_import_timeout_setting_is_refused_naming_the_variable(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feature_platform.errors import FeaturePlatformError
+
+    monkeypatch.setenv("FP_CONFIG_IMPORT_TIMEOUT", value)
+    with pytest.raises(FeaturePlatformError, match=f"FP_CONFIG_IMPORT_TIMEOUT='{value}' must be a positive number"):
+        compile_configs(VALID_FIXTURE)
+
+
+def test_an_expression_nested_too_deep_is_refused_at_its_field(tmp_path: Path) -> None:
+    """A loop chaining & 3000 times used to overflow the stack while sending the objects to the validator."""
+    source = """
+from feature_platform.authoring import Column, EventType, Source, StreamOrigin, col, from_epoch_ms
+
+events = Source(name="events", kind="events", stream=StreamOrigin(stream="e"), timestamp_column="ts_ms",
+                columns=(Column("event_id", "string"), Column("user_id", "int64"), Column("ts_ms", "int64")))
+condition = col("user_id") > 0
+for i in range(3000):
+    condition = condition & (col("user_id") != i)
+click = EventType(name="click", source=events,
+                  filter=condition,
+                  fields={"event_id": col("event_id"), "user_id": col("user_id"),
+                          "timestamp": from_epoch_ms(col("ts_ms"))})
+"""
+    package = write_package(tmp_path, "deep_configs", {"configs": source})
+    (issue,) = compile_configs(package).issues
+    line = (package / "configs.py").read_text().splitlines().index("                  filter=condition,") + 1
+    assert (issue.kind, issue.name, issue.line) == ("event type", "click", line)
+    assert "holds an expression nested 3002 levels deep (at most 100)" in issue.message
+    assert "Traceback" not in issue.message
+
+
+def test_an_object_that_cannot_be_sent_to_the_validator_is_reported_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pickle
+
+    from feature_platform.authoring import Column, Source, StreamOrigin
+    from feature_platform.compiler import discovery
+
+    good = Source(name="good", kind="events", columns=(Column("ts", "int64"),), stream=StreamOrigin(stream="e"),
+                  timestamp_column="ts")
+    bad = good.model_copy(update={"name": "bad"})
+    real_dumps = pickle.dumps
+
+    def dumps(obj: object, *args: object, **kwargs: object) -> bytes:
+        if getattr(obj, "name", None) == "bad":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_dumps(obj, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(discovery.pickle, "dumps", dumps)
+    report = discovery._Report(objects=[(good, "m"), (bad, "m")])
+    sent = discovery._restricted_loads(discovery._pickle_report(report))
+    assert [o.name for o, _ in sent.objects] == ["good"]
+    (issue,) = sent.issues
+    assert issue.name == "bad"
+    assert issue.message == "cannot be sent to the validator: RecursionError: maximum recursion depth exceeded"
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("col('user_id') == 10**30", "integer literal 1000000000…(31 digits) is outside the 64-bit integer range"),
+        ("col('user_id').is_in([1, 2**63])", "is_in() value 9223372036854775808 is outside the 64-bit integer range"),
+        ("lit(-(2**63) - 1) < col('user_id')", "integer literal -9223372036854775809 is outside"),
+    ],
+)
+def test_an_integer_literal_outside_int64_is_refused(expression: str, message: str, tmp_path: Path) -> None:
+    """It used to pass validation and crash compile (orjson: Integer exceeds 64-bit range) with a traceback."""
+    source = f"from feature_platform.authoring import col, lit\n\nX = {expression}\n"
+    (issue,) = compile_configs(write_package(tmp_path, "big_ints", {"configs": source})).issues
+    assert message in issue.message
+
+
+def test_a_huge_version_or_plugin_parameter_is_refused_not_a_compile_crash(tmp_path: Path) -> None:
+    source = _TYPO_BASE.replace("PLUGIN", "'dwell_bucketiser'").replace("PARAMS", "{'boundaries_ms': [1, 10**20]}")
+    source = source.replace("EVENT_TYPE", "view").replace("FIELD", "'dwell_bucket'")
+    source = source.replace("max_length=10,", "max_length=10, version=2**90,")
+    issues = compile_configs(write_package(tmp_path, "big_params", {"configs": source})).issues
+    messages = sorted(i.message for i in issues)
+    assert "version must be between 1 and 2147483647, got 1237940039…(28 digits)" in messages
+    assert any("hold the integer 100000000000000000000, outside the 64-bit range" in m for m in messages), messages

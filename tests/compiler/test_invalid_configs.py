@@ -52,7 +52,7 @@ CASES: dict[str, list[Expected]] = {
             "configs.py",
             "event type",
             "click",
-            "filter: unknown field 'acton' (available: action, event_id, ts_ms, user_id)",
+            "filter: unknown field 'acton' (available: action, event_id, ts_ms, user_id); did you mean 'action'?",
         ),
     ],
     "bad_unknown_field_in_mapping": [
@@ -357,6 +357,39 @@ CASES: dict[str, list[Expected]] = {
     "bad_plugin_param_bool": [
         _e("configs.py", "event type", "click", "do not fit its model: max_chars: Input should be a valid integer",
            "(got true)"),
+    ],
+    # issue 12: "did you mean" for a misspelt enum member or dtype; `and` on expressions reported once
+    "bad_enum_member_typo": [
+        _e("configs.py", "module", "bad_enum_member_typo.configs",
+           "Lifecycle has no member 'PRODUCTON'; did you mean 'PRODUCTION'?"),
+    ],
+    "bad_dtype_typo": [
+        _e("configs.py", "module", "bad_dtype_typo.configs", "dtype: 'strng' is not one of", "did you mean 'string'?"),
+    ],
+    "bad_and_on_expressions": [
+        _e("_shared.py", "module", "bad_and_on_expressions._shared", "use the operators & | ~ instead of and/or/not",
+           hint="raised when bad_and_on_expressions.clicks, bad_and_on_expressions.views call(s) this code, so the "
+                "objects defined there were not validated; module(s) importing it were not validated either: "
+                "bad_and_on_expressions.sequences"),
+    ],
+    "bad_timestamp_column_typo": [
+        _e("configs.py", "source", "events", "'ts_msec' is not one of its columns (event_id, user_id, ts_ms); "
+           "did you mean 'ts_ms'?"),
+    ],
+    "bad_enrichment_listed_twice": [
+        _e("configs.py", "event type", "click", "enrichment(s) listed twice: hour",
+           hint="each enrichment applies once"),
+    ],
+    "bad_lookup_over_events_source": [
+        _e("configs.py", "enrichment", "item_user",
+           "source 'events' is an events source; a lookup needs kind='lookup'"),
+    ],
+    "bad_partition_key_path": [
+        _e("configs.py", "source", "events", "batch.partition_key 'd/t' must be a column name"),
+    ],
+    "bad_expression_too_deep": [
+        _e("configs.py", "event type", "click",
+           "field 'filter' holds an expression nested 202 levels deep (at most 100)", ".is_in([...])"),
     ],
     "bad_retention_bare_number": [
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",

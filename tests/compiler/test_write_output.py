@@ -121,3 +121,44 @@ def test_an_existing_directory_is_never_replaced(tmp_path: Path) -> None:
         write_output(_compile(tmp_path, max_length=10), out)
 
     assert (out / "precious.txt").read_text() == "not a compile output"
+
+
+def test_a_write_that_fails_midway_leaves_no_staging_folder_and_the_link_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    out = tmp_path / "compiled"
+    good = write_output(_compile(tmp_path, max_length=10), out)
+    changed = _compile(tmp_path, max_length=20)
+    real_write = Path.write_bytes
+
+    def full_disk(self: Path, data: bytes) -> int:
+        if self.name == "manifest.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        write_output(changed, out)
+
+    assert _builds(out) == [good.name]  # no half-written staging folder
+    assert (out.parent / os.readlink(out)).resolve() == good.resolve()
+
+
+def test_leftovers_of_a_killed_compile_are_swept_but_a_running_one_is_left_alone(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, live_pid = int(dead.stdout), os.getppid()
+    out = tmp_path / "compiled"
+    builds = tmp_path / ".compiled.builds"
+    (builds / f".staging-abc123-{dead_pid}" / "artefacts").mkdir(parents=True)
+    (builds / f".staging-abc123-{live_pid}").mkdir()
+    (tmp_path / f".compiled.tmp-{dead_pid}").symlink_to("nowhere")
+
+    build = write_output(_compile(tmp_path, max_length=10), out)
+
+    assert _builds(out) == sorted([build.name, f".staging-abc123-{live_pid}"])
+    assert not (tmp_path / f".compiled.tmp-{dead_pid}").is_symlink()

@@ -157,7 +157,10 @@ def test_a_config_package_that_cannot_be_imported_at_all_still_loads(platform: P
     assert not any(k.path[-1] == "compiled" for k in graph.get_all_asset_keys())
 
 
-@pytest.mark.parametrize("fixture", ["bad_many_errors", "bad_import_failures", "bad_syntax_error"])
+@pytest.mark.parametrize(
+    "fixture",
+    ["bad_many_errors", "bad_import_failures", "bad_syntax_error", "bad_import_sys_exit", "bad_and_on_expressions"],
+)
 def test_broken_fixture_packages_load(fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "invalid" / fixture, tmp_path / fixture)
     monkeypatch.setenv("FP_CONFIGS_DIR", str(tmp_path / fixture))

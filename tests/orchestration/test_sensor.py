@@ -77,6 +77,27 @@ def test_first_tick_requests_every_feature_not_live_and_then_nothing(platform: P
     assert "no feature config changed" in str(second.skip_reason)
 
 
+def test_a_protected_environment_is_compiled_and_validated_but_never_published_by_the_sensor(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FP_PROTECTED_ENVS (default 'prod'): automation stops before publish; a person publishes."""
+    from feature_platform.settings import PlatformSettings
+    from feature_platform.store import open_store_from_settings
+
+    monkeypatch.setenv("FP_PROTECTED_ENVS", "prod, test")
+    defs = platform.defs()
+    first = tick(platform, defs, None)
+
+    assert sorted(requested(first)) == ALL
+    for request in first.run_requests or []:
+        keys = feature_keys(request.tags["feature_platform/feature"])
+        assert list(request.asset_selection or []) == [keys.compiled, keys.validated]
+        assert list(request.asset_check_keys or []) == list(keys.release_checks[:2])
+    request = (first.run_requests or [])[0]
+    assert platform.run(selection(list(request.asset_selection or [])), defs=defs).success
+    assert open_store_from_settings(PlatformSettings()).list_features("test") == []
+
+
 def test_first_tick_baseline_is_what_is_live(platform: Platform) -> None:
     defs = platform.defs()
     assert platform.run(selection(feature_keys("recent_engagements_v1").release), defs=defs).success

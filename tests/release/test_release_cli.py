@@ -167,6 +167,9 @@ def test_one_features_damage_does_not_block_planning_or_publishing_another(local
 
     everything = CliRunner().invoke(cli, ["plan", "--configs", str(configs)])
     assert everything.exit_code == 1 and "corrupt" in everything.output  # the damaged one is named
+    assert f"cannot be read, so nothing was planned: {ENGAGEMENTS}: artefact" in everything.output
+    assert "store verify --env dev" in everything.output
+    assert "with --feature (recent_closeups_v1, recent_searches_v1)" in everything.output
     other = run("plan", "--configs", str(configs), "--feature", "recent_searches_v1")
     assert other.exit_code == 0, other.output
     assert "recent_searches_v1" in other.output and ENGAGEMENTS not in other.output

@@ -121,3 +121,63 @@ def test_s3_store_round_trip_through_open_store(s3_endpoint_url: str, s3_store_u
 
     assert store.put_artefact(data) == digest
     assert open_store(s3_store_url, endpoint_url=s3_endpoint_url).get_artefact_bytes(digest) == data
+
+
+# ---- issue 12: a bad FP_S3_ENDPOINT_URL is one line naming the variable, not a botocore traceback ---------
+
+BAD_ENDPOINTS = {
+    "localhost:9000": "needs a scheme: http://localhost:9000",
+    "http://[::1": "cannot be parsed as a URL (Invalid IPv6 URL)",
+    "http://127.0.0.1:99999": "Port out of range",
+    "http://127.0.0.1:abc": "cannot be parsed as a URL",
+    "http://127.0.0.1:0": "port 0",
+    "ftp://minio:9000": "must start with http:// or https://",
+    "http://exa mple.com": "must not be empty or contain spaces",
+    "http://": "has no host name",
+    "http://user:secret@minio:9000": "must not hold credentials",
+    "http://bad_host!:9000": "botocore refuses its host name",
+}
+
+
+@pytest.mark.parametrize("url", sorted(BAD_ENDPOINTS))
+def test_a_bad_endpoint_in_the_environment_is_refused_naming_the_variable(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feature_platform.settings import SettingsError
+
+    monkeypatch.setenv("FP_S3_ENDPOINT_URL", url)
+    with pytest.raises(SettingsError) as caught:
+        PlatformSettings()
+    assert str(caught.value).startswith(f"FP_S3_ENDPOINT_URL={url!r} ")
+    assert BAD_ENDPOINTS[url] in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", sorted(BAD_ENDPOINTS))
+def test_a_bad_endpoint_handed_to_the_api_is_a_store_error(url: str) -> None:
+    with pytest.raises(StoreError, match=r"S3 endpoint .* "):
+        open_store("s3://bucket/p", endpoint_url=url)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9000", "https://s3.eu-west-1.amazonaws.com", "http://[::1]:9000", "http://minio:9000/"]
+)
+def test_good_endpoints_are_accepted(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FP_S3_ENDPOINT_URL", url)
+    assert PlatformSettings().s3_endpoint_url == url
+    assert isinstance(open_store("s3://bucket/p", endpoint_url=url).backend, S3ObjectStorage)
+
+
+@pytest.mark.parametrize(
+    ("protected", "expected"),
+    [(None, {"prod": False, "dev": True}), ("", {"prod": True}), ("prod, staging", {"staging": False, "test": True})],
+)
+def test_protected_environments_turn_automatic_publish_off(
+    protected: str | None, expected: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if protected is None:
+        monkeypatch.delenv("FP_PROTECTED_ENVS", raising=False)
+    else:
+        monkeypatch.setenv("FP_PROTECTED_ENVS", protected)
+    settings = PlatformSettings()
+    assert {env: settings.auto_publish(env) for env in expected} == expected

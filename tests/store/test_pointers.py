@@ -397,3 +397,17 @@ def test_the_store_repair_command_re_records_a_deleted_entry(
     assert f"re-recorded generation 2 (live: {h2[:12]})" in repaired.output
     live = store.current(ENV, FEATURE_ID)
     assert live is not None and live.to_hash == h2
+
+
+def test_a_corrupt_audit_entry_message_is_one_line_naming_the_field(store: ArtefactStore) -> None:
+    (h1,) = _stored(store, "one")
+    store.publish(ENV, FEATURE_ID, h1, actor="alice")
+    entry = store.backend.get(_audit_key(1)) or b""
+    store.backend.put(_audit_key(1), entry.replace(b'"generation": 1', b'"generation": "x"'))
+
+    with pytest.raises(StoreError) as raised:
+        store.history(ENV, FEATURE_ID)
+    message = str(raised.value)
+    assert "\n" not in message and "errors.pydantic.dev" not in message
+    assert message.endswith("is corrupt: generation: Input should be a valid integer, unable to parse string as an "
+                            "integer")
