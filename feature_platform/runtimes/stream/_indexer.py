@@ -8,9 +8,11 @@ back. Per micro-batch (at most ``batch_count`` entries, waiting at most ``batch_
 1. decode the entries into a raw frame of the source's declared columns, plus the entry id
    (``_fp_entry``, carried into the rejects' raw JSON so a reject names its entry) and the arrival day
    (``_ingest_day``);
-2. per arrival day, :func:`feature_platform.engine.run_micro_batch` with the feature's live artefact
-   and ``max_event_time`` = the end of that day minus 1 µs — the very plan and bounds the batch indexer
-   uses for that arrival partition, so the same rows are events and the same rows are rejects;
+2. per arrival day, the feature's :class:`feature_platform.engine.MicroBatchPlan` with
+   ``max_event_time`` = the end of that day minus 1 µs — the very plan and bounds the batch indexer
+   uses for that arrival partition, so the same rows are events and the same rows are rejects. The
+   plan is built once per artefact and lookup-table version and bound to each micro-batch; the tail
+   encoding (:func:`tail_rows`) runs in the same query;
 3. write malformed rows to the dead letters (idempotent by stream/entry/event type) and the events to
    the tail (``append_tail``, idempotent by event id; the entry's arrival instant is the start of its
    arrival day, so a rewrite after a crash writes the same bytes);
@@ -44,10 +46,10 @@ import polars as pl
 from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine import (
     INGEST_DAY,
+    MicroBatchPlan,
     events_schema,
     polars_schema,
     required_columns,
-    run_micro_batch,
     scan_source,
     table_root,
 )
@@ -63,6 +65,7 @@ ENTRY = "_fp_entry"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNDECODABLE = "undecodable payload"
 DEDUP_TAIL_FACTOR = 4
+_DAY_US = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -121,10 +124,23 @@ class Unit:
     last_committed_arrival_us: int | None = None
     events_written: int = 0
     entries_processed: int = 0
+    plan: MicroBatchPlan | None = None
+    plan_key: tuple[Any, ...] | None = None
+    """The engine plan of this artefact over one version of its lookup tables (see :meth:`plan_for`)."""
 
     @property
     def feature_id(self) -> str:
         return self.artefact.feature.id
+
+    def plan_for(self, lookups: Lookups) -> MicroBatchPlan:
+        """The micro-batch plan, built once per artefact and lookup-table version and reused by every
+        micro-batch until either changes (a hot reload makes a new unit; a lookup refresh a new version)."""
+        tables, version = lookups.versioned(self.artefact)
+        key = (self.artefact.content_hash, version)
+        if self.plan is None or self.plan_key != key or self.plan.artefact is not self.artefact:
+            self.plan = MicroBatchPlan(self.artefact, tables, finish_events=tail_rows(self.artefact))
+            self.plan_key = key
+        return self.plan
 
 
 class Lookups:
@@ -137,7 +153,7 @@ class Lookups:
         self._raw_root = raw_root
         self._options = storage_options
         self._refresh = refresh
-        self._tables: dict[str, tuple[Any, float, pl.DataFrame]] = {}  # by source name + definition
+        self._tables: dict[str, tuple[Any, float, pl.DataFrame, int]] = {}  # by source name + definition
         self.reloads = 0
 
     def _signature(self, source: CompiledSource) -> Any:
@@ -147,31 +163,40 @@ class Lookups:
         return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(root).glob("*.parquet")))
 
     def get(self, artefact: Artefact, name: str) -> pl.DataFrame:
+        return self._get(artefact, name)[0]
+
+    def _get(self, artefact: Artefact, name: str) -> tuple[pl.DataFrame, int]:
+        """The table and its version (a number that changes whenever it is loaded again)."""
         source = artefact.sources[name]
         now = time.monotonic()
         key = f"{name}:{source.model_dump_json()}"  # two versions may declare one source differently
         cached = self._tables.get(key)
         if cached is not None and now - cached[1] < self._refresh:
-            return cached[2]
+            return cached[2], cached[3]
         signature = self._signature(source)
         if cached is not None and signature is not None and signature == cached[0]:
-            self._tables[key] = (signature, now, cached[2])
-            return cached[2]
+            self._tables[key] = (signature, now, cached[2], cached[3])
+            return cached[2], cached[3]
         frame = scan_source(source, self._raw_root, storage_options=self._options,
                             needed_by=required_columns(artefact, name)).frame.collect()
-        self._tables[key] = (signature, now, frame)
         self.reloads += 1
+        self._tables[key] = (signature, now, frame, self.reloads)
         logger.info("lookup table %s loaded (%d rows)", name, frame.height)
-        return frame
+        return frame, self.reloads
 
     def for_artefact(self, artefact: Artefact) -> dict[str, pl.DataFrame]:
+        return self.versioned(artefact)[0]
+
+    def versioned(self, artefact: Artefact) -> tuple[dict[str, pl.DataFrame], tuple[tuple[str, int], ...]]:
+        """The artefact's lookup tables and their version: equal versions mean the very same tables."""
         names = sorted({
             enrichment.lookup.source
             for t in artefact.feature.event_types
             for e in artefact.event_types[t].enrichments
             if (enrichment := artefact.enrichments[e]).lookup is not None
         })
-        return {n: self.get(artefact, n) for n in names}
+        loaded = {n: self._get(artefact, n) for n in names}
+        return {n: t for n, (t, _) in loaded.items()}, tuple((n, v) for n, (_, v) in loaded.items())
 
 
 class StreamIndexer:
@@ -344,7 +369,7 @@ class StreamIndexer:
         self.failpoint("read")
         artefact = unit.artefact
         source = artefact.sources[source_name]
-        lookups = self.lookups.for_artefact(artefact)
+        plan = unit.plan_for(self.lookups)
         frame, undecodable = decode_entries(source, entries)
         letters = [
             DeadLetter(key=f"{stream}/{e.id}/", feature_id=unit.feature_id, stream=stream, entry_id=e.id,
@@ -353,12 +378,10 @@ class StreamIndexer:
             for e in undecodable
         ]
         events_parts: list[pl.DataFrame] = []
-        for (day,), part in frame.group_by(INGEST_DAY, maintain_order=True):
-            assert isinstance(day, date)
+        for day, part in by_arrival_day(frame):
             end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-            events, rejects = run_micro_batch(artefact, {source_name: part}, lookups,
-                                              max_event_time=end - timedelta(microseconds=1))
-            events_parts.append(events)
+            rows, rejects = plan.run({source_name: part}, max_event_time=end - timedelta(microseconds=1))
+            events_parts.append(rows)
             letters.extend(dead_letters(unit.feature_id, stream, rejects))
         self.log.put_dead_letters(letters)
         self.failpoint("dead")
@@ -374,26 +397,15 @@ class StreamIndexer:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
     def _write_tail(self, unit: Unit, parts: list[pl.DataFrame]) -> int:
+        """Write the micro-batch's tail rows (:func:`tail_rows` of each arrival day's events)."""
         artefact = unit.artefact
-        user = artefact.feature.entity_key.name
         if not parts:
             return 0
-        events = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
-        if events.height == 0:
+        encoded = parts[0]
+        if len(parts) > 1:  # several arrival days in one micro-batch: the replay rule across them too
+            encoded = latest_per_event(pl.concat(parts, how="vertical").lazy(), "e", "t").collect()
+        if encoded.height == 0:
             return 0
-        # Replays within the batch: per event id the latest timestamp, then the first read (the batch rule).
-        events = (events.with_row_index("__row")
-                  .sort(["event_id", "timestamp", "__row"], descending=[False, True, False])
-                  .unique(subset=["event_id"], keep="first", maintain_order=True)
-                  .sort("__row"))
-        columns = [c for c in events_schema(artefact) if c != user]
-        encoded = events.select(
-            pl.col(user).cast(pl.String).alias("u"),
-            pl.col("event_id").alias("e"),
-            pl.col("timestamp").dt.epoch("us").alias("t"),
-            (pl.col(INGEST_DAY).cast(pl.Datetime("us", "UTC")).dt.epoch("us")).alias("a"),
-            pl.struct(columns).struct.json_encode().alias("j"),
-        )
         bound = tail_bound(artefact)
         by_user: dict[str, list[TailEvent]] = {}
         for u, e, t, a, j in encoded.iter_rows():
@@ -442,6 +454,48 @@ class StreamIndexer:
                 logger.warning("could not write the stream status of %s: %s", unit.feature_id, exc)
 
 
+def latest_per_event(frame: pl.LazyFrame, event_id: str, timestamp: str) -> pl.LazyFrame:
+    """Replays within a micro-batch: per event id the row with the latest timestamp, then the first read
+    (the batch rule), in read order."""
+    return (frame.filter(pl.col(timestamp) == pl.col(timestamp).max().over(event_id))
+            .unique(subset=[event_id], keep="first", maintain_order=True))
+
+
+def tail_rows(artefact: Artefact) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """What the indexer appends to the engine's events plan (it runs in the same query): the replay rule
+    within the micro-batch, then each event as a tail row: user ``u``, event id ``e``, timestamp ``t`` and
+    arrival ``a`` (µs; the start of its arrival day) and the event's JSON ``j`` (every field but the user)."""
+    user = artefact.feature.entity_key.name
+    columns = [c for c in events_schema(artefact) if c != user]
+
+    def finish(events: pl.LazyFrame) -> pl.LazyFrame:
+        return latest_per_event(events, "event_id", "timestamp").select(
+            pl.col(user).cast(pl.String).alias("u"),
+            pl.col("event_id").alias("e"),
+            pl.col("timestamp").dt.epoch("us").alias("t"),
+            (pl.col(INGEST_DAY).cast(pl.Datetime("us", "UTC")).dt.epoch("us")).alias("a"),
+            pl.struct(columns).struct.json_encode().alias("j"),
+        )
+
+    return finish
+
+
+def by_arrival_day(frame: pl.DataFrame) -> list[tuple[date, pl.DataFrame]]:
+    """``frame`` split by ``_ingest_day`` in order of first appearance (almost always one day)."""
+    if frame.height == 0:
+        return []
+    days = frame.get_column(INGEST_DAY)
+    first = days[0]
+    if days.min() == days.max():
+        assert isinstance(first, date)
+        return [(first, frame)]
+    out = []
+    for (day,), part in frame.group_by(INGEST_DAY, maintain_order=True):
+        assert isinstance(day, date)
+        out.append((day, part))
+    return out
+
+
 def decode_entries(source: CompiledSource, entries: list[LogEntry]) -> tuple[pl.DataFrame, list[LogEntry]]:
     """The raw frame of ``entries`` (declared columns, cast non-strictly, + ``_fp_entry`` and
     ``_ingest_day``) and the entries whose payload is not a JSON object.
@@ -450,23 +504,20 @@ def decode_entries(source: CompiledSource, entries: list[LogEntry]) -> tuple[pl.
     (a payload that is not a JSON object, a value of the wrong JSON type), the slow path decodes each
     payload on its own and converts values non-strictly, so one bad row never fails a micro-batch."""
     declared = polars_schema(source.columns)
-    extra = [pl.Series(ENTRY, [e.id for e in entries], dtype=pl.String),
-             pl.Series(INGEST_DAY, [day_of(e.arrived_us) for e in entries], dtype=pl.Date)]
-    if entries and all(e.payload[:1] == b"{" and b"\n" not in e.payload for e in entries):
+    if entries and all(map(_is_one_object_line, entries)):
         try:
-            frame = pl.read_ndjson(b"\n".join(e.payload for e in entries), schema=declared)
+            frame = pl.read_ndjson(b"\n".join([e.payload for e in entries]), schema=declared)
         except (pl.exceptions.PolarsError, ValueError, TypeError):
             frame = None
         if frame is not None and frame.height == len(entries):
-            return frame.with_columns(extra), []
+            return frame.hstack(_entry_columns(entries)), []
     return _decode_slowly(declared, entries)
 
 
 def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.DataFrame, list[LogEntry]]:
     names = list(declared)
     columns: dict[str, list[Any]] = {n: [] for n in names}
-    ids: list[str] = []
-    days: list[date] = []
+    good: list[LogEntry] = []
     bad: list[LogEntry] = []
     for entry in entries:
         try:
@@ -478,8 +529,7 @@ def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.Dat
             continue
         for n in names:
             columns[n].append(row.get(n))
-        ids.append(entry.id)
-        days.append(day_of(entry.arrived_us))
+        good.append(entry)
     data: dict[str, pl.Series] = {}
     for n, dtype in declared.items():
         try:
@@ -487,10 +537,19 @@ def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.Dat
         except (pl.exceptions.PolarsError, TypeError, ValueError):
             data[n] = pl.Series(n, [None if v is None else str(v) for v in columns[n]],
                                 dtype=pl.String).cast(dtype, strict=False)
-    frame = pl.DataFrame(data, schema=declared).with_columns(
-        pl.Series(ENTRY, ids, dtype=pl.String), pl.Series(INGEST_DAY, days, dtype=pl.Date)
-    )
-    return frame, bad
+    return pl.DataFrame(data, schema=declared).hstack(_entry_columns(good)), bad
+
+
+def _is_one_object_line(entry: LogEntry) -> bool:
+    payload = entry.payload
+    return payload[:1] == b"{" and b"\n" not in payload
+
+
+def _entry_columns(entries: list[LogEntry]) -> list[pl.Series]:
+    """The entry id (``_fp_entry``) and arrival day (``_ingest_day``) of each entry."""
+    ids = pl.Series(ENTRY, [e.id for e in entries], dtype=pl.String)
+    days = pl.Series(INGEST_DAY, [e.arrived_us // _DAY_US for e in entries], dtype=pl.Int32).cast(pl.Date)
+    return [ids, days]
 
 
 def dead_letters(feature_id: str, stream: str, rejects: pl.DataFrame) -> list[DeadLetter]:
