@@ -3,9 +3,12 @@
 1. **Throughput** (events/s, and per CPU-second of the indexer process = per core): one day of demo
    ``engagement_events`` (``--events`` raw rows, defects included) appended to a Redis stream, then
    * floor: the same entries read and acknowledged through a consumer group with no processing;
-   * engine only: decoding + ``run_micro_batch`` over the same micro-batches, no IO;
+   * engine only: decoding + the indexer's ``MicroBatchPlan`` (built once, the tail encoding folded in)
+     over the same micro-batches of ``BATCH`` entries, no IO;
    * the indexer (``recent_engagements_v1``: filter, map, dwell plugin, two lookup joins, tail write with
-     idempotent ``append_tails``, dead letters, ack) on Redis, and on the embedded SQLite log + store.
+     idempotent ``append_tails``, dead letters, ack) on Redis — with micro-batches fixed at ``BATCH``
+     (``batch_growth=1``) and adaptive (growing under lag up to ``BATCH x --batch-growth``, the default
+     8) — and on the embedded SQLite log + store (adaptive).
 2. **Event -> servable latency** at a steady ``--rate`` events/s (default 10k): the indexer and the
    serving API run as separate processes; a probe event of a fresh user is appended every 20 ms among the
    background traffic and the prober polls the serving API until the probe's event id is served.
@@ -34,7 +37,7 @@ import redis
 
 from feature_platform.compiler import compile_configs
 from feature_platform.demo_data import DemoDataConfig, generate
-from feature_platform.engine import run_micro_batch
+from feature_platform.engine import MicroBatchPlan
 from feature_platform.runtimes.online import RedisOnlineStore, SqliteOnlineStore
 from feature_platform.runtimes.stream import (
     IndexerConfig,
@@ -43,7 +46,7 @@ from feature_platform.runtimes.stream import (
     decode_entries,
     payloads,
 )
-from feature_platform.runtimes.stream._indexer import day_start_us
+from feature_platform.runtimes.stream._indexer import day_start_us, tail_rows
 from feature_platform.runtimes.stream._redis_log import RedisEventLog
 from feature_platform.runtimes.stream._sqlite_log import SqliteEventLog
 from feature_platform.store import open_store
@@ -83,7 +86,7 @@ def _caught_up(log: Any, group: str) -> bool:
     return info.lag == 0 and info.pending == 0
 
 
-def throughput(work: Path, events: int) -> dict[str, Any]:
+def throughput(work: Path, events: int, growth: int = 8) -> dict[str, Any]:
     _store_url, store, raw = _setup(work, events)
     artefact = store.load_live("bench", FEATURE)
     source = artefact.sources[SOURCE]
@@ -109,25 +112,29 @@ def throughput(work: Path, events: int) -> dict[str, Any]:
         out["floor"] = _rates(len(rows), wall, cpu)
 
         lookups = Lookups(str(raw), None, 3600).for_artefact(artefact)
+        plan = MicroBatchPlan(artefact, lookups, finish_events=tail_rows(artefact))
         wall, cpu = time.perf_counter(), time.process_time()
         for entries in batches:
             frame, _ = decode_entries(source, entries)
-            run_micro_batch(artefact, {SOURCE: frame}, lookups, max_event_time=day_end_us_time(DAY))
+            plan.run({SOURCE: frame}, max_event_time=day_end_us_time(DAY))
         out["engine"] = _rates(len(rows), wall, cpu)
 
-        online = RedisOnlineStore(REDIS, prefix=prefix)
-        config = IndexerConfig(env="bench", features=(FEATURE,), raw_root=str(raw), batch_count=BATCH,
-                               reload_seconds=3600)
-        indexer = StreamIndexer(config, store, log, online)
-        indexer.reload()
-        wall, cpu = time.perf_counter(), time.process_time()
-        indexer.run(until=lambda: _caught_up(log, f"fp-indexer.{FEATURE}"))
-        out["indexer_redis"] = _rates(len(rows), wall, cpu)
-        online.close()
+        for name, batch_growth in (("indexer_redis_fixed", 1), ("indexer_redis", growth)):
+            online = RedisOnlineStore(REDIS, prefix=f"{prefix}:{name}")  # each run writes its own tails
+            config = IndexerConfig(env="bench", features=(FEATURE,), raw_root=str(raw), batch_count=BATCH,
+                                   batch_growth=batch_growth, reload_seconds=3600, group_prefix=name)
+            indexer = StreamIndexer(config, store, log, online)
+            indexer.reload()
+            wall, cpu = time.perf_counter(), time.process_time()
+            indexer.run(until=lambda name=name: _caught_up(log, f"{name}.{FEATURE}"))
+            out[name] = _rates(len(rows), wall, cpu)
+            online.close()
 
         sqlite_log = SqliteEventLog(work / "log.sqlite")
         sqlite_log.append(SOURCE, [(base + i, p) for i, p in enumerate(rows)])
         sqlite_online = SqliteOnlineStore(work / "online.sqlite")
+        config = IndexerConfig(env="bench", features=(FEATURE,), raw_root=str(raw), batch_count=BATCH,
+                               batch_growth=growth, reload_seconds=3600)
         indexer = StreamIndexer(config, store, sqlite_log, sqlite_online)
         indexer.reload()
         wall, cpu = time.perf_counter(), time.process_time()
@@ -294,17 +301,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rate", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--batch-growth", type=int, default=8)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv)
     print(f"streaming indexer benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_throughput:
-            t = throughput(Path(tmp) / "t", args.events)
+            t = throughput(Path(tmp) / "t", args.events, args.batch_growth)
             print(f"throughput over {t['entries']:,} entries (append {t['append_per_s']:,.0f}/s):")
-            for name in ("floor", "engine", "indexer_redis", "indexer_sqlite"):
+            for name in ("floor", "engine", "indexer_redis_fixed", "indexer_redis", "indexer_sqlite"):
                 r = t[name]
-                print(f"  {name:15s} {r['per_s']:>10,} events/s wall  {r['per_cpu_s']:>10,} events/CPU-s  "
+                print(f"  {name:19s} {r['per_s']:>10,} events/s wall  {r['per_cpu_s']:>10,} events/CPU-s  "
                       f"({r['seconds']}s)", flush=True)
         if not args.skip_latency:
             lat = latency(Path(tmp) / "l", args.rate, args.seconds)

@@ -15,9 +15,10 @@ import polars as pl
 from feature_platform.artefact import Artefact, seal_artefact
 from feature_platform.compiler import compile_configs
 from feature_platform.runtimes.online import SqliteOnlineStore
-from feature_platform.runtimes.stream import IndexerConfig, StreamIndexer, payloads
+from feature_platform.runtimes.stream import IndexerConfig, LogEntry, StreamIndexer, payloads
 from feature_platform.runtimes.stream._sqlite_log import SqliteEventLog
 from feature_platform.store import open_store
+from tests.batch.conftest import Published
 from tests.conftest import REPO_ROOT
 from tests.online.conftest import OnlineTables
 from tests.stream.helpers import caught_up, day_end, served
@@ -102,5 +103,46 @@ def test_the_plan_is_rebuilt_after_a_lookup_refresh_and_an_artefact_switch(
     assert index_one(4)["item_category"] == subcategory
     assert indexer.units[FEATURE].artefact.content_hash == switched
     assert indexer.units[FEATURE].plan is not refreshed
+    log.close()
+    online.close()
+
+
+def test_micro_batches_grow_under_lag_and_shrink_when_caught_up(
+    tmp_path: Path, published: Published, online_tables: OnlineTables
+) -> None:
+    """A full read doubles the next one (up to batch_count x batch_growth); a partial read resets it."""
+    log = SqliteEventLog(tmp_path / "log.sqlite")
+    online = SqliteOnlineStore(tmp_path / "online.sqlite")
+    artefact = online_tables.artefacts[FEATURE]
+    rows = payloads(artefact.sources[SOURCE], online_tables.locations.raw_root, online_tables.days[0])[:2_450]
+    arrival = int(day_end(online_tables.days[0]).timestamp() * 1e6) - 1
+    log.append(SOURCE, [(arrival, p) for p in rows])
+    config = IndexerConfig(
+        env="dev",
+        features=(FEATURE,),
+        raw_root=online_tables.locations.raw_root,
+        reload_seconds=3600,
+        batch_count=100,
+        batch_growth=4,
+    )
+    indexer = StreamIndexer(config, published.store, log, online)
+    asked: list[int] = []
+    read = log.read
+
+    def recording(stream: str, group: str, consumer: str, count: int, **kw: Any) -> list[LogEntry]:
+        entries = read(stream, group, consumer, count, **kw)
+        if not kw.get("pending"):
+            asked.append(count)
+        return entries
+
+    log.read = recording  # type: ignore[method-assign]
+    indexer.run(until=lambda: bool(indexer.units) and caught_up(log, {FEATURE: artefact}))
+    # 100 + 200 + 400 x 5 = 2,300 entries in full reads, then a partial one (150 of 400)
+    assert asked[:8] == [100, 200, 400, 400, 400, 400, 400, 400]
+    assert indexer.units[FEATURE].entries_processed == len(rows)
+    log.append(SOURCE, [(arrival, p) for p in rows[:50]])
+    asked.clear()
+    indexer.step()
+    assert asked and asked[0] == 100  # the partial read reset the size: small micro-batches again
     log.close()
     online.close()

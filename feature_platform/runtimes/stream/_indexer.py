@@ -3,7 +3,8 @@
 One **unit** per live feature (that reads a source with a stream): its own consumer group
 ``<group_prefix>.<feature id>`` on each of its sources' streams, so a new feature id (a version bump)
 starts its own group at the start of the log and its own tail, and features never hold each other
-back. Per micro-batch (at most ``batch_count`` entries, waiting at most ``batch_ms`` for the first):
+back. Per micro-batch (at most ``batch_count`` entries — more under lag, see below — waiting at most
+``batch_ms`` for the first):
 
 1. decode the entries into a raw frame of the source's declared columns, plus the entry id
    (``_fp_entry``, carried into the rejects' raw JSON so a reject names its entry) and the arrival day
@@ -26,6 +27,13 @@ at-least-once.
 Reading is synchronous with writing (read, process, write, ack, then read again), so the indexer never
 holds more than one micro-batch per unit: that is the backpressure. SIGTERM finishes the micro-batch
 in flight, then stops.
+
+**Adaptive micro-batch size.** Caught up, a read returns what arrived since the last one (fewer than
+``batch_count``): small micro-batches, each event waits for at most one micro-batch in flight — the
+latency regime. A read that comes back full means the log holds more: the next read asks for twice as
+many, up to ``batch_count x batch_growth``, so a lagging indexer amortises the fixed cost of a micro-batch
+(a query, a tail-write round trip, an acknowledgement) over more entries — the throughput regime. The
+first read that is not full drops back to ``batch_count``. Memory stays bounded by the ceiling.
 """
 
 from __future__ import annotations
@@ -76,6 +84,8 @@ class IndexerConfig:
     """Feature ids or names to index (empty: every live feature reading a stream)."""
     group_prefix: str = "fp-indexer"
     batch_count: int = 2_000
+    batch_growth: int = 8
+    """Under lag a micro-batch grows (doubling per full read) up to ``batch_count x batch_growth``; 1: fixed."""
     batch_ms: int = 20
     reload_seconds: float = 2.0
     lookup_refresh_seconds: float = 30.0
@@ -124,6 +134,8 @@ class Unit:
     last_committed_arrival_us: int | None = None
     events_written: int = 0
     entries_processed: int = 0
+    batch_size: dict[str, int] = field(default_factory=dict)
+    """Per stream: how many entries the next read asks for (adaptive, see the module docstring)."""
     plan: MicroBatchPlan | None = None
     plan_key: tuple[Any, ...] | None = None
     """The engine plan of this artefact over one version of its lookup tables (see :meth:`plan_for`)."""
@@ -346,7 +358,7 @@ class StreamIndexer:
     # micro-batches ----------------------------------------------------------------------------------
 
     def _serve_one(self, unit: Unit, source: str, stream: str, *, claim: bool, block_ms: int) -> int:
-        count = self.config.batch_count
+        count = base = self.config.batch_count
         entries: list[LogEntry] = []
         if stream in unit.recover:
             entries = self.log.read(stream, unit.group, self.config.consumer, count, pending=True)
@@ -358,7 +370,10 @@ class StreamIndexer:
             if entries:
                 self.metrics.claimed.inc(len(entries))
         if not entries:
+            count = unit.batch_size.get(stream, base)
             entries = self.log.read(stream, unit.group, self.config.consumer, count, block_ms=block_ms)
+            ceiling = base * max(1, self.config.batch_growth)
+            unit.batch_size[stream] = min(ceiling, 2 * count) if len(entries) >= count else base
         if entries:
             self.process(unit, source, stream, entries)
         return len(entries)

@@ -18,14 +18,33 @@ def open_event_log_from_settings(settings: PlatformSettings) -> EventLog:
     return open_event_log(settings.event_log_url, prefix=settings.event_log_prefix)
 
 
-def run_stream(settings: PlatformSettings, env: str, *, features: tuple[str, ...] = (), consumer: str = "indexer-0",
-               metrics_port: int | None = None, batch_count: int = 2_000, batch_ms: int = 20,
-               claim_idle_ms: int = 30_000, reload_seconds: float = 2.0) -> None:
+def run_stream(
+    settings: PlatformSettings,
+    env: str,
+    *,
+    features: tuple[str, ...] = (),
+    consumer: str = "indexer-0",
+    metrics_port: int | None = None,
+    batch_count: int = 2_000,
+    batch_growth: int = 8,
+    batch_ms: int = 20,
+    claim_idle_ms: int = 30_000,
+    reload_seconds: float = 2.0,
+) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     locations = TableLocations.from_settings(settings)
-    config = IndexerConfig(env=env, consumer=consumer, features=features, batch_count=batch_count,
-                           batch_ms=batch_ms, claim_idle_ms=claim_idle_ms, reload_seconds=reload_seconds,
-                           raw_root=locations.raw_root, storage_options=locations.storage_options)
+    config = IndexerConfig(
+        env=env,
+        consumer=consumer,
+        features=features,
+        batch_count=batch_count,
+        batch_growth=batch_growth,
+        batch_ms=batch_ms,
+        claim_idle_ms=claim_idle_ms,
+        reload_seconds=reload_seconds,
+        raw_root=locations.raw_root,
+        storage_options=locations.storage_options,
+    )
     metrics = StreamMetrics()
     if metrics_port is not None:
         metrics.serve(metrics_port)
