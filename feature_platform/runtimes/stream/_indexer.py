@@ -422,9 +422,14 @@ class StreamIndexer:
         if encoded.height == 0:
             return 0
         bound = tail_bound(artefact)
+        users, ids, times, arrivals, jsons = (encoded.get_column(c).to_list() for c in ("u", "e", "t", "a", "j"))
         by_user: dict[str, list[TailEvent]] = {}
-        for u, e, t, a, j in encoded.iter_rows():
-            by_user.setdefault(u, []).append(TailEvent(event_id=e, arrived_us=a, timestamp_us=t, json=j.encode()))
+        for user, event in zip(users, map(TailEvent, ids, arrivals, times, jsons), strict=True):
+            tail = by_user.get(user)
+            if tail is None:
+                by_user[user] = [event]
+            else:
+                tail.append(event)
         self.online.append_tails(unit.feature_id, by_user, bound=bound)
         newest = encoded.get_column("t").max()
         if isinstance(newest, int):
@@ -479,7 +484,8 @@ def latest_per_event(frame: pl.LazyFrame, event_id: str, timestamp: str) -> pl.L
 def tail_rows(artefact: Artefact) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
     """What the indexer appends to the engine's events plan (it runs in the same query): the replay rule
     within the micro-batch, then each event as a tail row: user ``u``, event id ``e``, timestamp ``t`` and
-    arrival ``a`` (µs; the start of its arrival day) and the event's JSON ``j`` (every field but the user)."""
+    arrival ``a`` (µs; the start of its arrival day) and the event's JSON ``j`` (bytes; every field but the
+    user)."""
     user = artefact.feature.entity_key.name
     columns = [c for c in events_schema(artefact) if c != user]
 
@@ -489,7 +495,7 @@ def tail_rows(artefact: Artefact) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
             pl.col("event_id").alias("e"),
             pl.col("timestamp").dt.epoch("us").alias("t"),
             (pl.col(INGEST_DAY).cast(pl.Datetime("us", "UTC")).dt.epoch("us")).alias("a"),
-            pl.struct(columns).struct.json_encode().alias("j"),
+            pl.struct(columns).struct.json_encode().cast(pl.Binary).alias("j"),
         )
 
     return finish
@@ -519,9 +525,12 @@ def decode_entries(source: CompiledSource, entries: list[LogEntry]) -> tuple[pl.
     (a payload that is not a JSON object, a value of the wrong JSON type), the slow path decodes each
     payload on its own and converts values non-strictly, so one bad row never fails a micro-batch."""
     declared = polars_schema(source.columns)
-    if entries and all(map(_is_one_object_line, entries)):
+    document = b"\n".join([e.payload for e in entries])
+    lines = len(entries) - 1
+    # one JSON object per line: no payload holds a newline and every one starts with "{" (counted in C)
+    if entries and document[:1] == b"{" and document.count(b"\n") == lines == document.count(b"\n{"):
         try:
-            frame = pl.read_ndjson(b"\n".join([e.payload for e in entries]), schema=declared)
+            frame = pl.read_ndjson(document, schema=declared)
         except (pl.exceptions.PolarsError, ValueError, TypeError):
             frame = None
         if frame is not None and frame.height == len(entries):
@@ -553,11 +562,6 @@ def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.Dat
             data[n] = pl.Series(n, [None if v is None else str(v) for v in columns[n]],
                                 dtype=pl.String).cast(dtype, strict=False)
     return pl.DataFrame(data, schema=declared).hstack(_entry_columns(good)), bad
-
-
-def _is_one_object_line(entry: LogEntry) -> bool:
-    payload = entry.payload
-    return payload[:1] == b"{" and b"\n" not in payload
 
 
 def _entry_columns(entries: list[LogEntry]) -> list[pl.Series]:
