@@ -48,6 +48,7 @@ from feature_platform.runtimes.stream import (
 )
 from feature_platform.runtimes.stream._indexer import day_start_us, tail_rows
 from feature_platform.runtimes.stream._redis_log import RedisEventLog
+from feature_platform.runtimes.stream._run import tune_gc
 from feature_platform.runtimes.stream._sqlite_log import SqliteEventLog
 from feature_platform.store import open_store
 
@@ -94,6 +95,7 @@ def throughput(work: Path, events: int, growth: int = 8) -> dict[str, Any]:
     prefix = f"fpbench-{uuid.uuid4().hex}"
     log = RedisEventLog(REDIS, prefix=prefix)
     out: dict[str, Any] = {"entries": len(rows)}
+    tune_gc()  # the indexer process's settings (run_stream), for the floor, the engine and the indexer alike
     try:
         started = time.perf_counter()
         base = day_start_us(DAY)
