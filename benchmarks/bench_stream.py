@@ -61,8 +61,11 @@ BATCH = 2_000
 
 def _setup(work: Path, events: int) -> tuple[str, Any, Path]:
     raw = work / "raw"
-    generate(DemoDataConfig(users=20_000, items=5_000, days=1, events=events, seed=5, start_date=DAY,
-                            search_share=0.0), raw, workers=1)
+    generate(
+        DemoDataConfig(users=20_000, items=5_000, days=1, events=events, seed=5, start_date=DAY, search_share=0.0),
+        raw,
+        workers=1,
+    )
     result = compile_configs(Path(__file__).resolve().parent.parent / "feature_configs")
     store_url = str(work / "artefacts")
     store = open_store(store_url)
@@ -124,8 +127,15 @@ def throughput(work: Path, events: int, growth: int = 8) -> dict[str, Any]:
 
         for name, batch_growth in (("indexer_redis_fixed", 1), ("indexer_redis", growth)):
             online = RedisOnlineStore(REDIS, prefix=f"{prefix}:{name}")  # each run writes its own tails
-            config = IndexerConfig(env="bench", features=(FEATURE,), raw_root=str(raw), batch_count=BATCH,
-                                   batch_growth=batch_growth, reload_seconds=3600, group_prefix=name)
+            config = IndexerConfig(
+                env="bench",
+                features=(FEATURE,),
+                raw_root=str(raw),
+                batch_count=BATCH,
+                batch_growth=batch_growth,
+                reload_seconds=3600,
+                group_prefix=name,
+            )
             indexer = StreamIndexer(config, store, log, online)
             indexer.reload()
             server = _redis_cpu()
@@ -137,8 +147,14 @@ def throughput(work: Path, events: int, growth: int = 8) -> dict[str, Any]:
         sqlite_log = SqliteEventLog(work / "log.sqlite")
         sqlite_log.append(SOURCE, [(base + i, p) for i, p in enumerate(rows)])
         sqlite_online = SqliteOnlineStore(work / "online.sqlite")
-        config = IndexerConfig(env="bench", features=(FEATURE,), raw_root=str(raw), batch_count=BATCH,
-                               batch_growth=growth, reload_seconds=3600)
+        config = IndexerConfig(
+            env="bench",
+            features=(FEATURE,),
+            raw_root=str(raw),
+            batch_count=BATCH,
+            batch_growth=growth,
+            reload_seconds=3600,
+        )
         indexer = StreamIndexer(config, store, sqlite_log, sqlite_online)
         indexer.reload()
         wall, cpu = time.perf_counter(), time.process_time()
@@ -193,19 +209,55 @@ def latency(work: Path, rate: int, seconds: float) -> dict[str, Any]:
     rows = payloads(artefact.sources[SOURCE], str(raw), DAY)
     template = orjson.loads(rows[0])
     prefix = f"fpbench-{uuid.uuid4().hex}"
-    env = {**os.environ, "FP_ARTEFACT_STORE": store_url, "FP_RAW_DATA_ROOT": str(raw), "FP_ONLINE_STORE": REDIS,
-           "FP_ONLINE_PREFIX": prefix, "FP_EVENT_LOG": REDIS, "FP_EVENT_LOG_PREFIX": prefix, "FP_SERVE_AUTH": "false",
-           "FP_ENV": "bench", "FP_DATA_DIR": str(work / "data")}
+    env = {
+        **os.environ,
+        "FP_ARTEFACT_STORE": store_url,
+        "FP_RAW_DATA_ROOT": str(raw),
+        "FP_ONLINE_STORE": REDIS,
+        "FP_ONLINE_PREFIX": prefix,
+        "FP_EVENT_LOG": REDIS,
+        "FP_EVENT_LOG_PREFIX": prefix,
+        "FP_SERVE_AUTH": "false",
+        "FP_ENV": "bench",
+        "FP_DATA_DIR": str(work / "data"),
+    }
     log = RedisEventLog(REDIS, prefix=prefix)
     results: dict[str, Any] = {}
     try:
         port = _free_port()
-        server = subprocess.Popen([sys.executable, "-c", "from feature_platform.cli.main import main; main()",
-                                   "serve", "--env", "bench", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        indexer = subprocess.Popen([sys.executable, "-m", "feature_platform.runtimes.stream", "--env", "bench",
-                                    "--feature", FEATURE, "--batch-ms", "2", "--batch-count", "2000"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from feature_platform.cli.main import main; main()",
+                "serve",
+                "--env",
+                "bench",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        indexer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "feature_platform.runtimes.stream",
+                "--env",
+                "bench",
+                "--feature",
+                FEATURE,
+                "--batch-ms",
+                "2",
+                "--batch-count",
+                "2000",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
         _wait(lambda: _ok(client), 90)
         log.ensure_group(SOURCE, f"fp-indexer.{FEATURE}")
@@ -244,8 +296,9 @@ def _indexer_ready(log: RedisEventLog) -> bool:
     return bool(consumers)
 
 
-def _probe_run(log: RedisEventLog, rows: list[bytes], template: dict[str, Any], rate: int, seconds: float,
-               visible: Any) -> dict[str, Any]:
+def _probe_run(
+    log: RedisEventLog, rows: list[bytes], template: dict[str, Any], rate: int, seconds: float, visible: Any
+) -> dict[str, Any]:
     """Background traffic at ``rate`` for ``seconds`` plus a probe every 20 ms; latencies of the probes."""
     stop = threading.Event()
     sent = [0]
@@ -269,8 +322,13 @@ def _probe_run(log: RedisEventLog, rows: list[bytes], template: dict[str, Any], 
     while time.perf_counter() - started < seconds:
         n += 1
         now_ms = int(time.time() * 1000)
-        probe = {**template, "event_id": f"probe-{uuid.uuid4().hex}", "user_id": 900_000_000 + n,
-                 "event_ts_ms": now_ms - 1, "action": "save"}
+        probe = {
+            **template,
+            "event_id": f"probe-{uuid.uuid4().hex}",
+            "user_id": 900_000_000 + n,
+            "event_ts_ms": now_ms - 1,
+            "action": "save",
+        }
         t0 = time.perf_counter()
         log.append(SOURCE, [(int(time.time() * 1e6), orjson.dumps(probe))])
         deadline = t0 + 10
@@ -282,9 +340,12 @@ def _probe_run(log: RedisEventLog, rows: list[bytes], template: dict[str, Any], 
     thread.join(timeout=30)
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"probes": len(latencies), "p50_ms": round(statistics.median(latencies), 2),
-            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
-            "background_per_s": round(sent[0] / elapsed)}
+    return {
+        "probes": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+        "background_per_s": round(sent[0] / elapsed),
+    }
 
 
 def _ok(client: httpx.Client) -> bool:
@@ -328,14 +389,20 @@ def main(argv: list[str] | None = None) -> None:
             for name in ("floor", "engine", "indexer_redis_fixed", "indexer_redis", "indexer_sqlite"):
                 r = t[name]
                 server = f", Redis server {r['redis_cpu_s']} CPU-s" if "redis_cpu_s" in r else ""
-                print(f"  {name:19s} {r['per_s']:>10,} events/s wall  {r['per_cpu_s']:>10,} events/CPU-s  "
-                      f"({r['seconds']}s{server})", flush=True)
+                print(
+                    f"  {name:19s} {r['per_s']:>10,} events/s wall  {r['per_cpu_s']:>10,} events/CPU-s  "
+                    f"({r['seconds']}s{server})",
+                    flush=True,
+                )
         if not args.skip_latency:
             lat = latency(Path(tmp) / "l", args.rate, args.seconds)
             print(f"event -> servable latency at {args.rate:,} events/s target:")
             for name, r in lat.items():
-                print(f"  {name:8s} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['probes']} probes, "
-                      f"background {r['background_per_s']:,}/s)", flush=True)
+                print(
+                    f"  {name:8s} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['probes']} probes, "
+                    f"background {r['background_per_s']:,}/s)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -189,8 +189,9 @@ class Lookups:
         if cached is not None and signature is not None and signature == cached[0]:
             self._tables[key] = (signature, now, cached[2], cached[3])
             return cached[2], cached[3]
-        frame = scan_source(source, self._raw_root, storage_options=self._options,
-                            needed_by=required_columns(artefact, name)).frame.collect()
+        frame = scan_source(
+            source, self._raw_root, storage_options=self._options, needed_by=required_columns(artefact, name)
+        ).frame.collect()
         self.reloads += 1
         self._tables[key] = (signature, now, frame, self.reloads)
         logger.info("lookup table %s loaded (%d rows)", name, frame.height)
@@ -201,19 +202,29 @@ class Lookups:
 
     def versioned(self, artefact: Artefact) -> tuple[dict[str, pl.DataFrame], tuple[tuple[str, int], ...]]:
         """The artefact's lookup tables and their version: equal versions mean the very same tables."""
-        names = sorted({
-            enrichment.lookup.source
-            for t in artefact.feature.event_types
-            for e in artefact.event_types[t].enrichments
-            if (enrichment := artefact.enrichments[e]).lookup is not None
-        })
+        names = sorted(
+            {
+                enrichment.lookup.source
+                for t in artefact.feature.event_types
+                for e in artefact.event_types[t].enrichments
+                if (enrichment := artefact.enrichments[e]).lookup is not None
+            }
+        )
         loaded = {n: self._get(artefact, n) for n in names}
         return {n: t for n, (t, _) in loaded.items()}, tuple((n, v) for n, (_, v) in loaded.items())
 
 
 class StreamIndexer:
-    def __init__(self, config: IndexerConfig, store: ArtefactStore, log: EventLog, online: OnlineStore,
-                 *, metrics: StreamMetrics | None = None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        config: IndexerConfig,
+        store: ArtefactStore,
+        log: EventLog,
+        online: OnlineStore,
+        *,
+        metrics: StreamMetrics | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.log = log
@@ -327,8 +338,12 @@ class StreamIndexer:
                     live.add(feature_id)  # the previous version keeps running
                 if self.refused.get(feature_id) != str(exc):
                     self.metrics.reload_refusals.inc()
-                    logger.error("refused to load %s in %s (the previous version keeps running): %s",
-                                 feature_id, self.config.env, exc)
+                    logger.error(
+                        "refused to load %s in %s (the previous version keeps running): %s",
+                        feature_id,
+                        self.config.env,
+                        exc,
+                    )
                 self.refused[feature_id] = str(exc)
         for gone in set(self.units) - live:
             logger.info("%s is no longer live in %s: stopped", gone, self.config.env)
@@ -352,8 +367,9 @@ class StreamIndexer:
                 unit.newest_event_us = int((status.newest_event_at - EPOCH) // timedelta(microseconds=1))
         self.units[feature_id] = unit
         self.metrics.artefact(feature_id, artefact.content_hash or "")
-        logger.info("indexing %s at %s from %s", feature_id, (artefact.content_hash or "")[:12],
-                    ", ".join(streams.values()))
+        logger.info(
+            "indexing %s at %s from %s", feature_id, (artefact.content_hash or "")[:12], ", ".join(streams.values())
+        )
 
     # micro-batches ----------------------------------------------------------------------------------
 
@@ -365,8 +381,9 @@ class StreamIndexer:
             if not entries:
                 unit.recover.discard(stream)
         if not entries and claim:
-            entries = self.log.claim(stream, unit.group, self.config.consumer,
-                                     min_idle_ms=self.config.claim_idle_ms, count=count)
+            entries = self.log.claim(
+                stream, unit.group, self.config.consumer, min_idle_ms=self.config.claim_idle_ms, count=count
+            )
             if entries:
                 self.metrics.claimed.inc(len(entries))
         if not entries:
@@ -387,9 +404,18 @@ class StreamIndexer:
         plan = unit.plan_for(self.lookups)
         frame, undecodable = decode_entries(source, entries)
         letters = [
-            DeadLetter(key=f"{stream}/{e.id}/", feature_id=unit.feature_id, stream=stream, entry_id=e.id,
-                       event_type="", source=source_name, reason=UNDECODABLE, event_id=None, user_id=None,
-                       raw=e.payload.decode("utf-8", "replace"))
+            DeadLetter(
+                key=f"{stream}/{e.id}/",
+                feature_id=unit.feature_id,
+                stream=stream,
+                entry_id=e.id,
+                event_type="",
+                source=source_name,
+                reason=UNDECODABLE,
+                event_id=None,
+                user_id=None,
+                raw=e.payload.decode("utf-8", "replace"),
+            )
             for e in undecodable
         ]
         events_parts: list[pl.DataFrame] = []
@@ -457,14 +483,22 @@ class StreamIndexer:
                         done = unit.last_committed_arrival_us or head
                         lag_seconds = max(lag_seconds, (head - min(done, head)) / 1e6)
                 dead = self.log.count_dead_letters(unit.feature_id)
-                newest = (EPOCH + timedelta(microseconds=unit.newest_event_us)
-                          if unit.newest_event_us is not None else None)
-                self.online.put_stream_status(StreamStatus(
-                    feature_id=unit.feature_id, artefact_hash=unit.artefact.content_hash or "", heartbeat_at=now,
-                    newest_event_at=newest, lag_seconds=lag_seconds, lag_entries=lag_entries,
-                    events_written=unit.events_written, dead_letters=dead,
-                    entries_processed=unit.entries_processed,
-                ))
+                newest = (
+                    EPOCH + timedelta(microseconds=unit.newest_event_us) if unit.newest_event_us is not None else None
+                )
+                self.online.put_stream_status(
+                    StreamStatus(
+                        feature_id=unit.feature_id,
+                        artefact_hash=unit.artefact.content_hash or "",
+                        heartbeat_at=now,
+                        newest_event_at=newest,
+                        lag_seconds=lag_seconds,
+                        lag_entries=lag_entries,
+                        events_written=unit.events_written,
+                        dead_letters=dead,
+                        entries_processed=unit.entries_processed,
+                    )
+                )
                 self.metrics.lag_entries.labels(unit.feature_id).set(lag_entries)
                 self.metrics.lag_seconds.labels(unit.feature_id).set(lag_seconds)
                 self.metrics.dead_total.labels(unit.feature_id).set(dead)
@@ -477,8 +511,9 @@ class StreamIndexer:
 def latest_per_event(frame: pl.LazyFrame, event_id: str, timestamp: str) -> pl.LazyFrame:
     """Replays within a micro-batch: per event id the row with the latest timestamp, then the first read
     (the batch rule), in read order."""
-    return (frame.filter(pl.col(timestamp) == pl.col(timestamp).max().over(event_id))
-            .unique(subset=[event_id], keep="first", maintain_order=True))
+    return frame.filter(pl.col(timestamp) == pl.col(timestamp).max().over(event_id)).unique(
+        subset=[event_id], keep="first", maintain_order=True
+    )
 
 
 def tail_rows(artefact: Artefact) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
@@ -559,8 +594,9 @@ def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.Dat
         try:
             data[n] = pl.Series(n, columns[n], dtype=dtype, strict=False)
         except (pl.exceptions.PolarsError, TypeError, ValueError):
-            data[n] = pl.Series(n, [None if v is None else str(v) for v in columns[n]],
-                                dtype=pl.String).cast(dtype, strict=False)
+            data[n] = pl.Series(n, [None if v is None else str(v) for v in columns[n]], dtype=pl.String).cast(
+                dtype, strict=False
+            )
     return pl.DataFrame(data, schema=declared).hstack(_entry_columns(good)), bad
 
 
@@ -578,9 +614,18 @@ def dead_letters(feature_id: str, stream: str, rejects: pl.DataFrame) -> list[De
         raw: str = row["raw"]
         cut = raw.rfind(marker)
         entry_id = orjson.loads(raw[cut + len(marker) : -1])
-        out.append(DeadLetter(
-            key=f"{stream}/{entry_id}/{row['event_type']}", feature_id=feature_id, stream=stream,
-            entry_id=str(entry_id), event_type=row["event_type"], source=row["source"], reason=row["reason"],
-            event_id=row["event_id"], user_id=row["user_id"], raw=raw[:cut] + "}",
-        ))
+        out.append(
+            DeadLetter(
+                key=f"{stream}/{entry_id}/{row['event_type']}",
+                feature_id=feature_id,
+                stream=stream,
+                entry_id=str(entry_id),
+                event_type=row["event_type"],
+                source=row["source"],
+                reason=row["reason"],
+                event_id=row["event_id"],
+                user_id=row["user_id"],
+                raw=raw[:cut] + "}",
+            )
+        )
     return out

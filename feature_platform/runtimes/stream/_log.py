@@ -72,8 +72,9 @@ class EventLog(Protocol):
         """Create the group at the start of the stream (a new feature reads everything retained)."""
         ...
 
-    def read(self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0,
-             pending: bool = False) -> list[LogEntry]:
+    def read(
+        self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0, pending: bool = False
+    ) -> list[LogEntry]:
         """New entries for ``consumer`` (they become pending), or with ``pending`` its own pending ones."""
         ...
 

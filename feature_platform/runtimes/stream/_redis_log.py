@@ -59,12 +59,18 @@ class RedisEventLog:
         except RedisError as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
 
-    def read(self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0,
-             pending: bool = False) -> list[LogEntry]:
+    def read(
+        self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0, pending: bool = False
+    ) -> list[LogEntry]:
         key = self.key(stream)
         try:
-            reply: Any = self._r.xreadgroup(group, consumer, {key: "0" if pending else ">"}, count=count,
-                                       block=None if pending or block_ms <= 0 else block_ms)
+            reply: Any = self._r.xreadgroup(
+                group,
+                consumer,
+                {key: "0" if pending else ">"},
+                count=count,
+                block=None if pending or block_ms <= 0 else block_ms,
+            )
         except ResponseError as exc:
             if "NOGROUP" in str(exc):  # the stream was deleted (or Redis lost it): recreate and retry later
                 self.ensure_group(stream, group)
@@ -88,8 +94,9 @@ class RedisEventLog:
 
     def claim(self, stream: str, group: str, consumer: str, *, min_idle_ms: int, count: int) -> list[LogEntry]:
         try:
-            reply = self._r.xautoclaim(self.key(stream), group, consumer, min_idle_time=min_idle_ms,
-                                       start_id="0-0", count=count)
+            reply = self._r.xautoclaim(
+                self.key(stream), group, consumer, min_idle_time=min_idle_ms, start_id="0-0", count=count
+            )
         except ResponseError as exc:
             if "NOGROUP" in str(exc):
                 self.ensure_group(stream, group)
@@ -114,8 +121,9 @@ class RedisEventLog:
                 lag = info.get("lag")
                 if lag is None:  # Redis cannot tell after deletions: an upper bound
                     lag = max(0, length - int(info.get("entries-read") or 0))
-                return GroupInfo(lag=int(lag), pending=int(info["pending"]),
-                                 last_delivered=_text(info["last-delivered-id"]))
+                return GroupInfo(
+                    lag=int(lag), pending=int(info["pending"]), last_delivered=_text(info["last-delivered-id"])
+                )
         return GroupInfo(lag=length, pending=0, last_delivered="0-0")
 
     def head_arrival_us(self, stream: str) -> int | None:
