@@ -3,9 +3,12 @@
 1. **Throughput** (events/s, and per CPU-second of the indexer process = per core): one day of demo
    ``engagement_events`` (``--events`` raw rows, defects included) appended to a Redis stream, then
    * floor: the same entries read and acknowledged through a consumer group with no processing;
-   * engine only: decoding + ``run_micro_batch`` over the same micro-batches, no IO;
+   * engine only: decoding + the indexer's ``MicroBatchPlan`` (built once, the tail encoding folded in)
+     over the same micro-batches of ``BATCH`` entries, no IO;
    * the indexer (``recent_engagements_v1``: filter, map, dwell plugin, two lookup joins, tail write with
-     idempotent ``append_tails``, dead letters, ack) on Redis, and on the embedded SQLite log + store.
+     idempotent ``append_tails``, dead letters, ack) on Redis — with micro-batches fixed at ``BATCH``
+     (``batch_growth=1``) and adaptive (growing under lag up to ``BATCH x --batch-growth``, the default
+     8) — and on the embedded SQLite log + store (adaptive).
 2. **Event -> servable latency** at a steady ``--rate`` events/s (default 10k): the indexer and the
    serving API run as separate processes; a probe event of a fresh user is appended every 20 ms among the
    background traffic and the prober polls the serving API until the probe's event id is served.
@@ -34,7 +37,7 @@ import redis
 
 from feature_platform.compiler import compile_configs
 from feature_platform.demo_data import DemoDataConfig, generate
-from feature_platform.engine import run_micro_batch
+from feature_platform.engine import MicroBatchPlan
 from feature_platform.runtimes.online import RedisOnlineStore, SqliteOnlineStore
 from feature_platform.runtimes.stream import (
     IndexerConfig,
@@ -43,8 +46,9 @@ from feature_platform.runtimes.stream import (
     decode_entries,
     payloads,
 )
-from feature_platform.runtimes.stream._indexer import day_start_us
+from feature_platform.runtimes.stream._indexer import day_start_us, tail_rows
 from feature_platform.runtimes.stream._redis_log import RedisEventLog
+from feature_platform.runtimes.stream._run import tune_gc
 from feature_platform.runtimes.stream._sqlite_log import SqliteEventLog
 from feature_platform.store import open_store
 
@@ -57,8 +61,11 @@ BATCH = 2_000
 
 def _setup(work: Path, events: int) -> tuple[str, Any, Path]:
     raw = work / "raw"
-    generate(DemoDataConfig(users=20_000, items=5_000, days=1, events=events, seed=5, start_date=DAY,
-                            search_share=0.0), raw, workers=1)
+    generate(
+        DemoDataConfig(users=20_000, items=5_000, days=1, events=events, seed=5, start_date=DAY, search_share=0.0),
+        raw,
+        workers=1,
+    )
     result = compile_configs(Path(__file__).resolve().parent.parent / "feature_configs")
     store_url = str(work / "artefacts")
     store = open_store(store_url)
@@ -83,7 +90,7 @@ def _caught_up(log: Any, group: str) -> bool:
     return info.lag == 0 and info.pending == 0
 
 
-def throughput(work: Path, events: int) -> dict[str, Any]:
+def throughput(work: Path, events: int, growth: int = 8) -> dict[str, Any]:
     _store_url, store, raw = _setup(work, events)
     artefact = store.load_live("bench", FEATURE)
     source = artefact.sources[SOURCE]
@@ -91,6 +98,7 @@ def throughput(work: Path, events: int) -> dict[str, Any]:
     prefix = f"fpbench-{uuid.uuid4().hex}"
     log = RedisEventLog(REDIS, prefix=prefix)
     out: dict[str, Any] = {"entries": len(rows)}
+    tune_gc()  # the indexer process's settings (run_stream), for the floor, the engine and the indexer alike
     try:
         started = time.perf_counter()
         base = day_start_us(DAY)
@@ -99,6 +107,7 @@ def throughput(work: Path, events: int) -> dict[str, Any]:
 
         log.ensure_group(SOURCE, "floor")
         batches = []
+        server = _redis_cpu()
         wall, cpu = time.perf_counter(), time.process_time()
         while True:
             entries = log.read(SOURCE, "floor", "c", BATCH)
@@ -106,28 +115,46 @@ def throughput(work: Path, events: int) -> dict[str, Any]:
                 break
             log.ack(SOURCE, "floor", [e.id for e in entries])
             batches.append(entries)
-        out["floor"] = _rates(len(rows), wall, cpu)
+        out["floor"] = _rates(len(rows), wall, cpu, server)
 
         lookups = Lookups(str(raw), None, 3600).for_artefact(artefact)
+        plan = MicroBatchPlan(artefact, lookups, finish_events=tail_rows(artefact))
         wall, cpu = time.perf_counter(), time.process_time()
         for entries in batches:
             frame, _ = decode_entries(source, entries)
-            run_micro_batch(artefact, {SOURCE: frame}, lookups, max_event_time=day_end_us_time(DAY))
+            plan.run({SOURCE: frame}, max_event_time=day_end_us_time(DAY))
         out["engine"] = _rates(len(rows), wall, cpu)
 
-        online = RedisOnlineStore(REDIS, prefix=prefix)
-        config = IndexerConfig(env="bench", features=(FEATURE,), raw_root=str(raw), batch_count=BATCH,
-                               reload_seconds=3600)
-        indexer = StreamIndexer(config, store, log, online)
-        indexer.reload()
-        wall, cpu = time.perf_counter(), time.process_time()
-        indexer.run(until=lambda: _caught_up(log, f"fp-indexer.{FEATURE}"))
-        out["indexer_redis"] = _rates(len(rows), wall, cpu)
-        online.close()
+        for name, batch_growth in (("indexer_redis_fixed", 1), ("indexer_redis", growth)):
+            online = RedisOnlineStore(REDIS, prefix=f"{prefix}:{name}")  # each run writes its own tails
+            config = IndexerConfig(
+                env="bench",
+                features=(FEATURE,),
+                raw_root=str(raw),
+                batch_count=BATCH,
+                batch_growth=batch_growth,
+                reload_seconds=3600,
+                group_prefix=name,
+            )
+            indexer = StreamIndexer(config, store, log, online)
+            indexer.reload()
+            server = _redis_cpu()
+            wall, cpu = time.perf_counter(), time.process_time()
+            indexer.run(until=lambda name=name: _caught_up(log, f"{name}.{FEATURE}"))
+            out[name] = _rates(len(rows), wall, cpu, server)
+            online.close()
 
         sqlite_log = SqliteEventLog(work / "log.sqlite")
         sqlite_log.append(SOURCE, [(base + i, p) for i, p in enumerate(rows)])
         sqlite_online = SqliteOnlineStore(work / "online.sqlite")
+        config = IndexerConfig(
+            env="bench",
+            features=(FEATURE,),
+            raw_root=str(raw),
+            batch_count=BATCH,
+            batch_growth=growth,
+            reload_seconds=3600,
+        )
         indexer = StreamIndexer(config, store, sqlite_log, sqlite_online)
         indexer.reload()
         wall, cpu = time.perf_counter(), time.process_time()
@@ -141,9 +168,20 @@ def throughput(work: Path, events: int) -> dict[str, Any]:
     return out
 
 
-def _rates(n: int, wall: float, cpu: float) -> dict[str, float]:
+def _redis_cpu() -> float:
+    """CPU seconds the Redis server has used (all clients: the shared server's other users count too)."""
+    client = redis.Redis.from_url(REDIS)
+    info = client.info("cpu")
+    client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def _rates(n: int, wall: float, cpu: float, redis_cpu: float | None = None) -> dict[str, float]:
     wall_s, cpu_s = time.perf_counter() - wall, time.process_time() - cpu
-    return {"seconds": round(wall_s, 3), "per_s": round(n / wall_s), "per_cpu_s": round(n / max(cpu_s, 1e-9))}
+    out = {"seconds": round(wall_s, 3), "per_s": round(n / wall_s), "per_cpu_s": round(n / max(cpu_s, 1e-9))}
+    if redis_cpu is not None:
+        out["redis_cpu_s"] = round(_redis_cpu() - redis_cpu, 3)
+    return out
 
 
 _RELAY = """
@@ -171,19 +209,55 @@ def latency(work: Path, rate: int, seconds: float) -> dict[str, Any]:
     rows = payloads(artefact.sources[SOURCE], str(raw), DAY)
     template = orjson.loads(rows[0])
     prefix = f"fpbench-{uuid.uuid4().hex}"
-    env = {**os.environ, "FP_ARTEFACT_STORE": store_url, "FP_RAW_DATA_ROOT": str(raw), "FP_ONLINE_STORE": REDIS,
-           "FP_ONLINE_PREFIX": prefix, "FP_EVENT_LOG": REDIS, "FP_EVENT_LOG_PREFIX": prefix, "FP_SERVE_AUTH": "false",
-           "FP_ENV": "bench", "FP_DATA_DIR": str(work / "data")}
+    env = {
+        **os.environ,
+        "FP_ARTEFACT_STORE": store_url,
+        "FP_RAW_DATA_ROOT": str(raw),
+        "FP_ONLINE_STORE": REDIS,
+        "FP_ONLINE_PREFIX": prefix,
+        "FP_EVENT_LOG": REDIS,
+        "FP_EVENT_LOG_PREFIX": prefix,
+        "FP_SERVE_AUTH": "false",
+        "FP_ENV": "bench",
+        "FP_DATA_DIR": str(work / "data"),
+    }
     log = RedisEventLog(REDIS, prefix=prefix)
     results: dict[str, Any] = {}
     try:
         port = _free_port()
-        server = subprocess.Popen([sys.executable, "-c", "from feature_platform.cli.main import main; main()",
-                                   "serve", "--env", "bench", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        indexer = subprocess.Popen([sys.executable, "-m", "feature_platform.runtimes.stream", "--env", "bench",
-                                    "--feature", FEATURE, "--batch-ms", "2", "--batch-count", "2000"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from feature_platform.cli.main import main; main()",
+                "serve",
+                "--env",
+                "bench",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        indexer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "feature_platform.runtimes.stream",
+                "--env",
+                "bench",
+                "--feature",
+                FEATURE,
+                "--batch-ms",
+                "2",
+                "--batch-count",
+                "2000",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
         _wait(lambda: _ok(client), 90)
         log.ensure_group(SOURCE, f"fp-indexer.{FEATURE}")
@@ -222,8 +296,9 @@ def _indexer_ready(log: RedisEventLog) -> bool:
     return bool(consumers)
 
 
-def _probe_run(log: RedisEventLog, rows: list[bytes], template: dict[str, Any], rate: int, seconds: float,
-               visible: Any) -> dict[str, Any]:
+def _probe_run(
+    log: RedisEventLog, rows: list[bytes], template: dict[str, Any], rate: int, seconds: float, visible: Any
+) -> dict[str, Any]:
     """Background traffic at ``rate`` for ``seconds`` plus a probe every 20 ms; latencies of the probes."""
     stop = threading.Event()
     sent = [0]
@@ -247,8 +322,13 @@ def _probe_run(log: RedisEventLog, rows: list[bytes], template: dict[str, Any], 
     while time.perf_counter() - started < seconds:
         n += 1
         now_ms = int(time.time() * 1000)
-        probe = {**template, "event_id": f"probe-{uuid.uuid4().hex}", "user_id": 900_000_000 + n,
-                 "event_ts_ms": now_ms - 1, "action": "save"}
+        probe = {
+            **template,
+            "event_id": f"probe-{uuid.uuid4().hex}",
+            "user_id": 900_000_000 + n,
+            "event_ts_ms": now_ms - 1,
+            "action": "save",
+        }
         t0 = time.perf_counter()
         log.append(SOURCE, [(int(time.time() * 1e6), orjson.dumps(probe))])
         deadline = t0 + 10
@@ -260,9 +340,12 @@ def _probe_run(log: RedisEventLog, rows: list[bytes], template: dict[str, Any], 
     thread.join(timeout=30)
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"probes": len(latencies), "p50_ms": round(statistics.median(latencies), 2),
-            "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
-            "background_per_s": round(sent[0] / elapsed)}
+    return {
+        "probes": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+        "background_per_s": round(sent[0] / elapsed),
+    }
 
 
 def _ok(client: httpx.Client) -> bool:
@@ -294,24 +377,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--rate", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--batch-growth", type=int, default=8)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv)
     print(f"streaming indexer benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_throughput:
-            t = throughput(Path(tmp) / "t", args.events)
+            t = throughput(Path(tmp) / "t", args.events, args.batch_growth)
             print(f"throughput over {t['entries']:,} entries (append {t['append_per_s']:,.0f}/s):")
-            for name in ("floor", "engine", "indexer_redis", "indexer_sqlite"):
+            for name in ("floor", "engine", "indexer_redis_fixed", "indexer_redis", "indexer_sqlite"):
                 r = t[name]
-                print(f"  {name:15s} {r['per_s']:>10,} events/s wall  {r['per_cpu_s']:>10,} events/CPU-s  "
-                      f"({r['seconds']}s)", flush=True)
+                server = f", Redis server {r['redis_cpu_s']} CPU-s" if "redis_cpu_s" in r else ""
+                print(
+                    f"  {name:19s} {r['per_s']:>10,} events/s wall  {r['per_cpu_s']:>10,} events/CPU-s  "
+                    f"({r['seconds']}s{server})",
+                    flush=True,
+                )
         if not args.skip_latency:
             lat = latency(Path(tmp) / "l", args.rate, args.seconds)
             print(f"event -> servable latency at {args.rate:,} events/s target:")
             for name, r in lat.items():
-                print(f"  {name:8s} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['probes']} probes, "
-                      f"background {r['background_per_s']:,}/s)", flush=True)
+                print(
+                    f"  {name:8s} p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  ({r['probes']} probes, "
+                    f"background {r['background_per_s']:,}/s)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 It reads only the compiled :class:`~feature_platform.artefact.Artefact` (never the authoring API,
 the compiler or ``feature_configs``) and knows nothing of Dagster. The batch indexer runs
 :func:`build_feature_frame` lazily over :func:`scan_source` frames; the streaming indexer runs the
-same plan eagerly through :func:`run_micro_batch`; every runtime orders and truncates sequences with
+same plan eagerly over micro-batches through :class:`MicroBatchPlan` (built once, bound to each
+micro-batch) or :func:`run_micro_batch`; every runtime orders and truncates sequences with
 :func:`dedup_and_rank`.
 """
 
 from feature_platform.engine.dtypes import TIMESTAMP, empty_frame, polars_schema, to_polars_dtype
+from feature_platform.engine.enrichments import PreparedLookups
 from feature_platform.engine.executors import DeclarativeExecutor, EventTypeExecutor, executor_for
 from feature_platform.engine.expressions import ExpressionError, infer_dtype, parse_iso_timestamp, to_polars
 from feature_platform.engine.io import SourceScan, partition_glob, scan_source, table_root
@@ -20,7 +22,7 @@ from feature_platform.engine.plan import (
     rejects_schema,
 )
 from feature_platform.engine.requirements import check_columns, required_columns
-from feature_platform.engine.run import run_micro_batch
+from feature_platform.engine.run import MicroBatchPlan, run_micro_batch
 from feature_platform.engine.sequences import ORDER_BY, POSITION, dedup_and_rank
 from feature_platform.engine.validation import INGEST_DAY, MIN_EVENT_TIME, REASONS, REJECTS_SCHEMA
 
@@ -37,6 +39,8 @@ __all__ = [
     "EventTypeFrames",
     "ExpressionError",
     "FeatureFrames",
+    "MicroBatchPlan",
+    "PreparedLookups",
     "SourceScan",
     "build_event_type_frame",
     "build_feature_frame",

@@ -9,11 +9,17 @@
 * ``plugin``: the registered executor plugin's ``apply``.
 
 Every output field is cast (non-strict) to its declared type and replaces any column of that name.
+
+:class:`PreparedLookups` holds lookup tables whose join sides (the reduced, typed table above) are
+computed once and reused by every plan built over them: the streaming indexer's micro-batches join
+against the same in-memory tables thousands of times, so the reduction is done once per table version
+instead of once per micro-batch. The join side is the same expression either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import polars as pl
 
@@ -26,6 +32,34 @@ from feature_platform.errors import ArtefactError, SourceDataError
 from feature_platform.plugins import get_plugin
 
 _KEY = "__lookup_key"
+
+
+class PreparedLookups(Mapping[str, pl.LazyFrame]):
+    """Lookup tables (by source name) whose join sides are computed on first use and then reused.
+
+    One instance serves one artefact and one version of its tables: a join side is keyed by the
+    enrichment's name and the event field's type, which is all it depends on within one artefact.
+    """
+
+    def __init__(self, tables: Mapping[str, pl.DataFrame]) -> None:
+        self._tables = {name: table.lazy() for name, table in tables.items()}
+        self._sides: dict[tuple[Any, ...], pl.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pl.LazyFrame:
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def join_side(self, key: tuple[Any, ...], side: pl.LazyFrame) -> pl.LazyFrame:
+        """``side`` collected the first time ``key`` is asked for; the collected table thereafter."""
+        collected = self._sides.get(key)
+        if collected is None:
+            collected = self._sides[key] = side.collect()
+        return collected.lazy()
 
 
 def apply_enrichment(
@@ -88,5 +122,7 @@ def _lookup(
         .filter(pl.col(_KEY).is_not_null())
         .unique(subset=[_KEY], keep="first", maintain_order=True)
     )
+    if isinstance(lookups, PreparedLookups):
+        right = lookups.join_side((enrichment.name, key_type), right)
     left = frame.drop(list(spec.columns), strict=False)
     return left.join(right, left_on=spec.event_field, right_on=_KEY, how="left", maintain_order="left")

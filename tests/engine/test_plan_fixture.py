@@ -12,6 +12,7 @@ import pytest
 from feature_platform.artefact import Artefact
 from feature_platform.engine import (
     REJECTS_SCHEMA,
+    MicroBatchPlan,
     build_event_type_frame,
     build_feature_frame,
     events_schema,
@@ -172,3 +173,33 @@ def test_micro_batch_equals_the_lazy_plan(engagements: Artefact) -> None:
     )
     assert events.equals(lazy_events)
     assert rejects.equals(lazy_rejects)
+
+
+def test_a_micro_batch_plan_is_built_once_per_schema_and_max_event_time(engagements: Artefact) -> None:
+    plan = MicroBatchPlan(engagements, lookup_frames(engagements, LOOKUP_ROWS))
+    raw = frame(engagements, "engagement_events", ENGAGEMENT_ROWS)
+    lazy_events, lazy_rejects = _run(engagements, "engagement_events", ENGAGEMENT_ROWS)
+    for _ in range(3):
+        events, rejects = plan.run({"engagement_events": raw}, max_event_time=MAX_EVENT_TIME)
+        assert events.equals(lazy_events) and rejects.equals(lazy_rejects)
+    assert plan.builds == 1
+    # another max_event_time is another plan (the bound is a literal of the plan), with its own result
+    events, rejects = plan.run({"engagement_events": raw}, max_event_time=None)
+    assert plan.builds == 2
+    assert "timestamp after max_event_time" not in rejects.get_column("reason").to_list()
+    assert events.height > lazy_events.height
+    # an input with an extra column (the streaming indexer's entry id) is another schema, another plan
+    plan.run({"engagement_events": raw.with_columns(pl.lit("1-0").alias("_fp_entry"))}, max_event_time=MAX_EVENT_TIME)
+    assert plan.builds == 3
+    events, _ = plan.run({"engagement_events": raw}, max_event_time=MAX_EVENT_TIME)
+    assert events.equals(lazy_events) and plan.builds == 3
+
+
+def test_finish_events_runs_in_the_same_query(engagements: Artefact) -> None:
+    lookups = lookup_frames(engagements, LOOKUP_ROWS)
+    plan = MicroBatchPlan(engagements, lookups, finish_events=lambda e: e.select("event_id").sort("event_id"))
+    finished, _ = plan.run(
+        {"engagement_events": frame(engagements, "engagement_events", ENGAGEMENT_ROWS)}, max_event_time=MAX_EVENT_TIME
+    )
+    lazy_events, _ = _run(engagements, "engagement_events", ENGAGEMENT_ROWS)
+    assert finished.equals(lazy_events.select("event_id").sort("event_id"))

@@ -3,6 +3,7 @@ entry point gives exactly what the lazy plan gives."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feature_platform.artefact import Artefact
-from feature_platform.engine import build_feature_frame, run_micro_batch
+from feature_platform.engine import MicroBatchPlan, build_feature_frame, run_micro_batch
 from tests.engine.rows import HOUR_MS, T0, T0_MS, frame, lookup_frames
 from tests.engine.strategies import ISO_TEXT
 from tests.reference import canonical_rows, reference_events
@@ -174,3 +175,32 @@ def test_micro_batch_equals_lazy_plan(
     )
     assert plan.events.collect().equals(events)
     assert plan.rejects.collect().equals(rejects)
+
+
+@SETTINGS
+@given(
+    rows=st.lists(ENGAGEMENT, min_size=3, max_size=30),
+    lookups=LOOKUPS,
+    max_event_time=MAX_EVENT_TIME,
+    cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=3),
+)
+def test_one_plan_over_many_micro_batches_equals_the_lazy_plan_of_each(
+    engagements: Artefact,
+    rows: list[dict[str, Any]],
+    lookups: dict[str, Any],
+    max_event_time: datetime | None,
+    cuts: list[int],
+) -> None:
+    """The plan built once and bound to each micro-batch in turn gives each batch's own result (nothing of
+    an earlier batch leaks into a later one), and is built once per input schema and ``max_event_time``."""
+    plan = MicroBatchPlan(engagements, lookup_frames(engagements, lookups))
+    bounds = [0, *sorted(min(c, len(rows)) for c in cuts), len(rows)]
+    for start, end in itertools.pairwise(bounds):
+        part = rows[start:end]
+        events, rejects = plan.run(
+            {"engagement_events": frame(engagements, "engagement_events", part)}, max_event_time=max_event_time
+        )
+        lazy_events, lazy_rejects = _engine(engagements, "engagement_events", part, lookups, max_event_time)
+        assert events.equals(lazy_events)
+        assert rejects.equals(lazy_rejects)
+    assert plan.builds == 1

@@ -156,10 +156,12 @@ def test_a_second_consumer_takes_over_a_killed_ones_pending_entries(
     env, log, online = redis_env
     marker = tmp_path / "failpoint"
     port = free_port()
+    # Fixed micro-batches of 300 (no adaptive growth): with growth, b could take the whole log in a few
+    # large reads before a reaches its second micro-batch, and a would never hang holding entries.
+    fixed = ("--batch-count", "300", "--batch-growth", "1", "--claim-idle-ms", "500")
     doomed = indexer_process({**env, "FP_STREAM_FAILPOINT": "tail:2", "FP_STREAM_FAILPOINT_FILE": str(marker)},
-                             "--consumer", "a", "--batch-count", "300", "--claim-idle-ms", "500")
-    survivor = indexer_process(env, "--consumer", "b", "--batch-count", "300", "--claim-idle-ms", "500",
-                               "--metrics-port", str(port))
+                             "--consumer", "a", *fixed)
+    survivor = indexer_process(env, "--consumer", "b", *fixed, "--metrics-port", str(port))
     try:
         Producer(log, online_tables, seconds=0.1).run()
         wait_for(marker.exists, 120, "consumer a to hang mid-batch holding pending entries")

@@ -257,19 +257,40 @@ class RedisOnlineStore:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
 
     def append_tails(self, feature_id: str, tails: dict[str, list[TailEvent]], *, bound: int) -> None:
+        # One script call per CHUNK users (not an HSET and an HLEN per user: the per-command cost was the
+        # whole cost of a micro-batch's tail write). KEYS: the users' tail keys. ARGV: bound, then per user
+        # its event count n and n (event id, tail value) pairs. Returns the 1-based indices of the users
+        # whose tail is now over the bound; those are trimmed exactly as append_tail does (rare).
+        script = self._sync.register_script("""
+local bound = tonumber(ARGV[1])
+local over = {}
+local j = 2
+for i = 1, #KEYS do
+  local last = j + 2 * tonumber(ARGV[j])
+  j = j + 1
+  while j <= last do
+    local upto = math.min(j + 199, last)
+    redis.call('HSET', KEYS[i], unpack(ARGV, j, upto))
+    j = upto + 1
+  end
+  if redis.call('HLEN', KEYS[i]) > bound then over[#over + 1] = i end
+end
+return over
+""")
         users = [u for u, events in tails.items() if events]
         try:
             for start in range(0, len(users), CHUNK):
                 chunk = users[start : start + CHUNK]
-                pipe = self._sync.pipeline(transaction=False)
+                args: list[Any] = [bound]
                 for user in chunk:
-                    mapping = {e.event_id: _tail_value(e) for e in tails[user]}
-                    pipe.hset(self.tail_key(feature_id, user), mapping=mapping)  # type: ignore[arg-type]
-                    pipe.hlen(self.tail_key(feature_id, user))
-                sizes = pipe.execute()[1::2]
-                for user, size in zip(chunk, sizes, strict=True):
-                    if int(size) > bound:  # rare: trim exactly as append_tail does
-                        self.append_tail(feature_id, user, [], bound=bound)
+                    events = tails[user]
+                    args.append(len(events))
+                    for e in events:
+                        args.append(e.event_id)
+                        args.append(_tail_value(e))
+                over = script(keys=[self.tail_key(feature_id, user) for user in chunk], args=args)
+                for index in over:
+                    self.append_tail(feature_id, chunk[int(index) - 1], [], bound=bound)
         except RedisError as exc:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
 

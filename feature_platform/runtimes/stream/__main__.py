@@ -1,5 +1,6 @@
 """``python -m feature_platform.runtimes.stream --env ENV [--feature F ...] [--consumer NAME]``: the indexer
-without the CLI's imports (the compiler), for fast restarts. Same options as ``feature-platform stream``."""
+without the CLI's imports (the compiler), for fast restarts. Same options as ``feature-platform stream``,
+plus ``--batch-growth`` (the adaptive micro-batch ceiling as a multiple of ``--batch-count``)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,24 @@ def main() -> None:
     parser.add_argument("--consumer", default="indexer-0")
     parser.add_argument("--metrics-port", type=int, default=None)
     parser.add_argument("--batch-count", type=int, default=2_000)
+    parser.add_argument("--batch-growth", type=int, default=8)
     parser.add_argument("--batch-ms", type=int, default=20)
     parser.add_argument("--claim-idle-ms", type=int, default=30_000)
     parser.add_argument("--reload-seconds", type=float, default=2.0)
     args = parser.parse_args()
     settings = PlatformSettings()
-    run_stream(settings, args.env or settings.env, features=tuple(args.feature), consumer=args.consumer,
-               metrics_port=args.metrics_port, batch_count=args.batch_count, batch_ms=args.batch_ms,
-               claim_idle_ms=args.claim_idle_ms, reload_seconds=args.reload_seconds)
+    run_stream(
+        settings,
+        args.env or settings.env,
+        features=tuple(args.feature),
+        consumer=args.consumer,
+        metrics_port=args.metrics_port,
+        batch_count=args.batch_count,
+        batch_growth=args.batch_growth,
+        batch_ms=args.batch_ms,
+        claim_idle_ms=args.claim_idle_ms,
+        reload_seconds=args.reload_seconds,
+    )
 
 
 if __name__ == "__main__":

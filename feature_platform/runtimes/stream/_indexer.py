@@ -3,14 +3,17 @@
 One **unit** per live feature (that reads a source with a stream): its own consumer group
 ``<group_prefix>.<feature id>`` on each of its sources' streams, so a new feature id (a version bump)
 starts its own group at the start of the log and its own tail, and features never hold each other
-back. Per micro-batch (at most ``batch_count`` entries, waiting at most ``batch_ms`` for the first):
+back. Per micro-batch (at most ``batch_count`` entries — more under lag, see below — waiting at most
+``batch_ms`` for the first):
 
 1. decode the entries into a raw frame of the source's declared columns, plus the entry id
    (``_fp_entry``, carried into the rejects' raw JSON so a reject names its entry) and the arrival day
    (``_ingest_day``);
-2. per arrival day, :func:`feature_platform.engine.run_micro_batch` with the feature's live artefact
-   and ``max_event_time`` = the end of that day minus 1 µs — the very plan and bounds the batch indexer
-   uses for that arrival partition, so the same rows are events and the same rows are rejects;
+2. per arrival day, the feature's :class:`feature_platform.engine.MicroBatchPlan` with
+   ``max_event_time`` = the end of that day minus 1 µs — the very plan and bounds the batch indexer
+   uses for that arrival partition, so the same rows are events and the same rows are rejects. The
+   plan is built once per artefact and lookup-table version and bound to each micro-batch; the tail
+   encoding (:func:`tail_rows`) runs in the same query;
 3. write malformed rows to the dead letters (idempotent by stream/entry/event type) and the events to
    the tail (``append_tail``, idempotent by event id; the entry's arrival instant is the start of its
    arrival day, so a rewrite after a crash writes the same bytes);
@@ -24,6 +27,13 @@ at-least-once.
 Reading is synchronous with writing (read, process, write, ack, then read again), so the indexer never
 holds more than one micro-batch per unit: that is the backpressure. SIGTERM finishes the micro-batch
 in flight, then stops.
+
+**Adaptive micro-batch size.** Caught up, a read returns what arrived since the last one (fewer than
+``batch_count``): small micro-batches, each event waits for at most one micro-batch in flight — the
+latency regime. A read that comes back full means the log holds more: the next read asks for twice as
+many, up to ``batch_count x batch_growth``, so a lagging indexer amortises the fixed cost of a micro-batch
+(a query, a tail-write round trip, an acknowledgement) over more entries — the throughput regime. The
+first read that is not full drops back to ``batch_count``. Memory stays bounded by the ceiling.
 """
 
 from __future__ import annotations
@@ -44,10 +54,10 @@ import polars as pl
 from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine import (
     INGEST_DAY,
+    MicroBatchPlan,
     events_schema,
     polars_schema,
     required_columns,
-    run_micro_batch,
     scan_source,
     table_root,
 )
@@ -63,6 +73,7 @@ ENTRY = "_fp_entry"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNDECODABLE = "undecodable payload"
 DEDUP_TAIL_FACTOR = 4
+_DAY_US = 86_400_000_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,8 @@ class IndexerConfig:
     """Feature ids or names to index (empty: every live feature reading a stream)."""
     group_prefix: str = "fp-indexer"
     batch_count: int = 2_000
+    batch_growth: int = 8
+    """Under lag a micro-batch grows (doubling per full read) up to ``batch_count x batch_growth``; 1: fixed."""
     batch_ms: int = 20
     reload_seconds: float = 2.0
     lookup_refresh_seconds: float = 30.0
@@ -121,10 +134,25 @@ class Unit:
     last_committed_arrival_us: int | None = None
     events_written: int = 0
     entries_processed: int = 0
+    batch_size: dict[str, int] = field(default_factory=dict)
+    """Per stream: how many entries the next read asks for (adaptive, see the module docstring)."""
+    plan: MicroBatchPlan | None = None
+    plan_key: tuple[Any, ...] | None = None
+    """The engine plan of this artefact over one version of its lookup tables (see :meth:`plan_for`)."""
 
     @property
     def feature_id(self) -> str:
         return self.artefact.feature.id
+
+    def plan_for(self, lookups: Lookups) -> MicroBatchPlan:
+        """The micro-batch plan, built once per artefact and lookup-table version and reused by every
+        micro-batch until either changes (a hot reload makes a new unit; a lookup refresh a new version)."""
+        tables, version = lookups.versioned(self.artefact)
+        key = (self.artefact.content_hash, version)
+        if self.plan is None or self.plan_key != key or self.plan.artefact is not self.artefact:
+            self.plan = MicroBatchPlan(self.artefact, tables, finish_events=tail_rows(self.artefact))
+            self.plan_key = key
+        return self.plan
 
 
 class Lookups:
@@ -137,7 +165,7 @@ class Lookups:
         self._raw_root = raw_root
         self._options = storage_options
         self._refresh = refresh
-        self._tables: dict[str, tuple[Any, float, pl.DataFrame]] = {}  # by source name + definition
+        self._tables: dict[str, tuple[Any, float, pl.DataFrame, int]] = {}  # by source name + definition
         self.reloads = 0
 
     def _signature(self, source: CompiledSource) -> Any:
@@ -147,36 +175,56 @@ class Lookups:
         return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(root).glob("*.parquet")))
 
     def get(self, artefact: Artefact, name: str) -> pl.DataFrame:
+        return self._get(artefact, name)[0]
+
+    def _get(self, artefact: Artefact, name: str) -> tuple[pl.DataFrame, int]:
+        """The table and its version (a number that changes whenever it is loaded again)."""
         source = artefact.sources[name]
         now = time.monotonic()
         key = f"{name}:{source.model_dump_json()}"  # two versions may declare one source differently
         cached = self._tables.get(key)
         if cached is not None and now - cached[1] < self._refresh:
-            return cached[2]
+            return cached[2], cached[3]
         signature = self._signature(source)
         if cached is not None and signature is not None and signature == cached[0]:
-            self._tables[key] = (signature, now, cached[2])
-            return cached[2]
-        frame = scan_source(source, self._raw_root, storage_options=self._options,
-                            needed_by=required_columns(artefact, name)).frame.collect()
-        self._tables[key] = (signature, now, frame)
+            self._tables[key] = (signature, now, cached[2], cached[3])
+            return cached[2], cached[3]
+        frame = scan_source(
+            source, self._raw_root, storage_options=self._options, needed_by=required_columns(artefact, name)
+        ).frame.collect()
         self.reloads += 1
+        self._tables[key] = (signature, now, frame, self.reloads)
         logger.info("lookup table %s loaded (%d rows)", name, frame.height)
-        return frame
+        return frame, self.reloads
 
     def for_artefact(self, artefact: Artefact) -> dict[str, pl.DataFrame]:
-        names = sorted({
-            enrichment.lookup.source
-            for t in artefact.feature.event_types
-            for e in artefact.event_types[t].enrichments
-            if (enrichment := artefact.enrichments[e]).lookup is not None
-        })
-        return {n: self.get(artefact, n) for n in names}
+        return self.versioned(artefact)[0]
+
+    def versioned(self, artefact: Artefact) -> tuple[dict[str, pl.DataFrame], tuple[tuple[str, int], ...]]:
+        """The artefact's lookup tables and their version: equal versions mean the very same tables."""
+        names = sorted(
+            {
+                enrichment.lookup.source
+                for t in artefact.feature.event_types
+                for e in artefact.event_types[t].enrichments
+                if (enrichment := artefact.enrichments[e]).lookup is not None
+            }
+        )
+        loaded = {n: self._get(artefact, n) for n in names}
+        return {n: t for n, (t, _) in loaded.items()}, tuple((n, v) for n, (_, v) in loaded.items())
 
 
 class StreamIndexer:
-    def __init__(self, config: IndexerConfig, store: ArtefactStore, log: EventLog, online: OnlineStore,
-                 *, metrics: StreamMetrics | None = None, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        config: IndexerConfig,
+        store: ArtefactStore,
+        log: EventLog,
+        online: OnlineStore,
+        *,
+        metrics: StreamMetrics | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.log = log
@@ -290,8 +338,12 @@ class StreamIndexer:
                     live.add(feature_id)  # the previous version keeps running
                 if self.refused.get(feature_id) != str(exc):
                     self.metrics.reload_refusals.inc()
-                    logger.error("refused to load %s in %s (the previous version keeps running): %s",
-                                 feature_id, self.config.env, exc)
+                    logger.error(
+                        "refused to load %s in %s (the previous version keeps running): %s",
+                        feature_id,
+                        self.config.env,
+                        exc,
+                    )
                 self.refused[feature_id] = str(exc)
         for gone in set(self.units) - live:
             logger.info("%s is no longer live in %s: stopped", gone, self.config.env)
@@ -315,25 +367,30 @@ class StreamIndexer:
                 unit.newest_event_us = int((status.newest_event_at - EPOCH) // timedelta(microseconds=1))
         self.units[feature_id] = unit
         self.metrics.artefact(feature_id, artefact.content_hash or "")
-        logger.info("indexing %s at %s from %s", feature_id, (artefact.content_hash or "")[:12],
-                    ", ".join(streams.values()))
+        logger.info(
+            "indexing %s at %s from %s", feature_id, (artefact.content_hash or "")[:12], ", ".join(streams.values())
+        )
 
     # micro-batches ----------------------------------------------------------------------------------
 
     def _serve_one(self, unit: Unit, source: str, stream: str, *, claim: bool, block_ms: int) -> int:
-        count = self.config.batch_count
+        count = base = self.config.batch_count
         entries: list[LogEntry] = []
         if stream in unit.recover:
             entries = self.log.read(stream, unit.group, self.config.consumer, count, pending=True)
             if not entries:
                 unit.recover.discard(stream)
         if not entries and claim:
-            entries = self.log.claim(stream, unit.group, self.config.consumer,
-                                     min_idle_ms=self.config.claim_idle_ms, count=count)
+            entries = self.log.claim(
+                stream, unit.group, self.config.consumer, min_idle_ms=self.config.claim_idle_ms, count=count
+            )
             if entries:
                 self.metrics.claimed.inc(len(entries))
         if not entries:
+            count = unit.batch_size.get(stream, base)
             entries = self.log.read(stream, unit.group, self.config.consumer, count, block_ms=block_ms)
+            ceiling = base * max(1, self.config.batch_growth)
+            unit.batch_size[stream] = min(ceiling, 2 * count) if len(entries) >= count else base
         if entries:
             self.process(unit, source, stream, entries)
         return len(entries)
@@ -344,21 +401,28 @@ class StreamIndexer:
         self.failpoint("read")
         artefact = unit.artefact
         source = artefact.sources[source_name]
-        lookups = self.lookups.for_artefact(artefact)
+        plan = unit.plan_for(self.lookups)
         frame, undecodable = decode_entries(source, entries)
         letters = [
-            DeadLetter(key=f"{stream}/{e.id}/", feature_id=unit.feature_id, stream=stream, entry_id=e.id,
-                       event_type="", source=source_name, reason=UNDECODABLE, event_id=None, user_id=None,
-                       raw=e.payload.decode("utf-8", "replace"))
+            DeadLetter(
+                key=f"{stream}/{e.id}/",
+                feature_id=unit.feature_id,
+                stream=stream,
+                entry_id=e.id,
+                event_type="",
+                source=source_name,
+                reason=UNDECODABLE,
+                event_id=None,
+                user_id=None,
+                raw=e.payload.decode("utf-8", "replace"),
+            )
             for e in undecodable
         ]
         events_parts: list[pl.DataFrame] = []
-        for (day,), part in frame.group_by(INGEST_DAY, maintain_order=True):
-            assert isinstance(day, date)
+        for day, part in by_arrival_day(frame):
             end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
-            events, rejects = run_micro_batch(artefact, {source_name: part}, lookups,
-                                              max_event_time=end - timedelta(microseconds=1))
-            events_parts.append(events)
+            rows, rejects = plan.run({source_name: part}, max_event_time=end - timedelta(microseconds=1))
+            events_parts.append(rows)
             letters.extend(dead_letters(unit.feature_id, stream, rejects))
         self.log.put_dead_letters(letters)
         self.failpoint("dead")
@@ -374,30 +438,24 @@ class StreamIndexer:
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 
     def _write_tail(self, unit: Unit, parts: list[pl.DataFrame]) -> int:
+        """Write the micro-batch's tail rows (:func:`tail_rows` of each arrival day's events)."""
         artefact = unit.artefact
-        user = artefact.feature.entity_key.name
         if not parts:
             return 0
-        events = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
-        if events.height == 0:
+        encoded = parts[0]
+        if len(parts) > 1:  # several arrival days in one micro-batch: the replay rule across them too
+            encoded = latest_per_event(pl.concat(parts, how="vertical").lazy(), "e", "t").collect()
+        if encoded.height == 0:
             return 0
-        # Replays within the batch: per event id the latest timestamp, then the first read (the batch rule).
-        events = (events.with_row_index("__row")
-                  .sort(["event_id", "timestamp", "__row"], descending=[False, True, False])
-                  .unique(subset=["event_id"], keep="first", maintain_order=True)
-                  .sort("__row"))
-        columns = [c for c in events_schema(artefact) if c != user]
-        encoded = events.select(
-            pl.col(user).cast(pl.String).alias("u"),
-            pl.col("event_id").alias("e"),
-            pl.col("timestamp").dt.epoch("us").alias("t"),
-            (pl.col(INGEST_DAY).cast(pl.Datetime("us", "UTC")).dt.epoch("us")).alias("a"),
-            pl.struct(columns).struct.json_encode().alias("j"),
-        )
         bound = tail_bound(artefact)
+        users, ids, times, arrivals, jsons = (encoded.get_column(c).to_list() for c in ("u", "e", "t", "a", "j"))
         by_user: dict[str, list[TailEvent]] = {}
-        for u, e, t, a, j in encoded.iter_rows():
-            by_user.setdefault(u, []).append(TailEvent(event_id=e, arrived_us=a, timestamp_us=t, json=j.encode()))
+        for user, event in zip(users, map(TailEvent, ids, arrivals, times, jsons), strict=True):
+            tail = by_user.get(user)
+            if tail is None:
+                by_user[user] = [event]
+            else:
+                tail.append(event)
         self.online.append_tails(unit.feature_id, by_user, bound=bound)
         newest = encoded.get_column("t").max()
         if isinstance(newest, int):
@@ -425,14 +483,22 @@ class StreamIndexer:
                         done = unit.last_committed_arrival_us or head
                         lag_seconds = max(lag_seconds, (head - min(done, head)) / 1e6)
                 dead = self.log.count_dead_letters(unit.feature_id)
-                newest = (EPOCH + timedelta(microseconds=unit.newest_event_us)
-                          if unit.newest_event_us is not None else None)
-                self.online.put_stream_status(StreamStatus(
-                    feature_id=unit.feature_id, artefact_hash=unit.artefact.content_hash or "", heartbeat_at=now,
-                    newest_event_at=newest, lag_seconds=lag_seconds, lag_entries=lag_entries,
-                    events_written=unit.events_written, dead_letters=dead,
-                    entries_processed=unit.entries_processed,
-                ))
+                newest = (
+                    EPOCH + timedelta(microseconds=unit.newest_event_us) if unit.newest_event_us is not None else None
+                )
+                self.online.put_stream_status(
+                    StreamStatus(
+                        feature_id=unit.feature_id,
+                        artefact_hash=unit.artefact.content_hash or "",
+                        heartbeat_at=now,
+                        newest_event_at=newest,
+                        lag_seconds=lag_seconds,
+                        lag_entries=lag_entries,
+                        events_written=unit.events_written,
+                        dead_letters=dead,
+                        entries_processed=unit.entries_processed,
+                    )
+                )
                 self.metrics.lag_entries.labels(unit.feature_id).set(lag_entries)
                 self.metrics.lag_seconds.labels(unit.feature_id).set(lag_seconds)
                 self.metrics.dead_total.labels(unit.feature_id).set(dead)
@@ -440,6 +506,50 @@ class StreamIndexer:
                 if not quiet:
                     raise
                 logger.warning("could not write the stream status of %s: %s", unit.feature_id, exc)
+
+
+def latest_per_event(frame: pl.LazyFrame, event_id: str, timestamp: str) -> pl.LazyFrame:
+    """Replays within a micro-batch: per event id the row with the latest timestamp, then the first read
+    (the batch rule), in read order."""
+    return frame.filter(pl.col(timestamp) == pl.col(timestamp).max().over(event_id)).unique(
+        subset=[event_id], keep="first", maintain_order=True
+    )
+
+
+def tail_rows(artefact: Artefact) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """What the indexer appends to the engine's events plan (it runs in the same query): the replay rule
+    within the micro-batch, then each event as a tail row: user ``u``, event id ``e``, timestamp ``t`` and
+    arrival ``a`` (µs; the start of its arrival day) and the event's JSON ``j`` (bytes; every field but the
+    user)."""
+    user = artefact.feature.entity_key.name
+    columns = [c for c in events_schema(artefact) if c != user]
+
+    def finish(events: pl.LazyFrame) -> pl.LazyFrame:
+        return latest_per_event(events, "event_id", "timestamp").select(
+            pl.col(user).cast(pl.String).alias("u"),
+            pl.col("event_id").alias("e"),
+            pl.col("timestamp").dt.epoch("us").alias("t"),
+            (pl.col(INGEST_DAY).cast(pl.Datetime("us", "UTC")).dt.epoch("us")).alias("a"),
+            pl.struct(columns).struct.json_encode().cast(pl.Binary).alias("j"),
+        )
+
+    return finish
+
+
+def by_arrival_day(frame: pl.DataFrame) -> list[tuple[date, pl.DataFrame]]:
+    """``frame`` split by ``_ingest_day`` in order of first appearance (almost always one day)."""
+    if frame.height == 0:
+        return []
+    days = frame.get_column(INGEST_DAY)
+    first = days[0]
+    if days.min() == days.max():
+        assert isinstance(first, date)
+        return [(first, frame)]
+    out = []
+    for (day,), part in frame.group_by(INGEST_DAY, maintain_order=True):
+        assert isinstance(day, date)
+        out.append((day, part))
+    return out
 
 
 def decode_entries(source: CompiledSource, entries: list[LogEntry]) -> tuple[pl.DataFrame, list[LogEntry]]:
@@ -450,23 +560,23 @@ def decode_entries(source: CompiledSource, entries: list[LogEntry]) -> tuple[pl.
     (a payload that is not a JSON object, a value of the wrong JSON type), the slow path decodes each
     payload on its own and converts values non-strictly, so one bad row never fails a micro-batch."""
     declared = polars_schema(source.columns)
-    extra = [pl.Series(ENTRY, [e.id for e in entries], dtype=pl.String),
-             pl.Series(INGEST_DAY, [day_of(e.arrived_us) for e in entries], dtype=pl.Date)]
-    if entries and all(e.payload[:1] == b"{" and b"\n" not in e.payload for e in entries):
+    document = b"\n".join([e.payload for e in entries])
+    lines = len(entries) - 1
+    # one JSON object per line: no payload holds a newline and every one starts with "{" (counted in C)
+    if entries and document[:1] == b"{" and document.count(b"\n") == lines == document.count(b"\n{"):
         try:
-            frame = pl.read_ndjson(b"\n".join(e.payload for e in entries), schema=declared)
+            frame = pl.read_ndjson(document, schema=declared)
         except (pl.exceptions.PolarsError, ValueError, TypeError):
             frame = None
         if frame is not None and frame.height == len(entries):
-            return frame.with_columns(extra), []
+            return frame.hstack(_entry_columns(entries)), []
     return _decode_slowly(declared, entries)
 
 
 def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.DataFrame, list[LogEntry]]:
     names = list(declared)
     columns: dict[str, list[Any]] = {n: [] for n in names}
-    ids: list[str] = []
-    days: list[date] = []
+    good: list[LogEntry] = []
     bad: list[LogEntry] = []
     for entry in entries:
         try:
@@ -478,19 +588,23 @@ def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.Dat
             continue
         for n in names:
             columns[n].append(row.get(n))
-        ids.append(entry.id)
-        days.append(day_of(entry.arrived_us))
+        good.append(entry)
     data: dict[str, pl.Series] = {}
     for n, dtype in declared.items():
         try:
             data[n] = pl.Series(n, columns[n], dtype=dtype, strict=False)
         except (pl.exceptions.PolarsError, TypeError, ValueError):
-            data[n] = pl.Series(n, [None if v is None else str(v) for v in columns[n]],
-                                dtype=pl.String).cast(dtype, strict=False)
-    frame = pl.DataFrame(data, schema=declared).with_columns(
-        pl.Series(ENTRY, ids, dtype=pl.String), pl.Series(INGEST_DAY, days, dtype=pl.Date)
-    )
-    return frame, bad
+            data[n] = pl.Series(n, [None if v is None else str(v) for v in columns[n]], dtype=pl.String).cast(
+                dtype, strict=False
+            )
+    return pl.DataFrame(data, schema=declared).hstack(_entry_columns(good)), bad
+
+
+def _entry_columns(entries: list[LogEntry]) -> list[pl.Series]:
+    """The entry id (``_fp_entry``) and arrival day (``_ingest_day``) of each entry."""
+    ids = pl.Series(ENTRY, [e.id for e in entries], dtype=pl.String)
+    days = pl.Series(INGEST_DAY, [e.arrived_us // _DAY_US for e in entries], dtype=pl.Int32).cast(pl.Date)
+    return [ids, days]
 
 
 def dead_letters(feature_id: str, stream: str, rejects: pl.DataFrame) -> list[DeadLetter]:
@@ -500,9 +614,18 @@ def dead_letters(feature_id: str, stream: str, rejects: pl.DataFrame) -> list[De
         raw: str = row["raw"]
         cut = raw.rfind(marker)
         entry_id = orjson.loads(raw[cut + len(marker) : -1])
-        out.append(DeadLetter(
-            key=f"{stream}/{entry_id}/{row['event_type']}", feature_id=feature_id, stream=stream,
-            entry_id=str(entry_id), event_type=row["event_type"], source=row["source"], reason=row["reason"],
-            event_id=row["event_id"], user_id=row["user_id"], raw=raw[:cut] + "}",
-        ))
+        out.append(
+            DeadLetter(
+                key=f"{stream}/{entry_id}/{row['event_type']}",
+                feature_id=feature_id,
+                stream=stream,
+                entry_id=str(entry_id),
+                event_type=row["event_type"],
+                source=row["source"],
+                reason=row["reason"],
+                event_id=row["event_id"],
+                user_id=row["user_id"],
+                raw=raw[:cut] + "}",
+            )
+        )
     return out

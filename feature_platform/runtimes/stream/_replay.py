@@ -31,8 +31,9 @@ def stream_name(source: CompiledSource) -> str:
     return source.stream.stream
 
 
-def payloads(source: CompiledSource, raw_root: str, day: date,
-             storage_options: dict[str, str] | None = None) -> list[bytes]:
+def payloads(
+    source: CompiledSource, raw_root: str, day: date, storage_options: dict[str, str] | None = None
+) -> list[bytes]:
     pattern = partition_glob(source, raw_root, day)
     try:
         frame = pl.read_parquet(pattern, storage_options=storage_options, hive_partitioning=False)
@@ -44,9 +45,18 @@ def payloads(source: CompiledSource, raw_root: str, day: date,
     return [s.encode() for s in frame.select(pl.struct(pl.all()).struct.json_encode()).to_series().to_list()]
 
 
-def replay(log: EventLog, source: CompiledSource, raw_root: str, day: date, *, rate: float | None = None,
-           offset: int = 0, limit: int | None = None, arrival: str = "day",
-           storage_options: dict[str, str] | None = None) -> int:
+def replay(
+    log: EventLog,
+    source: CompiledSource,
+    raw_root: str,
+    day: date,
+    *,
+    rate: float | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    arrival: str = "day",
+    storage_options: dict[str, str] | None = None,
+) -> int:
     """Append rows ``offset .. offset+limit`` of ``source``'s partition ``day`` to its stream; return how many."""
     rows = payloads(source, raw_root, day, storage_options)
     chosen = rows[offset : None if limit is None else offset + limit]

@@ -70,8 +70,9 @@ class SqliteEventLog:
         def work(db: sqlite3.Connection) -> list[str]:
             ids = []
             for arrived, payload in entries:
-                cursor = db.execute("INSERT INTO entries (stream, arrived_us, payload) VALUES (?, ?, ?)",
-                                    (stream, arrived, payload))
+                cursor = db.execute(
+                    "INSERT INTO entries (stream, arrived_us, payload) VALUES (?, ?, ?)", (stream, arrived, payload)
+                )
                 ids.append(str(cursor.lastrowid))
             return ids
 
@@ -80,8 +81,9 @@ class SqliteEventLog:
     def ensure_group(self, stream: str, group: str) -> None:
         self._tx(lambda db: db.execute("INSERT OR IGNORE INTO groups VALUES (?, ?, 0)", (stream, group)))
 
-    def read(self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0,
-             pending: bool = False) -> list[LogEntry]:
+    def read(
+        self, stream: str, group: str, consumer: str, count: int, *, block_ms: int = 0, pending: bool = False
+    ) -> list[LogEntry]:
         deadline = time.monotonic() + block_ms / 1000
         while True:
             found = self._read_once(stream, group, consumer, count, pending)
@@ -95,7 +97,8 @@ class SqliteEventLog:
                 rows = db.execute(
                     "SELECT e.id, e.arrived_us, e.payload FROM pending p JOIN entries e ON e.id = p.id "
                     "WHERE p.stream = ? AND p.grp = ? AND p.consumer = ? ORDER BY p.id LIMIT ?",
-                    (stream, group, consumer, count)).fetchall()
+                    (stream, group, consumer, count),
+                ).fetchall()
                 return [LogEntry(str(i), a, bytes(p)) for i, a, p in rows]
             row = db.execute("SELECT last_id FROM groups WHERE stream = ? AND grp = ?", (stream, group)).fetchone()
             if row is None:
@@ -103,12 +106,16 @@ class SqliteEventLog:
                 last = 0
             else:
                 last = int(row[0])
-            rows = db.execute("SELECT id, arrived_us, payload FROM entries WHERE stream = ? AND id > ? "
-                              "ORDER BY id LIMIT ?", (stream, last, count)).fetchall()
+            rows = db.execute(
+                "SELECT id, arrived_us, payload FROM entries WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
+                (stream, last, count),
+            ).fetchall()
             if rows:
                 now = _now_ms()
-                db.executemany("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
-                               [(stream, group, r[0], consumer, now) for r in rows])
+                db.executemany(
+                    "INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?, ?)",
+                    [(stream, group, r[0], consumer, now) for r in rows],
+                )
                 db.execute("UPDATE groups SET last_id = ? WHERE stream = ? AND grp = ?", (rows[-1][0], stream, group))
             return [LogEntry(str(i), a, bytes(p)) for i, a, p in rows]
 
@@ -116,8 +123,12 @@ class SqliteEventLog:
 
     def ack(self, stream: str, group: str, ids: list[str]) -> None:
         if ids:
-            self._tx(lambda db: db.executemany("DELETE FROM pending WHERE stream = ? AND grp = ? AND id = ?",
-                                               [(stream, group, int(i)) for i in ids]))
+            self._tx(
+                lambda db: db.executemany(
+                    "DELETE FROM pending WHERE stream = ? AND grp = ? AND id = ?",
+                    [(stream, group, int(i)) for i in ids],
+                )
+            )
 
     def claim(self, stream: str, group: str, consumer: str, *, min_idle_ms: int, count: int) -> list[LogEntry]:
         def work(db: sqlite3.Connection) -> list[LogEntry]:
@@ -125,9 +136,12 @@ class SqliteEventLog:
             rows = db.execute(
                 "SELECT e.id, e.arrived_us, e.payload FROM pending p JOIN entries e ON e.id = p.id "
                 "WHERE p.stream = ? AND p.grp = ? AND p.delivered_ms <= ? ORDER BY p.id LIMIT ?",
-                (stream, group, now - min_idle_ms, count)).fetchall()
-            db.executemany("UPDATE pending SET consumer = ?, delivered_ms = ? WHERE stream = ? AND grp = ? AND id = ?",
-                           [(consumer, now, stream, group, r[0]) for r in rows])
+                (stream, group, now - min_idle_ms, count),
+            ).fetchall()
+            db.executemany(
+                "UPDATE pending SET consumer = ?, delivered_ms = ? WHERE stream = ? AND grp = ? AND id = ?",
+                [(consumer, now, stream, group, r[0]) for r in rows],
+            )
             return [LogEntry(str(i), a, bytes(p)) for i, a, p in rows]
 
         return list(self._tx(work))
@@ -137,8 +151,9 @@ class SqliteEventLog:
             row = db.execute("SELECT last_id FROM groups WHERE stream = ? AND grp = ?", (stream, group)).fetchone()
             last = int(row[0]) if row else 0
             lag = db.execute("SELECT count(*) FROM entries WHERE stream = ? AND id > ?", (stream, last)).fetchone()[0]
-            pending = db.execute("SELECT count(*) FROM pending WHERE stream = ? AND grp = ?",
-                                 (stream, group)).fetchone()[0]
+            pending = db.execute(
+                "SELECT count(*) FROM pending WHERE stream = ? AND grp = ?", (stream, group)
+            ).fetchone()[0]
             return GroupInfo(lag=int(lag), pending=int(pending), last_delivered=str(last))
 
         result: GroupInfo = self._tx(work)
@@ -147,22 +162,28 @@ class SqliteEventLog:
     def head_arrival_us(self, stream: str) -> int | None:
         try:
             with self._lock:
-                row = self._db.execute("SELECT arrived_us FROM entries WHERE stream = ? ORDER BY id DESC LIMIT 1",
-                                       (stream,)).fetchone()
+                row = self._db.execute(
+                    "SELECT arrived_us FROM entries WHERE stream = ? ORDER BY id DESC LIMIT 1", (stream,)
+                ).fetchone()
         except sqlite3.Error as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
         return None if row is None else int(row[0])
 
     def put_dead_letters(self, letters: list[DeadLetter]) -> None:
         if letters:
-            self._tx(lambda db: db.executemany("INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?)",
-                                               [(d.feature_id, d.key, orjson.dumps(d)) for d in letters]))
+            self._tx(
+                lambda db: db.executemany(
+                    "INSERT OR REPLACE INTO dead_letters VALUES (?, ?, ?)",
+                    [(d.feature_id, d.key, orjson.dumps(d)) for d in letters],
+                )
+            )
 
     def dead_letters(self, feature_id: str) -> list[DeadLetter]:
         try:
             with self._lock:
-                rows = self._db.execute("SELECT value FROM dead_letters WHERE feature_id = ? ORDER BY key",
-                                        (feature_id,)).fetchall()
+                rows = self._db.execute(
+                    "SELECT value FROM dead_letters WHERE feature_id = ? ORDER BY key", (feature_id,)
+                ).fetchall()
         except sqlite3.Error as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
         return [DeadLetter(**orjson.loads(r[0])) for r in rows]
@@ -170,17 +191,22 @@ class SqliteEventLog:
     def count_dead_letters(self, feature_id: str) -> int:
         try:
             with self._lock:
-                row = self._db.execute("SELECT count(*) FROM dead_letters WHERE feature_id = ?",
-                                       (feature_id,)).fetchone()
+                row = self._db.execute(
+                    "SELECT count(*) FROM dead_letters WHERE feature_id = ?", (feature_id,)
+                ).fetchone()
         except sqlite3.Error as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
         return int(row[0])
 
     def delete_streams(self, streams: list[str]) -> None:
         for stream in streams:
-            self._tx(lambda db, s=stream: (db.execute("DELETE FROM entries WHERE stream = ?", (s,)),
-                                           db.execute("DELETE FROM groups WHERE stream = ?", (s,)),
-                                           db.execute("DELETE FROM pending WHERE stream = ?", (s,))))
+            self._tx(
+                lambda db, s=stream: (
+                    db.execute("DELETE FROM entries WHERE stream = ?", (s,)),
+                    db.execute("DELETE FROM groups WHERE stream = ?", (s,)),
+                    db.execute("DELETE FROM pending WHERE stream = ?", (s,)),
+                )
+            )
 
     def close(self) -> None:
         with self._lock:
