@@ -83,7 +83,7 @@ def load_snapshot(
         for chunk in chunks:
             if pending is not None:
                 written, kept_newer = _add(pending.result(), written, kept_newer)
-            pending = writer.submit(store.write_batch, feature_id, day, chunk.users, chunk.blobs)
+            pending = writer.submit(store.write_batch, feature_id, day, chunk.users, chunk.parts)
             users += len(chunk.users)
         if pending is not None:
             written, kept_newer = _add(pending.result(), written, kept_newer)

@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import repeat
 from pathlib import Path
 
-from feature_platform.runtimes.online._codec import TailEvent, arrival_prefix, decode_tail_event, encode_tail_event
+from feature_platform.runtimes.online._codec import (
+    Blob,
+    TailEvent,
+    arrival_prefix,
+    blob_bytes,
+    decode_tail_event,
+    encode_tail_event,
+)
 from feature_platform.runtimes.online._store import (
     FeatureState,
     OnlineStoreError,
@@ -58,7 +66,7 @@ class SqliteOnlineStore:
     def describe(self) -> str:
         return f"sqlite {self._path}"
 
-    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: list[bytes]) -> WriteCounts:
+    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: Sequence[Blob]) -> WriteCounts:
         """One transaction: an ``executemany`` upsert (never regressing: its ``WHERE``) and one ``DELETE``
         of the tail entries the written parts cover (their users now hold a part of ``day``)."""
         day_text = day.isoformat()
@@ -67,7 +75,8 @@ class SqliteOnlineStore:
             with self._lock:
                 self._db.execute("BEGIN IMMEDIATE")
                 before = self._db.total_changes
-                self._db.executemany(_UPSERT, zip(repeat(feature_id), users, repeat(day_text), blobs, strict=False))
+                rows = zip(repeat(feature_id), users, repeat(day_text), map(blob_bytes, blobs), strict=False)
+                self._db.executemany(_UPSERT, rows)
                 written = self._db.total_changes - before
                 self._db.execute(
                     "DELETE FROM tail WHERE feature_id = ?1 AND substr(value, 1, 20) < ?2 AND user IN "
