@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -58,24 +59,46 @@ def snapshot(artefact: object, users: int, lengths: pl.Series | None = None, *, 
     return frame.with_columns(pl.col("position").cast(pl.Int32)).select(schema.names()).cast(dict(schema))
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, every thread (polars' pool, the loader's writer, SQLite)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _redis_cpu(client: redis.Redis) -> float:
+    """The Redis server's CPU seconds so far (server-wide: another client's work on it counts too)."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def bench_load(artefact: object, users: int) -> None:
+    """Wall and CPU seconds of ``load_snapshot`` (encode + write) per backend; the Redis server's CPU is
+    shown apart (on a shared server it includes other clients' work: point FP_BENCH_REDIS at a private one)."""
     frame = snapshot(artefact, users)
     print(f"load: {users:,} users, {frame.height:,} events ({frame.estimated_size('mb'):.0f} MB in polars)")
     prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
     store = RedisOnlineStore(REDIS, prefix=prefix)
+    server = redis.Redis.from_url(REDIS)
     try:
+        cpu, server_cpu = _cpu(), _redis_cpu(server)
         result = load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
+        cpu, server_cpu = _cpu() - cpu, _redis_cpu(server) - server_cpu
         print(f"  redis   {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
-              f"{result.events / result.seconds:,.0f} events/s")
+              f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s + redis-server "
+              f"{server_cpu:.1f} s")
     finally:
         store.delete_prefix()
         store.close()
+        server.close()
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = SqliteOnlineStore(Path(tmp) / "online.sqlite")
+        cpu = _cpu()
         result = load_snapshot(artefact, DAY, frame, sqlite, built_by="0" * 64)  # type: ignore[arg-type]
-        size = (Path(tmp) / "online.sqlite").stat().st_size
+        cpu = _cpu() - cpu
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
         print(f"  sqlite  {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
-              f"{result.events / result.seconds:,.0f} events/s  ({size / 1e6:,.0f} MB file)")
+              f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s  ({size / 1e6:,.0f} MB "
+              "file + WAL)")
         sqlite.close()
 
 
