@@ -1,7 +1,10 @@
 """Online store and serving benchmarks (``make bench``; figures in benchmarks/RESULTS.md).
 
+0. Request path in process: CPU per request of cutting one stored 500-event part and writing the body as
+   JSON, msgpack and Arrow IPC (``--skip-request`` to skip).
 1. Load: a generated snapshot of ``--users`` users of ``recent_engagements_v1`` (32-float embeddings,
-   sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite.
+   sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite,
+   wall and CPU seconds (the loader's process and the Redis server's).
 2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
    (``feature-platform serve``) on uvicorn and on granian, with the hot route served by Starlette or by
    FastAPI, vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response of the same size)
@@ -100,6 +103,47 @@ def bench_load(artefact: object, users: int) -> None:
               f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s  ({size / 1e6:,.0f} MB "
               "file + WAL)")
         sqlite.close()
+
+
+def bench_request(artefact: object, repeats: int = 200) -> None:
+    """CPU per request of the response path in process (no server, no network), for one 500-event part:
+    decode the blob and cut the sequence (``assemble``), then the body in each format (JSON splices the
+    stored bytes; msgpack and Arrow IPC convert them). Process CPU seconds over ``repeats`` runs."""
+    from feature_platform.runtimes.online import SequenceRequest, UserRecord, assemble, encode_snapshot
+    from feature_platform.runtimes.serve import _encode as enc
+
+    frame = snapshot(artefact, 1, pl.Series([500]))
+    columns = [c for c in frame.columns if c not in ("user_id", "position")]
+    blob = encode_snapshot(frame, user_column="user_id", event_columns=columns, day=DAY,
+                           artefact_hash="0" * 64).blobs[0]
+    schema = pl.Schema({c: frame.schema[c] for c in columns})
+    record = UserRecord(batch=blob)
+    now = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    profile = {"feature_id": FEATURE, "artefact_hash": "0" * 64, "batch_day": DAY.isoformat(), "count": 500}
+    served = assemble(record, artefact, schema, SequenceRequest(), now=now)  # type: ignore[arg-type]
+
+    def cut() -> object:
+        return assemble(record, artefact, schema, SequenceRequest(), now=now)  # type: ignore[arg-type]
+
+    def as_json() -> object:
+        return enc.one_json(b'"f"', b"1", b"[]", served.events_json, profile)
+
+    def as_msgpack() -> object:
+        return enc.to_msgpack({"feature_id": FEATURE, "user": 1, "schema": [],
+                               "events": enc.decode_events(served.events_json), "profile": profile})
+
+    def as_arrow() -> object:
+        return enc.to_arrow(served.events_json, schema)
+
+    print(f"request path in process, 500-event part ({len(served.events_json) / 1024:.0f} KiB of JSON), "
+          f"CPU per request over {repeats} runs:")
+    for name, step in (("assemble (decode blob + cut)", cut), ("JSON body", as_json), ("msgpack body", as_msgpack),
+                       ("Arrow IPC body", as_arrow)):
+        step()
+        cpu = _cpu()
+        for _ in range(repeats):
+            step()
+        print(f"  {name:30} {(_cpu() - cpu) / repeats * 1e6:9,.0f} µs")
 
 
 async def _client(port: int, path: bytes, accept: bytes, count: int, latencies: list[float]) -> None:
@@ -238,6 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack decodes and re-encodes)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--skip-request", action="store_true", help="skip the in-process request-path profile")
     args = parser.parse_args(argv)
     result = compile_configs(Path("feature_configs"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,6 +290,8 @@ def main(argv: list[str] | None = None) -> None:
         for feature_id, sealed in result.artefacts.items():
             store.publish("bench", feature_id, store.put_artefact(sealed.data), actor="bench")
         artefact = store.load_live("bench", FEATURE)
+        if not args.skip_request:
+            bench_request(artefact)
         if not args.skip_serving:
             bench_serving(artefact, str(Path(tmp) / "artefacts"), args.serve_users, args.requests,
                           rounds=args.rounds, concurrencies=tuple(args.concurrency), binary=not args.no_binary)
