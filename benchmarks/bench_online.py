@@ -8,7 +8,7 @@
 2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
    (``feature-platform serve``) on uvicorn and on granian, with the hot route served by Starlette or by
    FastAPI, vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response of the same size)
-   on the same server, at concurrency 1, 16 and 64, JSON (and msgpack on the Starlette route).
+   on the same server, at concurrency 1, 16 and 64, JSON (and msgpack and Arrow IPC on the Starlette route).
    The load generator is a bounded keep-alive HTTP/1.1 client on loopback, sharing the 2 cores.
 """
 
@@ -242,7 +242,9 @@ def bench_serving(artefact: object, store_url: str, users: int, total: int, *, r
             print(f"serving: 500-event sequences, JSON response {len(sample) / 1024:.0f} KiB; {total} requests per "
                   "row; p50 / p99 ms, requests/s; ratio = p99 / p99 of the floor on the same server")
             paths = [f"/v1/features/{FEATURE}/users/{u}/sequence".encode() for u in range(users)]
-            formats = [("json", b"application/json")] + ([("msgpack", b"application/msgpack")] if binary else [])
+            formats = [("json", b"application/json")] + ([("msgpack", b"application/msgpack"),
+                                                          ("arrow", b"application/vnd.apache.arrow.stream")]
+                                                         if binary else [])
             for round_ in range(1, rounds + 1):
                 print(f"round {round_}")
                 for concurrency in concurrencies:
@@ -279,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack decodes and re-encodes)")
+    parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack and Arrow convert the JSON)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--skip-request", action="store_true", help="skip the in-process request-path profile")

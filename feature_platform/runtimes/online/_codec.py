@@ -148,8 +148,9 @@ def arrival_prefix(arrived: datetime) -> bytes:
 
 Blob = bytes | tuple[bytes, bytes | memoryview]
 """A batch blob as handed to a store: the whole blob, or a ``(head, body)`` pair whose concatenation is
-the blob (the loader passes pairs: the body is a view of the encoder's buffer, so the client never
-copies the JSON; Redis concatenates in its script, SQLite joins before binding)."""
+the blob (the loader passes pairs: the body is a view of the encoder's buffer, so no per-user ``bytes``
+is built; the Redis backend copies head and body side by side into the request buffer it sends, SQLite
+joins them before binding)."""
 
 
 def blob_bytes(blob: Blob) -> bytes:
