@@ -32,6 +32,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 import msgpack
@@ -225,16 +226,17 @@ def _encode_rows(
     rows: pl.DataFrame, users: list[str], counts: list[int], *, event_columns: list[str], day: date,
     artefact_hash: str,
 ) -> EncodedUsers:
-    run = pl.Series(range(len(counts)), dtype=pl.UInt32).repeat_by(pl.Series(counts, dtype=pl.UInt32)).explode()
+    # each user's first row; a row's offset in its user's body is its offset in the chunk minus that of
+    # its user's first row (forward-filled: users are contiguous runs, so no window or group is needed)
+    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(
+        list(accumulate(counts[:-1], initial=0)), True)
     encoded = rows.lazy().select(
         (pl.struct(event_columns).struct.json_encode() + ",").alias("j"),
         pl.col("timestamp").dt.epoch("us").alias("t"),
-    ).with_columns(run.alias("run")).with_columns(
-        pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum().alias("g"),
     ).with_columns(
-        (pl.col("g") - pl.col("j").str.len_bytes()).alias("g"),
+        (pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum() - pl.col("j").str.len_bytes()).alias("g"),
     ).with_columns(
-        (pl.col("g") - pl.col("g").first().over("run")).cast(pl.UInt32).alias("o"),
+        (pl.col("g") - pl.when(firsts).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
     ).collect(engine="streaming")
     json = encoded.get_column("j").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     assert json.null_count == 0
