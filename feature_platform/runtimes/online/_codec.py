@@ -187,8 +187,14 @@ def encode_snapshot(
     users: list[str] = []
     heads: list[bytes] = []
     bodies: list[bytes | memoryview] = []
-    for chunk in encode_chunks(snapshot, user_column=user_column, event_columns=event_columns, day=day,
-                               artefact_hash=artefact_hash, users_per_chunk=max(1, snapshot.height)):
+    for chunk in encode_chunks(
+        snapshot,
+        user_column=user_column,
+        event_columns=event_columns,
+        day=day,
+        artefact_hash=artefact_hash,
+        users_per_chunk=max(1, snapshot.height),
+    ):
         users += chunk.users
         heads += chunk.heads
         bodies += chunk.bodies
@@ -196,7 +202,12 @@ def encode_snapshot(
 
 
 def encode_chunks(
-    snapshot: pl.DataFrame, *, user_column: str, event_columns: list[str], day: date, artefact_hash: str,
+    snapshot: pl.DataFrame,
+    *,
+    user_column: str,
+    event_columns: list[str],
+    day: date,
+    artefact_hash: str,
     users_per_chunk: int = 20_000,
 ) -> Iterator[EncodedUsers]:
     """The blobs of ``users_per_chunk`` users at a time, so a loader can write one chunk while the next is
@@ -217,27 +228,43 @@ def encode_chunks(
     for first in range(0, len(keys), users_per_chunk):
         counts = lengths[first : first + users_per_chunk]
         rows = sum(counts)
-        yield _encode_rows(snapshot.slice(row, rows), keys[first : first + users_per_chunk], counts,
-                           event_columns=event_columns, day=day, artefact_hash=artefact_hash)
+        yield _encode_rows(
+            snapshot.slice(row, rows),
+            keys[first : first + users_per_chunk],
+            counts,
+            event_columns=event_columns,
+            day=day,
+            artefact_hash=artefact_hash,
+        )
         row += rows
 
 
 def _encode_rows(
-    rows: pl.DataFrame, users: list[str], counts: list[int], *, event_columns: list[str], day: date,
+    rows: pl.DataFrame,
+    users: list[str],
+    counts: list[int],
+    *,
+    event_columns: list[str],
+    day: date,
     artefact_hash: str,
 ) -> EncodedUsers:
     # each user's first row; a row's offset in its user's body is its offset in the chunk minus that of
     # its user's first row (forward-filled: users are contiguous runs, so no window or group is needed)
-    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(
-        list(accumulate(counts[:-1], initial=0)), True)
-    encoded = rows.lazy().select(
-        (pl.struct(event_columns).struct.json_encode() + ",").alias("j"),
-        pl.col("timestamp").dt.epoch("us").alias("t"),
-    ).with_columns(
-        (pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum() - pl.col("j").str.len_bytes()).alias("g"),
-    ).with_columns(
-        (pl.col("g") - pl.when(firsts).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
-    ).collect(engine="streaming")
+    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(list(accumulate(counts[:-1], initial=0)), True)
+    encoded = (
+        rows.lazy()
+        .select(
+            (pl.struct(event_columns).struct.json_encode() + ",").alias("j"),
+            pl.col("timestamp").dt.epoch("us").alias("t"),
+        )
+        .with_columns(
+            (pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum() - pl.col("j").str.len_bytes()).alias("g"),
+        )
+        .with_columns(
+            (pl.col("g") - pl.when(firsts).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
+        )
+        .collect(engine="streaming")
+    )
     json = encoded.get_column("j").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     assert json.null_count == 0
     starts = array("q")
@@ -254,8 +281,9 @@ def _encode_rows(
         base = starts[position]
         end = starts[stop]
         offsets = bytes(offs[4 * position : 4 * stop]) + struct.pack("<I", end - base)
-        header = msgpack.packb({"h": artefact_hash, "ts": bytes(ts[8 * position : 8 * stop]), "off": offsets},
-                               use_bin_type=True)
+        header = msgpack.packb(
+            {"h": artefact_hash, "ts": bytes(ts[8 * position : 8 * stop]), "off": offsets}, use_bin_type=True
+        )
         heads.append(b"".join((prefix, struct.pack("<BI", BLOB_FORMAT, len(header)), header)))
         bodies.append(data[base : end - 1])
         position = stop

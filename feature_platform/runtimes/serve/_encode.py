@@ -37,8 +37,21 @@ def media_type(fmt: Format) -> str:
 
 
 def one_json(feature_id: bytes, user: bytes, schema: bytes, events: bytes, profile: dict[str, Any]) -> bytes:
-    return b"".join((b'{"feature_id":', feature_id, b',"user":', user, b',"schema":', schema, b',"events":[',
-                     events, b'],"profile":', orjson.dumps(profile), b"}"))
+    return b"".join(
+        (
+            b'{"feature_id":',
+            feature_id,
+            b',"user":',
+            user,
+            b',"schema":',
+            schema,
+            b',"events":[',
+            events,
+            b'],"profile":',
+            orjson.dumps(profile),
+            b"}",
+        )
+    )
 
 
 def result_json(user: bytes, events: bytes, profile: dict[str, Any]) -> bytes:
@@ -46,8 +59,7 @@ def result_json(user: bytes, events: bytes, profile: dict[str, Any]) -> bytes:
 
 
 def many_json(feature_id: bytes, schema: bytes, results: list[bytes]) -> bytes:
-    return b"".join((b'{"feature_id":', feature_id, b',"schema":', schema, b',"results":[', b",".join(results),
-                     b"]}"))
+    return b"".join((b'{"feature_id":', feature_id, b',"schema":', schema, b',"results":[', b",".join(results), b"]}"))
 
 
 def decode_events(events: bytes) -> list[Any]:
