@@ -11,7 +11,15 @@ from typing import cast
 import pytest
 
 from feature_platform.artefact.format import Artefact
-from feature_platform.runtimes.online import OnlineStore, RedisOnlineStore, _codec, _load, _redis, decode_blob
+from feature_platform.runtimes.online import (
+    OnlineStore,
+    OnlineStoreError,
+    RedisOnlineStore,
+    _codec,
+    _load,
+    _redis,
+    decode_blob,
+)
 from tests.online.test_store import D1, D2, _blobs, _frame, _tail
 
 D3 = date(2026, 11, 3)
@@ -108,3 +116,13 @@ def test_redis_load_is_one_script_call_per_users_per_call(redis_store: RedisOnli
     assert redis_store.write_batch("f_v1", D1, users, blobs).written == 7
     assert calls == [3, 3, 1]
     assert sends == [2, 3]  # CALLS_PER_ROUND_TRIP calls per round trip
+
+
+def test_a_load_into_an_unreachable_redis_is_a_store_error() -> None:
+    from tests.online.conftest import free_port
+
+    dead = RedisOnlineStore(f"redis://127.0.0.1:{free_port()}/0", prefix="fptest-dead", timeout=0.5)
+    users, blobs = _blobs({1: 1, 2: 2}, D1)
+    with pytest.raises(OnlineStoreError, match="dead"):
+        dead.write_batch("f_v1", D1, users, blobs)
+    dead.close()
