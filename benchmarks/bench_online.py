@@ -1,11 +1,14 @@
 """Online store and serving benchmarks (``make bench``; figures in benchmarks/RESULTS.md).
 
+0. Request path in process: CPU per request of cutting one stored 500-event part and writing the body as
+   JSON, msgpack and Arrow IPC (``--skip-request`` to skip).
 1. Load: a generated snapshot of ``--users`` users of ``recent_engagements_v1`` (32-float embeddings,
-   sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite.
+   sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite,
+   wall and CPU seconds (the loader's process and the Redis server's).
 2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
    (``feature-platform serve``) on uvicorn and on granian, with the hot route served by Starlette or by
    FastAPI, vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response of the same size)
-   on the same server, at concurrency 1, 16 and 64, JSON (and msgpack on the Starlette route).
+   on the same server, at concurrency 1, 16 and 64, JSON (and msgpack and Arrow IPC on the Starlette route).
    The load generator is a bounded keep-alive HTTP/1.1 client on loopback, sharing the 2 cores.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -41,7 +45,8 @@ def snapshot(artefact: object, users: int, lengths: pl.Series | None = None, *, 
     if lengths is None:
         lengths = (pl.Series(pl.int_range(0, users, eager=True)).hash(seed) % 72 + 1).cast(pl.Int64)
     frame = pl.DataFrame({"user_id": pl.int_range(0, users, eager=True), "n": lengths}).select(
-        pl.col("user_id").repeat_by("n").explode(), pl.int_ranges(0, pl.col("n")).explode().alias("position"))
+        pl.col("user_id").repeat_by("n").explode(), pl.int_ranges(0, pl.col("n")).explode().alias("position")
+    )
     end = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     h = pl.col("user_id") * 1000 + pl.col("position")
     frame = frame.with_columns(
@@ -50,33 +55,117 @@ def snapshot(artefact: object, users: int, lengths: pl.Series | None = None, *, 
         pl.when(h % 2 == 0).then(pl.lit("save")).otherwise(pl.lit("click")).alias("event_type"),
         (h.hash(1) % 100_000).cast(pl.Int64).alias("item_id"),
         pl.concat_list([((h.hash(i) % 20_000).cast(pl.Float32) / 10_000 - 1) for i in range(32)]).alias(
-            "item_embedding"),
-        pl.lit("food").alias("item_category"), pl.lit("homefeed").alias("surface"),
-        pl.lit("homefeed|ios|US").alias("context_key"), (h % 5).cast(pl.Int32).alias("dwell_bucket"),
+            "item_embedding"
+        ),
+        pl.lit("food").alias("item_category"),
+        pl.lit("homefeed").alias("surface"),
+        pl.lit("homefeed|ios|US").alias("context_key"),
+        (h % 5).cast(pl.Int32).alias("dwell_bucket"),
         (h % 24).cast(pl.Int32).alias("hour_of_day"),
     )
     return frame.with_columns(pl.col("position").cast(pl.Int32)).select(schema.names()).cast(dict(schema))
 
 
+def _cpu() -> float:
+    """CPU seconds of this process, every thread (polars' pool, the loader's writer, SQLite)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _redis_cpu(client: redis.Redis) -> float:
+    """The Redis server's CPU seconds so far (server-wide: another client's work on it counts too)."""
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def bench_load(artefact: object, users: int) -> None:
+    """Wall and CPU seconds of ``load_snapshot`` (encode + write) per backend; the Redis server's CPU is
+    shown apart (on a shared server it includes other clients' work: point FP_BENCH_REDIS at a private one)."""
     frame = snapshot(artefact, users)
     print(f"load: {users:,} users, {frame.height:,} events ({frame.estimated_size('mb'):.0f} MB in polars)")
     prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
     store = RedisOnlineStore(REDIS, prefix=prefix)
+    server = redis.Redis.from_url(REDIS)
     try:
+        cpu, server_cpu = _cpu(), _redis_cpu(server)
         result = load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
-        print(f"  redis   {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
-              f"{result.events / result.seconds:,.0f} events/s")
+        cpu, server_cpu = _cpu() - cpu, _redis_cpu(server) - server_cpu
+        print(
+            f"  redis   {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
+            f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s + redis-server "
+            f"{server_cpu:.1f} s"
+        )
     finally:
         store.delete_prefix()
         store.close()
+        server.close()
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = SqliteOnlineStore(Path(tmp) / "online.sqlite")
+        cpu = _cpu()
         result = load_snapshot(artefact, DAY, frame, sqlite, built_by="0" * 64)  # type: ignore[arg-type]
-        size = (Path(tmp) / "online.sqlite").stat().st_size
-        print(f"  sqlite  {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
-              f"{result.events / result.seconds:,.0f} events/s  ({size / 1e6:,.0f} MB file)")
+        cpu = _cpu() - cpu
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+        print(
+            f"  sqlite  {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
+            f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s  ({size / 1e6:,.0f} MB "
+            "file + WAL)"
+        )
         sqlite.close()
+
+
+def bench_request(artefact: object, repeats: int = 200) -> None:
+    """CPU per request of the response path in process (no server, no network), for one 500-event part:
+    decode the blob and cut the sequence (``assemble``), then the body in each format (JSON splices the
+    stored bytes; msgpack and Arrow IPC convert them). Process CPU seconds over ``repeats`` runs."""
+    from feature_platform.runtimes.online import SequenceRequest, UserRecord, assemble, encode_snapshot
+    from feature_platform.runtimes.serve import _encode as enc
+
+    frame = snapshot(artefact, 1, pl.Series([500]))
+    columns = [c for c in frame.columns if c not in ("user_id", "position")]
+    blob = encode_snapshot(frame, user_column="user_id", event_columns=columns, day=DAY, artefact_hash="0" * 64).blobs[
+        0
+    ]
+    schema = pl.Schema({c: frame.schema[c] for c in columns})
+    record = UserRecord(batch=blob)
+    now = datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    profile = {"feature_id": FEATURE, "artefact_hash": "0" * 64, "batch_day": DAY.isoformat(), "count": 500}
+    served = assemble(record, artefact, schema, SequenceRequest(), now=now)  # type: ignore[arg-type]
+
+    def cut() -> object:
+        return assemble(record, artefact, schema, SequenceRequest(), now=now)  # type: ignore[arg-type]
+
+    def as_json() -> object:
+        return enc.one_json(b'"f"', b"1", b"[]", served.events_json, profile)
+
+    def as_msgpack() -> object:
+        return enc.to_msgpack(
+            {
+                "feature_id": FEATURE,
+                "user": 1,
+                "schema": [],
+                "events": enc.decode_events(served.events_json),
+                "profile": profile,
+            }
+        )
+
+    def as_arrow() -> object:
+        return enc.to_arrow(served.events_json, schema)
+
+    print(
+        f"request path in process, 500-event part ({len(served.events_json) / 1024:.0f} KiB of JSON), "
+        f"CPU per request over {repeats} runs:"
+    )
+    for name, step in (
+        ("assemble (decode blob + cut)", cut),
+        ("JSON body", as_json),
+        ("msgpack body", as_msgpack),
+        ("Arrow IPC body", as_arrow),
+    ):
+        step()
+        cpu = _cpu()
+        for _ in range(repeats):
+            step()
+        print(f"  {name:30} {(_cpu() - cpu) / repeats * 1e6:9,.0f} µs")
 
 
 async def _client(port: int, path: bytes, accept: bytes, count: int, latencies: list[float]) -> None:
@@ -86,8 +175,9 @@ async def _client(port: int, path: bytes, accept: bytes, count: int, latencies: 
         started = time.perf_counter()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length")))
+        length = int(
+            next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        )
         await reader.readexactly(length)
         latencies.append(time.perf_counter() - started)
         assert head.startswith(b"HTTP/1.1 200"), head[:40]
@@ -100,18 +190,23 @@ def load_test(port: int, paths: list[bytes], accept: bytes, concurrency: int, to
 
     async def run() -> float:
         started = time.perf_counter()
-        await asyncio.gather(*(_client(port, paths[i % len(paths)], accept, per, latencies)
-                               for i in range(concurrency)))
+        await asyncio.gather(
+            *(_client(port, paths[i % len(paths)], accept, per, latencies) for i in range(concurrency))
+        )
         return time.perf_counter() - started
 
     elapsed = asyncio.run(run())
     latencies.sort()
-    return (latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99) - 1] * 1000,
-            len(latencies) / elapsed)
+    return (
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        len(latencies) / elapsed,
+    )
 
 
 def _wait(port: int) -> None:
     import httpx
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -128,11 +223,20 @@ ROUTES = ("starlette", "fastapi")
 
 def _has_granian() -> bool:
     import importlib.util
+
     return importlib.util.find_spec("granian") is not None
 
 
-def bench_serving(artefact: object, store_url: str, users: int, total: int, *, rounds: int = 1,
-                  concurrencies: tuple[int, ...] = (1, 16, 64), binary: bool = True) -> None:
+def bench_serving(
+    artefact: object,
+    store_url: str,
+    users: int,
+    total: int,
+    *,
+    rounds: int = 1,
+    concurrencies: tuple[int, ...] = (1, 16, 64),
+    binary: bool = True,
+) -> None:
     """Every contender (server x route) and its floor (same server), side by side, for each concurrency.
 
     Rows of one concurrency run back to back so they see the same machine load; ``rounds`` repeats the
@@ -143,6 +247,7 @@ def bench_serving(artefact: object, store_url: str, users: int, total: int, *, r
     frame = snapshot(artefact, users, pl.Series([500] * users))
     load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
     from feature_platform.runtimes.online import FeatureState
+
     store.put_state(FeatureState(feature_id=FEATURE, batch_day=DAY, batch_artefact_hash="0" * 64))
     servers = [s for s in SERVERS if s == "uvicorn" or _has_granian()]
     if len(servers) < len(SERVERS):
@@ -150,46 +255,79 @@ def bench_serving(artefact: object, store_url: str, users: int, total: int, *, r
     processes: list[subprocess.Popen[bytes]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, "FP_DATA_DIR": tmp, "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": REDIS,
-                   "FP_ONLINE_PREFIX": prefix, "FP_SERVE_AUTH": "false", "FP_SERVE_MAX_IN_FLIGHT": "1024"}
+            env = {
+                **os.environ,
+                "FP_DATA_DIR": tmp,
+                "FP_ARTEFACT_STORE": store_url,
+                "FP_ONLINE_STORE": REDIS,
+                "FP_ONLINE_PREFIX": prefix,
+                "FP_SERVE_AUTH": "false",
+                "FP_SERVE_MAX_IN_FLIGHT": "1024",
+            }
             ports: dict[tuple[str, str], int] = {}
             for server in servers:
                 for route in ROUTES:
                     port = ports[(server, route)] = _free_port()
-                    command = [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "serve",
-                               "--env", "bench", "--port", str(port), "--server", server, "--route", route]
+                    command = [
+                        sys.executable,
+                        "-c",
+                        "from feature_platform.cli.main import main; main()",
+                        "serve",
+                        "--env",
+                        "bench",
+                        "--port",
+                        str(port),
+                        "--server",
+                        server,
+                        "--route",
+                        route,
+                    ]
                     processes.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
             for port in ports.values():
                 _wait(port)
             import httpx
-            sample = httpx.get(f"http://127.0.0.1:{ports[('uvicorn', 'starlette')]}/v1/features/{FEATURE}/users/1/"
-                               "sequence").content
+
+            sample = httpx.get(
+                f"http://127.0.0.1:{ports[('uvicorn', 'starlette')]}/v1/features/{FEATURE}/users/1/sequence"
+            ).content
             floor_key = f"{prefix}:floor"
             redis.Redis.from_url(REDIS).set(floor_key, sample)
             floors: dict[str, int] = {}
             for server in servers:
                 floors[server] = _free_port()
-                processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks.floor_app", str(floors[server]),
-                                                   REDIS, floor_key, server]))
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "benchmarks.floor_app", str(floors[server]), REDIS, floor_key, server]
+                    )
+                )
                 _wait(floors[server])
-            print(f"serving: 500-event sequences, JSON response {len(sample) / 1024:.0f} KiB; {total} requests per "
-                  "row; p50 / p99 ms, requests/s; ratio = p99 / p99 of the floor on the same server")
+            print(
+                f"serving: 500-event sequences, JSON response {len(sample) / 1024:.0f} KiB; {total} requests per "
+                "row; p50 / p99 ms, requests/s; ratio = p99 / p99 of the floor on the same server"
+            )
             paths = [f"/v1/features/{FEATURE}/users/{u}/sequence".encode() for u in range(users)]
-            formats = [("json", b"application/json")] + ([("msgpack", b"application/msgpack")] if binary else [])
+            formats = [("json", b"application/json")] + (
+                [("msgpack", b"application/msgpack"), ("arrow", b"application/vnd.apache.arrow.stream")]
+                if binary
+                else []
+            )
             for round_ in range(1, rounds + 1):
                 print(f"round {round_}")
                 for concurrency in concurrencies:
                     for server in servers:
                         f50, f99, frps = load_test(floors[server], [b"/"], b"*/*", concurrency, total)
-                        print(f"  c={concurrency:<3} {server:8} floor              {f50:7.2f} / {f99:7.2f}  "
-                              f"{frps:6.0f}/s")
+                        print(
+                            f"  c={concurrency:<3} {server:8} floor              {f50:7.2f} / {f99:7.2f}  {frps:6.0f}/s"
+                        )
                         for route in ROUTES:
                             for name, accept in formats:
                                 if name != "json" and route == "fastapi":
                                     continue
                                 p50, p99, rps = load_test(ports[(server, route)], paths, accept, concurrency, total)
-                                print(f"  c={concurrency:<3} {server:8} {route:9} {name:8} {p50:7.2f} / {p99:7.2f}  "
-                                      f"{rps:6.0f}/s   ratio {p99 / f99:5.2f}")
+                                print(
+                                    f"  c={concurrency:<3} {server:8} {route:9} {name:8} {p50:7.2f} / {p99:7.2f}  "
+                                    f"{rps:6.0f}/s   ratio {p99 / f99:5.2f}"
+                                )
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -200,6 +338,7 @@ def bench_serving(artefact: object, store_url: str, users: int, total: int, *, r
 
 def _free_port() -> int:
     import socket
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -212,9 +351,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack decodes and re-encodes)")
+    parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack and Arrow convert the JSON)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-serving", action="store_true")
+    parser.add_argument("--skip-request", action="store_true", help="skip the in-process request-path profile")
     args = parser.parse_args(argv)
     result = compile_configs(Path("feature_configs"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -222,9 +362,18 @@ def main(argv: list[str] | None = None) -> None:
         for feature_id, sealed in result.artefacts.items():
             store.publish("bench", feature_id, store.put_artefact(sealed.data), actor="bench")
         artefact = store.load_live("bench", FEATURE)
+        if not args.skip_request:
+            bench_request(artefact)
         if not args.skip_serving:
-            bench_serving(artefact, str(Path(tmp) / "artefacts"), args.serve_users, args.requests,
-                          rounds=args.rounds, concurrencies=tuple(args.concurrency), binary=not args.no_binary)
+            bench_serving(
+                artefact,
+                str(Path(tmp) / "artefacts"),
+                args.serve_users,
+                args.requests,
+                rounds=args.rounds,
+                concurrencies=tuple(args.concurrency),
+                binary=not args.no_binary,
+            )
         if not args.skip_load:
             bench_load(artefact, args.users)
 

@@ -11,7 +11,15 @@ from typing import cast
 import pytest
 
 from feature_platform.artefact.format import Artefact
-from feature_platform.runtimes.online import OnlineStore, RedisOnlineStore, _codec, _load, _redis, decode_blob
+from feature_platform.runtimes.online import (
+    OnlineStore,
+    OnlineStoreError,
+    RedisOnlineStore,
+    _codec,
+    _load,
+    _redis,
+    decode_blob,
+)
 from tests.online.test_store import D1, D2, _blobs, _frame, _tail
 
 D3 = date(2026, 11, 3)
@@ -87,15 +95,34 @@ def test_a_chunked_load_equals_a_single_chunk_load(store: OnlineStore, monkeypat
     assert state is not None and state.batch_day == D2 and state.batch_users == 11
 
 
-def test_redis_load_is_one_script_call_per_users_per_call(redis_store: RedisOnlineStore) -> None:
+def test_redis_load_is_one_script_call_per_users_per_call(redis_store: RedisOnlineStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     users, blobs = _blobs({u: 1 for u in range(1, 8)}, D1)
     calls: list[int] = []
-    original = redis_store._write
+    sends: list[int] = []
+    pack, send = RedisOnlineStore._pack_write, _redis._RoundBuffer.send
 
-    def counting(*, keys: list[str], args: list[object], client: object) -> object:
-        calls.append((len(keys) - 1) // 2)
-        return original(keys=keys, args=args, client=client)
+    def counting_pack(self: RedisOnlineStore, buffer: object, feature_id: str, head: bytes, chunk: list[str],
+                      parts: object) -> None:
+        calls.append(len(chunk))
+        pack(self, buffer, feature_id, head, chunk, parts)  # type: ignore[arg-type]
 
-    redis_store._write = counting  # type: ignore[method-assign, assignment]
+    def counting_send(self: object, connection: object) -> None:
+        sends.append(len(calls))
+        send(self, connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RedisOnlineStore, "_pack_write", counting_pack)
+    monkeypatch.setattr(_redis._RoundBuffer, "send", counting_send)
     assert redis_store.write_batch("f_v1", D1, users, blobs).written == 7
     assert calls == [3, 3, 1]
+    assert sends == [2, 3]  # CALLS_PER_ROUND_TRIP calls per round trip
+
+
+def test_a_load_into_an_unreachable_redis_is_a_store_error() -> None:
+    from tests.online.conftest import free_port
+
+    dead = RedisOnlineStore(f"redis://127.0.0.1:{free_port()}/0", prefix="fptest-dead", timeout=0.5)
+    users, blobs = _blobs({1: 1, 2: 2}, D1)
+    with pytest.raises(OnlineStoreError, match="dead"):
+        dead.write_batch("f_v1", D1, users, blobs)
+    dead.close()

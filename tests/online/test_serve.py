@@ -228,3 +228,28 @@ def test_metrics(client: TestClient, online_tables: OnlineTables) -> None:
     assert 'fp_serve_store_seconds_count{op="read_users"}' in text
     assert f'content_hash="{online_tables.artefacts[FEATURE].content_hash}"' in text
     assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("feature_id", ["recent_engagements_v1", "recent_searches_v1", "recent_closeups_v1"])
+@pytest.mark.parametrize("fields", [None, ["event_id", "timestamp"]])
+def test_binary_formats_of_many_users_carry_the_same_events(
+    client: TestClient, online_tables: OnlineTables, feature_id: str, fields: list[str] | None
+) -> None:
+    """Every user of every feature (their nulls and dtypes), whole and projected: Arrow and msgpack hold
+    exactly the JSON response's content."""
+    users = [*_snapshot(online_tables, feature_id).get_column("user_id").unique().sort().to_list(), 10**9]
+    url = f"/v1/features/{feature_id}/sequences"
+    body: dict[str, Any] = {"users": users, "fields": fields} if fields else {"users": users}
+    as_json = client.post(url, json=body).json()
+    packed = client.post(url, json=body, headers={"Accept": "application/msgpack"})
+    assert msgpack.unpackb(packed.content) == orjson.loads(orjson.dumps(as_json))
+    arrow = client.post(url, json=body, headers={"Accept": "application/vnd.apache.arrow.stream"})
+    frame = pl.read_ipc_stream(io.BytesIO(arrow.content))
+    expected = pl.concat([
+        events_frame({"schema": as_json["schema"], "events": r["events"]}).select(
+            pl.lit(r["user"], dtype=pl.Int64).alias("user_id"), pl.all())
+        for r in as_json["results"]
+    ])
+    assert frame.schema == expected.schema
+    assert frame.to_dicts() == expected.to_dicts()
+    assert orjson.loads(arrow.headers["x-fp-profiles"]) == [r["profile"] for r in as_json["results"]]

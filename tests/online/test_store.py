@@ -3,12 +3,24 @@ an idempotent and bounded tail, and the tail trimmed by the batch that covers it
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import orjson
 import polars as pl
+import pytest
 
-from feature_platform.runtimes.online import OnlineStore, TailEvent, decode_blob, encode_snapshot, to_micros
+from feature_platform.runtimes.online import (
+    BLOB_FORMAT,
+    BlobFormatError,
+    OnlineStore,
+    SqliteOnlineStore,
+    TailEvent,
+    decode_blob,
+    encode_snapshot,
+    to_micros,
+)
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 
@@ -79,3 +91,40 @@ def test_loading_a_day_trims_the_tail_it_covers(store: OnlineStore) -> None:
     ], bound=10)
     store.write_batch("f_v1", D2, *_blobs({1: 1}, D2))  # the batch of D2 has what arrived before D2+1
     assert [e.event_id for e in store.read_users_sync("f_v1", ["1"])[0].tail] == ["now"]
+
+
+def test_a_blob_of_an_unknown_format_is_refused() -> None:
+    _, blobs = _blobs({1: 2}, D1)
+    blob = blobs[0]
+    assert blob[10] == BLOB_FORMAT
+    newer = blob[:10] + bytes([BLOB_FORMAT + 1]) + blob[11:]
+    with pytest.raises(BlobFormatError, match="not understood"):
+        decode_blob(newer)
+    with pytest.raises(BlobFormatError, match="too short"):
+        decode_blob(blob[:12])
+
+
+def test_head_and_body_pairs_store_the_same_bytes_as_whole_blobs(store: OnlineStore) -> None:
+    """The loader hands (head, body view) pairs; each backend stores exactly ``head + body``."""
+    encoded = encode_snapshot(_frame({1: 3, 2: 1, 3: 2}, D1), user_column="user_id",
+                              event_columns=["event_id", "timestamp", "x"], day=D1, artefact_hash="h" * 64)
+    assert any(isinstance(body, memoryview) for body in encoded.bodies)
+    assert store.write_batch("f_v1", D1, encoded.users, encoded.parts).written == 3
+    assert [r.batch for r in store.read_users_sync("f_v1", encoded.users)] == encoded.blobs
+
+
+def test_a_file_with_the_earlier_without_rowid_batch_table_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "online.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE batch (feature_id TEXT NOT NULL, user TEXT NOT NULL, day TEXT NOT NULL, blob BLOB NOT NULL, "
+            "PRIMARY KEY (feature_id, user)) WITHOUT ROWID; CREATE INDEX batch_day ON batch (feature_id, day);")
+    db.close()
+    store = SqliteOnlineStore(path)
+    try:
+        store.write_batch("f_v1", D2, *_blobs({1: 1}, D2))
+        assert store.write_batch("f_v1", D1, *_blobs({1: 2, 2: 1}, D1)).written == 1  # user 1 keeps D2
+        assert [decode_blob(r.batch).day if r.batch else None
+                for r in store.read_users_sync("f_v1", ["1", "2"])] == [D2, D1]
+    finally:
+        store.close()

@@ -73,8 +73,14 @@ def load_snapshot(
     feature_id = artefact.feature.id
     user = artefact.feature.entity_key.name
     columns = [c for c in snapshot.columns if c not in (user, POSITION)]
-    chunks = encode_chunks(snapshot, user_column=user, event_columns=columns, day=day, artefact_hash=built_by,
-                           users_per_chunk=USERS_PER_CHUNK)
+    chunks = encode_chunks(
+        snapshot,
+        user_column=user,
+        event_columns=columns,
+        day=day,
+        artefact_hash=built_by,
+        users_per_chunk=USERS_PER_CHUNK,
+    )
     users = written = kept_newer = 0
     # Encode chunk k+1 (polars, off the GIL) while chunk k is written (socket / SQLite, off the GIL):
     # one write in flight at a time keeps memory to two chunks and the store's writes in order.
@@ -83,21 +89,32 @@ def load_snapshot(
         for chunk in chunks:
             if pending is not None:
                 written, kept_newer = _add(pending.result(), written, kept_newer)
-            pending = writer.submit(store.write_batch, feature_id, day, chunk.users, chunk.blobs)
+            pending = writer.submit(store.write_batch, feature_id, day, chunk.users, chunk.parts)
             users += len(chunk.users)
         if pending is not None:
             written, kept_newer = _add(pending.result(), written, kept_newer)
     removed = store.remove_users_older_than(feature_id, day)
     previous = store.get_state(feature_id)
     if previous is None or previous.batch_day is None or previous.batch_day <= day:
-        store.put_state(FeatureState(
-            feature_id=feature_id, batch_day=day, batch_artefact_hash=built_by, batch_users=users,
-            batch_loaded_at=datetime.now(UTC),
-            stream_heartbeat_at=previous.stream_heartbeat_at if previous else None,
-        ))
+        store.put_state(
+            FeatureState(
+                feature_id=feature_id,
+                batch_day=day,
+                batch_artefact_hash=built_by,
+                batch_users=users,
+                batch_loaded_at=datetime.now(UTC),
+                stream_heartbeat_at=previous.stream_heartbeat_at if previous else None,
+            )
+        )
     return OnlineLoadResult(
-        feature_id=feature_id, day=day, artefact_hash=built_by, users=users, events=snapshot.height,
-        written=written, kept_newer=kept_newer, removed=removed,
+        feature_id=feature_id,
+        day=day,
+        artefact_hash=built_by,
+        users=users,
+        events=snapshot.height,
+        written=written,
+        kept_newer=kept_newer,
+        removed=removed,
         seconds=time.perf_counter() - started,
     )
 

@@ -7,6 +7,7 @@ reads are ``async`` so one server process multiplexes many requests over one con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
@@ -14,7 +15,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from feature_platform.errors import FeaturePlatformError
-from feature_platform.runtimes.online._codec import TailEvent
+from feature_platform.runtimes.online._codec import Blob, TailEvent
 
 
 class OnlineStoreError(FeaturePlatformError):
@@ -74,7 +75,7 @@ class OnlineStore(Protocol):
 
     def describe(self) -> str: ...
 
-    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: list[bytes]) -> WriteCounts:
+    def write_batch(self, feature_id: str, day: date, users: list[str], blobs: Sequence[Blob]) -> WriteCounts:
         """Write each user's batch part unless the store holds a newer day for that user (atomic per user),
         and drop that user's tail entries that arrived before the end of ``day`` (the batch now has them)."""
         ...
