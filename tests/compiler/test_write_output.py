@@ -162,3 +162,49 @@ def test_leftovers_of_a_killed_compile_are_swept_but_a_running_one_is_left_alone
 
     assert _builds(out) == sorted([build.name, f".staging-abc123-{live_pid}"])
     assert not (tmp_path / f".compiled.tmp-{dead_pid}").is_symlink()
+
+
+def test_schema_export_on_a_full_disk_is_one_line_and_leaves_the_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from click.testing import CliRunner
+
+    import feature_platform.storage.local as local
+    from feature_platform.cli.main import cli
+
+    out = tmp_path / "schema.json"
+    out.write_text('{"previous": true}\n')
+    real_open = open
+
+    def full_disk(local_path: str, data: bytes) -> None:  # half the bytes reach the disk, then it is full
+        with real_open(local_path, "wb") as handle:
+            handle.write(data[: len(data) // 2])
+        exc = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), local_path)
+        os.unlink(local_path)  # what _write_file does on failure, then the store error
+        raise local.StoreError(f"cannot write {local_path}: {exc}") from exc
+
+    monkeypatch.setattr(local, "_write_file", full_disk)
+    result = CliRunner().invoke(cli, ["schema", "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0], result.output
+    assert out.read_text() == '{"previous": true}\n'  # nothing half-written under the final name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.json"]  # and no staged file left
+
+
+def test_schema_export_writes_the_json_schema(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from feature_platform.cli.main import cli
+
+    out = tmp_path / "schema.json"
+    result = CliRunner().invoke(cli, ["schema", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["title"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.json"]
