@@ -185,21 +185,6 @@ def test_training_set_write_failure_is_one_line_and_leaves_nothing(
     assert sorted(p.name for p in out.parent.iterdir()) == ["train.parquet"]  # no staging file left
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
-def test_training_set_into_a_read_only_directory_is_one_line(
-    env: dict[str, str], indexed_examples: Path, tmp_path: Path
-) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    try:
-        line = _one_error_line(_training_set(env, indexed_examples, locked / "train.parquet"))
-    finally:
-        locked.chmod(0o755)
-    assert "Permission denied" in line
-    assert list(locked.iterdir()) == []
-
-
 def test_training_set_removes_stale_staging_files_but_not_a_live_one(
     env: dict[str, str], indexed_examples: Path, tmp_path: Path
 ) -> None:
