@@ -118,7 +118,7 @@ def throughput(work: Path, events: int, growth: int = 8) -> dict[str, Any]:
         out["floor"] = _rates(len(rows), wall, cpu, server)
 
         lookups = Lookups(str(raw), None, 3600).for_artefact(artefact)
-        plan = MicroBatchPlan(artefact, lookups, finish_events=tail_rows(artefact))
+        plan = MicroBatchPlan(artefact, lookups, finish_events=tail_rows(artefact), check_sources=True)
         wall, cpu = time.perf_counter(), time.process_time()
         for entries in batches:
             frame, _ = decode_entries(source, entries)

@@ -12,7 +12,15 @@ from feature_platform.engine.dtypes import TIMESTAMP, empty_frame, polars_schema
 from feature_platform.engine.enrichments import PreparedLookups
 from feature_platform.engine.executors import DeclarativeExecutor, EventTypeExecutor, executor_for
 from feature_platform.engine.expressions import ExpressionError, infer_dtype, parse_iso_timestamp, to_polars
-from feature_platform.engine.io import SourceScan, partition_glob, scan_source, table_root
+from feature_platform.engine.io import (
+    SourceScan,
+    contract_rejects,
+    partition_glob,
+    scan_source,
+    split_rows,
+    table_root,
+    wide_schema,
+)
 from feature_platform.engine.plan import (
     EventTypeFrames,
     FeatureFrames,
@@ -45,6 +53,7 @@ __all__ = [
     "build_event_type_frame",
     "build_feature_frame",
     "check_columns",
+    "contract_rejects",
     "dedup_and_rank",
     "empty_frame",
     "events_schema",
@@ -57,7 +66,9 @@ __all__ = [
     "required_columns",
     "run_micro_batch",
     "scan_source",
+    "split_rows",
     "table_root",
     "to_polars",
     "to_polars_dtype",
+    "wide_schema",
 ]

@@ -36,7 +36,9 @@ type exactly as the plan decides its own rejects (:mod:`feature_platform.engine.
 rows an event type selects are its rejects, with every reason that applies — the plan's reasons
 first, then the source's in column order. ``null <column>`` is not repeated when the very null is
 already reported as ``null event_id`` / ``null user_id`` / ``null timestamp`` of a field computed
-from that column. :func:`contract_rejects` builds them from :attr:`SourceScan.breaches`. A row of a
+from that column. :func:`split_rows` decides which rows break the declared schema and why (per file
+here, per decoded micro-batch in the streaming indexer, through :class:`~feature_platform.engine.MicroBatchPlan`
+``check_sources``); :func:`contract_rejects` builds their rejects from :attr:`SourceScan.breaches`. A row of a
 lookup table that breaks its declared schema is not used: the events that would join it get a lookup
 miss, as for a key the table lacks (a null key never matches anyway; a lookup row is not an event, so
 it has no rejects table).
@@ -49,7 +51,7 @@ frame has exactly the source's declared columns, cast to their declared types, p
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -57,6 +59,7 @@ from pathlib import Path
 import polars as pl
 from polars._typing import PolarsDataType
 
+from feature_platform.artefact.expressions import ExprNode, ExprOp
 from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine.dtypes import polars_schema
 from feature_platform.engine.executors import executor_for
@@ -91,6 +94,7 @@ _INT_RANGES: dict[PolarsDataType, tuple[int, int]] = {
     pl.Int16: (-(2**15), 2**15 - 1),
     pl.Int32: (-(2**31), 2**31 - 1),
     pl.Int64: (-(2**63), 2**63 - 1),
+    pl.Int128: (-(2**127), 2**127 - 1),
     pl.UInt8: (0, 2**8 - 1),
     pl.UInt16: (0, 2**16 - 1),
     pl.UInt32: (0, 2**32 - 1),
@@ -403,10 +407,50 @@ def _conform(
             f"columns present: {', '.join(sorted(schema.names())) or 'none'}"
         )
         raise SourceDataError(msg)
+    for name, dtype in declared.items():
+        if name in schema and not _compatible(schema[name], dtype):
+            readers = f", read by {', '.join(needs[name])}" if name in needs else ""
+            msg = (
+                f"column '{name}' of source '{source.name}' ({where}) has type {schema[name]}, "
+                f"which cannot hold the declared {dtype}{readers}"
+            )
+            raise SourceDataError(msg)
+    if INGEST_DAY in schema:  # the framework's column, stamped by the caller: never read from a file
+        frame = frame.drop(INGEST_DAY)
+        schema = pl.Schema({n: t for n, t in schema.items() if n != INGEST_DAY})
+    return split_rows(frame, schema, source, file=path)
+
+
+def split_rows(
+    frame: pl.LazyFrame,
+    schema: pl.Schema,
+    source: CompiledSource,
+    *,
+    carry: Sequence[str] = (),
+    file: str | None = None,
+    reported_nulls: Collection[str] = (),
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Split raw rows *as read* into those that keep ``source``'s declared schema and those that break it.
+
+    ``frame`` (of ``schema``) holds the source's declared columns as read — integers may be of a wider
+    type than declared (see :func:`wide_schema`); an absent nullable column becomes a typed null — plus
+    the columns named in ``carry`` (e.g. the streaming indexer's entry id) and ``_ingest_day`` if present.
+    The first frame has the declared columns cast to their declared types, then ``carry`` and
+    ``_ingest_day``; the second is in the form of :attr:`SourceScan.breaches` (plus ``carry``, which also
+    ends each row's :data:`RAW_JSON`, after the declared columns), for :func:`contract_rejects`. The one
+    definition of a row's source reasons (``null <column>``, ``<column> out of range for <type>``) for
+    the batch reader (per file) and the streaming indexer (per micro-batch).
+
+    ``reported_nulls`` (see :func:`reported_null_columns`): ``nullable=False`` columns whose null alone
+    does not make a row break the schema, because the plan rejects such a row itself with exactly the
+    reasons :func:`contract_rejects` would give it.
+    """
+    declared = polars_schema(source.columns)
     columns: list[pl.Expr] = []
     raw: list[pl.Expr] = []
     nulls: list[pl.Expr] = []
     ranges: list[pl.Expr] = []
+    overflows: list[pl.Expr] = []
     by_name = {c.name: c for c in source.columns}
     for name, dtype in declared.items():
         if name not in schema:
@@ -415,13 +459,6 @@ def _conform(
             raw.append(typed_null)
             continue
         actual = schema[name]
-        if not _compatible(actual, dtype):
-            readers = f", read by {', '.join(needs[name])}" if name in needs else ""
-            msg = (
-                f"column '{name}' of source '{source.name}' ({where}) has type {actual}, "
-                f"which cannot hold the declared {dtype}{readers}"
-            )
-            raise SourceDataError(msg)
         if not by_name[name].nullable:
             nulls.append(pl.col(name).is_null().alias(f"{_NULL_FLAG}{name}"))
         overflow = _out_of_range(pl.col(name), actual, dtype)
@@ -429,9 +466,12 @@ def _conform(
             columns.append(pl.col(name).cast(dtype))
             raw.append(pl.col(name).cast(dtype))
         else:
-            ranges.append(pl.when(overflow.fill_null(False)).then(pl.lit(out_of_range_reason(name, by_name[name]))))
+            overflows.append(overflow.fill_null(False))
+            ranges.append(pl.when(overflows[-1]).then(pl.lit(out_of_range_reason(name, by_name[name]))))
             columns.append(pl.col(name).cast(dtype, strict=False))
             raw.append(pl.col(name))  # as read: the value that does not fit is kept in the reject
+    carried = [pl.col(c) for c in carry]
+    day = [pl.col(INGEST_DAY)] if INGEST_DAY in schema else []
 
     def joined(parts: list[pl.Expr]) -> pl.Expr:
         if not parts:
@@ -444,20 +484,81 @@ def _conform(
         for c in source.columns
         if not c.nullable
     ]
-    checked = frame.with_columns(
+    # which rows break the schema is decided with boolean checks over every row; the reason strings are
+    # built for those rows only (the good rows are almost all of them)
+    breaks = [pl.col(c.name).is_null() for c in source.columns if not c.nullable and c.name not in reported_nulls]
+    breaks += overflows
+    is_bad = pl.any_horizontal(breaks) if breaks else pl.lit(False)
+    good = (frame.filter(~is_bad) if breaks else frame).select(*columns, *carried, *day)
+    checked = frame.filter(is_bad).with_columns(
         joined(null_reasons + ranges).alias(SOURCE_REASON), joined(ranges).alias(_RANGE_REASON)
     )
-    is_bad = pl.col(SOURCE_REASON).is_not_null()
-    good = checked.filter(~is_bad).select(columns)
-    bad = checked.filter(is_bad).select(
+    bad = checked.select(
         *columns,
+        *carried,
+        *day,
         pl.col(SOURCE_REASON),
         pl.col(_RANGE_REASON),
         *nulls,
-        pl.struct(raw).struct.json_encode().alias(RAW_JSON),
-        pl.lit(path, dtype=pl.String).alias(SOURCE_FILE),
+        pl.struct(raw + carried).struct.json_encode().alias(RAW_JSON),
+        pl.lit(file, dtype=pl.String).alias(SOURCE_FILE),
     )
     return good, bad
+
+
+def wide_schema(source: CompiledSource) -> pl.Schema:
+    """``source``'s declared schema with every integer type (also inside lists) widened to ``Int128``:
+    read with it, a value that does not fit its declared type is kept, for :func:`split_rows` to reject
+    as out of range, instead of failing the read or becoming a null."""
+    return pl.Schema({name: _widened(dtype) for name, dtype in polars_schema(source.columns).items()})
+
+
+def breaks_rows(schema: pl.Schema, source: CompiledSource, *, reported_nulls: Collection[str] = ()) -> bool:
+    """Whether :func:`split_rows` can find a row of ``schema`` that breaks ``source``'s declared schema
+    (``False``: every row is kept, the second frame is always empty)."""
+    declared = polars_schema(source.columns)
+    if any(not c.nullable and c.name not in reported_nulls for c in source.columns):
+        return True
+    return any(
+        _out_of_range(pl.col(name), schema[name], dtype) is not None
+        for name, dtype in declared.items()
+        if name in schema
+    )
+
+
+def reported_null_columns(artefact: Artefact, source_name: str) -> frozenset[str]:
+    """The ``nullable=False`` columns of ``source_name`` whose null the feature's plan always reports itself
+    as :func:`contract_rejects` would: for every event type of the feature reading the source, the
+    ``event_id``, entity key or ``timestamp`` field is the column itself (possibly cast), so a null there
+    is a null key field (``null event_id``, …) and ``null <column>`` is never added to it."""
+    source = artefact.sources[source_name]
+    user = artefact.feature.entity_key.name
+    names = [n for n in artefact.feature.event_types if artefact.event_types[n].source == source_name]
+    found: set[str] = set()
+    for column in _non_nullable(source):
+        covered = bool(names)
+        for name in names:
+            fields = {f.name: f for f in artefact.event_types[name].fields}
+            keys = (fields.get(k) for k in ("event_id", user, "timestamp"))
+            if not any(f is not None and _column_itself(f.expr) == column for f in keys):
+                covered = False
+                break
+        if covered:
+            found.add(column)
+    return frozenset(found)
+
+
+def _column_itself(node: ExprNode) -> str | None:
+    """The column ``node`` is, through casts (null exactly when the column is); else ``None``."""
+    while node.op is ExprOp.CAST and len(node.args) == 1:
+        node = node.args[0]
+    return node.name if node.op is ExprOp.COL else None
+
+
+def _widened(dtype: PolarsDataType) -> PolarsDataType:
+    if isinstance(dtype, pl.List):
+        return pl.List(_widened(dtype.inner))
+    return pl.Int128() if dtype.is_integer() else dtype
 
 
 def _out_of_range(column: pl.Expr, actual: PolarsDataType, declared: PolarsDataType) -> pl.Expr | None:
@@ -516,9 +617,13 @@ __all__ = [
     "SOURCE_FILE",
     "SOURCE_REASON",
     "SourceScan",
+    "breaks_rows",
     "contract_rejects",
     "partition_dir",
     "partition_glob",
+    "reported_null_columns",
     "scan_source",
+    "split_rows",
     "table_root",
+    "wide_schema",
 ]

@@ -22,8 +22,10 @@ reason                                 when
                                        cannot hold (e.g. an int64 file column declared ``int32``)
 =====================================  ==========================================================
 
-The last two are checks of the source's declared schema, made when raw Parquet files are read
-(:mod:`feature_platform.engine.io`); they follow the others, in the source's column order.
+The last two are checks of the source's declared schema, made when raw Parquet files are read and on
+each decoded streaming micro-batch, by the same code (:func:`feature_platform.engine.io.split_rows`,
+:func:`feature_platform.engine.io.contract_rejects`); they follow the others, in the source's column
+order.
 """
 
 from __future__ import annotations

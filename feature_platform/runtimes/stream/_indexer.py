@@ -6,14 +6,16 @@ starts its own group at the start of the log and its own tail, and features neve
 back. Per micro-batch (at most ``batch_count`` entries — more under lag, see below — waiting at most
 ``batch_ms`` for the first):
 
-1. decode the entries into a raw frame of the source's declared columns, plus the entry id
-   (``_fp_entry``, carried into the rejects' raw JSON so a reject names its entry) and the arrival day
-   (``_ingest_day``);
+1. decode the entries into a raw frame of the source's declared columns as read (integers wide enough
+   that one out of its declared range is kept, not nulled), plus the entry id (``_fp_entry``, carried
+   into the rejects' raw JSON so a reject names its entry) and the arrival day (``_ingest_day``);
 2. per arrival day, the feature's :class:`feature_platform.engine.MicroBatchPlan` with
    ``max_event_time`` = the end of that day minus 1 µs — the very plan and bounds the batch indexer
-   uses for that arrival partition, so the same rows are events and the same rows are rejects. The
-   plan is built once per artefact and lookup-table version and bound to each micro-batch; the tail
-   encoding (:func:`tail_rows`) runs in the same query;
+   uses for that arrival partition, with the batch reader's checks of the source's declared schema
+   (``check_sources``: a null in a ``nullable=False`` column, an integer out of range), so the same rows
+   are events and the same rows are rejects, with the same reasons. The plan is built once per artefact
+   and lookup-table version and bound to each micro-batch; the tail encoding (:func:`tail_rows`) runs in
+   the same query;
 3. write malformed rows to the dead letters (idempotent by stream/entry/event type) and the events to
    the tail (``append_tail``, idempotent by event id; the entry's arrival instant is the start of its
    arrival day, so a rewrite after a crash writes the same bytes);
@@ -60,6 +62,7 @@ from feature_platform.engine import (
     required_columns,
     scan_source,
     table_root,
+    wide_schema,
 )
 from feature_platform.errors import FeaturePlatformError
 from feature_platform.runtimes.online import OnlineStore, OnlineStoreError, StreamStatus, TailEvent
@@ -150,7 +153,9 @@ class Unit:
         tables, version = lookups.versioned(self.artefact)
         key = (self.artefact.content_hash, version)
         if self.plan is None or self.plan_key != key or self.plan.artefact is not self.artefact:
-            self.plan = MicroBatchPlan(self.artefact, tables, finish_events=tail_rows(self.artefact))
+            self.plan = MicroBatchPlan(
+                self.artefact, tables, finish_events=tail_rows(self.artefact), check_sources=True
+            )
             self.plan_key = key
         return self.plan
 
@@ -553,24 +558,28 @@ def by_arrival_day(frame: pl.DataFrame) -> list[tuple[date, pl.DataFrame]]:
 
 
 def decode_entries(source: CompiledSource, entries: list[LogEntry]) -> tuple[pl.DataFrame, list[LogEntry]]:
-    """The raw frame of ``entries`` (declared columns, cast non-strictly, + ``_fp_entry`` and
-    ``_ingest_day``) and the entries whose payload is not a JSON object.
+    """The raw frame of ``entries`` as read (the declared columns, + ``_fp_entry`` and ``_ingest_day``)
+    and the entries whose payload is not a JSON object.
 
     Fast path: the payloads as one NDJSON document read by polars with the declared schema. If that fails
-    (a payload that is not a JSON object, a value of the wrong JSON type), the slow path decodes each
-    payload on its own and converts values non-strictly, so one bad row never fails a micro-batch."""
-    declared = polars_schema(source.columns)
+    (an integer out of its declared range), the same document is read with every integer type widened to
+    ``Int128`` (:func:`~feature_platform.engine.wide_schema`), so the value is kept and the plan
+    (``check_sources``) rejects the row as out of range. If that fails too (a payload that is not a JSON
+    object, a value of the wrong JSON type), the slow path decodes each payload on its own and converts
+    values non-strictly to the widened types, so one bad row never fails a micro-batch."""
     document = b"\n".join([e.payload for e in entries])
     lines = len(entries) - 1
     # one JSON object per line: no payload holds a newline and every one starts with "{" (counted in C)
     if entries and document[:1] == b"{" and document.count(b"\n") == lines == document.count(b"\n{"):
-        try:
-            frame = pl.read_ndjson(document, schema=declared)
-        except (pl.exceptions.PolarsError, ValueError, TypeError):
-            frame = None
-        if frame is not None and frame.height == len(entries):
-            return frame.hstack(_entry_columns(entries)), []
-    return _decode_slowly(declared, entries)
+        for schema in (polars_schema(source.columns), wide_schema(source)):
+            try:
+                frame = pl.read_ndjson(document, schema=schema)
+            except (pl.exceptions.PolarsError, ValueError, TypeError):
+                continue
+            if frame.height == len(entries):
+                return frame.hstack(_entry_columns(entries)), []
+            break
+    return _decode_slowly(wide_schema(source), entries)
 
 
 def _decode_slowly(declared: pl.Schema, entries: list[LogEntry]) -> tuple[pl.DataFrame, list[LogEntry]]:
