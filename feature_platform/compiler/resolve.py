@@ -91,6 +91,8 @@ class _Checker:
         self._index(discovered)
         # enrichment name -> {event type name -> output schema}, for derived enrichments
         self._enrichment_outputs: dict[str, dict[str, dict[str, DType]]] = defaultdict(dict)
+        # enrichments whose own checks (in enrichments()) failed: already reported, never applied or compiled
+        self._invalid_enrichments: set[str] = set()
 
     def issue(self, obj: ConfigObject, message: str, hint: str = "", at: str = "") -> None:
         """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length")."""
@@ -249,6 +251,8 @@ class _Checker:
         enrichment = self.lookup(et, "enrichment", name, "enrichment", at=f"enrichments[{index}]")
         if enrichment is None:
             return None
+        if name in self._invalid_enrichments:
+            return None  # reported once, on the enrichment, by enrichments()
         context = f"event type '{et.name}' (after mapping and earlier enrichments)"
         if isinstance(enrichment, LookupEnrichment):
             source = self.out.sources.get(enrichment.source)
@@ -294,35 +298,44 @@ class _Checker:
     def enrichments(self) -> None:
         """Checks that need no event type; derived output types come from the event types using them."""
         for obj in self.by_kind["enrichment"].values():
-            if isinstance(obj, LookupEnrichment):
-                source = self.lookup(obj, "source", obj.source, "source", at="source")
-                if source is None:
-                    continue
-                assert isinstance(source, Source)
-                if source.kind != "lookup":
-                    self.issue(obj, f"source '{source.name}' is an events source; a lookup needs kind='lookup'",
-                               at="source")
-                    continue
-                known = {c.name for c in source.columns}
-                missing = sorted(set(obj.columns.values()) - known)
-                if missing:
-                    first = next(o for o, c in obj.columns.items() if c in missing)
-                    self.issue(obj, f"unknown field(s) {', '.join(missing)} in lookup source '{source.name}' "
-                               f"(available: {', '.join(sorted(known))}){did_you_mean(missing[0], known)}",
-                               at=f"columns.{first}")
-                for out in obj.columns:
-                    if not NAME_PATTERN.match(out):
-                        self.issue(obj, f"output field name {out!r} must be snake_case (no '/', '..' or spaces)",
-                                   at=f"columns.{out}")
-            elif isinstance(obj, DerivedEnrichment):
-                for out in obj.fields:
-                    if not NAME_PATTERN.match(out):
-                        self.issue(obj, f"output field name {out!r} must be snake_case (no '/', '..' or spaces)",
-                                   at=f"fields.{out}")
-            elif isinstance(obj, PluginEnrichment):
-                self.plugin_call(obj, obj.call, "call")
+            before = len(self.out.issues)
+            self._enrichment(obj)
+            if len(self.out.issues) > before:
+                self._invalid_enrichments.add(obj.name)
+
+    def _enrichment(self, obj: ConfigObject) -> None:
+        """One enrichment's own checks (no event type needed); issues make it invalid everywhere."""
+        if isinstance(obj, LookupEnrichment):
+            source = self.lookup(obj, "source", obj.source, "source", at="source")
+            if source is None:
+                return
+            assert isinstance(source, Source)
+            if source.kind != "lookup":
+                self.issue(obj, f"source '{source.name}' is an events source; a lookup needs kind='lookup'",
+                           at="source")
+                return
+            known = {c.name for c in source.columns}
+            missing = sorted(set(obj.columns.values()) - known)
+            if missing:
+                first = next(o for o, c in obj.columns.items() if c in missing)
+                self.issue(obj, f"unknown field(s) {', '.join(missing)} in lookup source '{source.name}' "
+                           f"(available: {', '.join(sorted(known))}){did_you_mean(missing[0], known)}",
+                           at=f"columns.{first}")
+            for out in obj.columns:
+                if not NAME_PATTERN.match(out):
+                    self.issue(obj, f"output field name {out!r} must be snake_case (no '/', '..' or spaces)",
+                               at=f"columns.{out}")
+        elif isinstance(obj, DerivedEnrichment):
+            for out in obj.fields:
+                if not NAME_PATTERN.match(out):
+                    self.issue(obj, f"output field name {out!r} must be snake_case (no '/', '..' or spaces)",
+                               at=f"fields.{out}")
+        elif isinstance(obj, PluginEnrichment):
+            self.plugin_call(obj, obj.call, "call")
 
     def finish_enrichment(self, name: str) -> CompiledEnrichment | None:
+        if name in self._invalid_enrichments:
+            return None  # its event types were not compiled either; reported once by enrichments()
         obj = self.by_kind["enrichment"][name]
         assert isinstance(obj, LookupEnrichment | DerivedEnrichment | PluginEnrichment)
         common = {"name": obj.name, "description": obj.description, "owners": obj.owners,

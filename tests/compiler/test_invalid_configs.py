@@ -71,6 +71,15 @@ CASES: dict[str, list[Expected]] = {
             "unknown field(s) brand in lookup source 'items' (available: category, item_id)",
         ),
     ],
+    "bad_unknown_lookup_column_used": [
+        _e(
+            "configs.py",
+            "enrichment",
+            "item_info",
+            "unknown field(s) categroy in lookup source 'items' (available: category, item_id); "
+            "did you mean 'category'?",
+        ),
+    ],
     "bad_unknown_plugin": [
         _e(
             "configs.py",
