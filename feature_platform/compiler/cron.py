@@ -3,7 +3,9 @@
 Dagster turns ``batch_deadline_cron`` into a freshness policy when the code location loads; a cron it
 refuses there would break the whole code location. This accepts only the portable 5-field syntax:
 numbers in range, ``*``, ``a-b``, ``/step``, lists, and month / weekday names; nothing that croniter
-might read differently (``?``, ``L``, ``W``, ``#``, seconds fields), and no date that never occurs.
+might read differently (``?``, ``L``, ``W``, ``#``, seconds fields, backwards or one-value ranges, which
+croniter reads as wrapping or as the whole cycle), and no day of the month that never occurs in the chosen
+months, whatever the weekday field says (Dagster refuses or cannot schedule those).
 """
 
 from __future__ import annotations
@@ -24,19 +26,24 @@ _DAYS_IN_MONTH = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30,
 
 def cron_problem(expression: str) -> str:
     """Why ``expression`` is not a valid 5-field cron, or "" when it is."""
+    return parse_cron(expression)[0]
+
+
+def parse_cron(expression: str) -> tuple[str, list[set[int]]]:
+    """``(problem, [minutes, hours, days, months, weekdays])``: the values each field selects, or a problem."""
     parts = expression.split(" ")
     if len(parts) != 5 or any(not p for p in parts) or expression != expression.strip():
-        return "it needs exactly 5 fields separated by single spaces"
+        return "it needs exactly 5 fields separated by single spaces", []
     values: list[set[int]] = []
     for part, (label, low, high, names) in zip(parts, _FIELDS, strict=True):
         chosen: set[int] = set()
         for item in part.split(","):
             match = _ITEM.match(item.lower())
             if match is None:
-                return f"{label} field {part!r} is not a number, range, list, step or *"
+                return f"{label} field {part!r} is not a number, range, list, step or *", []
             star, first, last, step = match.groups()
             if step is not None and int(step) < 1:
-                return f"{label} field {part!r} has a step of 0"
+                return f"{label} field {part!r} has a step of 0", []
             if star:
                 start, end = low, high
             else:
@@ -46,16 +53,22 @@ def cron_problem(expression: str) -> str:
                         continue
                     number = names.get(token, int(token) if token.isdigit() else None)
                     if number is None or not low <= number <= high:
-                        return f"{label} {token!r} is out of range ({low}-{high})"
+                        return f"{label} {token!r} is out of range ({low}-{high})", []
                     bounds.append(number)
                 start, end = bounds[0], bounds[-1]
                 if end < start:
-                    return f"{label} range {item!r} runs backwards"
+                    return f"{label} range {item!r} runs backwards", []
                 if step is not None and last is None:
                     end = high
+                if (last is not None or step is not None) and start == end:
+                    # croniter (Dagster's parser) reads "5-5", "5-5/2" and "<max>/2" as the whole cycle
+                    return (f"{label} {item!r} is a range of one value, which the scheduler reads as every "
+                            f"{label}; write {str(start)!r} instead"), []
             chosen.update(range(start, end + 1, int(step) if step else 1))
         values.append(chosen)
     days, months = values[2], values[3]
-    if parts[2] != "*" and parts[4] == "*" and all(min(days) > _DAYS_IN_MONTH[m] for m in months):
-        return "that day of the month never occurs in the chosen month(s)"
-    return ""
+    # Whatever the weekday field says: the scheduler needs the day of the month to exist (Dagster refuses
+    # "30 2 mon" outright and cannot find a run time for "31 4 mon").
+    if all(min(days) > _DAYS_IN_MONTH[m] for m in months):
+        return "that day of the month never occurs in the chosen month(s)", []
+    return "", values
