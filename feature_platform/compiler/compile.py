@@ -117,6 +117,7 @@ def write_output(result: CompileResult, out_dir: Path) -> Path:
     if not result.ok or result.manifest is None:
         msg = "refusing to write a compile that has errors"
         raise FeaturePlatformError(msg)
+    _check_output_target(out_dir)  # before anything is written: a refusal leaves nothing behind
     manifest_bytes = result.manifest_bytes
     build_id = hashlib.sha256(manifest_bytes).hexdigest()[:16]
     builds = out_dir.parent / f".{out_dir.name}.builds"
@@ -139,6 +140,19 @@ def write_output(result: CompileResult, out_dir: Path) -> Path:
     _swap_symlink(out_dir, final)
     _prune_builds(builds, keep=final)
     return final
+
+
+def _check_output_target(out_dir: Path) -> None:
+    """Refuse an output that cannot become the compile's link, before a build is written next to it."""
+    if out_dir.name in ("", ".", ".."):
+        msg = (f"--out {str(out_dir)!r} must name the output link itself, not '.' or '..': the output is a "
+               "link swapped between build folders kept beside it (e.g. --out build/compiled)")
+        raise FeaturePlatformError(msg)
+    if os.path.lexists(out_dir) and not out_dir.is_symlink():
+        what = "a directory" if out_dir.is_dir() else "a file"
+        msg = (f"{out_dir} exists and is not a compile output link ({what}, left untouched); remove it or "
+               "choose another --out")
+        raise FeaturePlatformError(msg)
 
 
 _STAGING_PID = re.compile(r"\.staging-[0-9a-f]+-(\d+)")

@@ -208,3 +208,45 @@ def test_schema_export_writes_the_json_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["title"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.json"]
+
+
+def _beside(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_an_existing_directory_or_file_is_refused_before_any_build_is_written(tmp_path: Path, kind: str) -> None:
+    result = _compile(tmp_path, max_length=10)
+    out = tmp_path / "out" / "compiled"
+    out.parent.mkdir()
+    if kind == "directory":
+        out.mkdir()
+    else:
+        out.write_text("not a compile output")
+
+    with pytest.raises(FeaturePlatformError, match="exists and is not a compile output link"):
+        write_output(result, out)
+
+    assert _beside(out) == ["compiled"]  # no orphaned .compiled.builds/<hash>/
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_an_output_ending_in_dot_or_dotdot_is_refused_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    from click.testing import CliRunner
+
+    from feature_platform.cli.main import cli
+
+    package = write_package(tmp_path / "repo", "swap_configs", {"configs": _CONFIG.format(max_length=10)})
+    work = tmp_path / "work" / "here"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    before = {p: _beside(p / "x") for p in (work, work.parent)}
+
+    result = CliRunner().invoke(cli, ["compile", "--configs", str(package), "--out", name])
+
+    assert result.exit_code == 1, result.output
+    assert "must name the output link itself" in result.output
+    assert "Traceback" not in result.output
+    assert {p: _beside(p / "x") for p in (work, work.parent)} == before  # no '..builds' anywhere
