@@ -66,6 +66,15 @@ def compile_configs(configs_dir: Path, *, import_timeout: float | None = None) -
             hint="define sources, enrichments, event types and sequence features as module-level names in "
                  "the package's modules",
         )]
+    elif not issues and not any(item.kind.key == "sequence_feature" for item in discovery.objects):
+        # Without one, compile would write no manifest and plan/publish would say "No changes": never "valid".
+        init = configs_dir / "__init__.py"
+        issues = [ValidationIssue(
+            file=display_path(str(init)), line=1, kind="package", name=configs_dir.resolve().name,
+            message="no SequenceFeature defined: nothing to compile",
+            hint="sources, enrichments and event types are compiled into the sequence features that use "
+                 "them; define at least one SequenceFeature",
+        )]
     result = CompileResult(issues=issues, discovery=discovery, resolved=resolved)
     if issues:
         return result

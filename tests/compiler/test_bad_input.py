@@ -40,6 +40,21 @@ def test_empty_package_is_an_error_not_valid_nothing() -> None:
     assert "valid:" not in result.output
 
 
+@pytest.mark.parametrize("command", ["validate", "compile"])
+def test_a_package_without_sequence_features_is_an_error_and_compile_leaves_nothing(
+    command: str, tmp_path: Path
+) -> None:
+    args = [command, "--configs", str(INVALID / "bad_no_sequence_feature")]
+    if command == "compile":
+        args += ["--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "no SequenceFeature defined: nothing to compile" in result.stderr
+    assert "valid:" not in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []  # no out link, no empty .out.builds
+
+
 def test_os_exit_at_import_is_reported_and_nothing_compiles(tmp_path: Path) -> None:
     package = write_package(tmp_path, "osexit_configs", {"a_ok": "X = 1\n", "b_exits": "import os\nos._exit(0)\n"})
     result = compile_configs(package)

@@ -317,6 +317,9 @@ CASES: dict[str, list[Expected]] = {
     "bad_empty_package": [
         _e("__init__.py", "package", "bad_empty_package", "no config objects found"),
     ],
+    "bad_no_sequence_feature": [
+        _e("__init__.py", "package", "bad_no_sequence_feature", "no SequenceFeature defined: nothing to compile"),
+    ],
     "bad_import_broken_helper": [
         _e("_shared.py", "module", "bad_import_broken_helper._shared", "unknown parameter 'nulable'",
            "did you mean 'nullable'?", hint="importing it were not validated either"),
