@@ -310,7 +310,7 @@ def test_a_stream_name_the_stream_runtimes_cannot_key_is_refused(stream: str, ok
     )
 
 
-@pytest.mark.parametrize("value", ["-1", "0", "abc", "nan", "inf"])
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "nan", "inf", "1e308", "3601"])
 def test_a_bad_import_timeout_setting_is_refused_naming_the_variable(
     value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,6 +319,18 @@ def test_a_bad_import_timeout_setting_is_refused_naming_the_variable(
     monkeypatch.setenv("FP_CONFIG_IMPORT_TIMEOUT", value)
     with pytest.raises(FeaturePlatformError, match=f"FP_CONFIG_IMPORT_TIMEOUT='{value}' must be a positive number"):
         compile_configs(VALID_FIXTURE)
+
+
+def test_a_huge_import_timeout_is_one_line_naming_the_variable_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """1e308 s used to overflow math.ceil(timeout * 1e3) in the import wait with an OverflowError traceback."""
+    monkeypatch.setenv("FP_CONFIG_IMPORT_TIMEOUT", "1e308")
+    result = CliRunner().invoke(cli, ["validate", "--configs", str(VALID_FIXTURE)])
+    assert result.exit_code == 1, result.output
+    assert "FP_CONFIG_IMPORT_TIMEOUT='1e308' must be a positive number of seconds, at most 3600" in result.output
+    assert "Traceback" not in result.output
+    assert "OverflowError" not in result.output
 
 
 def test_an_expression_nested_too_deep_is_refused_at_its_field(tmp_path: Path) -> None:
