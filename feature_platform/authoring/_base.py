@@ -176,9 +176,16 @@ class ConfigModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            problems = _plain_errors(exc.errors(include_url=False), type(self))
+            errors = exc.errors(include_url=False)
+            problems = _plain_errors(errors, type(self))
             msg = f"{type(self).__name__}(...): {problems}"
-            raise ConfigDefinitionError(msg) from None
+            error = ConfigDefinitionError(msg)
+            # Blame the argument's line (as ConfigObject does), not the call's first line: a misspelt keyword
+            # first, else the first error's field.
+            typos = [e for e in errors if e["type"] == "extra_forbidden"]
+            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
+            error.site = _definition_site().at(first)  # type: ignore[attr-defined]
+            raise error from None
 
 
 def _no_bare_number(value: object) -> object:

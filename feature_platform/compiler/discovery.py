@@ -53,13 +53,16 @@ from types import CodeType, FrameType, ModuleType
 from typing import Any
 
 from feature_platform.authoring import _base
-from feature_platform.authoring._base import ConfigObject, ConfigObjectError
+from feature_platform.authoring._base import ConfigObject, ConfigObjectError, SourceLocation
 from feature_platform.authoring.kinds import ConfigKind, kind_of
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
 
 DEFAULT_IMPORT_TIMEOUT = 20.0
 """Seconds one config module may take to import (override with FP_CONFIG_IMPORT_TIMEOUT)."""
+
+MAX_IMPORT_TIMEOUT = 3600.0
+"""At most an hour per module: a bound, not "forever" (and huge values overflow the OS wait calls)."""
 
 _STARTUP_ALLOWANCE = 60.0
 """Seconds the child process may take to start and report, on top of the per-module timeouts."""
@@ -107,9 +110,10 @@ def import_timeout_default() -> float:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value) or not 0 < value <= MAX_IMPORT_TIMEOUT:
         default = f"{DEFAULT_IMPORT_TIMEOUT:g}"
-        msg = f"FP_CONFIG_IMPORT_TIMEOUT={raw!r} must be a positive number of seconds (default {default})"
+        msg = (f"FP_CONFIG_IMPORT_TIMEOUT={raw!r} must be a positive number of seconds, at most "
+               f"{MAX_IMPORT_TIMEOUT:g} (default {default})")
         raise FeaturePlatformError(msg)
     return value
 
@@ -121,6 +125,9 @@ def discover(configs_dir: Path, *, import_timeout: float | None = None) -> Disco
         msg = f"{configs_dir} is not a config package: it needs an __init__.py"
         raise ConfigPackageError(msg)
     timeout = import_timeout if import_timeout is not None else import_timeout_default()
+    if not 0 < timeout <= MAX_IMPORT_TIMEOUT:  # also rejects nan
+        msg = f"import timeout {timeout!r} must be a positive number of seconds, at most {MAX_IMPORT_TIMEOUT:g}"
+        raise FeaturePlatformError(msg)
     result = DiscoveryResult()
     result.files = _package_files(package_dir)
     if shadowed := _shadowed_module(package_dir):
@@ -608,6 +615,9 @@ def _import_issue(path: Path, module_name: str, exc: BaseException, package_dir:
             file, line = frame.filename, frame.lineno or 0
     if isinstance(exc, SyntaxError) and exc.filename:
         file, line = exc.filename, exc.lineno or 0
+    site = getattr(exc, "site", None)  # a value model (Freshness, Column...) that refused an argument
+    if isinstance(exc, ConfigDefinitionError) and isinstance(site, SourceLocation) and site.file == file:
+        line = site.line
     if isinstance(exc, SystemExit):
         message = (f"module {module_name} called sys.exit({exc.code!r}) while being imported; a config module "
                    "must only define objects, never exit")

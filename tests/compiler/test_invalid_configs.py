@@ -320,6 +320,10 @@ CASES: dict[str, list[Expected]] = {
     "bad_no_sequence_feature": [
         _e("__init__.py", "package", "bad_no_sequence_feature", "no SequenceFeature defined: nothing to compile"),
     ],
+    "bad_freshness_keyword_typo": [
+        _e("configs.py", "module", "bad_freshness_keyword_typo.configs",
+           "Freshness(...): unknown parameter 'batch_max_lag_typo'; did you mean 'batch_max_lag'?"),
+    ],
     "bad_import_broken_helper": [
         _e("_shared.py", "module", "bad_import_broken_helper._shared", "unknown parameter 'nulable'",
            "did you mean 'nullable'?", hint="importing it were not validated either"),
