@@ -156,3 +156,29 @@ def test_a_misspelt_keyword_is_not_also_reported_as_a_missing_field() -> None:
                         fields=(), freshness=FRESHNESS)
     assert "Field required" not in caught.value.problem, caught.value.problem
     assert caught.value.problem == "unknown parameter 'max_lenght'; did you mean 'max_length'?"
+
+
+@pytest.mark.parametrize(
+    ("call", "wrong"),
+    [
+        ('Column(\n    "ts",\n    "int64",\n    nulable=False,\n)', 'nulable=False'),
+        ('StreamOrigin(\n    stream="events",\n    strem="x",\n)', 'strem="x"'),
+        ('Freshness(\n    streaming_max_lag=timedelta(minutes=5),\n    batch_max_lag=90,\n)', "batch_max_lag=90"),
+    ],
+)
+def test_a_value_model_blames_the_wrong_arguments_line_like_a_config_object(
+    call: str, wrong: str, tmp_path: Path
+) -> None:
+    """Issue 12: Freshness(...), Column(...) and the other small models point at the argument, not their "(" line."""
+    from feature_platform.compiler import compile_configs
+    from tests.compiler._helpers import write_package
+
+    source = (
+        "from datetime import timedelta\n\n"
+        "from feature_platform.authoring import Column, Freshness, StreamOrigin\n\n"
+        f"VALUE = {call}\n"
+    )
+    package = write_package(tmp_path, "value_models", {"configs": source})
+    (issue,) = compile_configs(package).issues
+    lines = (package / "configs.py").read_text().splitlines()
+    assert wrong in lines[issue.line - 1], (issue.line, issue.message)
