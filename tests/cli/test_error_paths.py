@@ -145,3 +145,25 @@ def test_plan_with_an_audit_folder_replaced_by_a_file_is_one_line(tmp_path: Path
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "args", "problem"),
+    [
+        ("FP_EVENT_LOG", "redis://127.0.0.1:99999/0", ["replay", "--source", "engagement_events", "--date",
+                                                       "2026-11-01"], "the port must be a number from 1 to 65535"),
+        ("FP_EVENT_LOG", "redis://127.0.0.1:6379/abc", ["replay", "--source", "engagement_events", "--date",
+                                                        "2026-11-01"], "names DB 'abc'"),
+        ("FP_ONLINE_STORE", "redis://127.0.0.1:99999/0", ["serve", "--port", "1"],
+         "the port must be a number from 1 to 65535"),
+    ],
+)  # fmt: skip
+def test_a_bad_redis_url_is_one_line_naming_the_variable(
+    variable: str, url: str, args: list[str], problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, url)
+    result = _run(args, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith(f"error: {variable}={url!r} "), result.stderr
+    assert problem in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
