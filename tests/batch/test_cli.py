@@ -96,6 +96,8 @@ def test_batch_index_missing_partition_exits_1_unless_allowed(env: dict[str, str
     failed = CliRunner().invoke(cli, args, env=env)
     assert failed.exit_code == 1
     assert "error:" in failed.output and "'engagement_events'" in failed.output and after in failed.output
+    assert "pass --allow-missing to skip missing days" in failed.output  # the flag, not the Python argument
+    assert "allow_missing=True" not in failed.output
     gap = CliRunner().invoke(cli, [*args, "--allow-missing"], env=env)  # the days before it are not indexed
     assert gap.exit_code == 1
     assert "have raw data but are not indexed" in gap.output and "--allow-gaps" in gap.output
