@@ -6,6 +6,8 @@ message instead of a traceback, and callers can catch a precise subclass.
 
 from __future__ import annotations
 
+import re
+
 
 class FeaturePlatformError(Exception):
     """Base of every error raised on purpose by feature_platform."""
@@ -66,3 +68,24 @@ class IncompleteHistoryError(SourceDataError):
 
 class CertificationRefusedError(SourceDataError):
     """A day may not be certified: not indexed, incomplete, or stale."""
+
+
+_OS_ERROR_CODE = re.compile(r"\(os error \d+\)")
+_UNDERLYING_IO = "underlying IO error:"
+
+
+def polars_io_error_message(exc: BaseException) -> str | None:
+    """One line for a polars error that carries an operating-system error, or None for any other error.
+
+    polars does not raise ``OSError`` for every I/O failure: a full disk during a Parquet write is
+    ``ComputeError: parquet: File out of specification: underlying IO error: No space left on device (os
+    error 28)``. The CLI shows such an error like an ``OSError`` (one line, exit 1); any other polars error
+    is a bug and keeps its traceback. (Tested by class module, so this bottom layer does not import polars.)"""
+    if not type(exc).__module__.startswith("polars"):
+        return None
+    text = str(exc)
+    if _UNDERLYING_IO not in text and not _OS_ERROR_CODE.search(text):
+        return None
+    io_part = text.split(_UNDERLYING_IO, 1)[1] if _UNDERLYING_IO in text else text
+    line = next((ln.strip() for ln in io_part.splitlines() if ln.strip()), text.strip())
+    return f"I/O error: {line}"

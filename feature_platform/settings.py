@@ -5,10 +5,12 @@ Every runtime and the CLI read these; nothing here does I/O when constructed.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,6 +49,84 @@ def endpoint_url_problem(url: str) -> str:
         return ""
     if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
         return "is not a valid endpoint URL (botocore refuses its host name)"
+    return ""
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with a password replaced by ``***``, for messages."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def store_url_problem(url: str) -> str:
+    """Why ``url`` (``FP_ONLINE_STORE``, ``FP_EVENT_LOG``) is not usable, or "" when it is: a Redis URL
+    (``redis://HOST[:PORT][/DB]``, ``rediss://…``, ``unix://PATH[?db=DB]``) must have a valid host, a port
+    from 1 to 65535 and a non-negative integer DB; anything else is a SQLite file (a path, ``sqlite:///PATH``).
+    Checked when the settings are read: redis-py raises a traceback for a bad port and silently uses DB 0
+    for a DB that is not a number."""
+    if not url:
+        return ""  # empty: the embedded default, as before
+    if url != url.strip():
+        return "must not start or end with spaces"
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if not url.startswith(REDIS_SCHEMES):
+        if scheme in ("redis", "rediss", "unix"):
+            return f"must start with {scheme}:// in lower case"
+        if scheme and scheme != "sqlite":
+            return "must be redis://HOST:PORT/DB, rediss://…, unix://PATH or a SQLite file (a path or sqlite:///PATH)"
+        return ""
+    if any(c.isspace() for c in url):
+        return "must not contain spaces"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"cannot be parsed as a URL ({exc}); the port must be a number from 1 to 65535"
+    if parts.fragment:
+        return "must not hold a fragment (#…)"
+    query = parse_qs(parts.query)
+    db_texts = list(query.get("db", []))
+    if parts.scheme == "unix":
+        if not parts.path:
+            return "names no socket path: unix:///path/to/redis.sock[?db=N]"
+    else:
+        host = parts.hostname
+        if not host:
+            return "has no host name: redis://HOST:PORT/DB"
+        if ":" in host:
+            try:
+                ipaddress.IPv6Address(host)
+            except ValueError:
+                return f"has an invalid host {host!r}"
+        elif not _HOST_NAME.fullmatch(host):
+            return f"has an invalid host {host!r}"
+        if port == 0:
+            return "names port 0; use a port between 1 and 65535"
+        path = unquote(parts.path)
+        if path not in ("", "/") and not db_texts:
+            db_texts.append(path.removeprefix("/"))
+    for db in db_texts:
+        if not (db.isascii() and db.isdigit()):
+            return f"names DB {db!r}; the DB must be a non-negative integer (redis://HOST:PORT/0)"
+    try:
+        from redis.connection import parse_url
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return ""
+    try:
+        parse_url(url)  # its query arguments (socket_timeout=…) are checked here
+    except ValueError as exc:
+        return str(exc)
     return ""
 
 
@@ -121,6 +201,14 @@ class PlatformSettings(BaseSettings):
         if value is not None and (problem := endpoint_url_problem(value)):
             msg = f"FP_S3_ENDPOINT_URL={value!r} {problem}"
             raise SettingsError(msg)  # not a ValueError: pydantic lets it through as one line
+        return value
+
+    @field_validator("online_store", "event_log")
+    @classmethod
+    def _usable_store_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and (problem := store_url_problem(value)):
+            msg = f"FP_{(info.field_name or '').upper()}={redacted_url(value)!r} {problem}"
+            raise SettingsError(msg)
         return value
 
     def auto_publish(self, env: str) -> bool:

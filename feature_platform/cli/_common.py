@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from feature_platform.compiler import CompileResult, compile_configs, render_issues
-from feature_platform.errors import FeaturePlatformError
+from feature_platform.errors import FeaturePlatformError, polars_io_error_message
 from feature_platform.settings import PlatformSettings, SettingsError
 
 EXIT_ERROR = 1
@@ -53,8 +53,9 @@ def debug_enabled() -> bool:
 
 
 def handle_errors(fn: F) -> F:
-    """Print platform errors and I/O errors (permission denied, no space left, a path that is a file) as
-    one clear line on stderr and exit 1, instead of a traceback; ``--debug`` shows the traceback."""
+    """Print platform errors and I/O errors (permission denied, no space left, a path that is a file, and a
+    polars error that carries one) as one clear line on stderr and exit 1, instead of a traceback;
+    ``--debug`` shows the traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -65,6 +66,11 @@ def handle_errors(fn: F) -> F:
                 raise
             text = _os_error(exc) if isinstance(exc, OSError) else str(exc)
             click.secho(f"error: {text}", fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+        except Exception as exc:  # a polars error carrying an OS error (a full disk): one line too
+            if (io_text := polars_io_error_message(exc)) is None or debug_enabled():
+                raise  # any other error is a bug: keep its traceback
+            click.secho(f"error: {io_text}", fg="red", err=True)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

@@ -57,9 +57,14 @@ def batch_index(
     started = time.perf_counter()
     # one call for the whole range, so each day builds on the snapshot the previous one just wrote
     # without reading it back; each day is printed as soon as it is done
-    results = index_days(
-        artefact, start, end, locations, allow_missing=allow_missing, allow_gaps=allow_gaps, on_day=_echo_day
-    )
+    try:
+        results = index_days(
+            artefact, start, end, locations, allow_missing=allow_missing, allow_gaps=allow_gaps, on_day=_echo_day
+        )
+    except SourceDataError as exc:  # the library names its argument; a person on the command line, the flag
+        if "allow_missing=True" not in str(exc):
+            raise
+        raise SourceDataError(str(exc).replace("allow_missing=True", "--allow-missing")) from exc
     elapsed = time.perf_counter() - started
     total = sum(r.events_rows + r.rejects_rows for r in results)
     click.secho(f"indexed {len(results)} day(s) in {elapsed:.2f}s "

@@ -14,6 +14,7 @@ import click
 
 from feature_platform.demo_data.config import MAX_CHUNK_ROWS, DefectRates, DemoDataConfig, DemoDataError
 from feature_platform.demo_data.generator import DEFAULT_WORKERS, MANIFEST_NAME, generate
+from feature_platform.errors import polars_io_error_message
 
 _DEFAULTS = DemoDataConfig()
 _RATES = DefectRates()
@@ -84,6 +85,10 @@ def demo_data_command(
             raise
         where = f": {exc.filename}" if exc.filename else ""
         raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
+    except Exception as exc:  # a polars error carrying an OS error (a full disk during a write): one line
+        if (text := polars_io_error_message(exc)) is None or _debug():
+            raise  # any other error is a bug: keep its traceback
+        raise click.ClickException(text) from exc
     elapsed = time.perf_counter() - started
     totals = manifest["totals"]
     if not quiet:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -74,7 +75,7 @@ class LocalObjectStorage:
         check_prefix(prefix)
         directory = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self._root.joinpath(*directory.split("/")) if directory else self._root
-        if not start.is_dir():
+        if not _is_directory(start):  # absent: empty; a file, a loop or unreadable: StoreError
             return []
         found: list[str] = []
 
@@ -183,3 +184,24 @@ def _make_directories(directory: Path) -> list[Path]:
         msg = f"cannot create the directory {directory}: {exc}"
         raise StoreError(msg) from exc
     return missing[::-1]
+
+
+def _is_directory(path: Path) -> bool:
+    """Whether ``path`` is a directory; False only when nothing is there at all (a missing directory lists
+    as empty). Anything else is a :class:`StoreError` naming the path: a regular file where a directory
+    should be, a path component that is a file (ENOTDIR), a symlink loop, a dangling symlink, no permission.
+    ``Path.is_dir()`` would call all of those "not a directory", so an unreadable store would list as empty."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError as exc:
+        if not os.path.lexists(path):
+            return False
+        msg = f"cannot list {path}: {exc.strerror or exc} (a dangling symbolic link)"
+        raise StoreError(msg) from exc
+    except OSError as exc:
+        msg = f"cannot list {path}: {exc.strerror or exc}"
+        raise StoreError(msg) from exc
+    if not stat.S_ISDIR(mode):
+        msg = f"cannot list {path}: not a directory"
+        raise StoreError(msg)
+    return True

@@ -292,6 +292,14 @@ class ArtefactStore:
         found: set[str] = set()
         for key in self._backend.list_keys(prefix):
             feature_id, _, rest = key[len(prefix) :].partition("/")
+            if not rest and not feature_id.startswith("."):
+                # Only feature folders live here: a file is most likely a feature's audit log replaced by
+                # a file. Skipping it would list that feature as never published ("Added" in plan).
+                msg = (
+                    f"cannot list {self._origin(prefix)}: {self._origin(key)} is a file, not a feature's "
+                    "audit log folder"
+                )
+                raise StoreError(msg)
             if rest and layout.generation_from_audit_key(f"{prefix}{feature_id}/", key) is not None:
                 found.add(feature_id)
         return sorted(found)

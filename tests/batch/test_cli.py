@@ -96,6 +96,8 @@ def test_batch_index_missing_partition_exits_1_unless_allowed(env: dict[str, str
     failed = CliRunner().invoke(cli, args, env=env)
     assert failed.exit_code == 1
     assert "error:" in failed.output and "'engagement_events'" in failed.output and after in failed.output
+    assert "pass --allow-missing to skip missing days" in failed.output  # the flag, not the Python argument
+    assert "allow_missing=True" not in failed.output
     gap = CliRunner().invoke(cli, [*args, "--allow-missing"], env=env)  # the days before it are not indexed
     assert gap.exit_code == 1
     assert "have raw data but are not indexed" in gap.output and "--allow-gaps" in gap.output
@@ -267,3 +269,44 @@ def test_training_set_examples_out_of_range_are_one_line(
         assert "1 example row(s) have a 'timestamp' outside the days the tables can hold" in line
         assert "2000-01-01 to 9999-12-30 (first: row 1:" in line
     assert not (tmp_path / "out.parquet").exists()
+
+
+POLARS_FULL_DISK = (
+    "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+)
+
+
+def _polars_full_disk(*args: Any, **kwargs: Any) -> None:
+    raise pl.exceptions.ComputeError(POLARS_FULL_DISK)  # how polars reports ENOSPC during a Parquet write
+
+
+def test_training_set_on_a_full_disk_inside_polars_is_one_line(
+    env: dict[str, str], indexed_examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", _polars_full_disk)
+    result = _training_set(env, indexed_examples, tmp_path / "out.parquet")
+    assert isinstance(result.exception, SystemExit), repr(result.exception)  # not an uncaught ComputeError
+    assert _one_error_line(result) == "error: I/O error: No space left on device (os error 28)"
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_batch_index_on_a_full_disk_inside_polars_is_one_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", _polars_full_disk)
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", _polars_full_disk)
+    result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
+                                      DAYS[0].isoformat()], env=env)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert _one_error_line(result) == "error: I/O error: No space left on device (os error 28)"
+
+
+def test_another_polars_error_keeps_its_traceback(
+    env: dict[str, str], indexed_examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bug(*args: Any, **kwargs: Any) -> None:
+        raise pl.exceptions.ComputeError("cannot compare string with numeric type (i64)")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", bug)
+    result = _training_set(env, indexed_examples, tmp_path / "out.parquet")
+    assert isinstance(result.exception, pl.exceptions.ComputeError), result.output  # a bug stays visible

@@ -112,3 +112,58 @@ def test_what_a_config_prints_at_import_goes_to_stderr_not_into_json_output(tmp_
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["diffs"]
     assert "hello from a config module" in result.stderr
+
+
+def test_plan_against_a_store_under_a_regular_file_is_one_line_not_added(tmp_path: Path, a_file: Path) -> None:
+    """The store root below a regular file (ENOTDIR) is unreadable, not empty: no "Added", exit 1."""
+    env = {**os.environ, "FP_DATA_DIR": str(tmp_path / "data"), "FP_ARTEFACT_STORE": f"{a_file}/store"}
+    env.pop("FP_DEBUG", None)
+    result = subprocess.run(
+        [str(BIN), "plan", "--configs", "tests/fixtures/valid/fixture_configs"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Added" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{a_file}/store" in errors[0] and "Not a directory" in errors[0], result.stderr
+
+
+def test_plan_with_an_audit_folder_replaced_by_a_file_is_one_line(tmp_path: Path) -> None:
+    import json
+
+    store = tmp_path / "data" / "artefacts"
+    configs = "tests/fixtures/valid/fixture_configs"
+    plan = _run(["plan", "--configs", configs, "--format", "json"], tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    features = [d["feature_id"] for d in json.loads(plan.stdout)["diffs"]]
+    audit = store / "envs" / "dev" / "audit"
+    audit.mkdir(parents=True, exist_ok=True)
+    for feature in features:
+        (audit / feature).write_text("a file where the audit folder should be")
+    result = _run(["plan", "--configs", configs], tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "args", "problem"),
+    [
+        ("FP_EVENT_LOG", "redis://127.0.0.1:99999/0", ["replay", "--source", "engagement_events", "--date",
+                                                       "2026-11-01"], "the port must be a number from 1 to 65535"),
+        ("FP_EVENT_LOG", "redis://127.0.0.1:6379/abc", ["replay", "--source", "engagement_events", "--date",
+                                                        "2026-11-01"], "names DB 'abc'"),
+        ("FP_ONLINE_STORE", "redis://127.0.0.1:99999/0", ["serve", "--port", "1"],
+         "the port must be a number from 1 to 65535"),
+    ],
+)  # fmt: skip
+def test_a_bad_redis_url_is_one_line_naming_the_variable(
+    variable: str, url: str, args: list[str], problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, url)
+    result = _run(args, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith(f"error: {variable}={url!r} "), result.stderr
+    assert problem in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

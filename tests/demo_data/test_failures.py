@@ -84,3 +84,17 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path: Path)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     assert (out / MANIFEST_NAME).exists()
     assert pl.read_parquet(out / "engagement_events" / "*" / "*.parquet").height > 0
+
+
+def test_a_full_disk_inside_polars_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """polars reports ENOSPC during a Parquet write as a ComputeError, not an OSError."""
+
+    def fills_up(self: pl.DataFrame, file: Any, *args: Any, **kwargs: Any) -> None:
+        raise pl.exceptions.ComputeError(
+            "parquet: File out of specification: underlying IO error: No space left on device (os error 28)"
+        )
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", fills_up)
+    result = _run(tmp_path / "demo")
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert _one_error_line(result) == "Error: I/O error: No space left on device (os error 28)"

@@ -287,3 +287,46 @@ def test_a_listing_error_is_a_store_error_not_an_empty_listing(
     monkeypatch.setattr(os, "scandir", refusing)
     with pytest.raises(StoreError, match=r"cannot list .*audit: Permission denied"):
         storage.list_keys("envs/")
+
+
+def test_a_missing_directory_lists_as_empty_even_deep(tmp_path: Path) -> None:
+    storage = LocalObjectStorage(tmp_path / "not-yet")
+    assert storage.list_keys("envs/dev/audit/f/") == []
+    storage.put("envs/dev/pointers/f.json", b"{}")
+    assert storage.list_keys("envs/dev/audit/f/") == []
+
+
+def test_a_store_root_under_a_regular_file_is_a_store_error_not_empty(tmp_path: Path) -> None:
+    """``Path.is_dir()`` is False for ENOTDIR: a root below a file listed as empty ("Added" in plan)."""
+    (tmp_path / "afile").write_text("a file")
+    storage = LocalObjectStorage(tmp_path / "afile" / "store")
+    with pytest.raises(StoreError, match=r"cannot list .*afile/store: Not a directory"):
+        storage.list_keys("")
+    with pytest.raises(StoreError, match=r"cannot list .*afile/store/envs/dev/audit/f: Not a directory"):
+        storage.list_keys("envs/dev/audit/f/")
+
+
+def test_a_store_root_that_is_a_regular_file_is_a_store_error_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "store").write_text("a file")
+    with pytest.raises(StoreError, match=r"cannot list .*store: not a directory"):
+        LocalObjectStorage(tmp_path / "store").list_keys("")
+
+
+def test_a_folder_replaced_by_a_regular_file_is_a_store_error_not_empty(tmp_path: Path) -> None:
+    storage = LocalObjectStorage(tmp_path)
+    storage.put("envs/dev/audit/f/0000000001.json", b"{}")
+    folder = tmp_path / "envs" / "dev" / "audit" / "f"
+    (folder / "0000000001.json").unlink()
+    folder.rmdir()
+    folder.write_text("a file where the audit folder was")
+    with pytest.raises(StoreError, match=r"cannot list .*audit/f: not a directory"):
+        storage.list_keys("envs/dev/audit/f/")
+
+
+def test_a_symlink_loop_or_dangling_link_is_a_store_error_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(StoreError, match=r"cannot list .*loop"):
+        LocalObjectStorage(tmp_path / "loop").list_keys("")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(StoreError, match=r"cannot list .*dangling"):
+        LocalObjectStorage(tmp_path / "dangling").list_keys("")

@@ -411,3 +411,12 @@ def test_a_corrupt_audit_entry_message_is_one_line_naming_the_field(store: Artef
     assert "\n" not in message and "errors.pydantic.dev" not in message
     assert message.endswith("is corrupt: generation: Input should be a valid integer, unable to parse string as an "
                             "integer")
+
+
+def test_a_feature_audit_log_replaced_by_a_file_is_an_error_not_unpublished(store: ArtefactStore) -> None:
+    """A file where a feature's audit folder belongs must not list the feature as never published."""
+    (c1,) = _stored(store, "c")
+    store.publish("prod", FEATURE_ID, c1, actor="alice")
+    store.backend.put("envs/prod/audit/views_v2", b"a file where the audit folder of views_v2 was")
+    with pytest.raises(StoreError, match=r"audit/views_v2 is a file, not a feature's audit log folder"):
+        store.list_features("prod")
