@@ -267,7 +267,20 @@ def test_training_set_examples_out_of_range_are_one_line(
         assert "null or unreadable 'user_id' or 'timestamp' (first: row 1:" in line
     else:
         assert "1 example row(s) have a 'timestamp' outside the days the tables can hold" in line
-        assert "2000-01-01 to 9999-12-30 (first: row 1:" in line
+        assert "2000-01-01 to 9999-12-30 (first: row 1: user_id=1000002, timestamp=" in line
+        assert "datetime.datetime" not in line and "ZoneInfo" not in line  # the author's words, not reprs
+    assert not (tmp_path / "out.parquet").exists()
+
+
+def test_training_set_example_user_that_is_not_an_integer_names_the_row_not_polars(
+    env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    examples = tmp_path / "users.csv"
+    examples.write_text("user_id,timestamp\n1000001,2026-11-02T00:00:00Z\nabc,2026-11-02T00:00:00Z\n")
+    line = _one_error_line(_training_set(env, examples, tmp_path / "out.parquet"))
+    assert "1 example row(s) have a 'user_id' that cannot be read as the feature's Int64 entity key" in line
+    assert "(first: row 1: user_id=abc, timestamp=2026-11-02T00:00:00Z)" in line
+    assert "strict_cast" not in line and "col(" not in line  # no polars expression text
     assert not (tmp_path / "out.parquet").exists()
 
 

@@ -226,14 +226,27 @@ def _example_keys(
             _as_utc(pl.col(time_column), frame.schema[time_column], time_column).alias(_AS_OF),
         )
     except pl.exceptions.PolarsError as exc:
-        msg = f"example column '{user_column}' cannot be read as the feature's {user_dtype} entity key: {exc}"
+        unreadable = frame.select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),
+            (pl.col(user_column).is_not_null() & pl.col(user_column).cast(user_dtype, strict=False).is_null()).alias(
+                "bad"
+            ),
+        ).filter("bad")
+        where = ""
+        if unreadable.height:
+            first = int(unreadable.get_column(_ROW)[0])
+            where = f" (first: row {first}: {_row_text(frame, first)})"
+        msg = (
+            f"{unreadable.height or 'some'} example row(s) have a '{user_column}' that cannot be read as the "
+            f"feature's {user_dtype} entity key{where}"
+        )
         raise SourceDataError(msg) from exc
     bad = keyed.filter(pl.col(user).is_null() | pl.col(_AS_OF).is_null())
     if bad.height:
         first = int(bad.get_column(_ROW)[0])
         msg = (
             f"{bad.height} example row(s) have a null or unreadable '{user_column}' or '{time_column}' "
-            f"(first: row {first}: {frame.row(first, named=True)}); every example needs both"
+            f"(first: row {first}: {_row_text(frame, first)}); every example needs both"
         )
         raise SourceDataError(msg)
     keyed = keyed.with_columns(pl.col(_AS_OF).dt.date().alias(_DAY))
@@ -242,10 +255,19 @@ def _example_keys(
         first = int(outside.get_column(_ROW)[0])
         msg = (
             f"{outside.height} example row(s) have a '{time_column}' outside the days the tables can hold, "
-            f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (first: row {first}: {frame.row(first, named=True)})"
+            f"{FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()} (first: row {first}: {_row_text(frame, first)})"
         )
         raise SourceDataError(msg)
     return keyed
+
+
+def _row_text(frame: pl.DataFrame, index: int) -> str:
+    """One example row as its author wrote it (``user_id=abc, timestamp=2026-11-02T00:00:00+00:00``), not
+    as Python reprs of datetimes and time zones."""
+    values = frame.row(index, named=True)
+    return ", ".join(
+        f"{name}={value.isoformat() if hasattr(value, 'isoformat') else value}" for name, value in values.items()
+    )
 
 
 def _as_utc(column: pl.Expr, dtype: pl.DataType, name: str) -> pl.Expr:
