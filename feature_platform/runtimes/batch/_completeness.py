@@ -21,6 +21,19 @@ from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.storage import open_storage
 
 
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def retention_first_day(as_of: datetime, artefact: Artefact) -> date:
+    """The oldest day partition that can hold an event inside the retention window as of ``as_of``.
+
+    Partition ``p`` holds only events before ``p + 1`` (00:00 UTC); the window starts at
+    ``as_of - R``, so partitions before the day of ``as_of - R`` cannot contribute.
+    """
+    return (as_of - timedelta(seconds=artefact.feature.retention_seconds)).date()
+
+
 def raw_days(artefact: Artefact, locations: TableLocations, first: date, last: date) -> set[date]:
     """Days in ``[first, last]`` with at least one raw Parquet file of an events source of the feature."""
     found: set[date] = set()
@@ -60,8 +73,7 @@ def raw_days_in_window(
 ) -> set[date]:
     """Days with raw data in the retention window of the snapshot of ``last`` (as of ``last`` + 1 day,
     00:00 UTC), and not before ``not_before``: the days a (re)published feature must be indexed over."""
-    as_of = datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
-    first = (as_of - timedelta(seconds=artefact.feature.retention_seconds)).date()  # as the indexer's window
+    first = retention_first_day(day_start(last + timedelta(days=1)), artefact)
     if not_before is not None:
         first = max(first, not_before)
     return raw_days(artefact, locations, first, last)

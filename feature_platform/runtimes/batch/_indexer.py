@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,7 +30,7 @@ from feature_platform.engine.io import contract_rejects
 from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.engine.validation import MIN_EVENT_TIME, REASON_SEPARATOR
 from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
-from feature_platform.runtimes.batch._completeness import missing_days
+from feature_platform.runtimes.batch._completeness import day_start, missing_days, retention_first_day
 from feature_platform.runtimes.batch._files import sweep_stale_files
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
@@ -202,19 +202,6 @@ def check_day(day: date) -> None:
 def artefact_hash(artefact: Artefact) -> str:
     """The artefact's content hash (computed when the artefact was built in memory without one)."""
     return artefact.content_hash or seal_artefact(artefact)[1]
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
-
-
-def retention_first_day(as_of: datetime, artefact: Artefact) -> date:
-    """The oldest day partition that can hold an event inside the retention window as of ``as_of``.
-
-    Partition ``p`` holds only events before ``p + 1`` (00:00 UTC); the window starts at
-    ``as_of - R``, so partitions before the day of ``as_of - R`` cannot contribute.
-    """
-    return (as_of - timedelta(seconds=artefact.feature.retention_seconds)).date()
 
 
 def _index(

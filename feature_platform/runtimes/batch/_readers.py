@@ -15,7 +15,7 @@ import polars as pl
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import events_schema
 from feature_platform.errors import SourceDataError, StaleSnapshotError
-from feature_platform.runtimes.batch._indexer import day_start, retention_first_day
+from feature_platform.runtimes.batch._completeness import day_start, retention_first_day
 from feature_platform.runtimes.batch._locations import EVENTS, SNAPSHOTS, TableLocations
 from feature_platform.runtimes.batch._snapshot import recompute, snapshot_schema
 from feature_platform.runtimes.batch._tables import FeatureTables

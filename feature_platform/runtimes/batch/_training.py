@@ -39,6 +39,7 @@ from polars.datatypes import IntegerType
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, TIMESTAMP, dedup_and_rank, events_schema, parse_iso_timestamp
 from feature_platform.errors import SourceDataError
+from feature_platform.runtimes.batch._completeness import day_start, retention_first_day
 from feature_platform.runtimes.batch._indexer import (
     EVENT_ID,
     EVENT_TYPE,
@@ -46,8 +47,6 @@ from feature_platform.runtimes.batch._indexer import (
     LAST_DAY,
     artefact_hash,
     current_snapshot_bytes,
-    day_start,
-    retention_first_day,
 )
 from feature_platform.runtimes.batch._indexer import TIMESTAMP as TS
 from feature_platform.runtimes.batch._locations import EVENTS, TableLocations
