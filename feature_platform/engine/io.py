@@ -75,7 +75,8 @@ from feature_platform.engine.validation import (
     out_of_range_reason,
     reason_expr,
 )
-from feature_platform.errors import SourceDataError
+from feature_platform.errors import SourceDataError, StoreError
+from feature_platform.storage import S3Connection, open_storage
 
 SOURCE_REASON = "__fp_source_reason"
 """Column of :attr:`SourceScan.breaches`: the source reasons of the row, joined by ``"; "``."""
@@ -326,37 +327,14 @@ def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
 
 
 def _list_s3(directory: str, options: Mapping[str, str]) -> list[str]:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    bucket, _, prefix = directory.removeprefix("s3://").partition("/")
-    prefix = f"{prefix.rstrip('/')}/" if prefix else ""
-
-    def option(*names: str) -> str | None:
-        for name in names:
-            if options.get(name):
-                return options[name]
-        return None
-
-    client = boto3.session.Session().client(
-        "s3",
-        endpoint_url=option("aws_endpoint_url", "endpoint_url", "aws_endpoint"),
-        region_name=option("aws_region", "region", "aws_default_region"),
-        aws_access_key_id=option("aws_access_key_id", "access_key_id"),
-        aws_secret_access_key=option("aws_secret_access_key", "secret_access_key"),
-        aws_session_token=option("aws_session_token", "session_token", "token"),
-    )
-    found: list[str] = []
+    """The data files directly under an ``s3://`` prefix, through the storage layer's S3 client."""
     try:
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-            for item in page.get("Contents", []):
-                name = item["Key"][len(prefix) :]
-                if _is_data_file(name):
-                    found.append(f"s3://{bucket}/{item['Key']}")
-    except (BotoCoreError, ClientError) as exc:
+        storage = open_storage(directory, S3Connection.from_polars_options(options), what="raw source")
+        keys = storage.list_keys("")
+    except StoreError as exc:
         msg = f"cannot list {directory}: {exc}"
         raise SourceDataError(msg) from exc
-    return sorted(found)
+    return [f"{directory.rstrip('/')}/{key}" for key in keys if "/" not in key and _is_data_file(key)]
 
 
 def _read_files(

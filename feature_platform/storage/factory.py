@@ -8,7 +8,7 @@ without importing Dagster: runtimes below the orchestrator use it, and Dagster r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,20 @@ class S3Connection:
         if self.endpoint_url is not None and (problem := endpoint_url_problem(self.endpoint_url)):
             msg = f"S3 endpoint {self.endpoint_url!r} {problem}"
             raise StoreError(msg)
+
+    @classmethod
+    def from_polars_options(cls, options: Mapping[str, str] | None) -> S3Connection:
+        """The connection polars ``storage_options`` describe (the inverse of :meth:`polars_options`), so
+        code handed only polars options still reaches S3 through this layer's one client factory."""
+        options = options or {}
+
+        def option(*names: str) -> str | None:
+            return next((options[name] for name in names if options.get(name)), None)
+
+        return cls(
+            endpoint_url=option("aws_endpoint_url", "endpoint_url", "aws_endpoint"),
+            region_name=option("aws_region", "region", "aws_default_region"),
+        )
 
     def polars_options(self) -> dict[str, str] | None:
         """The same connection as polars/object_store ``storage_options`` (for scanning tables)."""
