@@ -1,6 +1,6 @@
 """Writing one local output file so a failure never leaves a half-written file under its final name.
 
-The bytes go to a hidden staging file beside the final one (``.<name>.staging-<pid>-<random>``), are
+The bytes go to the storage layer's hidden staged file beside the final one (``.<name>.<uuid>.tmp``), are
 fsynced, then renamed over the final name in one atomic ``os.replace``; on any failure (no space
 left, permission denied, an interrupt) the staging file is removed and the final name is untouched.
 
@@ -13,33 +13,31 @@ writes. Staging files are hidden (a leading ``.``), so no ``*.parquet`` reader e
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from feature_platform._durable import fsync_directory
+from feature_platform.storage import open_storage
 
 STAGING_MARK = ".staging-"
+"""The staging names of earlier versions (``.<name>.staging-<pid>-<random>``), still swept."""
 STALE_STAGING_SECONDS = 3600.0
 """A staging file untouched this long belongs to a run that was killed or failed."""
-
-
-def staging_path(final: Path) -> Path:
-    """A fresh hidden staging name for ``final``, in its directory."""
-    return final.with_name(f".{final.name}{STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:12]}")
 
 
 def sweep_stale_staging(final: Path, *, older_than: float = STALE_STAGING_SECONDS) -> list[Path]:
     """Remove the staging files of ``final`` (and the legacy ``.<name>.tmp``) not modified for ``older_than``
     seconds; returns the ones removed. Files that vanish meanwhile are skipped."""
     prefix = f".{final.name}{STAGING_MARK}"
-    legacy = f".{final.name}.tmp"
-    return sweep_stale_files(final.parent, lambda name: name.startswith(prefix) or name == legacy, older_than)
+    staged = f".{final.name}."  # the storage layer's staged files: .<name>.<uuid>.tmp (and the legacy .<name>.tmp)
+    return sweep_stale_files(
+        final.parent,
+        lambda name: name.startswith(prefix) or (name.startswith(staged) and name.endswith(".tmp")),
+        older_than,
+    )
 
 
 def sweep_stale_files(
@@ -67,17 +65,10 @@ def sweep_stale_files(
 
 
 def write_parquet_file(frame: pl.DataFrame, final: Path) -> None:
-    """Write ``frame`` to ``final`` through a staging file (see the module docstring)."""
+    """Write ``frame`` to ``final`` through the storage layer's staged file (fsync, atomic replace, the
+    staged file removed on failure), after sweeping what a killed run left (see the module docstring)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_staging(final)
-    staging = staging_path(final)
-    try:
-        frame.write_parquet(staging)
-        with open(staging, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(staging, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            staging.unlink()
-        raise
-    fsync_directory(final.parent)
+    with open_storage(str(final.parent), what="output directory").stage(final.name) as staged:
+        frame.write_parquet(staged.local_path)
+        staged.commit()
