@@ -136,7 +136,7 @@ def plan_repair(
         return _with_live(plan, newest.to_hash, f"generation {last}, unchanged", newest.to_hash)
     if len(sound_copies) == 1:
         what = " and ".join(sorted({w.what for w in state.witnesses if w.entry in copies}))
-        return _with_live(plan, from_hash, f"the {what}'s intact copy of generation {last}", from_hash)
+        return _with_live(plan, from_hash, f"the intact copy of generation {last} in the {what}", from_hash)
     why = damage[last].reason if last in damage else "it is damaged"
     disagree = " (the pointer hint and the live record disagree)" if len(sound_copies) > 1 else ""
     return _blocked(

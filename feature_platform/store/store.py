@@ -306,12 +306,14 @@ class ArtefactStore:
 
     def _previous_version(self, env: str, feature_id: str, current: AuditEntry) -> str | None:
         """The version live before ``current`` made its version live. A ``repair`` entry that kept the live
-        version (from = to) made nothing live, so the entry that did is looked up in the history."""
+        version (from = to) made nothing live, so the history is searched: the newest version other than
+        the live one that its readable entries show (superseded entries are not in it)."""
         if current.action != "repair" or current.from_hash != current.to_hash:
             return current.from_hash
         for entry in reversed(self.history(env, feature_id)):
-            if entry.to_hash == current.to_hash and entry.from_hash != entry.to_hash:
-                return entry.from_hash
+            earlier = entry.from_hash if entry.to_hash == current.to_hash else entry.to_hash
+            if earlier is not None and earlier != current.to_hash:
+                return earlier
         return None
 
     def history(self, env: str, feature_id: str) -> list[AuditEntry]:

@@ -58,7 +58,7 @@ def test_a_corrupt_newest_entry_is_superseded_by_an_operator_entry_that_keeps_it
     (problem,) = verify_store(store, ENV).problems
     assert problem.where == _audit_key(2)
     assert problem.repair.startswith(f"{REPAIR} (appends an operator entry superseding generation(s) 2")
-    assert f"with {h2[:16]}… live, from the live record and pointer hint's intact copy of generation 2" in (
+    assert f"with {h2[:16]}… live, from the intact copy of generation 2 in the live record and pointer hint" in (
         problem.repair
     )
 
@@ -246,6 +246,19 @@ def test_an_edited_historical_entry_is_repaired_once_and_then_verifies_clean(sto
 def test_rollback_after_a_repair_returns_to_the_version_before_the_live_one(store: ArtefactStore) -> None:
     _h1, h2, h3 = _publish(store, "one", "two", "three")
     store.backend.put(_audit_key(1), b"garbage")  # damage far back: the live version is not in question
+    repaired = repair_log(store, ENV, FEATURE_ID, actor="oncall").repair
+    assert repaired is not None and (repaired.from_hash, repaired.to_hash) == (h3, h3)
+
+    back = store.rollback(ENV, FEATURE_ID, actor="oncall")
+
+    assert (back.from_hash, back.to_hash) == (h3, h2)
+
+
+def test_rollback_after_superseding_the_newest_entry_returns_to_the_version_the_history_shows_before(
+    store: ArtefactStore,
+) -> None:
+    _h1, h2, h3 = _publish(store, "one", "two", "three")
+    store.backend.put(_audit_key(3), b"garbage")  # the entry that made h3 live; the witnesses still hold it
     repaired = repair_log(store, ENV, FEATURE_ID, actor="oncall").repair
     assert repaired is not None and (repaired.from_hash, repaired.to_hash) == (h3, h3)
 
