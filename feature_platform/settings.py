@@ -148,12 +148,6 @@ class PlatformSettings(BaseSettings):
         default=None, description="S3 endpoint (FP_S3_ENDPOINT_URL), for S3-compatible servers."
     )
     s3_region: str | None = Field(default=None, description="S3 region name (FP_S3_REGION).")
-    protected_envs: str = Field(
-        default="prod",
-        description="Comma-separated environments the Dagster config sensor never publishes to on its own "
-        "(FP_PROTECTED_ENVS, default 'prod'; '' protects none): for them it compiles and validates a changed "
-        "config, and a person publishes (CLI `publish`, or materialising F/published in the UI).",
-    )
     env: str = Field(default="dev", description="Default environment name for publish/plan (FP_ENV).")
     configs_dir: Path = Field(default=Path("feature_configs"), description="Config package (FP_CONFIGS_DIR).")
     raw_data_root: str | None = Field(
@@ -210,10 +204,6 @@ class PlatformSettings(BaseSettings):
             msg = f"FP_{(info.field_name or '').upper()}={redacted_url(value)!r} {problem}"
             raise SettingsError(msg)
         return value
-
-    def auto_publish(self, env: str) -> bool:
-        """Whether automation (the config sensor) may publish to ``env`` without a person."""
-        return env not in {e.strip() for e in self.protected_envs.split(",") if e.strip()}
 
     @property
     def artefact_store_url(self) -> str:

@@ -97,7 +97,8 @@ def rollback(env: str | None, feature: str, to_hash: str | None) -> None:
 @click.option("--feature", "feature", required=True, help="Feature id, e.g. recent_engagements_v1.")
 @handle_errors
 def history(env: str | None, feature: str) -> None:
-    """The audit log of FEATURE's pointer in ENV, oldest first."""
+    """The audit log of FEATURE's pointer in ENV, oldest first (generations a `store repair` superseded are left
+    out; its `repair` entry names them)."""
     entries = _store().history(_env(env), feature)
     if not entries:
         click.echo(f"{feature} has never been published in {_env(env)!r}")
@@ -105,7 +106,8 @@ def history(env: str | None, feature: str) -> None:
     click.echo(f"{'gen':>4}  {'when (UTC)':<20} {'action':<9} {'from':<12} {'to':<12} {'actor':<16} revision")
     for e in entries:
         click.echo(f"{e.generation:>4}  {e.at:%Y-%m-%d %H:%M:%S}  {e.action:<9} "
-                   f"{(e.from_hash or '-')[:12]:<12} {e.to_hash[:12]:<12} {e.actor:<16} {e.source_revision or '-'}")
+                   f"{(e.from_hash or '-')[:12]:<12} {e.to_hash[:12]:<12} {e.actor:<16} {e.source_revision or '-'}"
+                   + (f"  (supersedes {', '.join(str(s.generation) for s in e.supersedes)})" if e.supersedes else ""))
 
 
 def _expand_hash(store: ArtefactStore, env: str, feature: str, prefix: str) -> str:

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from feature_platform.cli._common import EXIT_ERROR, env_option, handle_errors, settings
+from feature_platform.release.publisher import default_actor
 from feature_platform.store import open_store_from_settings
+from feature_platform.store.repair import repair_log
 from feature_platform.store.verify import restore_artefacts, verify_store
 
 
@@ -21,7 +23,8 @@ def store_group() -> None:
 @click.option("--env", "env", default=None, help="Only this environment (default: every environment and object).")
 @handle_errors
 def verify(env: str | None) -> None:
-    """Check the store read-only: audit logs, pointer hints and artefact hashes; exit 1 listing every problem."""
+    """Check the store read-only: audit logs, witnesses and artefact hashes; exit 1 listing every problem with
+    the exact command that repairs it. Damage a repair superseded is listed as repaired, not as a problem."""
     store = open_store_from_settings(settings())
     report = verify_store(store, env)
     for each, features in sorted(report.live.items()):
@@ -29,6 +32,8 @@ def verify(env: str | None) -> None:
         for feature_id, live in sorted(features.items()):
             click.echo(f"  {feature_id:<32} {'live ' + live[:16] if live else 'DAMAGED: live version unknown'}")
     click.echo(f"{report.objects_checked} artefact(s) checked in {report.store}")
+    for repaired in report.repaired:
+        click.echo(f"repaired: {repaired.render()}")
     for note in report.notes:
         click.echo(f"note: {note.render()}")
     if report.ok:
@@ -42,37 +47,76 @@ def verify(env: str | None) -> None:
 
 @store_group.command(name="repair")
 @env_option
-@click.option("--feature", "feature", default=None, help="Re-record this feature's deleted newest audit entries.")
+@click.option(
+    "--feature",
+    "feature",
+    default=None,
+    help="Repair this feature's audit log: re-record deleted newest entries from their copy, and supersede "
+    "damaged entries with an operator entry (their bytes are kept).",
+)
+@click.option(
+    "--live",
+    "live",
+    default=None,
+    metavar="HASH",
+    help="With --feature: the version to record as live when the damaged log cannot tell (a stored artefact of "
+    "FEATURE; a unique prefix of 8+ characters will do).",
+)
+@click.option("--message", "message", default=None, help="Why, for the audit log (with --feature).")
 @click.option(
     "--from-build",
     "build",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     default=None,
     help="Re-store artefacts the audit logs name that are missing or damaged, from this compiled build "
-    "(the output of `feature-platform compile --out`); only bytes hashing to the missing key are written.",
+    "(the output of `feature-platform compile --out`); only bytes hashing to the missing key are written. "
+    "Runs before the --feature repair.",
 )
 @handle_errors
-def repair(env: str | None, feature: str | None, build: Path | None) -> None:
-    """Re-record FEATURE's newest audit entry in ENV from the pointer hint, if it was deleted; with
-    --from-build, re-store missing or damaged artefacts the audit logs of ENV (of FEATURE) name."""
+def repair(env: str | None, feature: str | None, live: str | None, message: str | None, build: Path | None) -> None:
+    """With --from-build, re-store missing or damaged artefacts the audit logs of ENV (of FEATURE) name; with
+    --feature, repair FEATURE's audit log in ENV. Nothing is deleted or rewritten: damaged entries stay, and an
+    appended `repair` entry names them (see `feature-platform store verify`)."""
+    if feature is None and (live is not None or message is not None):
+        raise click.UsageError("--live and --message repair a feature's audit log: give --feature too")
     if feature is None and build is None:
-        raise click.UsageError("give --feature (deleted audit entries) and/or --from-build DIR (missing artefacts)")
+        raise click.UsageError("give --feature (a damaged audit log) and/or --from-build DIR (missing artefacts)")
     config = settings()
     target = env or config.env
     store = open_store_from_settings(config)
-    if feature is not None:
-        restored = store.repair_from_hint(target, feature)
-        if restored is None:
-            click.echo(f"{feature} in {target!r}: nothing to repair")
-        else:
-            click.echo(
-                f"{feature} in {target!r}: re-recorded generation {restored.generation} "
-                f"(live: {restored.to_hash[:12]}) from the pointer hint"
-            )
     if build is not None:
-        named = verify_store(store, target).named
+        report = verify_store(store, target)
+        named = report.named
         wanted = [h for h, users in named.items() if feature is None or any(f == feature for _, f in users)]
         outcome = restore_artefacts(store, build, wanted)
         for content_hash in outcome.restored:
             click.echo(f"re-stored artefact {content_hash} from {build}")
         click.echo(f"{len(outcome.restored)} artefact(s) re-stored, {len(outcome.already_sound)} already sound")
+    if feature is not None:
+        if live is not None and len(live) < 64:
+            live = _expand(store.list_artefacts(), live)
+        done = repair_log(store, target, feature, actor=default_actor(), live=live, message=message)
+        if done.nothing:
+            click.echo(f"{feature} in {target!r}: nothing to repair")
+        if done.rerecorded is not None:
+            click.echo(
+                f"{feature} in {target!r}: re-recorded generation {done.rerecorded.generation} "
+                f"(live: {done.rerecorded.to_hash[:12]}) from its copy"
+            )
+        if done.repair is not None:
+            for damage in done.superseded:
+                click.echo(f"superseded generation {damage.generation} ({damage.reason}); its bytes are kept")
+            click.echo(
+                f"{feature} in {target!r}: recorded repair generation {done.repair.generation} "
+                f"(live: {done.repair.to_hash[:12]})"
+            )
+
+
+def _expand(hashes: list[str], prefix: str) -> str:
+    matches = [h for h in hashes if h.startswith(prefix.lower())]
+    if len(prefix) < 8 or len(matches) != 1:
+        raise click.BadParameter(
+            f"{prefix!r} matches {len(matches)} stored artefact(s); give at least 8 characters of exactly one",
+            param_hint="--live",
+        )
+    return matches[0]

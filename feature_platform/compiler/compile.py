@@ -22,6 +22,7 @@ from feature_platform.compiler.discovery import DiscoveryResult, discover
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.compiler.resolve import Resolved, resolve
 from feature_platform.errors import FeaturePlatformError
+from feature_platform.storage import sweep_stale
 
 
 @dataclass
@@ -168,31 +169,19 @@ _STAGING_PID = re.compile(r"\.staging-[0-9a-f]+-(\d+)")
 
 
 def _sweep_stale(builds: Path, out_dir: Path) -> None:
-    """Remove what a killed compile left: staging folders and temporary links of processes that are gone
-    (a concurrent compile's, whose process is alive, are left alone)."""
-    leftovers = [(p, _STAGING_PID.fullmatch(p.name)) for p in builds.iterdir()]
-    prefix = f".{out_dir.name}.tmp-"
-    leftovers += [(p, re.fullmatch(r"(\d+)", p.name[len(prefix) :])) for p in out_dir.parent.iterdir()
-                  if p.name.startswith(prefix)]
-    for path, match in leftovers:
-        if match is None or _alive(int(match[1])):
-            continue
-        if path.is_symlink() or path.is_file():
-            path.unlink(missing_ok=True)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
+    """Remove what a killed compile left — staging folders and temporary links — by the storage layer's one
+    rule (:func:`feature_platform.storage.sweep_stale`): their names carry the writer's pid, so those of a
+    process that is gone go at once, and any untouched for an hour (a pid since reused) too; a concurrent
+    compile's are left alone."""
+    sweep_stale(builds, lambda name: _STAGING_PID.fullmatch(name) is not None, owner_pid=_pid_in_name)
+    link = re.compile(rf"\.{re.escape(out_dir.name)}\.tmp-(\d+)")
+    sweep_stale(out_dir.parent, lambda name: link.fullmatch(name) is not None, owner_pid=_pid_in_name)
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _pid_in_name(name: str) -> int | None:
+    """The pid a compile's leftover is named after (``.staging-<id>-<pid>``, ``.<out>.tmp-<pid>``)."""
+    match = re.search(r"-(\d+)\Z", name)
+    return int(match[1]) if match else None
 
 
 def _swap_symlink(link: Path, target: Path) -> None:

@@ -46,7 +46,6 @@ from feature_platform.orchestration.resources import (
     ReleaseTargetResource,
 )
 from feature_platform.orchestration.settings import OrchestrationSettings
-from feature_platform.settings import PlatformSettings
 
 SENSOR_NAME = "feature_config_sensor"
 FEATURE_TAG = "feature_platform/feature"
@@ -169,8 +168,9 @@ def evaluate(
     stale_location = loaded_invalid or bool(plan.unknown)  # built from invalid configs: no code versions
     reload_note = _reload_needed(context, plan.unknown or ["the fixed configs"], settings) if stale_location else ""
     # A protected environment (FP_PROTECTED_ENVS) is never published to by automation: the run compiles
-    # and validates (its gates show whether the change may go out), and a person publishes.
-    auto_publish = PlatformSettings().auto_publish(release_target.env)
+    # and validates (its gates show whether the change may go out), and a person publishes. Read from the
+    # settings loaded with the code location, not from the environment on each tick.
+    auto_publish = settings.auto_publish(release_target.env)
     steps = 3 if auto_publish else 2
     requests = [
         dg.RunRequest(

@@ -2,7 +2,10 @@
 
 The platform-wide settings (data directory, artefact store, environment, configs) live in
 :class:`feature_platform.settings.PlatformSettings`; these are the few knobs only the Dagster code
-location has. Reading them is not I/O, so building the definitions may do it.
+location has. Reading them is not I/O, so building the definitions may do it — once: the sensors get
+the instance built with the definitions and never read the environment again, so a variable that only
+another part of the platform uses (say a bad ``FP_ONLINE_STORE``) cannot fail a sensor tick, and what a
+tick does cannot change behind the loaded code location's back.
 """
 
 from __future__ import annotations
@@ -36,3 +39,13 @@ class OrchestrationSettings(BaseSettings):
     config_sensor_interval_seconds: int = Field(
         default=30, ge=5, description="How often the config sensor looks at the configs (seconds)."
     )
+    protected_envs: str = Field(
+        default="prod",
+        description="Comma-separated environments the Dagster config sensor never publishes to on its own "
+        "(FP_PROTECTED_ENVS, default 'prod'; '' protects none): for them it compiles and validates a changed "
+        "config, and a person publishes (CLI `publish`, or materialising F/published in the UI).",
+    )
+
+    def auto_publish(self, env: str) -> bool:
+        """Whether automation (the config sensor) may publish to ``env`` without a person."""
+        return env not in {e.strip() for e in self.protected_envs.split(",") if e.strip()}

@@ -9,6 +9,8 @@ The primitives are the few the platform's stores are built from:
   whole: a reader sees the old bytes or the new ones, never part of either. ``stage`` is for large
   objects written as a stream (the table files): they go to a local file first and are published in
   one step, so they never sit in memory whole.
+* :meth:`~ObjectStorage.sweep_stale_stages` — what a writer killed mid-stage left behind, removed by the
+  next run under the one rule of :mod:`feature_platform.storage.sweep`.
 * :meth:`~ObjectStorage.get`, :meth:`~ObjectStorage.open_read` (a seekable handle on one version, so
   a reader can hash the bytes and then decode the very bytes it hashed), :meth:`~ObjectStorage.list_keys`
   and :meth:`~ObjectStorage.delete`.
@@ -43,6 +45,12 @@ class ObjectStorage(Protocol):
 
     def stage(self, key: str) -> StagedFile:
         """A local file to write ``key``'s new content into; nothing is visible until it is committed."""
+        ...
+
+    def sweep_stale_stages(self, directory: str, *, older_than: float = ...) -> list[str]:
+        """Remove what writers killed while staging left in the folder ``directory`` (a key prefix without
+        the trailing ``/``) and no live writer can still own; returns what was removed. The next run of a
+        writer calls it (see :mod:`feature_platform.storage.sweep`)."""
         ...
 
     def open_read(self, key: str) -> BinaryIO | None:

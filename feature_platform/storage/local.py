@@ -16,7 +16,6 @@ import contextlib
 import errno
 import os
 import stat
-import uuid
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +23,7 @@ from feature_platform._durable import fsync_directory
 from feature_platform.errors import StoreError
 from feature_platform.storage.base import StagedFile
 from feature_platform.storage.keys import check_key, check_prefix
+from feature_platform.storage.sweep import STALE_STAGING_SECONDS, is_staged_name, staged_name, sweep_stale
 
 
 class LocalObjectStorage:
@@ -99,8 +99,15 @@ class LocalObjectStorage:
     def stage(self, key: str) -> StagedFile:
         path = self._path(key)
         created = _make_directories(path.parent)
-        local_path = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        local_path = path.parent / staged_name(path.name)
         return StagedFile(key, os.fspath(local_path), lambda local, final: self._replace(local, final, created))
+
+    def sweep_stale_stages(self, directory: str, *, older_than: float = STALE_STAGING_SECONDS) -> list[str]:
+        """Remove the staged files killed writers left in the folder ``directory`` (a key prefix without the
+        trailing ``/``), only those no live writer can own (:mod:`feature_platform.storage.sweep`)."""
+        check_prefix(f"{directory}/")
+        removed = sweep_stale(self._root.joinpath(*directory.split("/")), is_staged_name, older_than=older_than)
+        return [os.fspath(p) for p in removed]
 
     def put(self, key: str, data: bytes) -> None:
         with self.stage(key) as staged:

@@ -170,6 +170,11 @@ class S3ObjectStorage:
         os.close(handle)
         return StagedFile(key, local_path, self._upload)
 
+    def sweep_stale_stages(self, directory: str, *, older_than: float = 0.0) -> list[str]:
+        """Nothing to sweep: a staged file waits in the local temporary directory, not under a key, and an
+        upload is atomic, so a killed writer leaves nothing in the bucket."""
+        return []
+
     def delete(self, key: str) -> None:
         full = self._full_key(key)
         try:

@@ -4,6 +4,12 @@ The entry is both the audit trail and the pointer itself: the live version of a 
 environment is the ``to_hash`` of its highest-generation entry. Entries are written once and never
 changed, so they are encoded canonically (sorted keys, fixed layout) like artefacts, and any reader
 can check an entry against the key it was read from.
+
+Damage to the log is never rewritten away either: ``feature-platform store repair`` appends a
+``repair`` entry that *supersedes* the damaged generations (corrupt, missing, edited, or naming an
+artefact that is gone), recording each one's sha256 as it was found. The damaged bytes stay where
+they are, for forensics; readers skip superseded generations, and ``store verify`` reports them as
+repaired (and as damage again if their bytes change after the repair).
 """
 
 from __future__ import annotations
@@ -12,14 +18,27 @@ import json
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from feature_platform.artefact.canonical import canonical_bytes
 from feature_platform.errors import StoreError
 
 HASH_PATTERN = r"^[0-9a-f]{64}$"
 
-Action = Literal["publish", "rollback"]
+Action = Literal["publish", "rollback", "repair"]
+
+
+class Superseded(BaseModel):
+    """A damaged generation a ``repair`` entry supersedes, and the bytes it had when it was superseded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generation: int = Field(ge=1, description="The damaged generation.")
+    sha256: str | None = Field(
+        pattern=HASH_PATTERN,
+        description="sha256 of its bytes when it was superseded (None: it was missing), so a later change shows.",
+    )
+    reason: str = Field(min_length=1, description="What was wrong with it, in one line.")
 
 
 class AuditEntry(BaseModel):
@@ -37,6 +56,22 @@ class AuditEntry(BaseModel):
     at: AwareDatetime = Field(description="When, in UTC.")
     source_revision: str | None = Field(default=None, description="VCS revision the artefact came from.")
     message: str | None = Field(default=None, description="Free-form reason.")
+    supersedes: tuple[Superseded, ...] = Field(
+        default=(),
+        description="Only on `repair` entries: the damaged generations they replace (kept, never read again). "
+        "A repair entry's from_hash is the live version as far as the damaged log could tell (None: unknown).",
+    )
+
+    @model_validator(mode="after")
+    def _repairs_supersede(self) -> AuditEntry:
+        """A repair entry exists only to supersede damage; any other entry supersedes nothing."""
+        if (self.action == "repair") != bool(self.supersedes):
+            msg = "a repair entry supersedes at least one generation, and only a repair entry supersedes any"
+            raise ValueError(msg)
+        if any(s.generation >= self.generation for s in self.supersedes):
+            msg = "a repair entry supersedes only earlier generations"
+            raise ValueError(msg)
+        return self
 
     @field_validator("at")
     @classmethod
@@ -45,8 +80,12 @@ class AuditEntry(BaseModel):
         return value.astimezone(UTC)
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON, so the same entry always has the same bytes."""
-        return canonical_bytes(self.model_dump(mode="json"))
+        """Canonical JSON, so the same entry always has the same bytes. ``supersedes`` is left out when
+        empty, so entries that are not repairs keep the bytes they had before the field existed."""
+        data = self.model_dump(mode="json")
+        if not self.supersedes:
+            del data["supersedes"]
+        return canonical_bytes(data)
 
 
 def utc_now() -> datetime:

@@ -7,6 +7,10 @@ with a dot). Keeping the layout in one module also documents it for non-Python r
     objects/<content_hash>.json                              immutable artefacts
     envs/<env>/audit/<feature_id>/<generation:012d>.json     immutable audit log (the truth)
     envs/<env>/pointers/<feature_id>.json                    latest-generation hint (a cache)
+    envs/<env>/live/<feature_id>.json                        live record: a second copy of the newest entry
+
+An environment folder holds only the ``audit``, ``pointers`` and ``live`` folders, so a file where one of
+them (or the environment folder itself) belongs is damage, never an empty listing: :func:`env_of_key`.
 """
 
 from __future__ import annotations
@@ -88,3 +92,28 @@ def generation_from_audit_key(prefix: str, key: str) -> int | None:
 
 def hint_key(env: str, feature_id: str) -> str:
     return f"{env_prefix(env)}pointers/{check_name('feature id', feature_id)}.json"
+
+
+def live_key(env: str, feature_id: str) -> str:
+    return f"{env_prefix(env)}{LIVE_FOLDER}/{check_name('feature id', feature_id)}.json"
+
+
+LIVE_FOLDER = "live"
+ENV_FOLDERS = ("audit", "pointers", LIVE_FOLDER)
+"""The only things an environment folder holds, all folders."""
+
+
+def env_of_key(key: str, origin: str) -> str | None:
+    """The environment a key under ``envs/`` belongs to (None for a key outside its three folders). A file
+    where the environment folder or one of its folders belongs raises :class:`StoreError`: skipping it
+    would list that environment as having nothing published. ``origin`` names the key in the message."""
+    parts = key[len(ENVS_PREFIX) :].split("/") if key.startswith(ENVS_PREFIX) else []
+    if len(parts) == 1:
+        msg = f"cannot list the environments: {origin} is a file, not an environment folder"
+        raise StoreError(msg)
+    if len(parts) == 2 and parts[1] in ENV_FOLDERS:
+        msg = f"cannot list the environments: {origin} is a file, not the environment's {parts[1]} folder"
+        raise StoreError(msg)
+    if len(parts) < 3 or parts[1] not in ENV_FOLDERS or parts[0].startswith("."):
+        return None
+    return parts[0]

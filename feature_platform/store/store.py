@@ -8,10 +8,18 @@ environment is decided by an append-only audit log, built only from the backend 
   entry ``g + 1`` *is* the compare-and-set: of two writers that both read generation ``g``, exactly
   one creates ``g + 1``; the other sees "already exists", re-reads and retries on top of it. No
   update is lost, and the log is the complete, gap-free history.
-* ``envs/<env>/pointers/<feature_id>.json`` caches the latest entry (a plain overwrite) so readers
-  need not list the log. It is only a hint: readers check it against the log and then roll forward
-  while entry ``g + 1`` exists, so a hint that is stale (a crash between the two writes, a slow
-  writer overwriting a newer hint), missing or garbage costs one listing, never a wrong answer.
+* Two *witnesses* copy the latest entry after it won (plain overwrites): the pointer hint
+  ``envs/<env>/pointers/<feature_id>.json`` and the live record ``envs/<env>/live/<feature_id>.json``.
+  Readers start from the highest generation they name (no listing needed) and roll forward while entry
+  ``g + 1`` exists, so a witness that is stale (a crash between the writes, a slow writer overwriting a
+  newer one), missing or garbage costs one listing, never a wrong answer. A witness naming a generation
+  the log does not have proves its newest entries were deleted: readers refuse rather than serve the
+  older entry (a silent rollback). Deleting the newest entries *and both witnesses* leaves no trace a
+  reader could find; docs/ARCHITECTURE.md says so.
+* Damage is superseded, never rewritten: ``feature-platform store repair`` appends a ``repair`` entry
+  (the same put-if-absent) naming the damaged generations and their bytes' sha256
+  (:mod:`feature_platform.store.repair`); readers only ever parse the newest entry, and ``history``
+  leaves superseded generations out.
 
 Retries are idempotent: publishing the hash that is already live returns the current entry
 without writing, so a publish whose response was lost (and whose retry saw "exists") still ends
@@ -37,6 +45,7 @@ from feature_platform.errors import (
 from feature_platform.storage import ObjectStorage
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
+from feature_platform.store.logstate import deleted_tail_message, read_log, repair_command, usable_witnesses
 
 logger = logging.getLogger(__name__)
 
@@ -160,18 +169,48 @@ class ArtefactStore:
     # Pointers
 
     def current(self, env: str, feature_id: str) -> AuditEntry | None:
-        """The latest audit entry (its ``to_hash`` is live), or None if nothing was ever published."""
-        latest = self._entry_from_hint(env, feature_id)
-        if latest is None:
-            prefix = layout.audit_prefix(env, feature_id)
-            generations = self._generations(prefix)
-            if generations:
-                latest = self._require_entry(env, feature_id, max(generations))
-        while True:  # roll forward past anything written after the hint or the listing
-            following = self._read_entry(env, feature_id, (latest.generation if latest else 0) + 1)
+        """The latest audit entry (its ``to_hash`` is live), or None if nothing was ever published.
+
+        Starts from the highest generation the witnesses (pointer hint, live record) name, or from a listing
+        without them, and rolls forward while a next entry exists. A witness naming a generation the log no
+        longer has means its newest entries were deleted: refused, never answered with an older entry (that
+        would silently roll the live version back). Only the newest entry is parsed: damage further back
+        (or a generation a repair superseded) does not stop readers of the live version.
+        """
+        witnesses = usable_witnesses(self._backend, env, feature_id)
+        top = max(witnesses, key=lambda w: w.entry.generation if w.entry else 0, default=None)
+        seen = top.entry.generation if top is not None and top.entry is not None else 0
+        generation, data = 0, None
+        if seen:
+            data = self._backend.get(layout.audit_key(env, feature_id, seen))
+            generation = seen if data is not None else 0
+        if data is None:
+            listed = self._generations(layout.audit_prefix(env, feature_id))
+            last = max(listed, default=0)
+            if top is not None and seen > last:
+                raise StoreError(deleted_tail_message(env, feature_id, seen, top.what, self._origin(top.key), last))
+            if last:
+                generation = last
+                data = self._backend.get(layout.audit_key(env, feature_id, last))
+                if data is None:
+                    msg = f"audit entry {self._origin(layout.audit_key(env, feature_id, last))} vanished"
+                    raise StoreError(msg)
+        while True:  # roll forward past anything written after the witnesses or the listing
+            following = self._backend.get(layout.audit_key(env, feature_id, generation + 1))
             if following is None:
-                return latest
-            latest = following
+                break
+            generation, data = generation + 1, following
+        if data is None:
+            return None
+        try:
+            return self._entry_at(env, feature_id, generation, data)
+        except StoreError as exc:
+            msg = (
+                f"{exc}; it is the newest entry, so the live version of {env}/{feature_id} cannot be told: run "
+                f"`{repair_command(env, feature_id)}` (it records an operator entry superseding it and keeps "
+                "its bytes)"
+            )
+            raise StoreError(msg) from exc
 
     def publish(
         self,
@@ -234,13 +273,14 @@ class ArtefactStore:
             msg = f"{feature_id!r} has never been published in {env!r}; there is nothing to roll back"
             raise ArtefactNotFoundError(msg)
         if to_hash is None:
-            if current.from_hash is None:
+            previous = self._previous_version(env, feature_id, current)
+            if previous is None:
                 msg = (
-                    f"{feature_id!r} in {env!r} has had only one live version ({current.to_hash[:12]}…); "
-                    f"there is no previous version to roll back to"
+                    f"{feature_id!r} in {env!r} has had only one live version ({current.to_hash[:12]}…) as far as "
+                    f"its history tells; there is no previous version to roll back to (name one with --to)"
                 )
                 raise StoreError(msg)
-            target = current.from_hash
+            target = previous
             if isinstance(expected_from, Unset):
                 expected_from = current.to_hash
         else:
@@ -264,27 +304,44 @@ class ArtefactStore:
             max_attempts=max_attempts,
         )
 
+    def _previous_version(self, env: str, feature_id: str, current: AuditEntry) -> str | None:
+        """The version live before ``current`` made its version live. A ``repair`` entry that kept the live
+        version (from = to) made nothing live, so the history is searched: the newest version other than
+        the live one that its readable entries show (superseded entries are not in it)."""
+        if current.action != "repair" or current.from_hash != current.to_hash:
+            return current.from_hash
+        for entry in reversed(self.history(env, feature_id)):
+            earlier = entry.from_hash if entry.to_hash == current.to_hash else entry.to_hash
+            if earlier is not None and earlier != current.to_hash:
+                return earlier
+        return None
+
     def history(self, env: str, feature_id: str) -> list[AuditEntry]:
-        """Every change of the pointer, oldest first; checked to be gap-free, chained and not cut short
-        (the pointer hint may not name a generation past the log's end)."""
-        self._entry_from_hint(env, feature_id)
-        prefix = layout.audit_prefix(env, feature_id)
-        generations = sorted(self._generations(prefix))
-        if generations != list(range(1, len(generations) + 1)):
-            missing = sorted(set(range(1, max(generations) + 1)) - set(generations))
-            msg = f"audit log {self._origin(prefix)} is missing generations {missing[:10]}"
-            raise StoreError(msg)
-        entries = [self._require_entry(env, feature_id, g) for g in generations]
-        previous: str | None = None
-        for entry in entries:
-            if entry.from_hash != previous:
-                msg = (
-                    f"audit log {self._origin(prefix)} is broken at generation {entry.generation}: it "
-                    f"starts from {_short(entry.from_hash)} but {_short(previous)} was live"
+        """Every change of the pointer, oldest first, without the generations a ``repair`` entry superseded.
+        Refused while the log is damaged (a gap, a corrupt or edited entry, newest entries deleted): each
+        message names ``feature-platform store repair``, which supersedes the damage explicitly."""
+        state = read_log(self._backend, env, feature_id)
+        tail = state.deleted_tail
+        if tail is not None and tail.entry is not None:
+            raise StoreError(
+                deleted_tail_message(
+                    env, feature_id, tail.entry.generation, tail.what, self._origin(tail.key), state.last
                 )
-                raise StoreError(msg)
-            previous = entry.to_hash
-        return entries
+            )
+        if state.damage:
+            missing = sorted(g for g, d in state.damage.items() if d.fingerprint is None)
+            first = state.damage[min(state.damage)]
+            prefix = self._origin(layout.audit_prefix(env, feature_id))
+            what = (
+                f"audit log {prefix} is missing generations {missing[:10]}"
+                if missing
+                else f"audit log {prefix} is broken at generation {first.generation}: {first.reason}"
+            )
+            others = len(state.damage) - (len(missing) if missing else 1)
+            more = f" (and {others} more damaged generation(s): see `feature-platform store verify`)" if others else ""
+            msg = f"{what}{more}; run `{repair_command(env, feature_id)}` to supersede the damage (its bytes are kept)"
+            raise StoreError(msg)
+        return state.history()
 
     def list_features(self, env: str) -> list[str]:
         """Features that have a pointer in ``env``, sorted."""
@@ -305,12 +362,14 @@ class ArtefactStore:
         return sorted(found)
 
     def list_envs(self) -> list[str]:
-        """Environments with at least one pointer, sorted."""
+        """Environments with at least one pointer, sorted. A file where an environment folder (or its audit,
+        pointers or live folder) belongs is an error, never an environment with nothing published."""
         found: set[str] = set()
         for key in self._backend.list_keys(layout.ENVS_PREFIX):
+            env = layout.env_of_key(key, self._origin(key))
             parts = key.split("/")
-            if len(parts) == 5 and parts[2] == "audit":
-                found.add(parts[1])
+            if env is not None and len(parts) == 5 and parts[2] == "audit":
+                found.add(env)
         return sorted(found)
 
     def load_live(self, env: str, feature_id: str) -> Artefact:
@@ -323,7 +382,8 @@ class ArtefactStore:
         if artefact.feature.id != feature_id:
             msg = (
                 f"the pointer for {feature_id!r} in {env!r} names artefact {entry.to_hash[:12]}… of "
-                f"feature {artefact.feature.id!r}; the audit log was edited by hand"
+                f"feature {artefact.feature.id!r}; the audit log was edited by hand: run "
+                f"`{repair_command(env, feature_id)}` to supersede that entry"
             )
             raise StoreError(msg)
         return artefact
@@ -372,11 +432,9 @@ class ArtefactStore:
                 source_revision=source_revision,
                 message=message,
             )
-            key = layout.audit_key(env, feature_id, entry.generation)
-            if self._backend.put_if_absent(key, entry.to_bytes()):
-                self._write_hint(entry)
+            if self.append(entry):
                 return entry
-            logger.debug("lost the race for %s (attempt %d); re-reading", key, attempt)
+            logger.debug("lost the race for generation %d (attempt %d); re-reading", entry.generation, attempt)
             _backoff(attempt)
         msg = (
             f"could not {action} {target[:12]}… for {feature_id!r} in {env!r}: lost the compare-and-set "
@@ -384,69 +442,24 @@ class ArtefactStore:
         )
         raise PointerConflictError(msg)
 
-    def _write_hint(self, entry: AuditEntry) -> None:
-        """Refresh the hint. The change is already committed, so a failure here is only logged."""
-        key = layout.hint_key(entry.env, entry.feature_id)
-        try:
-            self._backend.put(key, entry.to_bytes())
-        except StoreError as exc:
-            logger.warning("pointer hint %s not updated (readers will roll forward): %s", key, exc)
-
-    def _entry_from_hint(self, env: str, feature_id: str) -> AuditEntry | None:
-        """The log entry the hint names, if the hint is readable and agrees with the log."""
-        key = layout.hint_key(env, feature_id)
-        data = self._backend.get(key)
-        if data is None:
-            return None
-        try:
-            hint = parse_entry(data, origin=self._origin(key))
-        except StoreError as exc:
-            logger.warning("ignoring unreadable pointer hint: %s", exc)
-            return None
-        if hint.env != env or hint.feature_id != feature_id:
-            logger.warning("ignoring pointer hint %s: it names %s/%s", key, hint.env, hint.feature_id)
-            return None
-        entry = self._read_entry(env, feature_id, hint.generation)
-        if entry is None and hint.generation > max(self._generations(layout.audit_prefix(env, feature_id)), default=0):
-            # The hint is written only after its entry won the compare-and-set: the newest entries were
-            # deleted. Answering with an older entry would silently roll the live version back.
-            msg = (
-                f"the audit log of {env}/{feature_id} is damaged: generation {hint.generation}, which the pointer "
-                f"hint {self._origin(key)} records, is missing (deleted?), so the live version cannot be told "
-                f"safely; restore the entry from a backup, or run `feature-platform store repair --env {env} "
-                f"--feature {feature_id}` to re-record it from the hint"
-            )
-            raise StoreError(msg)
-        if entry != hint:
-            logger.warning("ignoring pointer hint %s: it does not match the audit log", key)
-            return None
-        return entry
-
-    def repair_from_hint(self, env: str, feature_id: str) -> AuditEntry | None:
-        """Re-record missing audit entries that the pointer hint still holds (it is a copy of the newest
-        entry); None if nothing was missing. An entry that exists is never overwritten."""
-        key = layout.hint_key(env, feature_id)
-        data = self._backend.get(key)
-        if data is None:
-            return None
-        hint = parse_entry(data, origin=self._origin(key))
-        if (hint.env, hint.feature_id) != (env, feature_id) or self._read_entry(env, feature_id, hint.generation):
-            return None
-        self._require_artefact(hint.to_hash, feature_id, f"repair {env}/{feature_id} generation {hint.generation}")
-        if not self._backend.put_if_absent(layout.audit_key(env, feature_id, hint.generation), hint.to_bytes()):
-            return None
-        logger.warning("re-recorded %s/%s generation %d from the pointer hint", env, feature_id, hint.generation)
-        return hint
+    def _write_witnesses(self, entry: AuditEntry) -> None:
+        """Refresh the pointer hint, then the live record: two copies of the newest entry in two folders,
+        each only a lower bound on the log's end (a witness). Written only after the entry won the
+        compare-and-set, so a witness never names a generation nobody won; the change is already committed,
+        so a failure here is only logged (a witness that lags costs readers a roll-forward, nothing else)."""
+        for key in (layout.hint_key(entry.env, entry.feature_id), layout.live_key(entry.env, entry.feature_id)):
+            try:
+                self._backend.put(key, entry.to_bytes())
+            except StoreError as exc:
+                logger.warning("witness %s not updated (readers will roll forward): %s", key, exc)
 
     def _generations(self, prefix: str) -> list[int]:
         found = (layout.generation_from_audit_key(prefix, k) for k in self._backend.list_keys(prefix))
         return [g for g in found if g is not None]
 
-    def _read_entry(self, env: str, feature_id: str, generation: int) -> AuditEntry | None:
+    def _entry_at(self, env: str, feature_id: str, generation: int, data: bytes) -> AuditEntry:
+        """Parse the bytes of entry ``generation``; they must be an entry about that very key."""
         key = layout.audit_key(env, feature_id, generation)
-        data = self._backend.get(key)
-        if data is None:
-            return None
         entry = parse_entry(data, origin=self._origin(key))
         if (entry.generation, entry.env, entry.feature_id) != (generation, env, feature_id):
             msg = (
@@ -456,12 +469,15 @@ class ArtefactStore:
             raise StoreError(msg)
         return entry
 
-    def _require_entry(self, env: str, feature_id: str, generation: int) -> AuditEntry:
-        entry = self._read_entry(env, feature_id, generation)
-        if entry is None:
-            msg = f"audit entry {self._origin(layout.audit_key(env, feature_id, generation))} vanished"
-            raise StoreError(msg)
-        return entry
+    def append(self, entry: AuditEntry) -> bool:
+        """Create ``entry`` at its generation with put-if-absent (the compare-and-set) and refresh the
+        witnesses; False if that generation already exists. For the repair of a damaged log, which must
+        append without reading the live version through :meth:`current`."""
+        key = layout.audit_key(entry.env, entry.feature_id, entry.generation)
+        if not self._backend.put_if_absent(key, entry.to_bytes()):
+            return False
+        self._write_witnesses(entry)
+        return True
 
     @staticmethod
     def _check_pointer_args(

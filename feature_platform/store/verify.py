@@ -4,14 +4,22 @@
 instead of the first one a reader trips over. It writes nothing. What it checks:
 
 * every audit log (``envs/<env>/audit/<feature_id>/``): gap-free from generation 1, each entry parsable
-  and about the key it is stored under, each entry starting from the hash the previous one made live;
-* every pointer hint: a hint naming a generation past the end of its log means the newest entries were
-  deleted (readers refuse the feature; ``store repair`` re-records them); a missing, unreadable or stale
-  hint is only a note (readers fall back to the log);
+  and about the key it is stored under, each entry starting from the hash the previous one made live
+  (:func:`~feature_platform.store.logstate.read_log`, the same judgement ``history`` and ``store repair``
+  use). Damage a ``repair`` entry superseded, with its bytes unchanged since, is listed as *repaired*
+  (information, exit 0), not as a problem;
+* both witnesses of every feature (the pointer hint and the live record): one naming a generation past the
+  end of its log means the newest entries were deleted (readers refuse the feature); a missing,
+  unreadable or stale witness is only a note (readers fall back to the log);
 * every artefact an audit entry names (the live one and every rollback target): present, its bytes
   hashing to its key, and an artefact of that feature;
 * every object under ``objects/`` (all environments, or only those an environment's logs name when one
-  environment is verified): it verifies, so a damaged object is found before anyone needs it.
+  environment is verified): it verifies, so a damaged object is found before anyone needs it. A damaged
+  object that only superseded entries name is repaired information (nothing can serve it or roll back
+  to it); any other damaged object is a problem.
+
+Every problem carries the exact command that repairs it (for a damaged log, what ``store repair`` would do,
+from :func:`~feature_platform.store.repair.plan_repair`, or the ``--live HASH`` it needs to be told).
 
 :func:`restore_artefacts` puts back artefacts that are missing or damaged in the store from a compiled
 build (``feature-platform compile --out DIR``): only bytes that verify and hash to exactly the key they go
@@ -27,7 +35,8 @@ from pathlib import Path
 from feature_platform.artefact.loader import parse_artefact
 from feature_platform.errors import ArtefactError, ArtefactNotFoundError, StoreError
 from feature_platform.store import layout
-from feature_platform.store.audit import AuditEntry, parse_entry
+from feature_platform.store.logstate import LogState, read_log, repair_command
+from feature_platform.store.repair import RepairPlan, plan_repair
 from feature_platform.store.store import ArtefactStore
 
 
@@ -54,7 +63,11 @@ class VerifyReport:
     objects_checked: int = 0
     named: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     """content hash -> the (env, feature id) whose readable audit entries name it."""
+    retired: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    """content hash -> the (env, feature id) whose entries superseded by a repair name it."""
     problems: list[StoreProblem] = field(default_factory=list)
+    repaired: list[StoreProblem] = field(default_factory=list)
+    """Damage a ``repair`` entry superseded (its bytes unchanged since): information, not a problem."""
     notes: list[StoreProblem] = field(default_factory=list)
 
     @property
@@ -76,33 +89,49 @@ def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
         for feature_id in _features(store, each):
             live = _verify_log(store, each, feature_id, report, named)
             report.live[each][feature_id] = live
-    hashes = set(named) if env is not None else set(named) | set(_object_hashes(store, report))
+    known = set(named) | set(report.retired)
+    hashes = known if env is not None else known | set(_object_hashes(store, report))
+    live_in: dict[str, set[tuple[str, str]]] = {}
+    for each, features in report.live.items():
+        for feature_id, live in features.items():
+            if live is not None:
+                live_in.setdefault(live, set()).add((each, feature_id))
     for content_hash in sorted(hashes):
-        _verify_object(store, content_hash, named.get(content_hash, set()), report)
+        _verify_object(
+            store,
+            content_hash,
+            named.get(content_hash, set()),
+            report.retired.get(content_hash, set()),
+            live_in.get(content_hash, set()),
+            report,
+        )
     report.objects_checked = len(hashes)
     if not hashes and not any(report.live.values()):
         report.notes.append(StoreProblem(report.store, "holds no artefacts and no pointers (nothing published yet?)"))
     report.problems.sort()
+    report.repaired.sort()
     report.notes.sort()
     return report
 
 
 def _envs(store: ArtefactStore) -> list[str]:
+    """Environments with an audit log, a pointer hint or a live record; a file where a folder belongs raises."""
     found: set[str] = set()
     for key in store.backend.list_keys(layout.ENVS_PREFIX):
-        parts = key.split("/")
-        if len(parts) >= 4 and parts[2] in ("audit", "pointers"):
-            found.add(parts[1])
+        env = layout.env_of_key(key, key)
+        if env is not None:
+            found.add(env)
     return sorted(found)
 
 
 def _features(store: ArtefactStore, env: str) -> list[str]:
-    """Features with an audit log or a pointer hint in ``env`` (a hint without a log is damage too)."""
+    """Features with an audit log or a witness in ``env`` (a witness without a log is damage too)."""
     found = set(store.list_features(env))
-    hints = f"{layout.env_prefix(env)}pointers/"
-    for key in store.backend.list_keys(hints):
-        name = key[len(hints) :]
-        if name.endswith(".json") and "/" not in name:
+    prefix = layout.env_prefix(env)
+    for key in store.backend.list_keys(prefix):
+        layout.env_of_key(key, key)  # a file where the audit, pointers or live folder belongs raises
+        folder, _, name = key[len(prefix) :].partition("/")
+        if folder in ("pointers", layout.LIVE_FOLDER) and name.endswith(".json") and "/" not in name:
             found.add(name.removesuffix(".json"))
     return sorted(found)
 
@@ -121,113 +150,110 @@ def _object_hashes(store: ArtefactStore, report: VerifyReport) -> list[str]:
 def _verify_log(
     store: ArtefactStore, env: str, feature_id: str, report: VerifyReport, named: dict[str, set[tuple[str, str]]]
 ) -> str | None:
-    """Check one feature's audit log and hint; return its live hash (None when it cannot be told)."""
-    prefix = layout.audit_prefix(env, feature_id)
-    found = (layout.generation_from_audit_key(prefix, k) for k in store.backend.list_keys(prefix))
-    generations = sorted(g for g in found if g is not None)
-    entries: dict[int, AuditEntry] = {}
-    damaged = False
-    for generation in generations:
-        key = layout.audit_key(env, feature_id, generation)
-        try:
-            entry = parse_entry(store.backend.get(key) or b"", origin=key)
-        except StoreError as exc:
-            report.problems.append(StoreProblem(key, _first_line(exc), _restore_entry(env, feature_id)))
-            damaged = True
-            continue
-        if (entry.generation, entry.env, entry.feature_id) != (generation, env, feature_id):
-            report.problems.append(
-                StoreProblem(
-                    key,
-                    f"claims generation {entry.generation} of {entry.env}/{entry.feature_id}",
-                    _restore_entry(env, feature_id),
-                )
+    """Check one feature's audit log and witnesses; return its live hash (None when it cannot be told)."""
+    state = read_log(store.backend, env, feature_id)
+    for generation, entry in state.entries.items():
+        into = report.retired if generation in state.repaired else named
+        into.setdefault(entry.to_hash, set()).add((env, feature_id))
+    for repaired in sorted(state.repaired.values(), key=lambda r: r.generation):
+        restored = repaired.record.sha256 is None and repaired.fingerprint is not None
+        report.repaired.append(
+            StoreProblem(
+                repaired.key,
+                f"superseded by the repair entry of generation {repaired.by} ({repaired.record.reason})"
+                + ("; restored since, and still superseded" if restored else "; its bytes are kept as they were"),
             )
-            damaged = True
-            continue
-        entries[generation] = entry
-        named.setdefault(entry.to_hash, set()).add((env, feature_id))
-    last = max(generations, default=0)
-    missing = sorted(set(range(1, last + 1)) - set(generations))
+        )
+    plan: RepairPlan | None = None
+    if state.damage or state.deleted_tail is not None:
+        plan = plan_repair(store, env, feature_id, state=state)
+    for damage in sorted(state.damage.values(), key=lambda d: d.generation):
+        if damage.fingerprint is None:
+            continue  # reported once, below, with the other missing generations
+        report.problems.append(StoreProblem(damage.key, damage.reason, _repair_text(plan)))
+    missing = sorted(g for g, d in state.damage.items() if d.fingerprint is None)
     if missing:
         report.problems.append(
             StoreProblem(
-                prefix,
+                layout.audit_prefix(env, feature_id),
                 f"audit log is missing generation(s) {', '.join(map(str, missing[:10]))}",
-                _restore_entry(env, feature_id),
+                _repair_text(plan),
             )
         )
-        damaged = True
-    previous: str | None = None
-    for generation in range(1, last + 1):
-        current = entries.get(generation)
-        if current is None:
-            previous = None
-            continue
-        if (generation == 1 or generation - 1 in entries) and current.from_hash != previous:
-            report.problems.append(
-                StoreProblem(
-                    layout.audit_key(env, feature_id, generation),
-                    f"starts from {_short(current.from_hash)} but "
-                    + (
-                        f"generation {generation - 1} made {_short(previous)} live"
-                        if generation > 1
-                        else "it is the first entry"
-                    )
-                    + ": the log was edited",
-                    _restore_entry(env, feature_id),
-                )
-            )
-            damaged = True
-        previous = current.to_hash
-    hint_past_end = _verify_hint(store, env, feature_id, entries, last, report)
-    if hint_past_end or damaged or last == 0:
-        return None
-    return entries[last].to_hash
+    tail = _verify_witnesses(state, report, plan)
+    newest = state.newest
+    return None if tail or newest is None else newest.to_hash
 
 
-def _verify_hint(
-    store: ArtefactStore, env: str, feature_id: str, entries: dict[int, AuditEntry], last: int, report: VerifyReport
-) -> bool:
-    """Check the pointer hint; True when it proves newer entries were deleted."""
-    key = layout.hint_key(env, feature_id)
-    data = store.backend.get(key)
-    if data is None:
-        if last:
-            report.notes.append(StoreProblem(key, "no pointer hint (harmless: readers list the audit log)"))
-        return False
-    try:
-        hint = parse_entry(data, origin=key)
-    except StoreError as exc:
-        report.notes.append(StoreProblem(key, f"unreadable pointer hint, ignored by readers ({_first_line(exc)})"))
-        return False
-    if (hint.env, hint.feature_id) != (env, feature_id):
-        report.notes.append(StoreProblem(key, f"pointer hint names {hint.env}/{hint.feature_id}; ignored by readers"))
-        return False
-    if hint.generation > last:
+def _repair_text(plan: RepairPlan | None) -> str:
+    """The exact command that repairs a feature's log, and what it will do."""
+    if plan is None:
+        return ""
+    if plan.blocked is not None:
+        return f"{plan.command()}: {plan.blocked}; or restore the entries from a backup"
+    does = []
+    if plan.rerecord is not None:
+        does.append(f"re-records generation {plan.rerecord.generation} from its copy")
+    if plan.supersede:
+        generations = ", ".join(str(d.generation) for d in plan.supersede)
+        live = plan.live[:16] if plan.live else "?"
+        does.append(
+            f"appends an operator entry superseding generation(s) {generations} (their bytes are kept) with "
+            f"{live}… live, from {plan.live_from}"
+        )
+    return f"{plan.command()} ({'; then '.join(does)}), or restore the entries from a backup"
+
+
+def _verify_witnesses(state: LogState, report: VerifyReport, plan: RepairPlan | None) -> bool:
+    """Check the pointer hint and the live record; True when one proves newer entries were deleted."""
+    last = state.last
+    tail = state.deleted_tail
+    if tail is not None and tail.entry is not None:
+        agree = [w.what for w in state.witnesses if w is not tail and w.entry is not None and w.entry.generation > last]
+        also = f" (so does the {agree[0]})" if agree else ""
         report.problems.append(
             StoreProblem(
-                key,
-                f"the pointer hint records generation {hint.generation} but the audit log ends at {last}: its "
-                "newest entries were deleted, so readers refuse this feature rather than roll it back",
-                f"feature-platform store repair --env {env} --feature {feature_id} (re-records them from the hint), "
-                "or restore the entries from a backup",
+                tail.key,
+                f"the {tail.what} records generation {tail.entry.generation}{also} but the audit log ends at {last}: "
+                "its newest entries were deleted, so readers refuse this feature rather than roll it back",
+                _repair_text(plan),
             )
         )
-        return True
-    if hint.generation < last:
-        report.notes.append(
-            StoreProblem(key, f"stale pointer hint (generation {hint.generation} of {last}); readers roll forward")
-        )
-    elif hint.generation in entries and entries[hint.generation] != hint:
-        report.notes.append(
-            StoreProblem(key, "pointer hint differs from the newest audit entry; readers trust the log")
-        )
-    return False
+    for witness in state.witnesses:
+        if witness.entry is None:
+            if witness.unusable == "missing":
+                if last:
+                    report.notes.append(
+                        StoreProblem(witness.key, f"no {witness.what} (harmless: readers list the audit log)")
+                    )
+            else:
+                report.notes.append(
+                    StoreProblem(witness.key, f"{witness.what} {witness.unusable}; ignored by readers")
+                )
+            continue
+        hint = witness.entry
+        if hint.generation > last:
+            continue  # reported above, once
+        if hint.generation < last:
+            report.notes.append(
+                StoreProblem(
+                    witness.key, f"stale {witness.what} (generation {hint.generation} of {last}); readers roll forward"
+                )
+            )
+        elif hint.generation in state.entries and state.entries[hint.generation] != hint:
+            report.notes.append(
+                StoreProblem(witness.key, f"{witness.what} differs from the newest audit entry; readers trust the log")
+            )
+    return tail is not None
 
 
 def _verify_object(
-    store: ArtefactStore, content_hash: str, named_by: set[tuple[str, str]], report: VerifyReport
+    store: ArtefactStore,
+    content_hash: str,
+    named_by: set[tuple[str, str]],
+    retired_by: set[tuple[str, str]],
+    live_in: set[tuple[str, str]],
+    report: VerifyReport,
 ) -> None:
     key = layout.object_key(content_hash)
     users = ", ".join(f"{e}/{f}" for e, f in sorted(named_by))
@@ -236,14 +262,34 @@ def _verify_object(
         f"feature-platform store repair --from-build DIR, with DIR a compiled build that holds {content_hash} "
         "(feature-platform compile --out DIR at the source revision its audit entry records)"
     )
+    historical = sorted(named_by - live_in)
+    if live_in:
+        e, f = sorted(live_in)[0]
+        repair += f"; or serve an earlier version: feature-platform rollback --env {e} --feature {f}"
+    elif historical:
+        commands = "; ".join(repair_command(e, f) for e, f in historical)
+        repair += f"; or, without a build, retire the entries naming it (kept, reported as repaired): {commands}"
     data = store.backend.get(key)
+    damaged: str | None = None
     if data is None:
-        report.problems.append(StoreProblem(key, f"artefact {content_hash} is missing{used}", repair))
-        return
-    try:
-        artefact = parse_artefact(data, expected_hash=content_hash, origin=key)
-    except ArtefactError as exc:
-        report.problems.append(StoreProblem(key, f"{_first_line(exc)}{used}", repair))
+        damaged = f"artefact {content_hash} is missing"
+    else:
+        try:
+            artefact = parse_artefact(data, expected_hash=content_hash, origin=key)
+        except ArtefactError as exc:
+            damaged = _first_line(exc)
+    if damaged is not None:
+        if named_by or not retired_by:
+            report.problems.append(StoreProblem(key, f"{damaged}{used}", repair))
+        else:
+            retired = ", ".join(f"{e}/{f}" for e, f in sorted(retired_by))
+            report.repaired.append(
+                StoreProblem(
+                    key,
+                    f"{damaged}; only entries a repair superseded name it ({retired}), so nothing can serve or roll "
+                    "back to it; re-store it (--from-build) before publishing that version again",
+                )
+            )
         return
     for env, feature_id in sorted(named_by):
         if artefact.feature.id != feature_id:
@@ -251,7 +297,7 @@ def _verify_object(
                 StoreProblem(
                     key,
                     f"is an artefact of {artefact.feature.id!r}, but the audit log of {env}/{feature_id} names it",
-                    _restore_entry(env, feature_id),
+                    _repair_text(plan_repair(store, env, feature_id)),
                 )
             )
 
@@ -314,17 +360,6 @@ def _build_artefacts(build_dir: Path) -> dict[str, bytes]:
         msg = f"{build_dir} holds no compiled artefacts (expected the output of `feature-platform compile --out`)"
         raise StoreError(msg)
     return available
-
-
-def _restore_entry(env: str, feature_id: str) -> str:
-    return (
-        f"restore the audit entries of {env}/{feature_id} from a backup (entries are never rewritten by the "
-        "platform); `feature-platform history` shows what readers can still tell"
-    )
-
-
-def _short(content_hash: str | None) -> str:
-    return "nothing" if content_hash is None else content_hash[:16]
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,10 +19,10 @@ from feature_platform.cli.batch_cmds import batch_index, training_set
 from feature_platform.runtimes.batch import (
     SEQUENCE,
     SEQUENCE_LENGTH,
-    STALE_STAGING_SECONDS,
     TableLocations,
     build_training_set,
 )
+from feature_platform.storage import STALE_STAGING_SECONDS
 from tests.batch.conftest import DAYS, ENV, Demo, Published
 from tests.batch.helpers import utc
 

@@ -98,6 +98,41 @@ def test_a_protected_environment_is_compiled_and_validated_but_never_published_b
     assert open_store_from_settings(PlatformSettings()).list_features("test") == []
 
 
+@pytest.mark.parametrize(
+    ("protected", "expected"),
+    [(None, {"prod": False, "dev": True}), ("", {"prod": True}), ("prod, staging", {"staging": False, "test": True})],
+)
+def test_protected_environments_turn_automatic_publish_off(
+    protected: str | None, expected: dict[str, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feature_platform.orchestration.settings import OrchestrationSettings
+
+    if protected is None:
+        monkeypatch.delenv("FP_PROTECTED_ENVS", raising=False)
+    else:
+        monkeypatch.setenv("FP_PROTECTED_ENVS", protected)
+    settings = OrchestrationSettings()
+    assert {env: settings.auto_publish(env) for env in expected} == expected
+
+
+def test_a_tick_reads_the_protected_environments_loaded_with_the_code_location_not_the_environment(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings are read once, when the code location loads: a variable the sensor does not use, broken
+    later (a bad FP_ONLINE_STORE), cannot fail its tick, and FP_PROTECTED_ENVS cannot change under it."""
+    monkeypatch.setenv("FP_PROTECTED_ENVS", "test")
+    defs = platform.defs()
+    monkeypatch.setenv("FP_ONLINE_STORE", "redis://127.0.0.1:99999/0")  # a bad port: PlatformSettings() refuses it
+    monkeypatch.setenv("FP_PROTECTED_ENVS", "")
+
+    first = tick(platform, defs, None)
+
+    assert sorted(requested(first)) == ALL
+    for request in first.run_requests or []:
+        keys = feature_keys(request.tags["feature_platform/feature"])
+        assert list(request.asset_selection or []) == [keys.compiled, keys.validated]  # still protected
+
+
 def test_first_tick_baseline_is_what_is_live(platform: Platform) -> None:
     defs = platform.defs()
     assert platform.run(selection(feature_keys("recent_engagements_v1").release), defs=defs).success

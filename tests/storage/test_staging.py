@@ -67,3 +67,77 @@ def test_a_staged_file_is_published_once(tmp_path: Path) -> None:
         staged.commit()
         with pytest.raises(RuntimeError, match="already committed"):
             staged.commit()
+
+
+# -- the sweep of what killed writers left: one rule, owned by the storage layer -----------------------------------
+
+
+def _age(path: Path, seconds: float) -> None:
+    import os
+    import time
+
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_the_staged_name_and_the_sweep_cannot_drift_apart(tmp_path: Path) -> None:
+    from feature_platform.storage import staged_names_of
+
+    storage, path = _local(tmp_path)
+    with storage.stage(path) as staged:
+        name = Path(staged.local_path).name
+        assert staged_names_of("part-00000.parquet")(name)
+        assert not staged_names_of("part-00001.parquet")(name)  # another output's, never ours
+
+
+def test_local_storage_sweeps_only_stale_staged_files_of_a_folder(tmp_path: Path) -> None:
+    from feature_platform.storage import STALE_STAGING_SECONDS
+
+    storage, path = _local(tmp_path)
+    storage.put(path, b"published")
+    folder = tmp_path / "t" / "dt=2026-01-01"
+    stale = folder / ".part-pending.parquet.0123456789abcdef.tmp"  # a writer SIGKILLed two hours ago
+    live = folder / ".part-pending.parquet.fedcba9876543210.tmp"  # a writer at work right now
+    old_data = folder / "part-00001.parquet"  # published data is never swept, however old
+    for file in (stale, live, old_data):
+        file.write_bytes(b"x")
+    _age(stale, 2 * STALE_STAGING_SECONDS)
+    _age(old_data, 2 * STALE_STAGING_SECONDS)
+
+    assert storage.sweep_stale_stages("t/dt=2026-01-01") == [str(stale)]
+
+    assert not stale.exists() and live.exists() and old_data.exists()
+    assert storage.get(path) == b"published"
+    assert storage.sweep_stale_stages("t/dt=2099-01-01") == []  # a folder not written yet has nothing
+
+
+def test_the_sweep_removes_leftovers_of_gone_processes_at_once_and_any_untouched_for_an_hour(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from feature_platform.storage import STALE_STAGING_SECONDS, sweep_stale
+
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    alive = os.getpid()
+    dead_run = tmp_path / f".staging-ab-{gone}"  # a folder of a killed run, just written
+    (dead_run / "artefacts").mkdir(parents=True)
+    reused = tmp_path / f".staging-cd-{alive}"  # a pid reused since: two hours untouched
+    reused.mkdir()
+    _age(reused, 2 * STALE_STAGING_SECONDS)
+    running = tmp_path / f".staging-ef-{alive}"  # an old folder a live writer is still writing into
+    (running / "artefacts").mkdir(parents=True)
+    (running / "artefacts" / "a.json").write_bytes(b"{}")
+    _age(running / "artefacts", 2 * STALE_STAGING_SECONDS)
+    _age(running, 2 * STALE_STAGING_SECONDS)
+    visible = tmp_path / f"staging-gh-{gone}"  # not hidden: never a staging entry, whatever the matcher says
+    visible.mkdir()
+
+    def pid_of(name: str) -> int | None:
+        return int(name.rsplit("-", 1)[1])
+
+    removed = sweep_stale(tmp_path, lambda name: "staging-" in name, owner_pid=pid_of)
+
+    assert sorted(p.name for p in removed) == sorted([dead_run.name, reused.name])
+    assert running.exists() and visible.exists()

@@ -166,18 +166,3 @@ def test_good_endpoints_are_accepted(url: str, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("FP_S3_ENDPOINT_URL", url)
     assert PlatformSettings().s3_endpoint_url == url
     assert isinstance(open_store("s3://bucket/p", endpoint_url=url).backend, S3ObjectStorage)
-
-
-@pytest.mark.parametrize(
-    ("protected", "expected"),
-    [(None, {"prod": False, "dev": True}), ("", {"prod": True}), ("prod, staging", {"staging": False, "test": True})],
-)
-def test_protected_environments_turn_automatic_publish_off(
-    protected: str | None, expected: dict[str, bool], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if protected is None:
-        monkeypatch.delenv("FP_PROTECTED_ENVS", raising=False)
-    else:
-        monkeypatch.setenv("FP_PROTECTED_ENVS", protected)
-    settings = PlatformSettings()
-    assert {env: settings.auto_publish(env) for env in expected} == expected

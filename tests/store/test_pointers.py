@@ -14,6 +14,7 @@ from feature_platform.errors import (
     StoreError,
 )
 from feature_platform.store import ArtefactStore, AuditEntry
+from feature_platform.store.repair import repair_log
 from tests.store.artefacts import FEATURE_ID, sealed
 
 ENV = "prod"
@@ -29,6 +30,10 @@ def _audit_key(generation: int, env: str = ENV, feature_id: str = FEATURE_ID) ->
 
 def _hint_key(env: str = ENV, feature_id: str = FEATURE_ID) -> str:
     return f"envs/{env}/pointers/{feature_id}.json"
+
+
+def _live_key(env: str = ENV, feature_id: str = FEATURE_ID) -> str:
+    return f"envs/{env}/live/{feature_id}.json"
 
 
 def test_nothing_published_yet(store: ArtefactStore) -> None:
@@ -56,8 +61,9 @@ def test_publish_sets_current_history_and_live_artefact(store: ArtefactStore) ->
     assert store.history(ENV, FEATURE_ID) == [first, second]
     assert store.load_live(ENV, FEATURE_ID).content_hash == h2
     assert store.load_live(ENV, FEATURE_ID).feature.description == "two"
-    assert store.backend.list_keys(f"envs/{ENV}/") == [_audit_key(1), _audit_key(2), _hint_key()]
+    assert store.backend.list_keys(f"envs/{ENV}/") == [_audit_key(1), _audit_key(2), _live_key(), _hint_key()]
     assert AuditEntry.model_validate_json(store.backend.get(_hint_key()) or b"") == second
+    assert AuditEntry.model_validate_json(store.backend.get(_live_key()) or b"") == second
 
 
 def test_audit_entries_are_canonical_json_on_the_backend(store: ArtefactStore) -> None:
@@ -341,10 +347,10 @@ def test_a_deleted_newest_entry_is_refused_not_rolled_back_and_can_be_repaired(s
     with pytest.raises(StoreError, match="is damaged"):
         store.load_live(ENV, FEATURE_ID)
 
-    assert store.repair_from_hint(ENV, FEATURE_ID) == newest
+    assert repair_log(store, ENV, FEATURE_ID, actor="oncall").rerecorded == newest
     assert store.current(ENV, FEATURE_ID) == newest
     assert store.load_live(ENV, FEATURE_ID).content_hash == h2
-    assert store.repair_from_hint(ENV, FEATURE_ID) is None  # nothing left to repair
+    assert repair_log(store, ENV, FEATURE_ID, actor="oncall").nothing  # nothing left to repair
 
 
 def test_features_and_envs_are_listed(store: ArtefactStore) -> None:
@@ -394,7 +400,7 @@ def test_the_store_repair_command_re_records_a_deleted_entry(
     assert damaged.exit_code == 1 and "is damaged" in damaged.output and "Traceback" not in damaged.output
     repaired = CliRunner().invoke(cli, ["store", "repair", "--env", ENV, "--feature", FEATURE_ID])
     assert repaired.exit_code == 0, repaired.output
-    assert f"re-recorded generation 2 (live: {h2[:12]})" in repaired.output
+    assert f"re-recorded generation 2 (live: {h2[:12]}) from its copy" in repaired.output
     live = store.current(ENV, FEATURE_ID)
     assert live is not None and live.to_hash == h2
 
@@ -409,8 +415,8 @@ def test_a_corrupt_audit_entry_message_is_one_line_naming_the_field(store: Artef
         store.history(ENV, FEATURE_ID)
     message = str(raised.value)
     assert "\n" not in message and "errors.pydantic.dev" not in message
-    assert message.endswith("is corrupt: generation: Input should be a valid integer, unable to parse string as an "
-                            "integer")
+    assert ("is corrupt: generation: Input should be a valid integer, unable to parse string as an integer; "
+            "run `feature-platform store repair --env prod --feature clicks_v1`") in message
 
 
 def test_a_feature_audit_log_replaced_by_a_file_is_an_error_not_unpublished(store: ArtefactStore) -> None:

@@ -111,7 +111,7 @@ Training sets
 """
 
 from feature_platform.runtimes.batch._completeness import raw_days_in_window
-from feature_platform.runtimes.batch._files import STALE_STAGING_SECONDS, sweep_stale_staging, write_parquet_file
+from feature_platform.runtimes.batch._files import write_parquet_file
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot, stale_snapshots
@@ -131,7 +131,6 @@ from feature_platform.runtimes.batch._watermark import (
 __all__ = [
     "SEQUENCE",
     "SEQUENCE_LENGTH",
-    "STALE_STAGING_SECONDS",
     "Certification",
     "DayIndexResult",
     "TableLocations",
@@ -150,7 +149,6 @@ __all__ = [
     "snapshot_columns",
     "snapshot_schema",
     "stale_snapshots",
-    "sweep_stale_staging",
     "watermark_path",
     "write_parquet_file",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
@@ -31,7 +30,6 @@ from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
 from feature_platform.engine.validation import MIN_EVENT_TIME, REASON_SEPARATOR
 from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
 from feature_platform.runtimes.batch._completeness import day_start, missing_days, retention_first_day
-from feature_platform.runtimes.batch._files import sweep_stale_files
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
     REJECTS,
@@ -51,7 +49,6 @@ from feature_platform.runtimes.batch.contracts import (
     events_contract,
     snapshot_contract,
 )
-from feature_platform.storage.local import LocalObjectStorage
 
 EVENTS_ORDER = (TIMESTAMP, EVENT_ID, EVENT_TYPE)
 """Sort order of an events partition (ascending): unique once replays are dropped."""
@@ -319,18 +316,17 @@ def _index(
     )
 
 
-def sweep_stale_stages(tables: FeatureTables, day: date) -> list[Path]:
-    """Remove the staged files (``.<name>.<uuid>.tmp``) a killed or failed run left in ``day``'s partition
-    directories of local tables — only those untouched for ``STALE_STAGING_SECONDS``: another run may be
-    indexing the same day right now and writing its own (see :mod:`feature_platform.runtimes.batch._files`)."""
-    storage = tables.storage
-    if not isinstance(storage, LocalObjectStorage):
-        return []  # S3 stages in the local temporary directory, and an upload is atomic
-    removed: list[Path] = []
-    for table in (EVENTS, REJECTS, SNAPSHOTS):
-        directory = storage.root / tables.locations.partition_dir_key(tables.feature_id, table, day)
-        removed += sweep_stale_files(directory, lambda name: name.startswith(".") and name.endswith(".tmp"))
-    return removed
+def sweep_stale_stages(tables: FeatureTables, day: date) -> list[str]:
+    """Remove the staged files a killed or failed run left in ``day``'s partition directories — by the storage
+    layer's rule, only those untouched for an hour: another run may be indexing the same day right now and
+    writing its own (:mod:`feature_platform.storage.sweep`)."""
+    return [
+        removed
+        for table in (EVENTS, REJECTS, SNAPSHOTS)
+        for removed in tables.storage.sweep_stale_stages(
+            tables.locations.partition_dir_key(tables.feature_id, table, day)
+        )
+    ]
 
 
 def _pending_key(tables: FeatureTables, table: Table, day: date) -> str:

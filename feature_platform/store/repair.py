@@ -1,0 +1,252 @@
+"""``store repair`` of one feature's audit log: put back what a witness still holds, supersede what is damaged.
+
+The log is append-only and the platform never rewrites or deletes an entry, so a repair only ever *adds*:
+
+1. **Deleted newest entries** that a witness (the pointer hint or the live record, both copies of the newest
+   entry) still holds are re-recorded from that copy, at their own generation.
+2. **Damage** — a generation that is missing, corrupt or edited, or (further back than the newest entry) one
+   naming an artefact that is missing, corrupt or of another feature, so that no rollback could return to
+   it — is superseded by one ``repair`` entry appended after the newest generation with the same
+   put-if-absent as every pointer change (a concurrent writer makes the repair fail, never both win). The
+   entry lists each damaged generation with the sha256 of the bytes it had (None: missing): the damaged
+   bytes stay where they are for forensics, readers skip them, ``store verify`` reports them as repaired,
+   and if they change afterwards they are damage again.
+
+The repair entry records the live version: ``live`` when the operator names one; otherwise the newest
+entry's when it is sound (the repair changes nothing that is served); otherwise the intact copy of the
+damaged newest entry a witness still holds. When none of these can tell, the plan is *blocked* and says
+so, listing the versions the readable history knows: the operator decides, the platform never guesses.
+
+:func:`plan_repair` is read-only (``store verify`` uses it to print the exact command); :func:`repair_log`
+carries a plan out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+
+from feature_platform.errors import ArtefactError, PointerConflictError, StoreError
+from feature_platform.store import layout
+from feature_platform.store.audit import AuditEntry, utc_now
+from feature_platform.store.logstate import Damage, LogState, read_log, repair_command
+from feature_platform.store.store import ArtefactStore
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """What :func:`repair_log` would write for one feature (nothing at all when :attr:`nothing`)."""
+
+    env: str
+    feature_id: str
+    rerecord: AuditEntry | None = None
+    """A witness's copy of the deleted newest entry, to put back at its generation."""
+    supersede: tuple[Damage, ...] = ()
+    live: str | None = None
+    """The live version the repair entry records (None when it cannot be told: :attr:`blocked`)."""
+    live_from: str = ""
+    from_hash: str | None = None
+    generation: int = 0
+    """The generation the repair entry would take."""
+    blocked: str | None = None
+    """Why the repair cannot go ahead as asked (the message names what to give it)."""
+    candidates: tuple[str, ...] = ()
+
+    @property
+    def nothing(self) -> bool:
+        return self.rerecord is None and not self.supersede and self.blocked is None
+
+    def command(self) -> str:
+        """The exact command that carries this plan out."""
+        base = repair_command(self.env, self.feature_id)
+        if self.blocked is None:
+            return base
+        known = f" (versions its readable history names: {', '.join(self.candidates)})" if self.candidates else ""
+        return f"{base} --live HASH, choosing the version to serve{known}"
+
+
+@dataclass
+class RepairOutcome:
+    rerecorded: AuditEntry | None = None
+    repair: AuditEntry | None = None
+    superseded: list[Damage] = field(default_factory=list)
+
+    @property
+    def nothing(self) -> bool:
+        return self.rerecorded is None and self.repair is None
+
+
+def plan_repair(
+    store: ArtefactStore, env: str, feature_id: str, *, live: str | None = None, state: LogState | None = None
+) -> RepairPlan:
+    """What a repair of ``feature_id`` in ``env`` would do; reads only."""
+    layout.check_name("environment", env)
+    layout.check_name("feature id", feature_id)
+    if live is not None:
+        layout.check_hash(live)
+    state = state or read_log(store.backend, env, feature_id)
+    entries = dict(state.entries)
+    damage = dict(state.damage)
+    last = state.last
+    rerecord: AuditEntry | None = None
+    tail = state.deleted_tail
+    if tail is not None and tail.entry is not None:
+        top = tail.entry.generation
+        ahead = {w.entry for w in state.witnesses if w.entry is not None and w.entry.generation == top}
+        if len(ahead) == 1 and _artefact_problem(store, tail.entry.to_hash, feature_id) is None:
+            rerecord = tail.entry
+            entries[rerecord.generation] = rerecord
+        for generation in range(last + 1, tail.entry.generation + (0 if rerecord else 1)):
+            key = layout.audit_key(env, feature_id, generation)
+            damage[generation] = Damage(
+                generation, key, f"missing (deleted?; the {tail.what} records generation {tail.entry.generation})", None
+            )
+        last = tail.entry.generation
+    _historical_artefacts(store, feature_id, entries, damage, state, last)
+    newest = entries.get(last) if last not in damage else None
+    if newest is not None and _artefact_problem(store, newest.to_hash, feature_id) == "foreign":
+        damage[last] = Damage(
+            last,
+            layout.audit_key(env, feature_id, last),
+            f"names artefact {newest.to_hash[:16]}…, which is not an artefact of {feature_id} (the entry was edited)",
+            _fingerprint(store, env, feature_id, last),
+        )
+        newest = None
+    supersede = tuple(damage[g] for g in sorted(damage))
+    candidates = tuple(
+        dict.fromkeys(e.to_hash[:16] for g, e in sorted(entries.items()) if g not in damage and g not in state.repaired)
+    )
+    plan = RepairPlan(
+        env, feature_id, rerecord=rerecord, supersede=supersede, generation=last + 1, candidates=candidates
+    )
+    if not supersede:
+        if live is not None:
+            return _blocked(plan, f"{env}/{feature_id} has no damage to repair; change its live version with "
+                                  "`feature-platform publish` or `feature-platform rollback`")
+        return plan
+    copies = [w.entry for w in state.witnesses if w.entry is not None and w.entry.generation == last]
+    sound_copies = {c.to_hash for c in copies if _artefact_problem(store, c.to_hash, feature_id) is None}
+    from_hash = newest.to_hash if newest is not None else (next(iter(sound_copies)) if len(sound_copies) == 1 else None)
+    if live is not None:
+        problem = _artefact_problem(store, live, feature_id)
+        if problem is not None:
+            return _blocked(plan, f"--live {live[:16]}… is {_PROBLEMS[problem].format(feature_id=feature_id)}")
+        return _with_live(plan, live, "--live (the operator's choice)", from_hash)
+    if newest is not None:
+        return _with_live(plan, newest.to_hash, f"generation {last}, unchanged", newest.to_hash)
+    if len(sound_copies) == 1:
+        what = " and ".join(sorted({w.what for w in state.witnesses if w.entry in copies}))
+        return _with_live(plan, from_hash, f"the intact copy of generation {last} in the {what}", from_hash)
+    why = damage[last].reason if last in damage else "it is damaged"
+    disagree = " (the pointer hint and the live record disagree)" if len(sound_copies) > 1 else ""
+    return _blocked(
+        plan,
+        f"the live version of {env}/{feature_id} cannot be told: its newest generation {last} is damaged ({why}) "
+        f"and no intact copy of it remains{disagree}; choose the version to serve with --live HASH",
+    )
+
+
+def repair_log(
+    store: ArtefactStore,
+    env: str,
+    feature_id: str,
+    *,
+    actor: str,
+    live: str | None = None,
+    message: str | None = None,
+) -> RepairOutcome:
+    """Carry out :func:`plan_repair`: re-record a deleted newest entry, then supersede what is damaged.
+    Raises :class:`StoreError` when the plan is blocked (nothing is written), and
+    :class:`PointerConflictError` when another writer changed the log meanwhile (run it again)."""
+    if not isinstance(actor, str) or not actor.strip():
+        msg = "an actor (who is making the repair) is required for the audit log"
+        raise StoreError(msg)
+    plan = plan_repair(store, env, feature_id, live=live)
+    if plan.blocked is not None:
+        raise StoreError(f"{plan.blocked}; nothing was written")
+    outcome = RepairOutcome()
+    if plan.rerecord is not None:
+        if not store.append(plan.rerecord):
+            raise _moved(env, feature_id, plan.rerecord.generation)
+        outcome.rerecorded = plan.rerecord
+    if plan.supersede:
+        assert plan.live is not None  # not blocked
+        entry = AuditEntry(
+            generation=plan.generation,
+            env=env,
+            feature_id=feature_id,
+            action="repair",
+            from_hash=plan.from_hash,
+            to_hash=plan.live,
+            actor=actor,
+            at=utc_now(),
+            message=message or f"store repair: live version from {plan.live_from}",
+            supersedes=tuple(d.superseded() for d in plan.supersede),
+        )
+        if not store.append(entry):
+            raise _moved(env, feature_id, entry.generation)
+        outcome.repair = entry
+        outcome.superseded = list(plan.supersede)
+    return outcome
+
+
+_PROBLEMS = {
+    "missing": "not in the artefact store (store it first, e.g. `feature-platform store repair --from-build DIR`)",
+    "corrupt": "damaged in the artefact store (re-store it with `feature-platform store repair --from-build DIR`)",
+    "foreign": "not an artefact of {feature_id}",
+}
+
+
+def _artefact_problem(store: ArtefactStore, content_hash: str, feature_id: str) -> str | None:
+    """"missing", "corrupt" or "foreign" (another feature's artefact), or None when it is sound and this feature's."""
+    if not store.has_artefact(content_hash):
+        return "missing"
+    try:
+        artefact = store.get_artefact(content_hash)
+    except ArtefactError:
+        return "corrupt"
+    return None if artefact.feature.id == feature_id else "foreign"
+
+
+def _historical_artefacts(
+    store: ArtefactStore,
+    feature_id: str,
+    entries: dict[int, AuditEntry],
+    damage: dict[int, Damage],
+    state: LogState,
+    last: int,
+) -> None:
+    """Entries before the newest whose artefact is gone, damaged or another feature's: no rollback can return
+    to them, so a repair supersedes them too (after `--from-build` has put back what a build still has)."""
+    for generation, entry in sorted(entries.items()):
+        if generation >= last or generation in damage or generation in state.repaired:
+            continue
+        problem = _artefact_problem(store, entry.to_hash, feature_id)
+        if problem is not None:
+            damage[generation] = Damage(
+                generation,
+                layout.audit_key(state.env, feature_id, generation),
+                f"names artefact {entry.to_hash[:16]}…, which is "
+                + _PROBLEMS[problem].split(" (")[0].format(feature_id=feature_id),
+                _fingerprint(store, state.env, feature_id, generation),
+            )
+
+
+def _fingerprint(store: ArtefactStore, env: str, feature_id: str, generation: int) -> str | None:
+    data = store.backend.get(layout.audit_key(env, feature_id, generation))
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def _with_live(plan: RepairPlan, live: str | None, source: str, from_hash: str | None) -> RepairPlan:
+    return replace(plan, live=live, live_from=source, from_hash=from_hash)
+
+
+def _blocked(plan: RepairPlan, why: str) -> RepairPlan:
+    return replace(plan, blocked=why)
+
+
+def _moved(env: str, feature_id: str, generation: int) -> PointerConflictError:
+    return PointerConflictError(
+        f"the audit log of {env}/{feature_id} changed while it was being repaired (generation {generation} was "
+        f"written by someone else); run `{repair_command(env, feature_id)}` again"
+    )
