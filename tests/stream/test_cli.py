@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -36,6 +37,8 @@ def test_replay_then_stream_on_the_embedded_defaults(tmp_path: Path, published: 
     assert result.exit_code == 0, result.output
     artefact = online_tables.artefacts["recent_searches_v1"]
     rows = payloads(artefact.sources["search_events"], online_tables.locations.raw_root, online_tables.days[-1])
+    partition = Path(online_tables.locations.raw_root) / "search_events" / f"dt={day}"
+    assert len(rows) == pl.read_parquet(str(partition / "*.parquet"), hive_partitioning=False).height  # every row
     assert f"replayed {len(rows):,} rows" in result.output
     bad = CliRunner().invoke(cli, ["replay", "--env", "dev", "--source", "nope", "--date", day], env=env)
     assert bad.exit_code == 1 and "no live feature" in bad.output
