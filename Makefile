@@ -59,11 +59,13 @@ ui: env
 	FP_DAGSTER_WEBSERVER_URL=http://127.0.0.1:$${FP_UI_PORT:-3000} \
 	  $(RUN) dagster dev -w workspace.yaml -h 127.0.0.1 -p $${FP_UI_PORT:-3000}
 
-# The in-suite crash test at scale: the demo set replayed 9 times (~110k log entries) while the indexer is
-# SIGKILLed 40 times; run it 5 times (FP_SOAK_RUNS). Needs Redis on 127.0.0.1:6379.
+# The in-suite crash test at scale: the fault data (demo set + ties) replayed 9 times (~112k log entries; the
+# test fails under FP_STREAM_MIN_ENTRIES) while the indexer is SIGKILLed 40 times; run it 5 times
+# (FP_SOAK_RUNS), one seed each. Needs Redis on 127.0.0.1:6379.
 soak: env services
 	for run in $$(seq 1 $${FP_SOAK_RUNS:-5}); do \
 	  FP_REQUIRE_SERVICES=1 FP_SOAK_REPEAT=9 FP_STREAM_KILLS=40 FP_STREAM_PRODUCE_SECONDS=40 FP_STREAM_SEED=$$run \
+	  FP_STREAM_MIN_ENTRIES=100000 \
 	    $(RUN) pytest -q -p no:cacheprovider --timeout 1800 tests/stream/test_faults.py -k killed || exit 1; \
 	done
 

@@ -17,24 +17,30 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--feature", "features", multiple=True, help="Feature id or name to index (repeatable; default all).")
 @click.option("--consumer", default="indexer-0", show_default=True,
               help="Consumer name in the group (stable per replica: a restart re-reads its own pending entries).")
-@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics on this port.")
-@click.option("--batch-count", type=int, default=2_000, show_default=True, help="Micro-batch size bound (entries).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="Address the metrics endpoint binds (0.0.0.0 in a pod, so Prometheus can scrape it).")
+@click.option("--batch-count", type=click.IntRange(min=1), default=2_000, show_default=True,
+              help="Micro-batch size bound (entries; at least 1: a count of 0 would be an unbounded read).")
 @click.option("--batch-growth", type=click.IntRange(min=1), default=8, show_default=True,
               help="Under lag a full read doubles the next micro-batch, up to batch-count x this (1 = fixed size).")
-@click.option("--batch-ms", type=int, default=20, show_default=True, help="Micro-batch time bound (ms).")
-@click.option("--claim-idle-ms", type=int, default=30_000, show_default=True,
+@click.option("--batch-ms", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Micro-batch time bound (ms): an idle read waits at most this long for the first entry.")
+@click.option("--claim-idle-ms", type=click.IntRange(min=0), default=30_000, show_default=True,
               help="Claim entries another consumer left pending this long (a dead replica).")
-@click.option("--reload-seconds", type=float, default=2.0, show_default=True, help="Pointer polling interval.")
+@click.option("--reload-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              help="Pointer polling interval.")
 @handle_errors
-def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_port: int | None, batch_count: int,
-           batch_growth: int, batch_ms: int, claim_idle_ms: int, reload_seconds: float) -> None:
+def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_port: int | None, metrics_host: str,
+           batch_count: int, batch_growth: int, batch_ms: int, claim_idle_ms: int, reload_seconds: float) -> None:
     """Index ENV's live features from the event log into the online store's tail, until SIGTERM."""
     from feature_platform.runtimes.stream import run_stream
 
     config = settings()
     run_stream(config, env or config.env, features=features, consumer=consumer, metrics_port=metrics_port,
-               batch_count=batch_count, batch_growth=batch_growth, batch_ms=batch_ms, claim_idle_ms=claim_idle_ms,
-               reload_seconds=reload_seconds)
+               metrics_host=metrics_host, batch_count=batch_count, batch_growth=batch_growth, batch_ms=batch_ms,
+               claim_idle_ms=claim_idle_ms, reload_seconds=reload_seconds)
 
 
 @click.command(name="replay")

@@ -13,6 +13,7 @@ from feature_platform.orchestration import build_definitions
 from feature_platform.orchestration.stream import DEAD_LETTER_RATE, STREAM_FRESHNESS, served_key, stream_key
 from feature_platform.runtimes.online import SqliteOnlineStore, StreamStatus
 from feature_platform.settings import PlatformSettings
+from tests.batch.conftest import Published
 from tests.conftest import REPO_ROOT
 
 FEATURE = "recent_engagements_v1"
@@ -60,3 +61,18 @@ def _observe(defs: dg.Definitions) -> dg.ExecuteInProcessResult:
     job = dg.define_asset_job("observe_stream", selection=dg.AssetSelection.assets(stream_key(FEATURE)))
     merged = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
     return merged.resolve_job_def("observe_stream").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+
+
+def test_the_freshness_limit_is_the_configs_streaming_max_lag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             published: Published) -> None:
+    limit = published.artefacts[FEATURE].feature.freshness.streaming_max_lag_seconds
+    monkeypatch.setenv("FP_ONLINE_STORE", str(tmp_path / "online.sqlite"))
+    defs = build_definitions(PlatformSettings(configs_dir=REPO_ROOT / "feature_configs"))
+    for lag, fresh in ((float(limit), True), (limit + 1.0, False)):
+        online = SqliteOnlineStore(tmp_path / "online.sqlite")
+        online.put_stream_status(StreamStatus(feature_id=FEATURE, artefact_hash="h", heartbeat_at=datetime.now(UTC),
+                                              lag_seconds=lag, events_written=10))
+        online.close()
+        evaluation = {e.check_name: e for e in _observe(defs).get_asset_check_evaluations()}[STREAM_FRESHNESS]
+        assert evaluation.passed is fresh
+        assert evaluation.metadata["streaming_max_lag_seconds"].value == limit

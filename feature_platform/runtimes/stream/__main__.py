@@ -16,12 +16,16 @@ def main() -> None:
     parser.add_argument("--feature", action="append", default=[])
     parser.add_argument("--consumer", default="indexer-0")
     parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--metrics-host", default="127.0.0.1")
     parser.add_argument("--batch-count", type=int, default=2_000)
     parser.add_argument("--batch-growth", type=int, default=8)
     parser.add_argument("--batch-ms", type=int, default=20)
     parser.add_argument("--claim-idle-ms", type=int, default=30_000)
     parser.add_argument("--reload-seconds", type=float, default=2.0)
     args = parser.parse_args()
+    for name in ("batch_count", "batch_growth", "batch_ms"):  # as the CLI's IntRange(min=1): 0 is unbounded
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     settings = PlatformSettings()
     run_stream(
         settings,
@@ -29,6 +33,7 @@ def main() -> None:
         features=tuple(args.feature),
         consumer=args.consumer,
         metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
         batch_count=args.batch_count,
         batch_growth=args.batch_growth,
         batch_ms=args.batch_ms,

@@ -64,7 +64,7 @@ from feature_platform.engine import (
     table_root,
     wide_schema,
 )
-from feature_platform.errors import FeaturePlatformError
+from feature_platform.errors import FeaturePlatformError, StoreError
 from feature_platform.runtimes.online import OnlineStore, OnlineStoreError, StreamStatus, TailEvent
 from feature_platform.runtimes.stream._log import DeadLetter, EventLog, EventLogError, LogEntry
 from feature_platform.runtimes.stream._metrics import StreamMetrics
@@ -97,6 +97,13 @@ class IndexerConfig:
     status_seconds: float = 1.0
     raw_root: str = "fp_data/raw"
     storage_options: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        # A count of 0 is an unbounded read for XREADGROUP: the backpressure bound must be a real one.
+        for name in ("batch_count", "batch_growth"):
+            if getattr(self, name) < 1:
+                msg = f"{name} must be at least 1, got {getattr(self, name)}"
+                raise ValueError(msg)
 
 
 def tail_bound(artefact: Artefact) -> int:
@@ -166,10 +173,18 @@ class Lookups:
     Staleness is bounded by ``refresh`` plus one load: a new lookup partition is used by the micro-batches
     that start after it is noticed. Batch and stream read the same tables."""
 
-    def __init__(self, raw_root: str, storage_options: dict[str, str] | None, refresh: float) -> None:
+    def __init__(
+        self,
+        raw_root: str,
+        storage_options: dict[str, str] | None,
+        refresh: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._raw_root = raw_root
         self._options = storage_options
         self._refresh = refresh
+        self._clock = clock
         self._tables: dict[str, tuple[Any, float, pl.DataFrame, int]] = {}  # by source name + definition
         self.reloads = 0
 
@@ -185,7 +200,7 @@ class Lookups:
     def _get(self, artefact: Artefact, name: str) -> tuple[pl.DataFrame, int]:
         """The table and its version (a number that changes whenever it is loaded again)."""
         source = artefact.sources[name]
-        now = time.monotonic()
+        now = self._clock()
         key = f"{name}:{source.model_dump_json()}"  # two versions may declare one source differently
         cached = self._tables.get(key)
         if cached is not None and now - cached[1] < self._refresh:
@@ -245,20 +260,35 @@ class StreamIndexer:
         self._last_status = -1e18
         self._rotation = 0
         self._failpoint_hits: dict[str, int] = {}
-        stage, _, nth = os.environ.get("FP_STREAM_FAILPOINT", "").partition(":")
-        self._failpoint = (stage, int(nth or 1)) if stage else None
+        stage, _, rest = os.environ.get("FP_STREAM_FAILPOINT", "").partition(":")
+        nth, _, mode = rest.partition(":")
+        self._failpoint = (stage, int(nth or 1), mode or "hang") if stage else None
 
     def failpoint(self, stage: str) -> None:
-        """Fault-injection hook for the crash tests (``FP_STREAM_FAILPOINT=read|dead|tail[:N]``): the N-th
-        time the micro-batch reaches ``stage`` the process writes ``FP_STREAM_FAILPOINT_FILE`` and hangs there,
-        holding its pending entries, until the test kills it. Unset (always in production): a no-op."""
+        """Fault-injection hook for the crash tests (``FP_STREAM_FAILPOINT=read|dead|tail[:N[:MODE]]``): the
+        N-th time a micro-batch reaches ``stage`` the process writes ``FP_STREAM_FAILPOINT_FILE`` and waits
+        there, holding the micro-batch's pending entries. ``MODE`` says until when: ``hang`` (default) until
+        the test kills it; ``stop`` until a SIGTERM/SIGINT has arrived, then the micro-batch goes on (the
+        graceful-stop test); ``resume`` until ``<FP_STREAM_FAILPOINT_FILE>.resume`` exists, then it goes on
+        (the Redis-restart test stops Redis under a micro-batch in flight). Unset (always in production):
+        a no-op."""
         if self._failpoint is None or self._failpoint[0] != stage:
             return
         self._failpoint_hits[stage] = hits = self._failpoint_hits.get(stage, 0) + 1
-        if hits == self._failpoint[1]:
-            marker = os.environ.get("FP_STREAM_FAILPOINT_FILE")
-            if marker:
-                Path(marker).write_text(stage)
+        if hits != self._failpoint[1]:
+            return
+        marker = os.environ.get("FP_STREAM_FAILPOINT_FILE")
+        if marker:
+            Path(marker).write_text(stage)
+        mode = self._failpoint[2]
+        if mode == "stop":
+            while not self.stopping:
+                time.sleep(0.01)
+        elif mode == "resume" and marker:
+            resume = Path(f"{marker}.resume")
+            while not resume.exists():
+                time.sleep(0.01)
+        else:
             while True:
                 time.sleep(3600)
 
@@ -299,7 +329,11 @@ class StreamIndexer:
         done = 0
         for unit in list(self.units.values()):
             for source, stream in unit.streams.items():
+                if self.stopping:  # SIGTERM: the micro-batch in flight is done; start no other
+                    return done
                 done += self._serve_one(unit, source, stream, claim=claim, block_ms=0)
+        if self.stopping:
+            return done
         if done == 0 and self.units:
             pairs = [(u, s, st) for u in self.units.values() for s, st in u.streams.items()]
             unit, source, stream = pairs[self._rotation % len(pairs)]
@@ -319,7 +353,14 @@ class StreamIndexer:
     def reload(self) -> None:
         """Follow the environment's pointers: swap in changed artefacts; refuse ones that do not load."""
         live: set[str] = set()
-        for feature_id in self.store.list_features(self.config.env):
+        try:
+            feature_ids = self.store.list_features(self.config.env)
+        except StoreError as exc:  # the artefact store is unreachable: keep indexing what runs, ask again later
+            self.metrics.errors.inc()
+            logger.warning("cannot read the pointers of %s (the loaded artefacts keep running): %s",
+                           self.config.env, exc)
+            return
+        for feature_id in feature_ids:
             try:
                 entry = self.store.current(self.config.env, feature_id)
                 if entry is None:
@@ -338,6 +379,8 @@ class StreamIndexer:
                     continue
                 self._activate(artefact, current)
                 self.refused.pop(feature_id, None)
+            except (EventLogError, OnlineStoreError):
+                raise  # the log or the store is down, not the artefact: run() retries with backoff
             except (FeaturePlatformError, ValueError, OSError) as exc:
                 if feature_id in self.units:
                     live.add(feature_id)  # the previous version keeps running

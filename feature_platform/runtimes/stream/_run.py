@@ -42,6 +42,7 @@ def run_stream(
     features: tuple[str, ...] = (),
     consumer: str = "indexer-0",
     metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
     batch_count: int = 2_000,
     batch_growth: int = 8,
     batch_ms: int = 20,
@@ -65,7 +66,7 @@ def run_stream(
     )
     metrics = StreamMetrics()
     if metrics_port is not None:
-        metrics.serve(metrics_port)
+        metrics.serve(metrics_port, metrics_host)
     log = open_event_log_from_settings(settings)
     online = open_online_store_from_settings(settings)
     indexer = StreamIndexer(config, open_store_from_settings(settings), log, online, metrics=metrics)
