@@ -5,8 +5,10 @@ them, so nothing a config module does at import time can change the outcome of v
 
 * ``sys.exit()``, ``KeyboardInterrupt`` or any other ``BaseException`` raised at import is reported as an
   issue naming the module and line (it cannot end ``validate`` with exit code 0 having done nothing);
-* a module that blocks at import is reported after ``import_timeout`` seconds, at the line it blocks on;
-  a module that ends the child process (``os._exit``, a crash) is reported too, and nothing is compiled;
+* a module that blocks at import is reported after ``import_timeout`` seconds, at the line it blocks on,
+  once: what it leaves half-imported fails at once for its importers (one timeout in total);
+* a module that ends the child process (``os._exit``, ``os.kill``, a crash, a C call that stalls the
+  interpreter) is reported at the line it was on, and nothing is compiled;
 * a config module that monkeypatches the validator (its limits, its functions) or registers an executor
   plugin changes only the child: the validator runs in the parent, with the platform's own code and the
   plugins of the platform's code (a plugin registered from config is reported, see below).
@@ -24,6 +26,9 @@ A module that fails to import is reported once, at the line that failed (inside 
 when the helper is what failed), and the other modules are still discovered, so the user sees every
 problem in one run. A module that only failed because it imports a broken module is not reported again;
 it is counted in the broken module's issue.
+
+Config modules are compiled with the values they build for others recorded where they are built (see
+:class:`_RecordBuiltValues`), so that validation can blame an error in a shared value once, in the helper.
 """
 
 from __future__ import annotations
@@ -586,9 +591,10 @@ class _ChildImporter:
         thread.join(self.timeout)
         if thread.is_alive():
             frame = sys._current_frames().get(thread.ident or -1)
-            abandoned = [m for m, mod in list(sys.modules.items())
-                         if (m == self.package or m.startswith(self.package + "."))
-                         and getattr(getattr(mod, "__spec__", None), "_initializing", False)]
+            held = _modules_being_imported(frame)
+            abandoned = sorted({m for m, mod in list(sys.modules.items())
+                                if getattr(getattr(mod, "__spec__", None), "_initializing", False)} | held)
+            abandoned = [m for m in abandoned if m == self.package or m.startswith(self.package + ".")]
             for other in abandoned:
                 stand_in = sys.modules[other] = _AbandonedModule(other)
                 parent, _, child = other.rpartition(".")
@@ -753,6 +759,19 @@ class _ChildImporter:
                 hint="add the plugin to feature_platform.plugins (or a package exposing a "
                      "'feature_platform.plugins' entry point) and reference it from config by name",
             ))
+
+
+def _modules_being_imported(frame: FrameType | None) -> set[str]:
+    """The modules a (blocked) thread is importing: it holds their import locks, including those of modules
+    not in ``sys.modules`` yet (``from pkg.sub.a import X`` holds pkg.sub.a's lock while pkg.sub runs)."""
+    names: set[str] = set()
+    while frame is not None:
+        if frame.f_code.co_name == "_find_and_load" and frame.f_code.co_filename.startswith("<frozen importlib"):
+            name = frame.f_locals.get("name")
+            if isinstance(name, str):
+                names.add(name)
+        frame = frame.f_back
+    return names
 
 
 def _module_name(package: str, package_dir: Path, path: Path) -> str:

@@ -150,6 +150,20 @@ def wait_for_service(caller):
     assert sorted(p.name for p in marks.iterdir()) == ["m1"]
 
 
+def test_a_subpackage_that_blocks_is_one_issue_however_its_modules_are_imported(tmp_path: Path) -> None:
+    """`from pkg.sub.a import X` holds pkg.sub.a's import lock while pkg.sub blocks: a later `import
+    pkg.sub.a` must not wait on it for another timeout (and be reported as blocking itself)."""
+    package = write_package(tmp_path, "subhang", {
+        "b": "from subhang.sub.a import X\n",
+        "c": "import subhang.sub.a\n\nY = subhang.sub.a.X\n",
+    })
+    write_package(package, "sub", {"a": "X = 1\n"})
+    (package / "sub" / "__init__.py").write_text("import threading\n\nthreading.Event().wait()  # blocks\n")
+    (issue,) = compile_configs(package, import_timeout=1).issues
+    assert (issue.name, issue.line) == ("subhang.sub", 3)
+    assert "not validated either: subhang.b, subhang.c, subhang.sub.a" in issue.hint
+
+
 # ---- a process that ends itself, crashes or stalls is blamed at its line --------------------------------
 
 @pytest.mark.parametrize(("code", "message"), [
