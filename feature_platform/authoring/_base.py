@@ -285,7 +285,8 @@ class ConfigObject(ConfigModel):
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
                 path = getattr(exc, "path", key)
-                raise ConfigObjectError(self.kind_label, name, site.at(path), str(exc)) from None
+                where = _blame(site, _origins(data), path)[0]
+                raise ConfigObjectError(self.kind_label, name, where, str(exc)) from None
         try:
             BaseModel.__init__(self, **data)
         except ValidationError as exc:
@@ -293,7 +294,7 @@ class ConfigObject(ConfigModel):
             problems = _plain_errors(errors, type(self))
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
             first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
-            raise ConfigObjectError(self.kind_label, name, site.at(first), problems) from None
+            raise ConfigObjectError(self.kind_label, name, _blame(site, _origins(data), first)[0], problems) from None
         self._defined_at = site
         self._origins = _origins(data)
         if construction_log is not None:
@@ -312,12 +313,17 @@ class ConfigObject(ConfigModel):
         """Where to report a problem with the argument at ``path``, and whether that is inside a value built
         apart from this object's constructor call (by a helper, as a constant): then the value is what is
         wrong, wherever it is used, and it is blamed where it was built."""
-        best = ""
-        for prefix in self._origins:
-            if len(prefix) > len(best) and (path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))):
-                best = prefix
-        if not best:
-            return (self._defined_at.at(path) if path else self._defined_at), False
-        site = self._origins[best]
-        rest = path[len(best):].lstrip(".")
-        return (site.at(rest) if rest else site), True
+        return _blame(self._defined_at, self._origins, path)
+
+
+def _blame(site: SourceLocation, origins: dict[str, SourceLocation], path: str) -> tuple[SourceLocation, bool]:
+    """See :meth:`ConfigObject.blame`: the site of the longest argument path with a known origin."""
+    best = ""
+    for prefix in origins:
+        if len(prefix) > len(best) and (path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))):
+            best = prefix
+    if not best:
+        return (site.at(path) if path else site), False
+    built = origins[best]
+    rest = path[len(best):].lstrip(".")
+    return (built.at(rest) if rest else built), True

@@ -670,15 +670,17 @@ class _ChildImporter:
         culprit = self._module_of(str(Path(issue.file).resolve())) or name
         self.broken[name] = str(path)
         helper = False
-        if culprit != name and self._file_of(culprit) == Path(issue.file).resolve() and issue.kind == "module":
-            # the error is in a module this one imports (or in a helper it calls): blame that module once
+        if culprit != name and self._file_of(culprit) == Path(issue.file).resolve():
+            # the error is in a module this one imports, or in a helper (or a value a helper built) it uses:
+            # blame that module once
             loaded = sys.modules.get(culprit)
             helper = loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False)
             if not helper:
                 self.broken[culprit] = str(self._file_of(culprit))
-            issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
-                                    message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
-                                    hint=issue.hint)
+            if issue.kind == "module":
+                issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
+                                        message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
+                                        hint=issue.hint)
         self._add_failure(issue, culprit, name, called=helper)
 
     def _record_block(self, name: str, path: Path, frame: FrameType | None, abandoned: Sequence[str]) -> None:

@@ -99,6 +99,30 @@ def freshness():
     assert "the value is built here and used by sequence feature 'a' at " in issue.hint
 
 
+def test_a_shared_value_refused_when_its_users_are_built_is_one_issue_at_the_helper(tmp_path: Path) -> None:
+    """A Python callable in a shared mapping is refused as each event type is built (at import): one issue,
+    at the entry in the helper, naming the modules that used it."""
+    shared = _SOURCE + '''
+MAPPING = {
+    "event_id": col("event_id"),
+    "user_id": col("user_id"),
+    "timestamp": from_epoch_ms(col("ts_ms")),
+    "query": lambda row: row["query"].lower(),  # the lambda
+}
+'''
+    module = ("from feature_platform.authoring import EventType\n"
+              "from callable_shared._shared import MAPPING, events\n\n"
+              "{name} = EventType(name='{name}', source=events, fields=MAPPING)\n")
+    package = write_package(tmp_path, "callable_shared", {
+        "_shared": shared, "clicks": module.format(name="click"), "views": module.format(name="view"),
+    })
+    (issue,) = compile_configs(package).issues
+    assert (Path(issue.file).name, issue.line) == ("_shared.py", _line(package, "_shared", "# the lambda"))
+    assert (issue.kind, issue.name) == ("event type", "click")
+    assert "field 'fields.query' holds a Python callable" in issue.message
+    assert "callable_shared.clicks, callable_shared.views call(s) this code" in issue.hint
+
+
 def test_errors_that_differ_per_caller_of_a_helper_are_each_reported(tmp_path: Path) -> None:
     """The helper is where the value is built, but what each caller passed makes a different error."""
     shared = _SOURCE + '''
