@@ -3,6 +3,10 @@
 The definition site records the constructor call's span; this module parses the file once (cached by
 path, size and mtime) and walks from the call to the keyword, the tuple element or the dict entry that an
 error is about, so an error points at the line to fix rather than at the call's first line.
+
+A site's span may also be that of a value built apart from the call (a dict literal a helper function
+returns, a module-level constant): the walk then starts at that expression, so an error inside a shared
+value points into the helper that built it.
 """
 
 from __future__ import annotations
@@ -26,8 +30,7 @@ def argument_line(site: SourceLocation, path: str) -> int | None:
         stat = os.stat(site.file)
     except OSError:
         return None
-    calls = _calls(site.file, stat.st_size, stat.st_mtime_ns)
-    node: ast.AST | None = calls.get(site.call)
+    node: ast.AST | None = _nodes(site.file, stat.st_size, stat.st_mtime_ns).get(site.call)
     if node is None:
         return None
     descended = False
@@ -62,15 +65,39 @@ def _child(node: ast.AST, key: str | None, index: int | None) -> ast.AST | None:
     return None
 
 
+Span = tuple[int, int, int, int]
+"""(line, end line, column, end column): the order of ``code.co_positions()``."""
+
+
+def _span(node: ast.AST) -> Span:
+    return (node.lineno, node.end_lineno or node.lineno, node.col_offset, node.end_col_offset or 0)  # type: ignore[attr-defined]
+
+
+def node_at(file: str, span: Span) -> ast.AST | None:
+    """The expression of ``file`` at ``span``, if the file can be read."""
+    return _nodes_of(file).get(span)
+
+
+def _nodes_of(file: str) -> dict[Span, ast.AST]:
+    try:
+        stat = os.stat(file)
+    except OSError:
+        return {}
+    return _nodes(file, stat.st_size, stat.st_mtime_ns)
+
+
 @lru_cache(maxsize=256)
-def _calls(file: str, size: int, mtime_ns: int) -> dict[tuple[int, int, int, int], ast.Call]:
+def _nodes(file: str, size: int, mtime_ns: int) -> dict[Span, ast.AST]:
+    """Every expression of the file by its span (a constructor call, a dict a helper returns...); the
+    outermost wins a tie."""
     del size, mtime_ns  # cache keys only
     try:
         with open(file, encoding="utf-8") as handle:
             tree = ast.parse(handle.read(), filename=file)
     except (OSError, SyntaxError, ValueError):
         return {}
-    return {
-        (n.lineno, n.end_lineno or n.lineno, n.col_offset, n.end_col_offset or 0): n
-        for n in ast.walk(tree) if isinstance(n, ast.Call)
-    }
+    found: dict[Span, ast.AST] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.expr):
+            found.setdefault(_span(node), node)
+    return found

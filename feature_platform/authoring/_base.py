@@ -10,6 +10,8 @@ Two guards live here because they apply to every kind of config:
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import sys
 from datetime import timedelta
@@ -28,6 +30,61 @@ _PYDANTIC_MARKER = f"{Path('pydantic')}"
 construction_log: list[ConfigObject] | None = None
 """When discovery sets this to a list, every config object constructed is appended to it, so objects
 that were built but are reachable from no module-level name can be reported instead of silently lost."""
+
+value_sites: dict[int, tuple[object, SourceLocation, dict[str, SourceLocation]]] | None = None
+"""When discovery sets this to a dict: where the values config objects are built from were made.
+
+``id(value) -> (value, site, origins inside it)``; the value is held so that its id stays its own. Value
+models (``Freshness``, ``PluginCall``, ``Column``...) record themselves when built; discovery records the
+values config-package functions return (a dict of plugin parameters a helper builds) and the constants a
+config module defines. A config object then knows, per argument path, where its value was built
+(:attr:`ConfigObject.origins`), so an error in a value a shared helper built is blamed in the helper,
+once, rather than at every caller."""
+
+_SHARED_VALUE_TYPES: tuple[type, ...] = (dict, list, tuple, set, frozenset, Expr)
+"""Values that can be built in one place and used by several config objects (references excepted)."""
+
+
+def record_value(value: object, site: SourceLocation, origins: dict[str, SourceLocation] | None = None) -> None:
+    """Remember where ``value`` was built, unless something more precise already did (first record wins)."""
+    if value_sites is not None and id(value) not in value_sites:
+        value_sites[id(value)] = (value, site, origins or {})
+
+
+def _join(path: str, sub: str) -> str:
+    return f"{path}{sub}" if sub.startswith("[") else f"{path}.{sub}"
+
+
+def _origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
+    """Argument path -> where the value at that path was built, for the values whose origin is known."""
+    sites = value_sites
+    found: dict[str, SourceLocation] = {}
+    if sites is None:
+        return found
+
+    def walk(value: object, path: str, depth: int) -> None:
+        if isinstance(value, ConfigObject) or depth > 4:  # a reference: chosen where it is written
+            return
+        entry = sites.get(id(value))
+        if entry is not None and entry[0] is value:
+            found[path] = entry[1]
+            for sub, site in entry[2].items():
+                found[_join(path, sub)] = site
+            if isinstance(value, ConfigModel):
+                return  # its own origins were collected when it was built
+        if isinstance(value, list | tuple):
+            items: Any = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+        elif isinstance(value, dict):
+            items = ((f"{path}.{key}", item) for key, item in value.items() if isinstance(key, str))
+        else:
+            return
+        for sub, item in items:  # only what can have a site of its own is walked further
+            if id(item) in sites or isinstance(item, list | tuple | dict):
+                walk(item, sub, depth + 1)
+
+    for key, value in data.items():
+        walk(value, key, 0)
+    return found
 
 
 class SourceLocation(BaseModel):
@@ -72,17 +129,23 @@ def _definition_site() -> SourceLocation:
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        resolved = str(Path(filename).resolve()) if not filename.startswith("<") else filename
-        if not resolved.startswith(_PACKAGE_DIR) and "/pydantic/" not in resolved:
+        if not _is_platform_file(filename):
             return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame))
         frame = frame.f_back  # type: ignore[assignment]
     return SourceLocation(file="<unknown>", line=0)
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_platform_file(filename: str) -> bool:
+    """Whether code in ``filename`` is the platform's or pydantic's (not the config's)."""
+    resolved = str(Path(filename).resolve()) if not filename.startswith("<") else filename
+    return resolved.startswith(_PACKAGE_DIR) or "/pydantic/" in resolved
+
+
 def _call_span(frame: Any) -> tuple[int, int, int, int] | None:
     try:
-        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
-    except (AttributeError, IndexError):
+        positions = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None))
+    except (AttributeError, StopIteration):
         return None
     if any(p is None for p in positions):
         return None
@@ -186,6 +249,8 @@ class ConfigModel(BaseModel):
             first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
             error.site = _definition_site().at(first)  # type: ignore[attr-defined]
             raise error from None
+        if value_sites is not None:
+            record_value(self, _definition_site(), _origins(data))
 
 
 def _no_bare_number(value: object) -> object:
@@ -210,6 +275,7 @@ class ConfigObject(ConfigModel):
     owners: tuple[StrictStr, ...] = Field(default=(), description="Owning teams or people.")
 
     _defined_at: SourceLocation = PrivateAttr(default_factory=lambda: SourceLocation(file="<unknown>", line=0))
+    _origins: dict[str, SourceLocation] = PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         site = _definition_site()
@@ -219,7 +285,8 @@ class ConfigObject(ConfigModel):
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
                 path = getattr(exc, "path", key)
-                raise ConfigObjectError(self.kind_label, name, site.at(path), str(exc)) from None
+                where = _blame(site, _origins(data), path)[0]
+                raise ConfigObjectError(self.kind_label, name, where, str(exc)) from None
         try:
             BaseModel.__init__(self, **data)
         except ValidationError as exc:
@@ -227,11 +294,36 @@ class ConfigObject(ConfigModel):
             problems = _plain_errors(errors, type(self))
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
             first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
-            raise ConfigObjectError(self.kind_label, name, site.at(first), problems) from None
+            raise ConfigObjectError(self.kind_label, name, _blame(site, _origins(data), first)[0], problems) from None
         self._defined_at = site
+        self._origins = _origins(data)
         if construction_log is not None:
             construction_log.append(self)
 
     @property
     def defined_at(self) -> SourceLocation:
         return self._defined_at
+
+    @property
+    def origins(self) -> dict[str, SourceLocation]:
+        """Argument path -> where its value was built, when that is known (see :data:`value_sites`)."""
+        return self._origins
+
+    def blame(self, path: str) -> tuple[SourceLocation, bool]:
+        """Where to report a problem with the argument at ``path``, and whether that is inside a value built
+        apart from this object's constructor call (by a helper, as a constant): then the value is what is
+        wrong, wherever it is used, and it is blamed where it was built."""
+        return _blame(self._defined_at, self._origins, path)
+
+
+def _blame(site: SourceLocation, origins: dict[str, SourceLocation], path: str) -> tuple[SourceLocation, bool]:
+    """See :meth:`ConfigObject.blame`: the site of the longest argument path with a known origin."""
+    best = ""
+    for prefix in origins:
+        if len(prefix) > len(best) and (path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))):
+            best = prefix
+    if not best:
+        return (site.at(path) if path else site), False
+    built = origins[best]
+    rest = path[len(best):].lstrip(".")
+    return (built.at(rest) if rest else built), True

@@ -11,8 +11,12 @@ portable across runtimes; logic that cannot be said this way belongs in an execu
 
 from __future__ import annotations
 
+import ast
+import linecache
 import math
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler
@@ -76,14 +80,112 @@ def _binary(op: ExprOp, left: object, right: object) -> Expr:
     return Expr(ExprNode(op=op, args=(_to_node(left), _to_node(right))))
 
 
+_COMPARISON_SYMBOLS = {ExprOp.EQ: "==", ExprOp.NE: "!=", ExprOp.LT: "<", ExprOp.LE: "<=", ExprOp.GT: ">",
+                       ExprOp.GE: ">="}
+_BOOLEAN_SYMBOLS = {ExprOp.AND: "&", ExprOp.OR: "|"}
+
+
+def _compare(op: ExprOp, left: object, right: object) -> Expr:
+    """A comparison, refusing the classic precedence slip ``col("a") == "x" & col("b") == "y"``.
+
+    ``&`` and ``|`` bind tighter than comparisons, so Python reads that as ``col("a") == ("x" & col("b")) ==
+    "y"``: a comparison of an ``&`` applied to a plain Python value, which no config means. It is refused
+    here, with the rewrite, rather than later as a puzzling truth-value or type error."""
+    for side in (left, right):
+        if isinstance(side, Expr) and side.bare_literal_operand:
+            raise ConfigDefinitionError(_precedence_message(op, side))
+    return _binary(op, left, right)
+
+
+def _boolean(op: ExprOp, left: object, right: object) -> Expr:
+    """``&`` or ``|``, remembering when a plain Python value was an operand (``"x" & col("b")``): nobody
+    means that, but it is what Python makes of ``col("a") == "x" & col("b") == "y"``."""
+    result = _binary(op, left, right)
+    result.bare_literal_operand = any(
+        side.bare_literal_operand if isinstance(side, Expr) else not isinstance(side, ExprNode)
+        for side in (left, right)
+    )
+    return result
+
+
+def _precedence_message(op: ExprOp, slip: Expr) -> str:
+    symbol, boolean = _COMPARISON_SYMBOLS[op], _BOOLEAN_SYMBOLS[slip.node.op]
+    head = f"`{boolean}` binds tighter than `{symbol}`"
+    written = _written_comparison()
+    if written is not None:
+        source, reads, fix = written
+        return f"{head}: `{source}` reads as `{reads}`; write {fix}"
+    return f"{head}: put each comparison in parentheses, e.g. (col('a') == 'x') {boolean} (col('b') == 'y')"
+
+
+_AST_SYMBOLS: dict[type, str] = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
+                                 ast.GtE: ">=", ast.BitAnd: "&", ast.BitOr: "|"}
+
+
+def _written_comparison() -> tuple[str, str, str] | None:
+    """The comparison as the config wrote it, as Python reads it, and as it was meant — from the source line
+    of the config frame making it; None when the source cannot be read."""
+    from feature_platform.authoring._arglines import node_at
+
+    package = str(Path(__file__).resolve().parent.parent)
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith("<") or
+                                 str(Path(frame.f_code.co_filename).resolve()).startswith(package)):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return None
+    try:
+        span = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        file = frame.f_code.co_filename
+        node = node_at(file, span)  # type: ignore[arg-type]
+        if not isinstance(node, ast.Compare):
+            return None
+        source = "".join(linecache.getlines(file))
+
+        def text(part: ast.AST) -> str:
+            segment = ast.get_source_segment(source, part)
+            if segment is None:
+                raise ValueError
+            return " ".join(segment.split())
+
+        def operand(part: ast.expr) -> str:  # an operand that is itself a comparison keeps its parentheses
+            return f"({text(part)})" if isinstance(part, ast.Compare | ast.BoolOp | ast.IfExp) else text(part)
+
+        groups: list[list[str]] = [[operand(node.left)]]
+        joins: list[str] = []
+        reads = [text(node.left)]
+        for operator, comparator in zip(node.ops, node.comparators, strict=True):
+            symbol = _AST_SYMBOLS[type(operator)]
+            leaves, ops = _boolean_chain(comparator)
+            reads += [symbol, f"({text(comparator)})" if ops else text(comparator)]
+            groups[-1] += [symbol, operand(leaves[0])]
+            for boolean, leaf in zip(ops, leaves[1:], strict=True):
+                joins.append(boolean)
+                groups.append([operand(leaf)])
+        parts = [f"({' '.join(g)})" if len(g) > 1 else g[0] for g in groups]
+        fix = parts[0] + "".join(f" {j} {p}" for j, p in zip(joins, parts[1:], strict=True))
+        return text(node), " ".join(reads), fix
+    except (KeyError, ValueError, IndexError, TypeError):
+        return None
+
+
+def _boolean_chain(node: ast.expr) -> tuple[list[ast.expr], list[str]]:
+    """``a & b | c`` as its leaves [a, b, c] and operators ["&", "|"] (left-associative chain)."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitAnd | ast.BitOr):
+        leaves, ops = _boolean_chain(node.left)
+        return [*leaves, node.right], [*ops, _AST_SYMBOLS[type(node.op)]]
+    return [node], []
+
+
 class Expr:
     """A node of the expression tree, with operators that build larger trees."""
 
-    __slots__ = ("node",)
+    __slots__ = ("bare_literal_operand", "node")
     __hash__ = None  # type: ignore[assignment]  # == builds an expression, so Expr cannot be hashed
 
     def __init__(self, node: ExprNode) -> None:
         self.node = node
+        self.bare_literal_operand = False  # an & or | with a plain Python value as an operand (see _boolean)
 
     def __repr__(self) -> str:
         return self.node.render()
@@ -106,35 +208,35 @@ class Expr:
 
     # comparisons
     def __eq__(self, other: object) -> Expr:  # type: ignore[override]
-        return _binary(ExprOp.EQ, self, other)
+        return _compare(ExprOp.EQ, self, other)
 
     def __ne__(self, other: object) -> Expr:  # type: ignore[override]
-        return _binary(ExprOp.NE, self, other)
+        return _compare(ExprOp.NE, self, other)
 
     def __lt__(self, other: object) -> Expr:
-        return _binary(ExprOp.LT, self, other)
+        return _compare(ExprOp.LT, self, other)
 
     def __le__(self, other: object) -> Expr:
-        return _binary(ExprOp.LE, self, other)
+        return _compare(ExprOp.LE, self, other)
 
     def __gt__(self, other: object) -> Expr:
-        return _binary(ExprOp.GT, self, other)
+        return _compare(ExprOp.GT, self, other)
 
     def __ge__(self, other: object) -> Expr:
-        return _binary(ExprOp.GE, self, other)
+        return _compare(ExprOp.GE, self, other)
 
     # boolean logic
     def __and__(self, other: object) -> Expr:
-        return _binary(ExprOp.AND, self, other)
+        return _boolean(ExprOp.AND, self, other)
 
     def __rand__(self, other: object) -> Expr:
-        return _binary(ExprOp.AND, other, self)
+        return _boolean(ExprOp.AND, other, self)
 
     def __or__(self, other: object) -> Expr:
-        return _binary(ExprOp.OR, self, other)
+        return _boolean(ExprOp.OR, self, other)
 
     def __ror__(self, other: object) -> Expr:
-        return _binary(ExprOp.OR, other, self)
+        return _boolean(ExprOp.OR, other, self)
 
     def __invert__(self) -> Expr:
         return Expr(ExprNode(op=ExprOp.NOT, args=(self.node,)))

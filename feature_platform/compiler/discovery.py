@@ -5,8 +5,10 @@ them, so nothing a config module does at import time can change the outcome of v
 
 * ``sys.exit()``, ``KeyboardInterrupt`` or any other ``BaseException`` raised at import is reported as an
   issue naming the module and line (it cannot end ``validate`` with exit code 0 having done nothing);
-* a module that blocks at import is reported after ``import_timeout`` seconds, at the line it blocks on;
-  a module that ends the child process (``os._exit``, a crash) is reported too, and nothing is compiled;
+* a module that blocks at import is reported after ``import_timeout`` seconds, at the line it blocks on,
+  once: what it leaves half-imported fails at once for its importers (one timeout in total);
+* a module that ends the child process (``os._exit``, ``os.kill``, a crash, a C call that stalls the
+  interpreter) is reported at the line it was on, and nothing is compiled;
 * a config module that monkeypatches the validator (its limits, its functions) or registers an executor
   plugin changes only the child: the validator runs in the parent, with the platform's own code and the
   plugins of the platform's code (a plugin registered from config is reported, see below).
@@ -24,12 +26,18 @@ A module that fails to import is reported once, at the line that failed (inside 
 when the helper is what failed), and the other modules are still discovered, so the user sees every
 problem in one run. A module that only failed because it imports a broken module is not reported again;
 it is counted in the broken module's issue.
+
+Config modules are compiled with the values they build for others recorded where they are built (see
+:class:`_RecordBuiltValues`), so that validation can blame an error in a shared value once, in the helper.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import contextlib
 import difflib
+import faulthandler
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -39,8 +47,11 @@ import math
 import multiprocessing
 import os
 import pickle
+import posix
 import re
+import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -65,7 +76,11 @@ MAX_IMPORT_TIMEOUT = 3600.0
 """At most an hour per module: a bound, not "forever" (and huge values overflow the OS wait calls)."""
 
 _STARTUP_ALLOWANCE = 60.0
-"""Seconds the child process may take to start and report, on top of the per-module timeouts."""
+"""Seconds the child process may take to start, and to send its report once every module is imported."""
+
+_STALL_GRACE = 10.0
+"""Seconds past a module's import timeout before the parent gives up on a child that reports nothing (a C
+call holding the interpreter stalls the child's own timer too)."""
 
 _HINT = "fix this error; the objects defined in this module were not validated"
 
@@ -197,50 +212,133 @@ def _context() -> Any:
 
 
 def _run_child(package_dir: Path, timeout: float, n_files: int) -> _Report:
+    """Run the import child and wait for its report, module by module.
+
+    The child reports each module it starts and a module that blocks (after ``timeout``); the wait here is
+    per module too, so a module that stalls the whole child (a C call holding the interpreter) costs one
+    timeout, not one per module of the package. A child that dies or stalls is blamed at the line it was
+    on: the line that called ``os._exit()`` and the like (the child says so before the call), else the
+    innermost config frame of the fatal-error dump it writes (a crash, or the abort sent when it stalls).
+    """
     ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_main, args=(sender, str(package_dir), timeout),
+    handle, trace_path = tempfile.mkstemp(prefix="fp-config-import-", suffix=".trace")
+    os.close(handle)
+    process = ctx.Process(target=_child_main, args=(sender, str(package_dir), timeout, trace_path),
                           name="feature-platform-config-import")
-    process.start()
-    sender.close()
-    deadline = time.monotonic() + timeout * max(n_files, 1) + _STARTUP_ALLOWANCE
-    last_started = ""
-    report: _Report | None = None
-    failure = ""
     try:
-        while report is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not receiver.poll(remaining):
-                failure = "did not finish importing in time"
-                break
-            try:
-                message = receiver.recv_bytes()
-            except (EOFError, OSError):
-                failure = "ended the import process"
-                break
-            if message.startswith(b"S"):
-                last_started = message[1:].decode()
-            else:
-                report = _restricted_loads(message[1:])
+        process.start()
+        sender.close()
+        report, failure, last_started, exit_site = _wait_for_report(receiver, process, timeout, n_files)
+        if report is not None:
+            return report
+        site = exit_site or _crash_site(Path(trace_path), package_dir, last_started)
     finally:
         receiver.close()
         process.join(timeout=5)
         if process.is_alive():
             process.kill()
             process.join(timeout=5)
-    if report is not None:
-        return report
-    code = process.exitcode
-    where = f"module {last_started}" if last_started else "the config package"
-    path = _module_path(package_dir, last_started) if last_started else package_dir / "__init__.py"
-    detail = f" (exit code {code}: os._exit() or a crash)" if failure == "ended the import process" else ""
-    issue = ValidationIssue(
-        file=display_path(str(path)), line=0, kind="module", name=last_started or package_dir.name,
-        message=f"{where} {failure}{detail}; nothing was validated",
+        Path(trace_path).unlink(missing_ok=True)
+    return _Report(issues=[_child_failure(package_dir, failure, last_started, site, process.exitcode, timeout)],
+                   complete=False)
+
+
+def _wait_for_report(
+    receiver: Connection, process: Any, timeout: float, n_files: int
+) -> tuple[_Report | None, str, str, tuple[str, int, str] | None]:
+    """The child's report, or why there is none, the module it was importing and where it said it exits."""
+    overall = time.monotonic() + timeout * max(n_files, 1) + 2 * _STARTUP_ALLOWANCE
+    deadline = time.monotonic() + _STARTUP_ALLOWANCE
+    last_started = ""
+    exit_site: tuple[str, int, str] | None = None
+    while True:
+        remaining = min(deadline, overall) - time.monotonic()
+        if remaining <= 0 or not receiver.poll(remaining):
+            _abort(process)
+            return None, "stalled", last_started, None
+        try:
+            message = receiver.recv_bytes()
+        except (EOFError, OSError):
+            return None, "ended", last_started, exit_site
+        kind, body = message[:1], message[1:]
+        if kind == b"S":  # a module started: it has ``timeout`` seconds, the child reports it if it blocks
+            last_started = body.decode()
+            deadline = time.monotonic() + timeout + _STALL_GRACE
+        elif kind == b"P":  # imports done: collecting and sending the objects
+            deadline = time.monotonic() + _STARTUP_ALLOWANCE
+        elif kind == b"X":  # the config is calling a function that ends the process
+            file, line, function = body.decode().split("\n", 2)
+            exit_site = (file, int(line), function)
+        elif kind == b"x":  # ... and that call returned
+            exit_site = None
+        else:
+            return _restricted_loads(body), "", last_started, None
+
+
+def _abort(process: Any) -> None:
+    """Make a stalled child write its fatal-error dump (faulthandler handles SIGABRT), then end it."""
+    if process.pid is not None and process.is_alive():
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGABRT)
+        process.join(timeout=5)
+
+
+_DUMP_FRAME = re.compile(r'^\s+File "(.*)", line (\d+) in ')
+
+
+def _crash_site(trace: Path, package_dir: Path, last_started: str) -> tuple[str, int, str] | None:
+    """The innermost config frame of the child's fatal-error dump: of the crashing thread, else of the thread
+    importing ``last_started``, else of any thread."""
+    try:
+        text = trace.read_text(errors="replace")
+    except OSError:
+        return None
+    threads: list[tuple[bool, list[tuple[str, int]]]] = []
+    for line in text.splitlines():
+        if line.startswith(("Thread 0x", "Current thread 0x")):
+            threads.append((line.startswith("Current"), []))
+        elif threads and (match := _DUMP_FRAME.match(line)):
+            file = match[1]
+            with contextlib.suppress(OSError, ValueError):
+                if Path(file).resolve().is_relative_to(package_dir):
+                    threads[-1][1].append((file, int(match[2])))
+    started = str(_module_path(package_dir, last_started).resolve()) if last_started else ""
+    ranked = sorted((t for t in threads if t[1]), key=lambda t: (
+        not t[0], not any(str(Path(f).resolve()) == started for f, _ in t[1])))
+    if not ranked:
+        return None
+    innermost = ranked[0][1][0]
+    return innermost[0], innermost[1], ""
+
+
+def _child_failure(package_dir: Path, failure: str, last_started: str, site: tuple[str, int, str] | None,
+                   code: int | None, timeout: float) -> ValidationIssue:
+    """One issue for an import child that died or stalled: at the line it was on when that is known, else
+    naming the module without a line."""
+    package = package_dir.name
+    file = str(_module_path(package_dir, last_started) if last_started else package_dir / "__init__.py")
+    line = 0
+    module = last_started or package
+    if site is not None:
+        file, line = site[0], site[1]
+        module = _module_name(package, package_dir, Path(file).resolve()) if file.endswith(".py") else module
+    here = " here" if line else ""
+    if site is not None and site[2]:
+        what = f"ended the import process: it called {site[2]}() here (exit code {code})"
+    elif failure == "ended":
+        what = f"ended the import process{here} (exit code {code}: a crash or a signal)"
+    else:
+        what = (f"did not finish importing within {timeout:g} s (it stalls the whole import process{here}, "
+                "holding the interpreter)")
+    where = f"module {module}" if last_started or site is not None else "the config package"
+    importer = f" (importing {last_started})" if last_started and module != last_started else ""
+    return ValidationIssue(
+        file=display_path(file), line=line, kind="module", name=module,
+        message=f"{where} {what}{importer}; nothing was validated",
         hint="a config module must only define objects: it must not exit the process, block, or wait for "
              "input at import",
     )
-    return _Report(issues=[issue], complete=False)
 
 
 def _module_path(package_dir: Path, module_name: str) -> Path:
@@ -282,14 +380,19 @@ def _restricted_loads(data: bytes) -> _Report:
 
 # ---- the child side -------------------------------------------------------------------------------
 
-def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
+def _child_main(conn: Connection, package_dir: str, timeout: float, trace_path: str = "") -> None:
     """Import the package, send progress and the report, and end the process without cleanup.
 
-    What config code prints goes to stderr: stdout belongs to the command (``plan --format json``)."""
+    What config code prints goes to stderr: stdout belongs to the command (``plan --format json``). A fatal
+    error (a crash, or the abort the parent sends a stalled child) dumps every thread's stack to
+    ``trace_path``, so the parent can name the config line the child was on."""
     try:
         sys.stdout.flush()
         os.dup2(2, 1)
         sys.stdout = sys.stderr
+        if trace_path:
+            trace = open(trace_path, "w")  # noqa: SIM115  # open until the process ends: faulthandler writes it
+            faulthandler.enable(file=trace, all_threads=True)
         report = _ChildImporter(Path(package_dir), timeout, conn).run()
         conn.send_bytes(b"D" + _pickle_report(report))
     except BaseException as exc:  # a bug of the platform, not of the configs: one line, the type and message
@@ -302,7 +405,18 @@ def _child_main(conn: Connection, package_dir: str, timeout: float) -> None:
         conn.close()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)  # do not wait for a thread still blocked in a config module
+        _REAL_EXIT(0)  # do not wait for a thread still blocked in a config module
+
+
+_REAL_EXIT = posix._exit
+
+_PROCESS_ENDERS = (
+    (os, "_exit"), (os, "abort"), (os, "kill"), (os, "killpg"), (os, "execv"), (os, "execve"),
+    (signal, "raise_signal"), (signal, "pthread_kill"),
+)
+"""Built-in functions a config could end the import process with. In the child they are wrapped (in ``os``,
+``posix`` and ``signal`` alike) to tell the parent the config line calling one, and that the call returned
+when it does: a process that is gone cannot say where it was."""
 
 
 def _pickle_report(report: _Report) -> bytes:
@@ -339,6 +453,29 @@ class _BrokenModuleImportError(ImportError):
         self.module = module
 
 
+class _BlockedCodeError(_BrokenModuleImportError):
+    """Raised when config code calls a function that already blocked an import: it would block again, so the
+    caller is a follow-on of that failure, not another timeout."""
+
+    def __init__(self, module: str, key: tuple[str, int]) -> None:
+        super().__init__(module)
+        self.key = key
+
+
+class _AbandonedModule(ModuleType):
+    """Stands in ``sys.modules`` for a config module whose import was abandoned because it blocks.
+
+    The blocked thread still holds that module's import lock, so importing it again would wait on the lock
+    for another whole timeout (one per importer). With this in its place an import finds it at once and any
+    use of it raises :class:`_BrokenModuleImportError`: its importers are follow-ons of the one failure.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__") and name != "__path__":
+            raise AttributeError(name)  # introspection (hasattr(m, "__file__")) sees a plain empty module
+        raise _BrokenModuleImportError(self.__name__)
+
+
 @dataclass
 class _Failure:
     issue: ValidationIssue
@@ -358,6 +495,8 @@ class _ChildImporter:
         self.failures: dict[tuple[str, int], _Failure] = {}
         self.broken: dict[str, str] = {}  # module name -> file
         self.cause: dict[str, tuple[str, int]] = {}  # broken module -> the failure it is a follow-on of
+        self.blocking: dict[int, tuple[CodeType, str, tuple[str, int]]] = {}  # id(code that blocked) -> failure
+        self._config_files: dict[str, bool] = {}
 
     def run(self) -> _Report:
         from feature_platform.plugins import registry
@@ -371,6 +510,8 @@ class _ChildImporter:
         sys.path.insert(0, str(self.package_dir.parent))
         log: list[ConfigObject] = []
         _base.construction_log = log
+        _base.value_sites = {}
+        self._watch_process_enders()
         seen: dict[int, ConfigObject] = {}
         discarded: set[int] = set()
         modules: list[tuple[str, ModuleType]] = []
@@ -380,13 +521,15 @@ class _ChildImporter:
                 continue
             self.conn.send_bytes(b"S" + name.encode())
             before = len(log)
-            module, exc, frame = self._import(name)
+            module, exc, frame, abandoned = self._import(name)
             if module is not None:
                 modules.append((name, module))
                 continue
             discarded.update(id(o) for o in log[before:])
-            self._record_failure(name, path, exc, frame)
+            self._record_failure(name, path, exc, frame, abandoned)
         _base.construction_log = None
+        _base.value_sites = None
+        self.conn.send_bytes(b"P")
         for name, module in modules:
             for obj in _config_objects(vars(module)):
                 if id(obj) not in seen:
@@ -425,51 +568,99 @@ class _ChildImporter:
         except OSError:
             return False
 
-    def _import(self, name: str) -> tuple[ModuleType | None, BaseException | None, FrameType | None]:
-        """Import one module in a thread, so a module that blocks can be reported and abandoned."""
+    def _import(self, name: str) -> tuple[ModuleType | None, BaseException | None, FrameType | None, list[str]]:
+        """Import one module in a thread, so a module that blocks can be reported and abandoned.
+
+        When it blocks, the config modules it left half-imported are replaced by :class:`_AbandonedModule`
+        (returned by name), so that no later import waits on the locks the blocked thread holds."""
         outcome: dict[str, Any] = {}
 
+        trace = self._tracer() if self.blocking else None
+
         def target() -> None:
+            sys.settrace(trace)
             try:
                 outcome["module"] = importlib.import_module(name)
             except BaseException as exc:
                 outcome["exc"] = exc
+            finally:
+                sys.settrace(None)
 
         thread = threading.Thread(target=target, name=f"import {name}", daemon=True)
         thread.start()
         thread.join(self.timeout)
         if thread.is_alive():
             frame = sys._current_frames().get(thread.ident or -1)
-            for other in [m for m, mod in sys.modules.items() if m == self.package or m.startswith(self.package + ".")
-                          if getattr(getattr(mod, "__spec__", None), "_initializing", False)]:
-                sys.modules.pop(other, None)
-            return None, None, frame
-        return outcome.get("module"), outcome.get("exc"), None
+            held = _modules_being_imported(frame)
+            abandoned = sorted({m for m, mod in list(sys.modules.items())
+                                if getattr(getattr(mod, "__spec__", None), "_initializing", False)} | held)
+            abandoned = [m for m in abandoned if m == self.package or m.startswith(self.package + ".")]
+            for other in abandoned:
+                stand_in = sys.modules[other] = _AbandonedModule(other)
+                parent, _, child = other.rpartition(".")
+                with contextlib.suppress(Exception):  # so that ``parent.child.X`` fails as a follow-on too
+                    if parent in sys.modules and not isinstance(sys.modules[parent], _AbandonedModule):
+                        setattr(sys.modules[parent], child, stand_in)
+            return None, None, frame, abandoned
+        return outcome.get("module"), outcome.get("exc"), None, []
 
-    def _record_failure(self, name: str, path: Path, exc: BaseException | None, frame: FrameType | None) -> None:
+    def _tracer(self) -> Any:
+        """Once a function has blocked an import, a trace function (``sys.settrace``, in later import threads
+        only: it costs a call per call) makes any later call of it raise at once: its callers are follow-ons
+        of the one failure, not one more timeout each."""
+        blocking = self.blocking
+
+        def trace(frame: FrameType, event: str, arg: Any) -> None:
+            if id(frame.f_code) in blocking:
+                _, module, key = blocking[id(frame.f_code)]
+                raise _BlockedCodeError(module, key)
+
+        return trace
+
+    def _watch_process_enders(self) -> None:
+        """Wrap the built-ins that end the process so the parent learns the config line calling one."""
+        conn, is_config = self.conn, self._is_config_file
+        for module, attribute in _PROCESS_ENDERS:
+            real = getattr(module, attribute, None)
+            if real is None:
+                continue
+
+            def wrapper(*args: Any, _real: Any = real, _name: str = f"{module.__name__}.{attribute}") -> Any:
+                frame: FrameType | None = sys._getframe(1)
+                while frame is not None and not is_config(frame.f_code.co_filename):
+                    frame = frame.f_back
+                if frame is not None:
+                    conn.send_bytes(f"X{frame.f_code.co_filename}\n{frame.f_lineno}\n{_name}".encode())
+                try:
+                    return _real(*args)
+                finally:
+                    if frame is not None:
+                        conn.send_bytes(b"x")
+
+            for holder in {module, posix} if module is os else {module}:
+                if getattr(holder, attribute, None) is real:
+                    setattr(holder, attribute, wrapper)
+
+    def _is_config_file(self, file: str) -> bool:
+        known = self._config_files.get(file)
+        if known is None:
+            known = self._config_files[file] = not file.startswith("<") and self._in_package(file)
+        return known
+
+    def _record_failure(self, name: str, path: Path, exc: BaseException | None, frame: FrameType | None,
+                        abandoned: Sequence[str] = ()) -> None:
         if exc is None:  # blocked
-            file, line = str(path), 0
-            while frame is not None:
-                if self._in_package(frame.f_code.co_filename):
-                    file, line = frame.f_code.co_filename, frame.f_lineno
-                    break
-                frame = frame.f_back
-            culprit = self._module_of(file) or name
-            self.broken[name] = str(path)
-            self.broken[culprit] = file
-            issue = ValidationIssue(
-                file=display_path(file), line=line, kind="module", name=culprit,
-                message=f"module {culprit} did not finish importing within {self.timeout:g} s (it blocks here)",
-                hint="a config module must only define objects: no waiting on the network, input, locks or "
-                     "loops at import",
-            )
-            self._add_failure(issue, culprit, name)
+            self._record_block(name, path, frame, abandoned)
             return
         if isinstance(exc, _BrokenModuleImportError) or isinstance(exc.__cause__ or exc.__context__,
                                                                    _BrokenModuleImportError):
             broken = exc if isinstance(exc, _BrokenModuleImportError) else exc.__cause__ or exc.__context__
             assert isinstance(broken, _BrokenModuleImportError)
             self.broken[name] = str(path)
+            if isinstance(broken, _BlockedCodeError):  # it called the function that blocked
+                self.failures[broken.key].called_from.append(name)
+                self.cause[name] = broken.key
+                return
             key = self.cause.get(broken.module)
             if key is not None:  # counted in the failure it follows from, however deep the import chain
                 self.failures[key].importers.append(name)
@@ -479,16 +670,54 @@ class _ChildImporter:
         culprit = self._module_of(str(Path(issue.file).resolve())) or name
         self.broken[name] = str(path)
         helper = False
-        if culprit != name and self._file_of(culprit) == Path(issue.file).resolve() and issue.kind == "module":
-            # the error is in a module this one imports (or in a helper it calls): blame that module once
+        if culprit != name and self._file_of(culprit) == Path(issue.file).resolve():
+            # the error is in a module this one imports, or in a helper (or a value a helper built) it uses:
+            # blame that module once
             loaded = sys.modules.get(culprit)
             helper = loaded is not None and not getattr(getattr(loaded, "__spec__", None), "_initializing", False)
             if not helper:
                 self.broken[culprit] = str(self._file_of(culprit))
-            issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
-                                    message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
-                                    hint=issue.hint)
+            if issue.kind == "module":
+                issue = ValidationIssue(file=issue.file, line=issue.line, kind="module", name=culprit,
+                                        message=issue.message.replace(f"module {name} ", f"module {culprit} ", 1),
+                                        hint=issue.hint)
         self._add_failure(issue, culprit, name, called=helper)
+
+    def _record_block(self, name: str, path: Path, frame: FrameType | None, abandoned: Sequence[str]) -> None:
+        """One issue for a module whose import blocks, at the config line it blocks on.
+
+        The modules it left half-imported are follow-ons (counted); when it blocks in a function of a module
+        that imported fine, later callers of that function are follow-ons too (see :meth:`_trace`)."""
+        file, line, code = str(path), 0, None
+        while frame is not None:
+            if self._in_package(frame.f_code.co_filename):
+                file, line, code = frame.f_code.co_filename, frame.f_lineno, frame.f_code
+                break
+            frame = frame.f_back
+        culprit = self._module_of(file) or name
+        in_function = code is not None and code.co_name != "<module>" and culprit not in abandoned
+        if in_function:
+            assert code is not None
+            message = (f"module {name} did not finish importing within {self.timeout:g} s: it blocks here, in "
+                       f"{code.co_name}() of module {culprit}, which it calls at import")
+        else:
+            message = f"module {culprit} did not finish importing within {self.timeout:g} s (it blocks here)"
+        issue = ValidationIssue(
+            file=display_path(file), line=line, kind="module", name=culprit, message=message,
+            hint="a config module must only define objects: no waiting on the network, input, locks or "
+                 "loops at import",
+        )
+        self.broken[name] = str(path)
+        if not in_function:
+            self.broken[culprit] = file
+        self._add_failure(issue, culprit, name, called=in_function)
+        key = (issue.file, issue.line)
+        if in_function and code is not None:
+            self.blocking[id(code)] = (code, culprit, key)
+        for other in abandoned:
+            self.broken[other] = str(self._file_of(other))
+            if other not in (culprit, name):
+                self._add_failure(issue, culprit, other)
 
     def _add_failure(self, issue: ValidationIssue, culprit: str, importer: str, *, called: bool = False) -> None:
         """Record a failure once per line that raised: a shared helper that raises for every caller (``and``
@@ -534,6 +763,19 @@ class _ChildImporter:
             ))
 
 
+def _modules_being_imported(frame: FrameType | None) -> set[str]:
+    """The modules a (blocked) thread is importing: it holds their import locks, including those of modules
+    not in ``sys.modules`` yet (``from pkg.sub.a import X`` holds pkg.sub.a's lock while pkg.sub runs)."""
+    names: set[str] = set()
+    while frame is not None:
+        if frame.f_code.co_name == "_find_and_load" and frame.f_code.co_filename.startswith("<frozen importlib"):
+            name = frame.f_locals.get("name")
+            if isinstance(name, str):
+                names.add(name)
+        frame = frame.f_back
+    return names
+
+
 def _module_name(package: str, package_dir: Path, path: Path) -> str:
     relative = path.relative_to(package_dir).with_suffix("")
     parts = [p for p in relative.parts if p != "__init__"]
@@ -552,10 +794,75 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
 
     A ``.pyc`` is trusted when the source's size and mtime (in whole seconds) match, so an edit that keeps
     the size within the same second would otherwise be missed by a re-discovery in the same process.
+
+    The module is compiled with :class:`_RecordBuiltValues` applied, so that the values it builds for others
+    to use are recorded with the place they are built (see ``_base.value_sites``).
     """
 
     def get_code(self, fullname: str) -> CodeType:
-        return self.source_to_code(self.get_data(self.path), self.path)
+        source = self.get_data(self.path)
+        tree = ast.parse(source, filename=self.path)  # a SyntaxError is the one compile() would raise
+        tree = ast.fix_missing_locations(_RecordBuiltValues().visit(tree))
+        return compile(tree, self.path, "exec", dont_inherit=True)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__dict__[_BUILT] = _value_recorder(self.path)
+        super().exec_module(module)
+
+
+_BUILT = "__feature_platform_built__"
+
+_CONSTRUCTIONS = (ast.Dict, ast.List, ast.Tuple, ast.Set, ast.ListComp, ast.SetComp, ast.DictComp, ast.Call,
+                  ast.BinOp, ast.Compare, ast.UnaryOp)
+"""Expressions that build a new value (a name, an attribute or an item only refers to one built elsewhere)."""
+
+
+class _RecordBuiltValues(ast.NodeTransformer):
+    """Wrap what config code builds for others to use — the value of an assignment to a name, the value a
+    function returns — in a call recording where it is built: ``params = {"max_chars": True}`` becomes
+    ``params = __feature_platform_built__({"max_chars": True}, <its span>)``. Nothing moves: every line and
+    column stays where it was written, so tracebacks and definition sites are unchanged. Only expressions
+    that build a value are wrapped (``return params`` is not: ``params`` was recorded where it was built).
+    """
+
+    def visit_Assign(self, node: ast.Assign) -> ast.Assign:
+        self.generic_visit(node)
+        if all(isinstance(target, ast.Name) for target in node.targets):
+            node.value = self._wrap(node.value)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AnnAssign:
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name) and node.value is not None:
+            node.value = self._wrap(node.value)
+        return node
+
+    def visit_Return(self, node: ast.Return) -> ast.Return:
+        self.generic_visit(node)
+        if node.value is not None:
+            node.value = self._wrap(node.value)
+        return node
+
+    @staticmethod
+    def _wrap(value: ast.expr) -> ast.expr:
+        if not isinstance(value, _CONSTRUCTIONS):
+            return value
+        span = (value.lineno, value.end_lineno or value.lineno, value.col_offset, value.end_col_offset or 0)
+        call = ast.Call(func=ast.Name(id=_BUILT, ctx=ast.Load()),
+                        args=[value, ast.Constant(value=span)], keywords=[])  # type: ignore[arg-type]
+        return ast.copy_location(call, value)
+
+
+def _value_recorder(file: str) -> Any:
+    """The function :class:`_RecordBuiltValues` calls in the module of ``file``."""
+
+    def built(value: Any, span: tuple[int, int, int, int]) -> Any:
+        if _base.value_sites is not None and isinstance(value, _base._SHARED_VALUE_TYPES) and \
+                id(value) not in _base.value_sites:
+            _base.record_value(value, SourceLocation(file=file, line=span[0], call=span))
+        return value
+
+    return built
 
 
 class _ConfigPackageFinder(importlib.abc.MetaPathFinder):

@@ -19,7 +19,9 @@ class ValidationIssue:
     hint: str = ""
 
     def render(self) -> str:
-        text = f"{self.file}:{self.line}: {self.kind} '{self.name}': {self.message}"
+        """``file:line: kind 'name': message`` (just ``file:`` when no line is known: never a bogus ``:0``)."""
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
+        text = f"{where}: {self.kind} '{self.name}': {self.message}"
         return f"{text}\n    hint: {self.hint}" if self.hint else text
 
 

@@ -11,6 +11,8 @@ import difflib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -93,16 +95,29 @@ class _Checker:
         self._enrichment_outputs: dict[str, dict[str, dict[str, DType]]] = defaultdict(dict)
         # enrichments whose own checks (in enrichments()) failed: already reported, never applied or compiled
         self._invalid_enrichments: set[str] = set()
+        # issues blamed inside a value built apart from its user's constructor call -> that user
+        self._shared_uses: dict[ValidationIssue, ConfigObject] = {}
+        # invalid sources -> which of their parts are wrong ("columns", "timestamp_column"; none: elsewhere)
+        self._bad_parts: dict[str, set[str]] = defaultdict(set)
+        # (kind, name) of an object with errors -> errors of the objects using it that may follow from them
+        self._follow_ons: dict[tuple[str, str], list[ValidationIssue]] = defaultdict(list)
+        # (kind, name) -> the objects it uses, to find whose errors a follow-on is counted on
+        self._uses: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
 
     def issue(self, obj: ConfigObject, message: str, hint: str = "", at: str = "") -> None:
-        """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length")."""
-        line = obj.defined_at.line_of(at) if at else obj.defined_at.line
-        self.out.issues.append(
-            ValidationIssue(
-                file=display_path(obj.defined_at.file), line=line, kind=obj.kind_label,
-                name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
-            )
+        """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length").
+
+        When that argument's value was built apart from the constructor call (a helper's ``Freshness(...)``
+        or dict of plugin parameters, a module constant), the issue is blamed where it was built, and the
+        same issue from every other object using that value is folded into it (see :func:`_fold_shared`)."""
+        site, shared = obj.blame(at)
+        issue = ValidationIssue(
+            file=display_path(site.file), line=site.line, kind=obj.kind_label,
+            name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
         )
+        self.out.issues.append(issue)
+        if shared:
+            self._shared_uses[issue] = obj
 
     # ---- names -----------------------------------------------------------------------------------
     def _index(self, discovered: list[Discovered]) -> None:
@@ -145,6 +160,7 @@ class _Checker:
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 self.issue(obj, f"duplicate column(s): {', '.join(dupes)}", at="columns")
+                self._bad_parts[obj.name].add("columns")
             types = {c.name: c.dtype for c in obj.columns}
             ok = not dupes
             if obj.kind == "events":
@@ -152,6 +168,7 @@ class _Checker:
                     self.issue(obj, "an events source needs timestamp_column naming its event-time column "
                                "(timestamp, int64 epoch milliseconds, or ISO-8601 string)"
                                f"{_column_problem(obj.timestamp_column, types)}", at="timestamp_column")
+                    self._bad_parts[obj.name].add("timestamp_column")
                     ok = False
                 if obj.batch is not None and (problem := _path_problem(obj.batch.path)):
                     self.issue(obj, f"batch.path {obj.batch.path!r} {problem}", at="batch.path")
@@ -222,8 +239,10 @@ class _Checker:
         return PluginCall(plugin=call.plugin, params=dumped), params
 
     def apply_plugin(self, owner: ConfigObject, call: AuthoredPluginCall, schema: dict[str, DType],
-                     context: str, at: str) -> list[ColumnSpec] | None:
-        resolved = self.plugin_call(owner, call, at)
+                     context: str, at: str, report: bool = True) -> list[ColumnSpec] | None:
+        """The fields the plugin adds, after checking its inputs against ``schema`` (its parameters are
+        reported here unless ``report`` is False: then the caller has reported them)."""
+        resolved = self.plugin_call(owner, call, at, report=report)
         if resolved is None:
             return None
         _, params = resolved
@@ -309,6 +328,7 @@ class _Checker:
             source = self.lookup(obj, "source", obj.source, "source", at="source")
             if source is None:
                 return
+            self._uses[_key(obj)].append(_key(source))
             assert isinstance(source, Source)
             if source.kind != "lookup":
                 self.issue(obj, f"source '{source.name}' is an events source; a lookup needs kind='lookup'",
@@ -379,17 +399,91 @@ class _Checker:
                 self.out.event_types[obj.name] = compiled
 
     def _event_type(self, et: EventType) -> CompiledEventType | None:
+        """Check one event type; compiled when it and its source are valid.
+
+        Its own errors are reported whatever its source's state: the checks that do not read the source
+        (names, required fields, executor parameters, enrichment references) always run; the ones that read
+        the source's schema run against the source as written, and when the part of the source they read is
+        itself wrong (duplicate columns, a bad timestamp_column), their errors may only follow from that one:
+        they are counted on the source's error ("N follow-on errors suppressed"), never silently dropped."""
         found = self.lookup(et, "source", et.source, "source", at="source")
-        if found is None:
-            return None
-        source = self.out.sources.get(et.source)
-        if source is None:
-            return None
-        if source.kind != "events":
+        self._uses[_key(et)] += [_key(o) for o in (found, *map(self.by_kind["enrichment"].get, et.enrichments)) if o]
+        if isinstance(found, Source) and found.kind != "events":
             self.issue(et, f"source '{et.source}' is a lookup table; an event type reads an events source",
                        at="source")
-            return None
+        source = found if isinstance(found, Source) and found.kind == "events" else None
+        ok = self._event_type_own(et) and source is not None and source.name in self.out.sources
+        if source is None:
+            return None  # nothing to check the mapping against: it is checked once the source is fixed
+        bad = self._bad_parts.get(source.name, set()) if source.name not in self.out.sources else set()
         raw = {c.name: c.dtype for c in source.columns}
+        with self._follow_ons_of(source if "columns" in bad else None):
+            schema = self._event_type_mapping(et, raw)
+        with self._follow_ons_of(source if bad & {"columns", "timestamp_column"} else None):
+            timestamp_ok = self._event_type_timestamp(et, source)
+        if schema is None or not timestamp_ok:
+            return None
+        with self._follow_ons_of(source if "columns" in bad else None):
+            outputs = self._event_type_enrichments(et, schema)
+        if not ok or outputs is None:
+            return None
+        executor = self.plugin_call(et, et.executor, "executor", report=False) if et.executor else None
+        return CompiledEventType(
+            name=et.name, description=et.description, owners=et.owners, lifecycle=et.lifecycle.value,
+            source=et.source, filter=et.filter.node if et.filter is not None else None,
+            fields=tuple(CompiledField(name=n, expr=et.fields[n].node, dtype=t) for n, t in sorted(schema.items())
+                         if n in et.fields),
+            executor=executor[0] if executor else None, enrichments=tuple(et.enrichments),
+            output_fields=tuple(ColumnSpec(name=n, dtype=t, nullable=n not in CORE_FIELDS and n != "event_type")
+                                for n, t in sorted(outputs.items())),
+        )
+
+    @contextmanager
+    def _follow_ons_of(self, cause: ConfigObject | None) -> Iterator[None]:
+        """Issues raised inside are counted as possible follow-ons of ``cause``'s errors instead of reported
+        (when ``cause`` is None, they are reported as usual)."""
+        if cause is None:
+            yield
+            return
+        before = len(self.out.issues)
+        try:
+            yield
+        finally:
+            caught = self.out.issues[before:]
+            del self.out.issues[before:]
+            self._follow_ons[_key(cause)].extend(caught)
+
+    def _event_type_own(self, et: EventType) -> bool:
+        """The checks that read nothing but the event type itself (and the names it refers to)."""
+        ok = True
+        for name in sorted(et.fields):
+            if not NAME_PATTERN.match(name):
+                self.issue(et, f"field name {name!r} must be snake_case", at=f"fields.{name}")
+                ok = False
+        for core in CORE_TYPES:
+            if core not in et.fields:
+                self.issue(et, f"missing required field '{core}' in the mapping",
+                           hint=f"every event type maps {', '.join(CORE_FIELDS)}", at="fields")
+                ok = False
+        if "event_type" in et.fields:
+            self.issue(et, "field 'event_type' is reserved; the platform sets it to the event type's name",
+                       at="fields.event_type")
+            ok = False
+        if et.executor is not None and self.plugin_call(et, et.executor, "executor") is None:
+            ok = False
+        twice = sorted({n for n in et.enrichments if et.enrichments.count(n) > 1})
+        if twice:
+            second = next(i for i, n in enumerate(et.enrichments) if n in twice and et.enrichments.index(n) < i)
+            self.issue(et, f"enrichment(s) listed twice: {', '.join(twice)}", at=f"enrichments[{second}]",
+                       hint="each enrichment applies once; remove the repeated entry")
+            ok = False
+        for index, name in enumerate(et.enrichments):
+            if self.lookup(et, "enrichment", name, "enrichment", at=f"enrichments[{index}]") is None:
+                ok = False
+        return ok
+
+    def _event_type_mapping(self, et: EventType, raw: dict[str, DType]) -> dict[str, DType] | None:
+        """The filter and the mapping, type-checked against the source's columns: the mapped schema."""
         ok = True
         if et.filter is not None:
             dtype, errors = infer(et.filter.node, raw)
@@ -398,11 +492,8 @@ class _Checker:
             if not errors and dtype not in (DType.BOOL, None):
                 self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
             ok &= not errors
-        fields: list[CompiledField] = []
+        schema: dict[str, DType] = {}
         for name, expr in sorted(et.fields.items()):
-            if not NAME_PATTERN.match(name):
-                self.issue(et, f"field name {name!r} must be snake_case", at=f"fields.{name}")
-                ok = False
             dtype, errors = infer(expr.node, raw)
             for error in errors:
                 self.issue(et, f"field '{name}': {_suggest(error)}", at=f"fields.{name}",
@@ -415,65 +506,52 @@ class _Checker:
                            at=f"fields.{name}")
                 ok = False
                 continue
-            fields.append(CompiledField(name=name, expr=expr.node, dtype=dtype))
-        schema = {f.name: f.dtype for f in fields}
-        if "timestamp" in et.fields and source.timestamp_column is not None:
-            read = _columns_of(et.fields["timestamp"].node)
-            if read != {source.timestamp_column}:
-                self.issue(et, f"field 'timestamp' must be computed from the source's timestamp_column "
-                           f"'{source.timestamp_column}', but reads {', '.join(sorted(read)) or 'no column'}",
-                           hint="the event time drives ordering, retention and partitioning; map it from "
-                           f"col('{source.timestamp_column}') (or change the source's timestamp_column)",
-                           at="fields.timestamp")
-                ok = False
+            schema[name] = dtype
         for core, accepted in CORE_TYPES.items():
-            if core not in et.fields:
-                self.issue(et, f"missing required field '{core}' in the mapping",
-                           hint=f"every event type maps {', '.join(CORE_FIELDS)}", at="fields")
-                ok = False
-            elif core in schema and schema[core] not in accepted:
+            if core in schema and schema[core] not in accepted:
                 self.issue(et, f"field '{core}' must be {' or '.join(accepted)}, got {schema[core]}",
                            hint="add .cast(...) to the mapping", at=f"fields.{core}")
                 ok = False
-        if "event_type" in et.fields:
-            self.issue(et, "field 'event_type' is reserved; the platform sets it to the event type's name",
-                       at="fields.event_type")
-            ok = False
-        if not ok:
-            return None
-        schema["event_type"] = DType.STRING
-        executor = None
+        return schema if ok else None
+
+    def _event_type_timestamp(self, et: EventType, source: Source) -> bool:
+        """The event time is mapped from the source's timestamp_column, nothing else."""
+        if "timestamp" not in et.fields or source.timestamp_column is None:
+            return True
+        read = _columns_of(et.fields["timestamp"].node)
+        if read == {source.timestamp_column}:
+            return True
+        self.issue(et, f"field 'timestamp' must be computed from the source's timestamp_column "
+                   f"'{source.timestamp_column}', but reads {', '.join(sorted(read)) or 'no column'}",
+                   hint="the event time drives ordering, retention and partitioning; map it from "
+                   f"col('{source.timestamp_column}') (or change the source's timestamp_column)",
+                   at="fields.timestamp")
+        return False
+
+    def _event_type_enrichments(self, et: EventType, mapped: dict[str, DType]) -> dict[str, DType] | None:
+        """The executor's and the enrichments' inputs and outputs, in order: the event type's output schema."""
+        schema = {**mapped, "event_type": DType.STRING}
         if et.executor is not None:
-            outputs = self.apply_plugin(et, et.executor, schema, f"event type '{et.name}'", "executor")
+            outputs = self.apply_plugin(et, et.executor, schema, f"event type '{et.name}'", "executor", report=False)
             if outputs is None:
                 return None
-            resolved = self.plugin_call(et, et.executor, "executor", report=False)
-            executor = resolved[0] if resolved else None
             schema.update({c.name: c.dtype for c in outputs})
-        twice = sorted({n for n in et.enrichments if et.enrichments.count(n) > 1})
-        if twice:
-            second = next(i for i, n in enumerate(et.enrichments) if n in twice and et.enrichments.index(n) < i)
-            self.issue(et, f"enrichment(s) listed twice: {', '.join(twice)}", at=f"enrichments[{second}]",
-                       hint="each enrichment applies once; remove the repeated entry")
-            return None
+        if len(set(et.enrichments)) < len(et.enrichments) or any(
+            n not in self.by_kind["enrichment"] for n in et.enrichments
+        ):
+            return None  # reported by _event_type_own
         for index, enrichment_name in enumerate(et.enrichments):
-            outputs = self.apply_enrichment(et, index, schema)
-            if outputs is None:
+            enriched = self.apply_enrichment(et, index, schema)
+            if enriched is None:
                 return None
-            clashes = sorted({c.name for c in outputs} & set(schema))
+            clashes = sorted({c.name for c in enriched} & set(schema))
             if clashes:
                 self.issue(et, f"enrichment '{enrichment_name}' adds field(s) {', '.join(clashes)} that the event "
                            "type already has", hint="rename the output field in the enrichment",
                            at=f"enrichments[{index}]")
                 return None
-            schema.update({c.name: c.dtype for c in outputs})
-        return CompiledEventType(
-            name=et.name, description=et.description, owners=et.owners, lifecycle=et.lifecycle.value,
-            source=et.source, filter=et.filter.node if et.filter is not None else None, fields=tuple(fields),
-            executor=executor, enrichments=tuple(et.enrichments),
-            output_fields=tuple(ColumnSpec(name=n, dtype=t, nullable=n not in CORE_FIELDS and n != "event_type")
-                                for n, t in sorted(schema.items())),
-        )
+            schema.update({c.name: c.dtype for c in enriched})
+        return schema
 
     # ---- sequence features ------------------------------------------------------------------------
     def features(self) -> None:
@@ -494,10 +572,12 @@ class _Checker:
             self.issue(sf, f"event type(s) listed twice: {', '.join(twice)}", at=f"event_types[{second}]")
             ok = False
         event_types: list[CompiledEventType] = []
+        unknown = False
+        failed: list[ConfigObject] = []
         for position, name in enumerate(sf.event_types):
             obj = self.lookup(sf, "event_type", name, "event type", at=f"event_types[{position}]")
             if obj is None:
-                ok = False
+                ok, unknown = False, True
                 continue
             ok &= self._lifecycle(sf, obj, "event type", f"event_types[{position}]")
             assert isinstance(obj, EventType)
@@ -506,13 +586,44 @@ class _Checker:
                 if enrichment is not None:
                     ok &= self._lifecycle(sf, enrichment, f"enrichment (via event type '{name}')",
                                           f"event_types[{position}]")
+            self._uses[_key(sf)].append(_key(obj))
             compiled = self.out.event_types.get(name)
             if compiled is None:
                 ok = False  # its own issues are reported on the event type
+                failed.append(obj)
                 continue
             event_types.append(compiled)
-        if not ok:
+        for index, name in enumerate(sf.fields):
+            if name in sf.fields[:index] and name not in ALWAYS_PROJECTED and name not in sf.fields[index + 1:]:
+                self.issue(sf, f"projected field '{name}' is listed twice", at=f"fields[{sf.fields.index(name)}]")
+                ok = False
+        if not event_types:
+            return None  # the projection has nothing to be checked against until an event type is fixed
+        # What the projection reads from event types that are unknown or invalid is unknown: its errors may
+        # only follow from theirs, so they are counted on those errors instead of reported.
+        with self._follow_ons_of(sf if unknown else failed[0] if failed else None):
+            projection = self._projection(sf, event_types)
+        if not ok or projection is None:
             return None
+        key_type, projected = projection
+        return CompiledFeature(
+            id=sf.feature_id, name=sf.name, version=sf.version, description=sf.description, owners=sf.owners,
+            lifecycle=sf.lifecycle.value, entity_key=ColumnSpec(name="user_id", dtype=key_type, nullable=False),
+            event_types=tuple(sorted(sf.event_types)), max_length=sf.max_length,
+            retention_seconds=int(sf.retention.total_seconds()), dedup_by=tuple(sf.dedup_by),
+            fields=tuple(projected),
+            freshness=FreshnessSpec(
+                streaming_max_lag_seconds=int(sf.freshness.streaming_max_lag.total_seconds()),
+                batch_max_lag_seconds=int(sf.freshness.batch_max_lag.total_seconds()),
+                batch_deadline_cron=sf.freshness.batch_deadline_cron,
+            ),
+            serving_default_length=sf.serving_default_length, tags=dict(sorted(sf.tags.items())),
+        )
+
+    def _projection(self, sf: SequenceFeature, event_types: list[CompiledEventType]
+                    ) -> tuple[DType, list[ColumnSpec]] | None:
+        """The entity key's type and the projected fields, from what the (valid) event types produce."""
+        ok = True
         producers: dict[str, dict[str, DType]] = defaultdict(dict)
         for et in event_types:
             for column in et.output_fields:
@@ -522,15 +633,8 @@ class _Checker:
             self.issue(sf, f"event types disagree on the type of user_id: {_types(key_types)}", at="event_types")
             ok = False
         projected: list[ColumnSpec] = []
-        seen: set[str] = set()
-        for name in (*ALWAYS_PROJECTED, *sf.fields):
+        for name in dict.fromkeys((*ALWAYS_PROJECTED, *sf.fields)):
             at = f"fields[{sf.fields.index(name)}]" if name in sf.fields else "fields"
-            if name in seen:
-                if name not in ALWAYS_PROJECTED:
-                    self.issue(sf, f"projected field '{name}' is listed twice", at=at)
-                    ok = False
-                continue
-            seen.add(name)
             made_by = producers.get(name)
             if not made_by:
                 self.issue(sf, f"projected field '{name}' is produced by none of its event types "
@@ -555,20 +659,7 @@ class _Checker:
                 ok = False
         if not ok or not key_types:
             return None
-        return CompiledFeature(
-            id=sf.feature_id, name=sf.name, version=sf.version, description=sf.description, owners=sf.owners,
-            lifecycle=sf.lifecycle.value, entity_key=ColumnSpec(name="user_id", dtype=next(iter(key_types.values())),
-                                                                nullable=False),
-            event_types=tuple(sorted(sf.event_types)), max_length=sf.max_length,
-            retention_seconds=int(sf.retention.total_seconds()), dedup_by=tuple(sf.dedup_by),
-            fields=tuple(projected),
-            freshness=FreshnessSpec(
-                streaming_max_lag_seconds=int(sf.freshness.streaming_max_lag.total_seconds()),
-                batch_max_lag_seconds=int(sf.freshness.batch_max_lag.total_seconds()),
-                batch_deadline_cron=sf.freshness.batch_deadline_cron,
-            ),
-            serving_default_length=sf.serving_default_length, tags=dict(sorted(sf.tags.items())),
-        )
+        return next(iter(key_types.values())), projected
 
     def _feature_ranges(self, sf: SequenceFeature) -> bool:
         before = len(self.out.issues)
@@ -618,6 +709,41 @@ class _Checker:
             return False
         return True
 
+    def count_follow_ons(self) -> None:
+        """Count the held-back follow-on errors on the error they may follow from.
+
+        They are counted on the first issue of the object they were held back for, or, when that object has
+        no issue of its own (an event type invalid only through its source), of the first object it uses
+        that has one. Should none have any, they are reported after all: never silently dropped."""
+        by_object: dict[tuple[str, str], list[ValidationIssue]] = defaultdict(list)
+        for issue in self.out.issues:
+            by_object[(issue.kind, issue.name)].append(issue)
+
+        def root(key: tuple[str, str], seen: frozenset[tuple[str, str]]) -> tuple[str, str] | None:
+            if key in by_object:
+                return key
+            for used in self._uses.get(key, ()):
+                if used not in seen and (found := root(used, seen | {used})) is not None:
+                    return found
+            return None
+
+        counted: dict[tuple[str, str], set[ValidationIssue]] = defaultdict(set)
+        for cause, caught in self._follow_ons.items():
+            target = root(cause, frozenset({cause}))
+            if target is None:
+                self.out.issues.extend(caught)
+            else:
+                counted[target].update(caught)
+        for target, held in counted.items():
+            first = min(by_object[target])
+            objects = ", ".join(sorted({f"{i.kind} '{i.name}'" for i in held}))
+            many = len(held) != 1
+            text = (f"{len(held)} follow-on error{'s' if many else ''} suppressed (in {objects}): "
+                    f"{'they' if many else 'it'} may only follow from this one")
+            self.out.issues[self.out.issues.index(first)] = ValidationIssue(
+                file=first.file, line=first.line, kind=first.kind, name=first.name, message=first.message,
+                hint=f"{first.hint}; {text}" if first.hint else text)
+
     def owners(self) -> None:
         """Owners are people or teams: never blank; a production sequence feature (a consumer contract) must
         have at least one."""
@@ -645,8 +771,50 @@ def resolve(discovered: list[Discovered]) -> Resolved:
         if compiled is not None:
             checker.out.enrichments[name] = compiled
     checker.features()
-    checker.out.issues = sorted(set(checker.out.issues))
+    checker.count_follow_ons()
+    checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses))
     return checker.out
+
+
+def _where(obj: ConfigObject) -> str:
+    return f"{obj.kind_label} '{obj.name}' at {display_path(obj.defined_at.file)}:{obj.defined_at.line}"
+
+
+def _written_in_call(obj: ConfigObject, issue: ValidationIssue) -> bool:
+    """Whether ``issue`` is blamed inside ``obj``'s own constructor call (a value written inline)."""
+    site = obj.defined_at
+    last = site.call[1] if site.call else site.line
+    return display_path(site.file) == issue.file and site.line <= issue.line <= last
+
+
+def _key(obj: ConfigObject) -> tuple[str, str]:
+    """An object as its issues name it (kind and escaped name)."""
+    return obj.kind_label, obj.name.encode("unicode_escape").decode("ascii")
+
+
+def _fold_shared(issues: list[ValidationIssue], uses: dict[ValidationIssue, ConfigObject]) -> set[ValidationIssue]:
+    """One issue per problem in a shared value: the same message at the same line of a value built once (in a
+    helper, as a constant) and used by several objects is reported once, naming the first user and
+    counting the others ("and N more uses"), rather than once per user."""
+    kept: set[ValidationIssue] = {i for i in issues if i not in uses}
+    groups: dict[tuple[str, int, str], list[ValidationIssue]] = defaultdict(list)
+    for issue in set(issues) & set(uses):
+        groups[(issue.file, issue.line, issue.message)].append(issue)
+    for group in groups.values():
+        group.sort(key=lambda i: (i.kind, i.name))
+        first, others = group[0], group[1:]
+        users = [uses[i] for i in group]
+        if not others and _written_in_call(users[0], first):
+            kept.add(first)
+            continue
+        text = f"the value is built here and used by {_where(users[0])}"
+        if others:
+            more = "; ".join(_where(u) for u in users[1:])
+            text += f" and {len(others)} more use{'s' if len(others) != 1 else ''} ({more}): reported once"
+        hint = f"{first.hint}; {text}" if first.hint else text
+        kept.add(ValidationIssue(file=first.file, line=first.line, kind=first.kind, name=first.name,
+                                 message=first.message, hint=hint))
+    return kept
 
 
 # ---- messages in the author's words ------------------------------------------------------------------

@@ -252,3 +252,40 @@ def test_cast_accepts_a_dtype_name_and_refuses_an_unknown_one() -> None:
     assert col("a").cast("int32").node.dtype is DType.INT32
     with pytest.raises(ValueError, match="varchar"):
         col("a").cast("varchar")
+
+
+# ---- operator precedence -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("build", "operators", "fix"),
+    [
+        (lambda: col("a") == "x" & col("b") == "y", ("&", "=="), '(col("a") == "x") & (col("b") == "y")'),
+        (lambda: col("a") > 3 | col("b") <= 4, ("|", ">"), '(col("a") > 3) | (col("b") <= 4)'),
+        (lambda: col("a") != "x" & col("b").is_null(), ("&", "!="), '(col("a") != "x") & col("b").is_null()'),
+        (lambda: col("a") == 1 & col("b") == 2 & col("c") == 3, ("&", "=="),
+         '(col("a") == 1) & (col("b") == 2) & (col("c") == 3)'),
+    ],
+    ids=["and_eq", "or_gt", "unchained", "three"],
+)
+def test_a_comparison_slip_on_precedence_says_how_to_write_it(
+    build: object, operators: tuple[str, str], fix: str
+) -> None:
+    """`&` binds tighter than `==`: Python reads `col("a") == "x" & col("b") == "y"` as
+    `col("a") == ("x" & col("b")) == "y"`, which used to end in a misleading and/or truth-value error."""
+    with pytest.raises(ConfigDefinitionError) as caught:
+        build()  # type: ignore[operator]
+    message = str(caught.value)
+    assert message.startswith(f"`{operators[0]}` binds tighter than `{operators[1]}`: ")
+    assert message.endswith(f"; write {fix}")
+    assert "truth value" not in message
+
+
+def test_a_precedence_slip_without_source_still_gets_the_hint() -> None:
+    with pytest.raises(ConfigDefinitionError, match=r"`&` binds tighter than `==`: put each comparison in paren"):
+        eval('col("a") == "x" & col("b") == "y"', {"col": col})  # no source file to quote
+
+
+def test_explicit_boolean_combinations_can_still_be_compared() -> None:
+    """Only a plain Python value next to & or | marks the slip; expressions written out are left alone."""
+    assert ((lit(True) & col("a")) == col("b")).node.op is ExprOp.EQ
+    assert ((col("a") == "x") & (col("b") == "y")).node.op is ExprOp.AND

@@ -167,3 +167,25 @@ def test_a_bad_redis_url_is_one_line_naming_the_variable(
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith(f"error: {variable}={url!r} "), result.stderr
     assert problem in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "compile", "publish"])
+@pytest.mark.parametrize("ending", ["sys.exit(0)", "os._exit(0)"])
+def test_a_config_ending_the_process_at_import_fails_naming_its_module_and_line(
+    command: str, ending: str, tmp_path: Path
+) -> None:
+    """Exit code 0 from a config module (sys.exit(0), os._exit(0)) must never read as "valid" in CI."""
+    import shutil
+
+    configs = tmp_path / "ending_configs"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "valid" / "fixture_configs", configs)
+    (configs / "zz_exits.py").write_text(f"import os\nimport sys\n\n{ending}\n")
+    args = [command, "--configs", str(configs)]
+    if command == "compile":
+        args += ["--out", str(tmp_path / "out")]
+    result = _run(args, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{configs}/zz_exits.py:4: module 'ending_configs.zz_exits': " in result.stderr, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "data" / "artefacts").exists()  # nothing published

@@ -411,7 +411,46 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "sequence feature", "recent_clicks", "a bare number (90) would be read as 90 seconds",
            "timedelta(days=90)"),
     ],
+    # issue 12: a value a shared helper builds is wrong once, where it is built, whoever uses it
+    "bad_shared_helper_plugin_params": [
+        _e("_shared.py", "event type", "search", "parameters for plugin 'query_normaliser' do not fit its model: "
+           "max_chars: Input should be a valid integer (got true)",
+           hint="the value is built here and used by event type 'search' at "),
+    ],
+    "bad_shared_helper_freshness": [
+        _e("_shared.py", "sequence feature", "clicks_history", "freshness.streaming_max_lag must be a whole number "
+           "of seconds (at least 1 s), got 0.5 s", hint="and 1 more use (sequence feature 'recent_clicks' at "),
+    ],
+    # issue 12: a shared module that blocks costs one timeout and is reported once; os._exit() is blamed
+    # at its line; a precedence slip gets its own hint
+    "bad_import_hangs_shared": [
+        _e("_lookup.py", "module", "bad_import_hangs_shared._lookup", "did not finish importing within 1 s",
+           hint="module(s) importing it were not validated either: bad_import_hangs_shared.clicks, "
+                "bad_import_hangs_shared.views; 2 follow-on error(s)"),
+    ],
+    "bad_import_os_exit": [
+        _e("configs.py", "module", "bad_import_os_exit.configs", "ended the import process: it called os._exit() "
+           "here (exit code 3)"),
+    ],
+    "bad_precedence_and_compare": [
+        _e("configs.py", "module", "bad_precedence_and_compare.configs", "`&` binds tighter than `==`",
+           'write (col("action") == "click") & (col("surface") == "home")'),
+    ],
+    # issue 12: an event type's own errors are not hidden behind its source's, and follow-ons are counted
+    "bad_event_type_behind_invalid_source": [
+        _e("configs.py", "source", "events", "batch.path '../shared/events' must not contain '..'",
+           marker="# <- error: events"),
+        _e("configs.py", "event type", "click", "field 'item_id': unknown field 'item_id'",
+           marker="# <- error: click"),
+    ],
+    "bad_source_follow_ons_counted": [
+        _e("configs.py", "source", "events", "duplicate column(s): ts_ms",
+           hint="1 follow-on error suppressed (in event type 'click'): it may only follow from this one"),
+    ],
 }
+
+_SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
+"""Cases that block at import: validated with a one-second import timeout."""
 
 
 def _where(issue: ValidationIssue) -> Path:
@@ -426,7 +465,7 @@ def test_every_fixture_package_has_expectations() -> None:
 @pytest.mark.parametrize(("case", "expected"), list(CASES.items()), ids=list(CASES))
 def test_invalid_config_is_reported_precisely(case: str, expected: list[Expected]) -> None:
     package = INVALID / case
-    result = compile_configs(package, import_timeout=1 if case == "bad_import_hangs" else None)
+    result = compile_configs(package, import_timeout=1 if case in _SLOW_IMPORTS else None)
 
     report = render_issues(result.issues)
     assert not result.ok
