@@ -15,26 +15,15 @@ from schemathesis.checks import not_a_server_error
 
 from feature_platform.artefact import Artefact, seal_artefact
 from feature_platform.artefact.canonical import seal
-from feature_platform.compiler import compile_configs
 from feature_platform.runtimes.batch import read_snapshot
 from feature_platform.runtimes.online import SqliteOnlineStore, load_day, open_online_store
-from feature_platform.store import ArtefactStore, layout, open_store
+from feature_platform.store import ArtefactStore, layout
 from feature_platform.store.audit import AuditEntry, utc_now
-from tests.conftest import REPO_ROOT, require_service
+from tests.conftest import require_service
 from tests.online.conftest import OnlineTables
-from tests.online.server import CLEAN_EXIT, RedisServer, ServerProcess, wait_for
+from tests.online.server import CLEAN_EXIT, RedisServer, ServerProcess, own_artefact_store, server_env, wait_for
 
 FEATURE = "recent_searches_v1"
-
-
-def _own_store(tmp_path: Path) -> tuple[str, ArtefactStore]:
-    result = compile_configs(REPO_ROOT / "feature_configs")
-    assert result.ok
-    url = str(tmp_path / "artefacts")
-    store = open_store(url)
-    for feature_id, sealed in sorted(result.artefacts.items()):
-        store.publish("dev", feature_id, store.put_artefact(sealed.data), actor="tests")
-    return url, store
 
 
 def _version(artefact: Artefact, description: str) -> tuple[bytes, str]:
@@ -55,17 +44,11 @@ def _served_hash(server: ServerProcess) -> Any:
     return server.get(f"/v1/features/{FEATURE}/users/1/sequence").json()["profile"]["artefact_hash"]
 
 
-def _env(tmp_path: Path, store_url: str, online: str, tables: OnlineTables) -> dict[str, str]:
-    return {"FP_DATA_DIR": str(tmp_path / "data"), "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": online,
-            "FP_TABLES_ROOT": tables.locations.tables_root, "FP_SERVE_AUTH": "false",
-            "FP_SERVE_RELOAD_SECONDS": "0.1"}
-
-
 def test_hot_reload_serves_new_versions_and_refuses_bad_ones(tmp_path: Path, online_tables: OnlineTables) -> None:
-    store_url, store = _own_store(tmp_path)
+    store_url, store = own_artefact_store(tmp_path)
     online = SqliteOnlineStore(tmp_path / "online.sqlite")
     load_day(online_tables.artefacts[FEATURE], online_tables.days[-1], online_tables.locations, online)
-    server = ServerProcess(_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
+    server = ServerProcess(server_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
     try:
         first = store.load_live("dev", FEATURE)
         assert _served_hash(server) == first.content_hash
@@ -115,11 +98,11 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def test_store_down_gives_503_then_recovers_without_restart(
     tmp_path: Path, online_tables: OnlineTables, private_redis: RedisServer
 ) -> None:
-    store_url, _ = _own_store(tmp_path)
+    store_url, _ = own_artefact_store(tmp_path)
     online = open_online_store(private_redis.url, prefix="fp")
     load_day(online_tables.artefacts[FEATURE], online_tables.days[-1], online_tables.locations, online)
     online.close()
-    server = ServerProcess(_env(tmp_path, store_url, private_redis.url, online_tables))
+    server = ServerProcess(server_env(tmp_path, store_url, private_redis.url, online_tables))
     user = read_snapshot(FEATURE, online_tables.days[-1], online_tables.locations).get_column("user_id")[0]
     path = f"/v1/features/{FEATURE}/users/{user}/sequence"
     try:
@@ -141,12 +124,12 @@ def test_store_down_gives_503_then_recovers_without_restart(
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory, online_tables: OnlineTables) -> Iterator[ServerProcess]:
     tmp_path = tmp_path_factory.mktemp("fuzz")
-    store_url, _ = _own_store(tmp_path)
+    store_url, _ = own_artefact_store(tmp_path)
     online = SqliteOnlineStore(tmp_path / "online.sqlite")
     for artefact in online_tables.artefacts.values():
         load_day(artefact, online_tables.days[-1], online_tables.locations, online)
     online.close()
-    server = ServerProcess(_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
+    server = ServerProcess(server_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
     yield server
     assert server.stop() in CLEAN_EXIT
 
