@@ -73,6 +73,13 @@ class RedisServer:
             assert stop(self.process) in CLEAN_EXIT
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: connections drop mid-command (the append-only file, fsynced per write, keeps the data)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
 
 class ServerProcess:
     def __init__(self, env: dict[str, str]) -> None:

@@ -4,10 +4,12 @@ schemathesis (never a 500)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -95,27 +97,83 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def test_store_down_gives_503_then_recovers_without_restart(
+class Traffic:
+    """``workers`` threads sending one-user GETs and many-user POSTs back to back (so requests are always
+    in flight), recording every status; a transport error (the server dropped a connection) is recorded
+    as status 0."""
+
+    def __init__(self, server: ServerProcess, get_path: str, post_path: str, users: list[int], workers: int) -> None:
+        self.records: list[tuple[int, int, str | None]] = []  # (phase, status, Retry-After or the error)
+        self.phase = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(server, get_path, post_path, users, i % 2 == 0))
+                         for i in range(workers)]
+
+    def _run(self, server: ServerProcess, get_path: str, post_path: str, users: list[int], get: bool) -> None:
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            while not self._stop.is_set():
+                phase = self.phase
+                try:
+                    response = (client.get(get_path) if get
+                                else client.post(post_path, json={"users": users}))
+                    record = (phase, response.status_code, response.headers.get("retry-after"))
+                except httpx.TransportError as exc:
+                    record = (phase, 0, repr(exc))
+                with self._lock:
+                    self.records.append(record)
+
+    def seen(self, phase: int, status: int) -> bool:
+        with self._lock:
+            return any(p == phase and s == status for p, s, _ in self.records)
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def test_store_down_under_concurrent_requests_gives_503_then_recovers_without_restart(
     tmp_path: Path, online_tables: OnlineTables, private_redis: RedisServer
 ) -> None:
+    """Redis killed (SIGKILL) while 16 clients keep requests in flight: every answer is a 200 or a 503 with
+    Retry-After (never a 500, never a dropped connection); once Redis is back, 200s again, no restart."""
     store_url, _ = own_artefact_store(tmp_path)
     online = open_online_store(private_redis.url, prefix="fp")
     load_day(online_tables.artefacts[FEATURE], online_tables.days[-1], online_tables.locations, online)
     online.close()
     server = ServerProcess(server_env(tmp_path, store_url, private_redis.url, online_tables))
-    user = read_snapshot(FEATURE, online_tables.days[-1], online_tables.locations).get_column("user_id")[0]
-    path = f"/v1/features/{FEATURE}/users/{user}/sequence"
+    users = read_snapshot(FEATURE, online_tables.days[-1], online_tables.locations).get_column("user_id")
+    user = users[0]
+    get_path = f"/v1/features/{FEATURE}/users/{user}/sequence"
+    post_path = f"/v1/features/{FEATURE}/sequences"
     try:
-        before = server.get(path)
+        before = server.get(get_path)
         assert before.status_code == 200 and before.json()["events"]
-        private_redis.stop()
-        statuses = [server.get(path) for _ in range(20)]
-        assert {r.status_code for r in statuses} == {503}
-        assert all(r.headers["retry-after"] == "1" for r in statuses)
-        assert server.get("/readyz").status_code == 503
-        private_redis.start()  # same port, same append-only file
-        wait_for(lambda: server.get(path).status_code == 200, 30, "recovery once Redis is back")
-        assert server.get(path).json()["events"] == before.json()["events"]
+        with Traffic(server, get_path, post_path, users.unique().to_list()[:50], workers=16) as traffic:
+            wait_for(lambda: traffic.seen(0, 200), 30, "requests in flight")
+            traffic.phase = 1
+            private_redis.kill()  # mid-traffic, no goodbye
+            wait_for(lambda: traffic.seen(1, 503), 30, "503s while Redis is down")
+            assert server.get("/readyz").status_code == 503
+            assert server.get("/healthz").status_code == 200
+            traffic.phase = 2
+            private_redis.start()  # same port, same append-only file
+            wait_for(lambda: traffic.seen(2, 200), 30, "200s once Redis is back")
+            traffic.phase = 3
+            wait_for(lambda: traffic.seen(3, 200), 30, "200s after recovery")
+        statuses = {s for _, s, _ in traffic.records}
+        odd = [r for r in traffic.records if r[1] not in (200, 503)]
+        assert statuses <= {200, 503}, odd[:10]  # never a 500, never a dropped connection
+        assert all(retry == "1" for _, s, retry in traffic.records if s == 503)
+        assert {s for p, s, _ in traffic.records if p == 3} == {200}  # recovered: nothing failing any more
+        assert len(traffic.records) > 100
+        assert server.get(get_path).json()["events"] == before.json()["events"]
         assert server.get("/readyz").status_code == 200
     finally:
         assert server.stop() in CLEAN_EXIT

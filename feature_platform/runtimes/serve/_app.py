@@ -204,6 +204,9 @@ def create_app(
             await online.ping()
         except OnlineStoreError as exc:
             problems.append(f"online store unreachable: {exc}")
+        except Exception as exc:  # never a 500 (see _unexpected_store_error)
+            _unexpected_store_error("ping", exc)
+            problems.append(f"online store unreachable: {type(exc).__name__}")
         if problems:
             return JSONResponse({"error": "not_ready", "message": "; ".join(problems)}, status_code=503,
                                 headers={"Retry-After": RETRY_AFTER_SECONDS})
@@ -368,9 +371,26 @@ async def _read(state: ServeState, loaded: LoadedFeature, keys: list[str]) -> An
         state.metrics.store_errors.inc()
         logger.warning("online store read failed: %s", exc)
         raise ApiError(503, "store_unavailable", "the online store is unavailable; retry", retry=True) from exc
+    except Exception as exc:  # the store client's own failure mode (see _unexpected_store_error)
+        state.metrics.store_errors.inc()
+        _unexpected_store_error("read", exc)
+        raise ApiError(503, "store_unavailable", "the online store is unavailable; retry", retry=True) from exc
     finally:
         state.metrics.store.labels("read_users").observe(timer.elapsed())
     return records
+
+
+def _unexpected_store_error(operation: str, exc: Exception) -> None:
+    """Log an error the store raised that is not an :class:`OnlineStoreError`, with its traceback.
+
+    Why it is still a 503 and not a 500: a store client can fail in ways its wrapper does not map. Seen:
+    Redis killed under concurrent requests, redis-py's asyncio connection handshake on uvloop raises
+    ``RuntimeError: unable to perform operation on <TCPTransport closed=True>`` (not a ``RedisError``).
+    The request could not be answered because the store failed, so the client should retry; the 500
+    that escaped also made uvicorn close the connection under the next request (connection reset).
+    The traceback stays in the log so a genuine bug is not hidden."""
+    logger.error("online store %s failed with an unexpected %s (answered 503)", operation, type(exc).__name__,
+                 exc_info=exc)
 
 
 def _assemble(record: Any, loaded: LoadedFeature, req: SequenceRequest, now: datetime) -> ServedSequence:
