@@ -13,7 +13,7 @@ import click
 
 from feature_platform.cli._common import env_option, handle_errors, settings
 from feature_platform.runtimes.batch import TableLocations, latest_certified_day
-from feature_platform.runtimes.online import load_day, open_online_store_from_settings
+from feature_platform.runtimes.online import load_day, open_online_store_from_settings, require_certified
 from feature_platform.store import open_store_from_settings
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -33,6 +33,7 @@ def online_load(env: str | None, feature: str, day: datetime | None) -> None:
     chosen = day.date() if day is not None else latest_certified_day(feature, locations)
     if chosen is None:
         raise click.ClickException(f"{feature} has no certified day under {locations.feature_root(feature)}")
+    require_certified(feature, chosen, locations)  # says whether the day is not indexed or indexed, not certified
     store = open_online_store_from_settings(config)
     try:
         result = load_day(artefact, chosen, locations, store)
@@ -59,12 +60,20 @@ def serve(env: str | None, host: str, port: int, no_auth: bool, server: str, rou
     """Serve ENV's live features over HTTP (GET /v1/features/{feature}/users/{user}/sequence)."""
     import os
 
-    from feature_platform.runtimes.serve import APP_FACTORY, SERVE_ENV, SERVE_ROUTE, app_from_settings, run_granian
+    from feature_platform.runtimes.serve import (
+        APP_FACTORY,
+        SERVE_ENV,
+        SERVE_ROUTE,
+        app_from_settings,
+        load_api_keys,
+        run_granian,
+    )
 
     config = settings()
     if no_auth:
         config = config.model_copy(update={"serve_auth": False})
     target = env or config.env
+    load_api_keys(config.serve_api_keys_file, config.serve_api_keys)  # a bad keys file: one line, before serving
     click.echo(f"serving {target!r} on http://{host}:{port} (auth {'on' if config.serve_auth else 'off'}, "
                f"{server}, {route} route)")
     if server == "granian":

@@ -31,16 +31,20 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
               help="Claim entries another consumer left pending this long (a dead replica).")
 @click.option("--reload-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="Pointer polling interval.")
+@click.option("--log-keep-seconds", type=click.FloatRange(min=0), default=172_800.0, show_default=True,
+              help="The event log is trimmed every minute of what every consumer group acknowledged, except the "
+              "entries appended within this long (so a new feature version still finds them; 0 keeps none).")
 @handle_errors
 def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_port: int | None, metrics_host: str,
-           batch_count: int, batch_growth: int, batch_ms: int, claim_idle_ms: int, reload_seconds: float) -> None:
+           batch_count: int, batch_growth: int, batch_ms: int, claim_idle_ms: int, reload_seconds: float,
+           log_keep_seconds: float) -> None:
     """Index ENV's live features from the event log into the online store's tail, until SIGTERM."""
     from feature_platform.runtimes.stream import run_stream
 
     config = settings()
     run_stream(config, env or config.env, features=features, consumer=consumer, metrics_port=metrics_port,
                metrics_host=metrics_host, batch_count=batch_count, batch_growth=batch_growth, batch_ms=batch_ms,
-               claim_idle_ms=claim_idle_ms, reload_seconds=reload_seconds)
+               claim_idle_ms=claim_idle_ms, reload_seconds=reload_seconds, log_keep_seconds=log_keep_seconds)
 
 
 @click.command(name="replay")

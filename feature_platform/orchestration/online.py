@@ -23,7 +23,12 @@ from feature_platform.orchestration.resources import (
     ReleaseTargetResource,
 )
 from feature_platform.runtimes.batch import read_snapshot
-from feature_platform.runtimes.online import load_day, open_online_store_from_settings, sample_parity
+from feature_platform.runtimes.online import (
+    load_day,
+    open_online_store_from_settings,
+    require_certified,
+    sample_parity,
+)
 from feature_platform.settings import PlatformSettings
 
 ONLINE_PARITY = "online_parity"
@@ -62,6 +67,10 @@ def _online_asset(info: FeatureInfo, keys: FeatureKeys, key: dg.AssetKey, partit
         day = partition_day(context)
         artefact = artefact_for(artefact_store, release_target.env, keys.feature_id)
         locations = data_locations.table_locations()
+        try:
+            require_certified(keys.feature_id, day, locations)  # not indexed, or indexed but not certified
+        except FeaturePlatformError as exc:
+            raise dg.Failure(description=f"online load of {keys.feature_id} {day} refused: {exc}") from exc
         store = open_online_store_from_settings(PlatformSettings())
         try:
             result = load_day(artefact, day, locations, store)

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.online.conftest import free_port
+from feature_platform.compiler import compile_configs
+from feature_platform.store import ArtefactStore, open_store
+from tests.conftest import REPO_ROOT
+from tests.online.conftest import OnlineTables, free_port
 
 
 def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
@@ -70,6 +73,13 @@ class RedisServer:
             assert stop(self.process) in CLEAN_EXIT
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: connections drop mid-command (the append-only file, fsynced per write, keeps the data)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+        self.process = None
+
 
 class ServerProcess:
     def __init__(self, env: dict[str, str]) -> None:
@@ -93,5 +103,27 @@ class ServerProcess:
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return httpx.get(f"{self.base}{path}", timeout=10, **kwargs)  # type: ignore[arg-type]
 
+    def post_json(self, path: str, body: object, **kwargs: object) -> httpx.Response:
+        return httpx.post(f"{self.base}{path}", json=body, timeout=10, **kwargs)  # type: ignore[arg-type]
+
     def stop(self) -> int:
         return stop(self.process)
+
+
+def own_artefact_store(tmp_path: Path) -> tuple[str, ArtefactStore]:
+    """The example configs compiled and published to ``dev`` in an artefact store of the test's own."""
+    result = compile_configs(REPO_ROOT / "feature_configs")
+    assert result.ok
+    url = str(tmp_path / "artefacts")
+    store = open_store(url)
+    for feature_id, sealed in sorted(result.artefacts.items()):
+        store.publish("dev", feature_id, store.put_artefact(sealed.data), actor="tests")
+    return url, store
+
+
+def server_env(tmp_path: Path, store_url: str, online: str, tables: OnlineTables, *, auth: bool = False
+               ) -> dict[str, str]:
+    """The environment of a server process: its own data dir, artefact store and online store."""
+    return {"FP_DATA_DIR": str(tmp_path / "data"), "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": online,
+            "FP_TABLES_ROOT": tables.locations.tables_root, "FP_SERVE_AUTH": str(auth).lower(),
+            "FP_SERVE_RELOAD_SECONDS": "0.1"}

@@ -253,3 +253,37 @@ def test_binary_formats_of_many_users_carry_the_same_events(
     assert frame.schema == expected.schema
     assert frame.to_dicts() == expected.to_dicts()
     assert orjson.loads(arrow.headers["x-fp-profiles"]) == [r["profile"] for r in as_json["results"]]
+
+
+class _ClientLibraryFailure:
+    """A store whose client fails the way redis-py's asyncio connection does on uvloop when Redis dies
+    under it: a ``RuntimeError``, not the store's own ``OnlineStoreError``."""
+
+    def __init__(self, store: OnlineStore) -> None:
+        self._store = store
+
+    async def read_users(self, feature_id: str, users: list[str]) -> Any:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+    async def ping(self) -> None:
+        raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def test_an_unexpected_store_client_error_is_a_503_with_retry_after_never_a_500(
+    loaded: OnlineStore, published: Published, online_tables: OnlineTables
+) -> None:
+    now = day_end(online_tables.days[-1])
+    app = make_app(published.store, _ClientLibraryFailure(loaded), clock=lambda: now)  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        one = client.get(f"/v1/features/{FEATURE}/users/1/sequence")
+        many = client.post(f"/v1/features/{FEATURE}/sequences", json={"users": [1, 2]})
+        ready = client.get("/readyz")
+        metrics = client.get("/metrics").text
+    for response in (one, many, ready):
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert one.json()["error"] == "store_unavailable"
+    assert "online store unreachable: RuntimeError" in ready.json()["message"]
+    assert "fp_serve_store_errors_total 2.0" in metrics

@@ -4,10 +4,12 @@ schemathesis (never a 500)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -15,26 +17,15 @@ from schemathesis.checks import not_a_server_error
 
 from feature_platform.artefact import Artefact, seal_artefact
 from feature_platform.artefact.canonical import seal
-from feature_platform.compiler import compile_configs
 from feature_platform.runtimes.batch import read_snapshot
 from feature_platform.runtimes.online import SqliteOnlineStore, load_day, open_online_store
-from feature_platform.store import ArtefactStore, layout, open_store
+from feature_platform.store import ArtefactStore, layout
 from feature_platform.store.audit import AuditEntry, utc_now
-from tests.conftest import REPO_ROOT, require_service
+from tests.conftest import require_service
 from tests.online.conftest import OnlineTables
-from tests.online.server import CLEAN_EXIT, RedisServer, ServerProcess, wait_for
+from tests.online.server import CLEAN_EXIT, RedisServer, ServerProcess, own_artefact_store, server_env, wait_for
 
 FEATURE = "recent_searches_v1"
-
-
-def _own_store(tmp_path: Path) -> tuple[str, ArtefactStore]:
-    result = compile_configs(REPO_ROOT / "feature_configs")
-    assert result.ok
-    url = str(tmp_path / "artefacts")
-    store = open_store(url)
-    for feature_id, sealed in sorted(result.artefacts.items()):
-        store.publish("dev", feature_id, store.put_artefact(sealed.data), actor="tests")
-    return url, store
 
 
 def _version(artefact: Artefact, description: str) -> tuple[bytes, str]:
@@ -55,17 +46,11 @@ def _served_hash(server: ServerProcess) -> Any:
     return server.get(f"/v1/features/{FEATURE}/users/1/sequence").json()["profile"]["artefact_hash"]
 
 
-def _env(tmp_path: Path, store_url: str, online: str, tables: OnlineTables) -> dict[str, str]:
-    return {"FP_DATA_DIR": str(tmp_path / "data"), "FP_ARTEFACT_STORE": store_url, "FP_ONLINE_STORE": online,
-            "FP_TABLES_ROOT": tables.locations.tables_root, "FP_SERVE_AUTH": "false",
-            "FP_SERVE_RELOAD_SECONDS": "0.1"}
-
-
 def test_hot_reload_serves_new_versions_and_refuses_bad_ones(tmp_path: Path, online_tables: OnlineTables) -> None:
-    store_url, store = _own_store(tmp_path)
+    store_url, store = own_artefact_store(tmp_path)
     online = SqliteOnlineStore(tmp_path / "online.sqlite")
     load_day(online_tables.artefacts[FEATURE], online_tables.days[-1], online_tables.locations, online)
-    server = ServerProcess(_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
+    server = ServerProcess(server_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
     try:
         first = store.load_live("dev", FEATURE)
         assert _served_hash(server) == first.content_hash
@@ -112,27 +97,83 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def test_store_down_gives_503_then_recovers_without_restart(
+class Traffic:
+    """``workers`` threads sending one-user GETs and many-user POSTs back to back (so requests are always
+    in flight), recording every status; a transport error (the server dropped a connection) is recorded
+    as status 0."""
+
+    def __init__(self, server: ServerProcess, get_path: str, post_path: str, users: list[int], workers: int) -> None:
+        self.records: list[tuple[int, int, str | None]] = []  # (phase, status, Retry-After or the error)
+        self.phase = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(server, get_path, post_path, users, i % 2 == 0))
+                         for i in range(workers)]
+
+    def _run(self, server: ServerProcess, get_path: str, post_path: str, users: list[int], get: bool) -> None:
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            while not self._stop.is_set():
+                phase = self.phase
+                try:
+                    response = (client.get(get_path) if get
+                                else client.post(post_path, json={"users": users}))
+                    record = (phase, response.status_code, response.headers.get("retry-after"))
+                except httpx.TransportError as exc:
+                    record = (phase, 0, repr(exc))
+                with self._lock:
+                    self.records.append(record)
+
+    def seen(self, phase: int, status: int) -> bool:
+        with self._lock:
+            return any(p == phase and s == status for p, s, _ in self.records)
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+
+def test_store_down_under_concurrent_requests_gives_503_then_recovers_without_restart(
     tmp_path: Path, online_tables: OnlineTables, private_redis: RedisServer
 ) -> None:
-    store_url, _ = _own_store(tmp_path)
+    """Redis killed (SIGKILL) while 16 clients keep requests in flight: every answer is a 200 or a 503 with
+    Retry-After (never a 500, never a dropped connection); once Redis is back, 200s again, no restart."""
+    store_url, _ = own_artefact_store(tmp_path)
     online = open_online_store(private_redis.url, prefix="fp")
     load_day(online_tables.artefacts[FEATURE], online_tables.days[-1], online_tables.locations, online)
     online.close()
-    server = ServerProcess(_env(tmp_path, store_url, private_redis.url, online_tables))
-    user = read_snapshot(FEATURE, online_tables.days[-1], online_tables.locations).get_column("user_id")[0]
-    path = f"/v1/features/{FEATURE}/users/{user}/sequence"
+    server = ServerProcess(server_env(tmp_path, store_url, private_redis.url, online_tables))
+    users = read_snapshot(FEATURE, online_tables.days[-1], online_tables.locations).get_column("user_id")
+    user = users[0]
+    get_path = f"/v1/features/{FEATURE}/users/{user}/sequence"
+    post_path = f"/v1/features/{FEATURE}/sequences"
     try:
-        before = server.get(path)
+        before = server.get(get_path)
         assert before.status_code == 200 and before.json()["events"]
-        private_redis.stop()
-        statuses = [server.get(path) for _ in range(20)]
-        assert {r.status_code for r in statuses} == {503}
-        assert all(r.headers["retry-after"] == "1" for r in statuses)
-        assert server.get("/readyz").status_code == 503
-        private_redis.start()  # same port, same append-only file
-        wait_for(lambda: server.get(path).status_code == 200, 30, "recovery once Redis is back")
-        assert server.get(path).json()["events"] == before.json()["events"]
+        with Traffic(server, get_path, post_path, users.unique().to_list()[:50], workers=16) as traffic:
+            wait_for(lambda: traffic.seen(0, 200), 30, "requests in flight")
+            traffic.phase = 1
+            private_redis.kill()  # mid-traffic, no goodbye
+            wait_for(lambda: traffic.seen(1, 503), 30, "503s while Redis is down")
+            assert server.get("/readyz").status_code == 503
+            assert server.get("/healthz").status_code == 200
+            traffic.phase = 2
+            private_redis.start()  # same port, same append-only file
+            wait_for(lambda: traffic.seen(2, 200), 30, "200s once Redis is back")
+            traffic.phase = 3
+            wait_for(lambda: traffic.seen(3, 200), 30, "200s after recovery")
+        statuses = {s for _, s, _ in traffic.records}
+        odd = [r for r in traffic.records if r[1] not in (200, 503)]
+        assert statuses <= {200, 503}, odd[:10]  # never a 500, never a dropped connection
+        assert all(retry == "1" for _, s, retry in traffic.records if s == 503)
+        assert {s for p, s, _ in traffic.records if p == 3} == {200}  # recovered: nothing failing any more
+        assert len(traffic.records) > 100
+        assert server.get(get_path).json()["events"] == before.json()["events"]
         assert server.get("/readyz").status_code == 200
     finally:
         assert server.stop() in CLEAN_EXIT
@@ -141,12 +182,12 @@ def test_store_down_gives_503_then_recovers_without_restart(
 @pytest.fixture(scope="module")
 def fuzzed_server(tmp_path_factory: pytest.TempPathFactory, online_tables: OnlineTables) -> Iterator[ServerProcess]:
     tmp_path = tmp_path_factory.mktemp("fuzz")
-    store_url, _ = _own_store(tmp_path)
+    store_url, _ = own_artefact_store(tmp_path)
     online = SqliteOnlineStore(tmp_path / "online.sqlite")
     for artefact in online_tables.artefacts.values():
         load_day(artefact, online_tables.days[-1], online_tables.locations, online)
     online.close()
-    server = ServerProcess(_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
+    server = ServerProcess(server_env(tmp_path, store_url, str(tmp_path / "online.sqlite"), online_tables))
     yield server
     assert server.stop() in CLEAN_EXIT
 

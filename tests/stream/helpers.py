@@ -108,3 +108,14 @@ def raw_users(tables: Any) -> list[str]:
         frame = pl.read_parquet(str(root / source / "*" / "*.parquet"), columns=["user_id"], hive_partitioning=False)
         users.update(str(u) for u in frame.get_column("user_id").drop_nulls().unique().to_list())
     return sorted(users)
+
+
+def log_ids(log: EventLog, stream: str) -> list[str]:
+    """The ids ``stream`` still holds, read under the event log (no consumer group is created or moved)."""
+    from feature_platform.runtimes.stream._redis_log import RedisEventLog
+    from feature_platform.runtimes.stream._sqlite_log import SqliteEventLog
+
+    if isinstance(log, RedisEventLog):
+        return [(i.decode() if isinstance(i, bytes) else str(i)) for i, _ in log._r.xrange(log.key(stream))]
+    assert isinstance(log, SqliteEventLog)
+    return [str(r[0]) for r in log._db.execute("SELECT id FROM entries WHERE stream = ? ORDER BY id", (stream,))]

@@ -4,13 +4,15 @@ redelivery writes nothing twice, and the tail stays bounded and is trimmed by an
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from feature_platform.runtimes.online import OnlineStore, SqliteOnlineStore, load_day
-from feature_platform.runtimes.stream import EventLog, IndexerConfig, StreamIndexer, streamed_sources
+from feature_platform.runtimes.stream import EventLog, IndexerConfig, StreamIndexer, streamed_sources, tail_bound
 from tests.batch.conftest import Published
 from tests.online.conftest import OnlineTables
 from tests.stream.helpers import (
@@ -19,6 +21,7 @@ from tests.stream.helpers import (
     caught_up,
     day_end,
     dead_letter_counter,
+    log_ids,
     oracle,
     replay_days,
     served,
@@ -51,6 +54,15 @@ def test_stream_alone_serves_the_batch_sequences_and_dead_letters_the_batch_reje
         assert status.dead_letters == sum(batch_rejects(online_tables.locations, feature_id).values()) > 0
         state = online.get_state(feature_id)
         assert state is not None and state.stream_heartbeat_at is not None
+    # The event-id-only features keep exactly max_length tail events, and that bound is hit here (so the
+    # served = oracle above covers a tail trimmed to exactly N); recent_searches dedups by query: 4 N.
+    closeups = artefacts["recent_closeups_v1"]
+    assert closeups.feature.dedup_by == ("event_id",) and tail_bound(closeups) == closeups.feature.max_length
+    tails = online.read_users_sync("recent_closeups_v1", sorted(oracle(online_tables.locations,
+                                                                       "recent_closeups_v1", last)))
+    assert max(len(r.tail) for r in tails) == closeups.feature.max_length
+    searches = artefacts["recent_searches_v1"]
+    assert tail_bound(searches) == 4 * searches.feature.max_length
 
     # Redelivery (a crash before the acknowledgement) rewrites the same tail and the same dead letters.
     feature_id = "recent_engagements_v1"
@@ -140,3 +152,33 @@ def test_lookup_tables_are_reloaded_when_their_files_change(online_tables: Onlin
     after = lookups.for_artefact(artefact)
     assert after["item_categories"]["category"].unique().to_list() == ["new-category"]
     assert lookups.reloads == 3  # two tables at first, then the changed one
+
+
+def test_the_indexer_trims_the_log_of_what_it_acknowledged_keeping_recent_appends(
+    log: EventLog, published: Published, online_tables: OnlineTables, tmp_path: Path
+) -> None:
+    feature_id = "recent_searches_v1"
+    artefacts = {feature_id: online_tables.artefacts[feature_id]}
+    stream = streamed_sources(artefacts[feature_id])["search_events"]
+    appended = replay_days(log, artefacts, online_tables.locations.raw_root, online_tables.days)
+    online = SqliteOnlineStore(tmp_path / "online.sqlite")
+    indexer = _indexer(published, online_tables, log, online, features=(feature_id,), trim_every_seconds=0)
+    indexer.run(until=lambda: bool(indexer.units) and caught_up(log, artefacts))
+    last = online_tables.days[-1]
+    expected = oracle(online_tables.locations, feature_id, last)
+    assert len(log_ids(log, stream)) == appended  # every step trimmed, but all of it was appended just now
+
+    indexer.config = dataclasses.replace(indexer.config, log_keep_seconds=0)
+    indexer.step()  # trims every interval (0 here): everything is acknowledged, nothing is kept
+    assert log_ids(log, stream) == []
+    text = generate_latest(indexer.metrics.registry).decode()
+    assert f'fp_stream_trimmed_entries_total{{stream="{stream}"}} {float(appended)}' in text
+    assert served(online, artefacts[feature_id], sorted(expected), day_end(last)) == expected  # the tail stays
+
+    ids = log.append(stream, [(0, b"not json")])  # a new entry arrives after the trim
+    assert log_ids(log, stream) == ids
+    indexer.run(until=lambda: caught_up(log, artefacts))
+    assert any(d.raw == "not json" for d in log.dead_letters(feature_id))  # processed (a dead letter)
+    indexer.step()
+    assert log_ids(log, stream) == []
+    online.close()

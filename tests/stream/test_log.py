@@ -5,6 +5,7 @@ claims a dead one's, lag and pending counts, and dead letters stored once per ke
 from __future__ import annotations
 
 from feature_platform.runtimes.stream import DeadLetter, EventLog
+from tests.stream.helpers import log_ids
 
 
 def _letter(key: str, reason: str = "null user_id") -> DeadLetter:
@@ -90,3 +91,53 @@ def test_stream_status_sets_the_heartbeat_without_touching_batch_fields(tmp_path
         assert (state.batch_day, state.batch_users, state.stream_heartbeat_at) == (date(2026, 11, 4), 12,
                                                                                    beat.replace(hour=13))
         assert store.get_stream_status("f_v1").lag_entries == 3  # type: ignore[attr-defined]
+
+
+def test_trim_drops_what_every_group_acknowledged_and_keeps_pending_and_undelivered(log: EventLog) -> None:
+    ids = log.append("s", [(i, f'{{"n": {i}}}'.encode()) for i in range(10)])
+    assert log.trim("s") == 0 and log_ids(log, "s") == ids  # no group yet: a producer ahead of any indexer
+    log.ensure_group("s", "a")
+    log.ensure_group("s", "b")
+    assert log.trim("s") == 0  # both groups still need everything
+
+    assert [e.id for e in log.read("s", "a", "c", 6)] == ids[:6]
+    log.ack("s", "a", ids[:4])  # a: 0-3 acknowledged, 4-5 pending, 6-9 undelivered
+    assert [e.id for e in log.read("s", "b", "c", 3)] == ids[:3]
+    log.ack("s", "b", ids[:3])  # b: 0-2 acknowledged, 3-9 undelivered
+    assert log.trim("s") == 3
+    assert log_ids(log, "s") == ids[3:]  # 3 is acknowledged by a but not delivered to b: kept
+    assert [(e.id, e.payload) for e in log.read("s", "a", "c", 100, pending=True)] == [
+        (ids[4], b'{"n": 4}'), (ids[5], b'{"n": 5}')]  # pending entries are whole
+    assert [e.id for e in log.read("s", "b", "c", 100)] == ids[3:]
+    assert [e.id for e in log.read("s", "a", "c", 100)] == ids[6:]
+    assert log.trim("s") == 0  # everything left is pending somewhere
+    log.ack("s", "a", ids[4:])
+    assert log.trim("s") == 0  # b still has 3-9 pending
+    log.ack("s", "b", ids[3:8])
+    assert log.trim("s") == 5 and log_ids(log, "s") == ids[8:]
+    log.ack("s", "b", ids[8:])
+    assert log.trim("s") == 2 and log_ids(log, "s") == []
+    for group in ("a", "b"):
+        info = log.group_info("s", group)
+        assert (info.lag, info.pending) == (0, 0)
+
+    later = log.append("s", [(10, b'{"n": 10}')])  # after a trim to empty, new entries flow as before
+    assert [e.id for e in log.read("s", "a", "c", 100)] == later == [e.id for e in log.read("s", "b", "c", 100)]
+    assert log.trim("s") == 0
+
+
+def test_trim_keeps_recent_appends_when_asked(log: EventLog) -> None:
+    import time
+
+    before = int(time.time() * 1000) - 1000
+    ids = log.append("t", [(i, b"{}") for i in range(5)])
+    after = int(time.time() * 1000) + 1000
+    log.ensure_group("t", "g")
+    log.read("t", "g", "c", 100)
+    log.ack("t", "g", ids)
+    assert log.trim("t", keep_after_ms=before) == 0  # appended after the floor: kept though acknowledged
+    assert log_ids(log, "t") == ids
+    log.ensure_group("t", "new-version")  # a group created later still finds them
+    assert [e.id for e in log.read("t", "new-version", "c", 100)] == ids
+    log.ack("t", "new-version", ids)
+    assert log.trim("t", keep_after_ms=after) == 5 and log_ids(log, "t") == []

@@ -19,6 +19,7 @@ lagged. Serving merges batch + tail with ``dedup_and_rank`` (see :mod:`._sequenc
 The runtime reads compiled artefacts only; it never imports Dagster, the authoring API or the compiler.
 """
 
+from feature_platform.runtimes.online._certified import require_certified, uncertified_reason
 from feature_platform.runtimes.online._codec import (
     BLOB_FORMAT,
     BatchPart,
@@ -71,6 +72,8 @@ __all__ = [
     "load_snapshot",
     "open_online_store",
     "open_online_store_from_settings",
+    "require_certified",
     "sample_parity",
     "to_micros",
+    "uncertified_reason",
 ]

@@ -5,7 +5,14 @@ moves) and sequences from the online store; it never imports Dagster, the author
 """
 
 from feature_platform.runtimes.serve._app import MAX_BATCH_USERS, create_app
-from feature_platform.runtimes.serve._auth import ApiKey, ApiKeys, Authoriser, hash_key, load_api_keys
+from feature_platform.runtimes.serve._auth import (
+    ApiKey,
+    ApiKeys,
+    ApiKeysError,
+    Authoriser,
+    hash_key,
+    load_api_keys,
+)
 from feature_platform.runtimes.serve._factory import APP_FACTORY, SERVE_ENV, SERVE_ROUTE, app_from_settings
 from feature_platform.runtimes.serve._granian import run_granian
 from feature_platform.runtimes.serve._registry import LiveFeatures, LoadedFeature
@@ -17,6 +24,7 @@ __all__ = [
     "SERVE_ROUTE",
     "ApiKey",
     "ApiKeys",
+    "ApiKeysError",
     "Authoriser",
     "LiveFeatures",
     "LoadedFeature",

@@ -39,13 +39,12 @@ from feature_platform.runtimes.online import (
     SequenceRequest,
     ServedSequence,
     assemble,
-    batch_end,
-    from_micros,
 )
 from feature_platform.runtimes.serve import _encode as enc
 from feature_platform.runtimes.serve._auth import Authoriser, presented_key
 from feature_platform.runtimes.serve._fast import fast_sequence
 from feature_platform.runtimes.serve._metrics import ServeMetrics, Timer, route_of
+from feature_platform.runtimes.serve._profile import profile as profile_of
 from feature_platform.runtimes.serve._registry import LiveFeatures, LoadedFeature
 
 logger = logging.getLogger(__name__)
@@ -205,6 +204,9 @@ def create_app(
             await online.ping()
         except OnlineStoreError as exc:
             problems.append(f"online store unreachable: {exc}")
+        except Exception as exc:  # never a 500 (see _unexpected_store_error)
+            _unexpected_store_error("ping", exc)
+            problems.append(f"online store unreachable: {type(exc).__name__}")
         if problems:
             return JSONResponse({"error": "not_ready", "message": "; ".join(problems)}, status_code=503,
                                 headers={"Retry-After": RETRY_AFTER_SECONDS})
@@ -246,7 +248,7 @@ def create_app(
             record = (await _read(state, loaded, [key]))[0]
         now = state.clock()
         served = _assemble(record, loaded, req, now)
-        profile = _profile(loaded, served, req, now)
+        profile = profile_of(loaded, served, req, now)
         fmt = enc.negotiate(request.headers.get("accept"))
         user_json = orjson.dumps(_user_value(loaded, key))
         schema_json = _schema_json(loaded, req.fields)
@@ -278,7 +280,7 @@ def create_app(
             records = await _read(state, loaded, keys)
         now = state.clock()
         served = [_assemble(r, loaded, req, now) for r in records]
-        profiles = [_profile(loaded, s, req, now) for s in served]
+        profiles = [profile_of(loaded, s, req, now) for s in served]
         fmt = enc.negotiate(request.headers.get("accept"))
         schema_json = _schema_json(loaded, req.fields)
         if fmt == "json":
@@ -369,9 +371,26 @@ async def _read(state: ServeState, loaded: LoadedFeature, keys: list[str]) -> An
         state.metrics.store_errors.inc()
         logger.warning("online store read failed: %s", exc)
         raise ApiError(503, "store_unavailable", "the online store is unavailable; retry", retry=True) from exc
+    except Exception as exc:  # the store client's own failure mode (see _unexpected_store_error)
+        state.metrics.store_errors.inc()
+        _unexpected_store_error("read", exc)
+        raise ApiError(503, "store_unavailable", "the online store is unavailable; retry", retry=True) from exc
     finally:
         state.metrics.store.labels("read_users").observe(timer.elapsed())
     return records
+
+
+def _unexpected_store_error(operation: str, exc: Exception) -> None:
+    """Log an error the store raised that is not an :class:`OnlineStoreError`, with its traceback.
+
+    Why it is still a 503 and not a 500: a store client can fail in ways its wrapper does not map. Seen:
+    Redis killed under concurrent requests, redis-py's asyncio connection handshake on uvloop raises
+    ``RuntimeError: unable to perform operation on <TCPTransport closed=True>`` (not a ``RedisError``).
+    The request could not be answered because the store failed, so the client should retry; the 500
+    that escaped also made uvicorn close the connection under the next request (connection reset).
+    The traceback stays in the log so a genuine bug is not hidden."""
+    logger.error("online store %s failed with an unexpected %s (answered 503)", operation, type(exc).__name__,
+                 exc_info=exc)
 
 
 def _assemble(record: Any, loaded: LoadedFeature, req: SequenceRequest, now: datetime) -> ServedSequence:
@@ -441,43 +460,3 @@ def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _profile(loaded: LoadedFeature, served: ServedSequence, req: SequenceRequest, now: datetime) -> dict[str, Any]:
-    feature = loaded.artefact.feature
-    state = loaded.state
-    loaded_day = state.batch_day if state is not None else None
-    day = served.batch_day or loaded_day
-    as_of_batch = batch_end(day) if day is not None else None
-    as_of = max(now, as_of_batch) if as_of_batch is not None else now
-    heartbeat = state.stream_heartbeat_at if state is not None else None
-    newest = from_micros(served.newest_stream_event_us) if served.newest_stream_event_us is not None else None
-    stream_missing = heartbeat is None
-    return {
-        "feature_id": feature.id,
-        "artefact_hash": loaded.content_hash,
-        "batch_artefact_hash": served.batch_artefact_hash or (state.batch_artefact_hash if state else None),
-        "batch_day": day.isoformat() if day is not None else None,
-        "batch_as_of": _iso(as_of_batch),
-        "as_of": _iso(as_of),
-        "stream_newest_event_at": _iso(newest),
-        "stream_lag_seconds": (now - newest).total_seconds() if newest is not None else None,
-        "count": served.count,
-        "limit": min(req.limit or feature.max_length, feature.max_length),
-        "truncated": served.truncated,
-        "tail_events_merged": served.merged_tail,
-        "completeness": {
-            "batch_missing": day is None,
-            "batch_stale": as_of_batch is None
-            or (now - as_of_batch).total_seconds() > feature.freshness.batch_max_lag_seconds,
-            "stream_missing": stream_missing,
-            "stream_stale": stream_missing or (
-                heartbeat is not None
-                and (now - heartbeat).total_seconds() > feature.freshness.streaming_max_lag_seconds
-            ),
-        },
-    }

@@ -5,7 +5,11 @@ Keys file (``FP_SERVE_API_KEYS_FILE``) or inline JSON (``FP_SERVE_API_KEYS``)::
     {"keys": [{"name": "homefeed-ranker", "sha256": "<hex sha256 of the key>",
                "features": ["recent_engagements", "recent_searches_v1"]}]}
 
-The plain key is never stored; ``feature-platform hash-api-key`` prints the hash of one. Clients send
+The plain key is never stored; ``feature-platform hash-api-key`` prints the hash of one. An entry that
+holds anything but ``name``, ``sha256`` and ``features`` (a plain ``"key"``, say) or a ``sha256`` that is
+not 64 lowercase hex digits is refused, so a plain key cannot be configured by mistake. A file or inline
+JSON that does not parse stops the server at start-up with one line naming the variable and the problem
+(:class:`ApiKeysError`), rather than serving with fewer keys than intended. Clients send
 ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``. No key (or an unknown one) is 401; a known
 key without a grant on the feature is 403.
 """
@@ -15,8 +19,19 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from feature_platform.errors import FeaturePlatformError
+
+KEYS_FILE_VARIABLE = "FP_SERVE_API_KEYS_FILE"
+KEYS_INLINE_VARIABLE = "FP_SERVE_API_KEYS"
+_SHAPE = '{"keys": [{"name": ..., "sha256": ..., "features": [...]}]}'
+
+
+class ApiKeysError(FeaturePlatformError):
+    """The configured API keys cannot be used; the server does not start (one line: where and why)."""
 
 
 class ApiKey(BaseModel):
@@ -38,11 +53,51 @@ def hash_key(key: str) -> str:
 
 
 def load_api_keys(path: Path | None, inline: str | None) -> ApiKeys:
-    """Merge the keys of the file and of the inline JSON (either may be absent)."""
+    """Merge the keys of the file and of the inline JSON (either may be absent); :class:`ApiKeysError`
+    if either cannot be read or parsed, or holds anything but hashed keys."""
+    sources: list[tuple[str, str]] = []
+    if path is not None:
+        where = f"{KEYS_FILE_VARIABLE}={path}"
+        try:
+            sources.append((where, path.read_text()))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ApiKeysError(f"{where}: cannot read the API keys file ({reason})") from exc
+    if inline:
+        sources.append((KEYS_INLINE_VARIABLE, inline))
     keys: list[ApiKey] = []
-    for text in ([path.read_text()] if path is not None else []) + ([inline] if inline else []):
-        keys.extend(ApiKeys.model_validate(json.loads(text)).keys)
+    for where, text in sources:
+        keys.extend(_parse_keys(where, text).keys)
     return ApiKeys(keys=tuple(keys))
+
+
+def _parse_keys(where: str, text: str) -> ApiKeys:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); expected {_SHAPE}"
+        raise ApiKeysError(msg) from exc
+    try:
+        return ApiKeys.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors()[:5])
+        raise ApiKeysError(f"{where}: {problems}") from exc
+
+
+def _problem(error: Any) -> str:
+    """One validation error as ``keys[0].sha256: why``, with the fix for the mistakes people make."""
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.get("loc", ())).lstrip(".")
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        why = ("unknown field: an entry has only name, sha256 and features, and a key is stored as its sha256, "
+               "never in plain (feature-platform hash-api-key KEY prints it)")
+    elif loc.endswith("sha256") and kind == "string_pattern_mismatch":
+        why = "not a sha256 digest (64 lowercase hex digits: feature-platform hash-api-key KEY prints it)"
+    elif kind == "model_type" and not loc:
+        why = f"expected a JSON object {_SHAPE}"
+    else:
+        why = str(error.get("msg", "invalid"))
+    return f"{loc or 'document'}: {why}"
 
 
 class Decision(BaseModel):

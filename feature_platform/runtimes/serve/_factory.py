@@ -21,9 +21,9 @@ APP_FACTORY = f"{__name__}:app_from_environment"
 
 def app_from_settings(settings: PlatformSettings, env: str, *, clock: Clock = utc_now,
                       fast_route: bool = True) -> FastAPI:
+    keys = load_api_keys(settings.serve_api_keys_file, settings.serve_api_keys)  # a bad file stops start-up first
     online = open_online_store_from_settings(settings)
     live = LiveFeatures(env=env, store=open_store_from_settings(settings), online=online)
-    keys = load_api_keys(settings.serve_api_keys_file, settings.serve_api_keys)
     return create_app(live, online, Authoriser(keys, enabled=settings.serve_auth), clock=clock,
                       max_in_flight=settings.serve_max_in_flight, reload_seconds=settings.serve_reload_seconds,
                       fast_route=fast_route)

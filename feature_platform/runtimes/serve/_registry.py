@@ -11,6 +11,7 @@ request sees the old or the new version whole.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ import polars as pl
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine.plan import events_schema
 from feature_platform.errors import FeaturePlatformError
-from feature_platform.runtimes.online import FeatureState, OnlineStore
+from feature_platform.runtimes.online import FeatureState, OnlineStore, StreamStatus
 from feature_platform.store import ArtefactStore
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class LoadedFeature:
     event_schema: pl.Schema
     schema_json: bytes
     state: FeatureState | None = None
+    stream: StreamStatus | None = None
+    """What the streaming indexer last reported (its lag makes the profile's ``stream_stale``)."""
 
     @property
     def feature_id(self) -> str:
@@ -47,7 +50,8 @@ class LoadedFeature:
         return self.artefact.feature.name
 
 
-def loaded_feature(artefact: Artefact, state: FeatureState | None = None) -> LoadedFeature:
+def loaded_feature(artefact: Artefact, state: FeatureState | None = None,
+                   stream: StreamStatus | None = None) -> LoadedFeature:
     schema = events_schema(artefact)
     user = artefact.feature.entity_key.name
     columns = tuple(c for c in schema if c != user)
@@ -57,6 +61,7 @@ def loaded_feature(artefact: Artefact, state: FeatureState | None = None) -> Loa
     return LoadedFeature(
         artefact=artefact, content_hash=artefact.content_hash, columns=columns,
         event_schema=pl.Schema({c: schema[c] for c in columns}), schema_json=orjson.dumps(described), state=state,
+        stream=stream,
     )
 
 
@@ -90,7 +95,8 @@ class LiveFeatures:
                         msg = f"pointer names artefact of feature {artefact.feature.id!r}"
                         raise FeaturePlatformError(msg)
                     state = current.state if current is not None else None
-                    self.features[feature_id] = loaded_feature(artefact, state)
+                    stream = current.stream if current is not None else None
+                    self.features[feature_id] = loaded_feature(artefact, state, stream)
                     logger.info("serving %s at %s", feature_id, entry.to_hash[:12])
                 self.errors.pop(feature_id, None)
             except (FeaturePlatformError, ValueError, OSError) as exc:
@@ -106,14 +112,12 @@ class LiveFeatures:
         for feature_id, loaded in list(self.features.items()):
             try:
                 state = self.online.get_state(feature_id)
+                stream = self.online.get_stream_status(feature_id)
             except FeaturePlatformError as exc:
                 logger.warning("online store state of %s unavailable: %s", feature_id, exc)
                 continue
-            if state != loaded.state:
-                self.features[feature_id] = LoadedFeature(
-                    artefact=loaded.artefact, content_hash=loaded.content_hash, columns=loaded.columns,
-                    event_schema=loaded.event_schema, schema_json=loaded.schema_json, state=state,
-                )
+            if state != loaded.state or stream != loaded.stream:
+                self.features[feature_id] = dataclasses.replace(loaded, state=state, stream=stream)
 
     def resolve(self, feature: str) -> LoadedFeature | None:
         """An exact feature id, or a name (its highest live version in the environment)."""

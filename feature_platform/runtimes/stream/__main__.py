@@ -22,7 +22,10 @@ def main() -> None:
     parser.add_argument("--batch-ms", type=int, default=20)
     parser.add_argument("--claim-idle-ms", type=int, default=30_000)
     parser.add_argument("--reload-seconds", type=float, default=2.0)
+    parser.add_argument("--log-keep-seconds", type=float, default=172_800.0)
     args = parser.parse_args()
+    if args.log_keep_seconds < 0:
+        parser.error("--log-keep-seconds must be at least 0")
     for name in ("batch_count", "batch_growth", "batch_ms"):  # as the CLI's IntRange(min=1): 0 is unbounded
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -39,6 +42,7 @@ def main() -> None:
         batch_ms=args.batch_ms,
         claim_idle_ms=args.claim_idle_ms,
         reload_seconds=args.reload_seconds,
+        log_keep_seconds=args.log_keep_seconds,
     )
 
 

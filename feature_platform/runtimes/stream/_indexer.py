@@ -64,6 +64,7 @@ from feature_platform.engine import (
     table_root,
     wide_schema,
 )
+from feature_platform.engine.plan import EVENT_ID
 from feature_platform.errors import FeaturePlatformError, StoreError
 from feature_platform.runtimes.online import OnlineStore, OnlineStoreError, StreamStatus, TailEvent
 from feature_platform.runtimes.stream._log import DeadLetter, EventLog, EventLogError, LogEntry
@@ -95,6 +96,12 @@ class IndexerConfig:
     claim_idle_ms: int = 30_000
     claim_every_seconds: float = 1.0
     status_seconds: float = 1.0
+    trim_every_seconds: float = 60.0
+    """How often the event log is trimmed of the entries every group has acknowledged (``EventLog.trim``)."""
+    log_keep_seconds: float = 172_800.0
+    """Acknowledged entries appended within this long are kept anyway (0: none), so a group created later
+    (a new feature version starts at the beginning of the log) still builds its tail from the recent ones:
+    two days cover the day the batch has not loaded yet and the one before it."""
     raw_root: str = "fp_data/raw"
     storage_options: dict[str, str] | None = None
 
@@ -107,12 +114,17 @@ class IndexerConfig:
 
 
 def tail_bound(artefact: Artefact) -> int:
-    """How many tail events a user keeps: ``max_length`` — exact without ``dedup_by`` (the N newest tail
-    events are ahead of every older one). With ``dedup_by``, several events may collapse into one, so the
-    tail keeps ``4 x max_length`` (capped at 10 000): exact unless more than 3 N of a user's events in one
-    day's tail are duplicates of newer ones."""
+    """How many tail events a user keeps (the newest, by the ranking's order).
+
+    ``dedup_by`` always holds a field (the compiler requires one; the default is the event id alone). When
+    it is the event id alone, ``max_length`` is exact: the tail is keyed by event id, so its N newest events
+    have N distinct ids, and each of them (or a newer batch copy of it) ranks ahead of any older tail event,
+    which therefore can never be among the N served. With other
+    ``dedup_by`` fields several tail events may collapse into one, so the tail keeps ``4 x max_length``
+    (capped at 10 000): exact unless more than 3 N of a user's events in one day's tail are duplicates of
+    newer ones."""
     feature = artefact.feature
-    if not feature.dedup_by:
+    if set(feature.dedup_by) <= {EVENT_ID}:
         return feature.max_length
     return min(10_000, DEDUP_TAIL_FACTOR * feature.max_length)
 
@@ -258,6 +270,7 @@ class StreamIndexer:
         self._last_reload = -1e18
         self._last_claim = -1e18
         self._last_status = -1e18
+        self._last_trim = time.monotonic()  # the first trim one interval after start
         self._rotation = 0
         self._failpoint_hits: dict[str, int] = {}
         stage, _, rest = os.environ.get("FP_STREAM_FAILPOINT", "").partition(":")
@@ -326,6 +339,9 @@ class StreamIndexer:
         claim = now - self._last_claim >= self.config.claim_every_seconds
         if claim:
             self._last_claim = now
+        if now - self._last_trim >= self.config.trim_every_seconds:
+            self._last_trim = now
+            self.trim_log()
         done = 0
         for unit in list(self.units.values()):
             for source, stream in unit.streams.items():
@@ -343,6 +359,24 @@ class StreamIndexer:
             time.sleep(self.config.batch_ms / 1000)
         self.write_status()
         return done
+
+    def trim_log(self) -> int:
+        """Trim every stream the units read of what all its groups have acknowledged (keeping the last
+        ``log_keep_seconds`` of appends); returns how many entries went. A failure is counted and logged,
+        and the next interval tries again: trimming never holds up indexing."""
+        keep = self.config.log_keep_seconds
+        keep_after_ms = int(self.clock().timestamp() * 1000 - keep * 1000) if keep > 0 else None
+        trimmed = 0
+        for stream in sorted({s for unit in self.units.values() for s in unit.streams.values()}):
+            try:
+                count = self.log.trim(stream, keep_after_ms=keep_after_ms)
+            except EventLogError as exc:
+                self.metrics.errors.inc()
+                logger.warning("could not trim the event log's stream %s (retrying next interval): %s", stream, exc)
+                continue
+            self.metrics.trimmed.labels(stream).inc(count)
+            trimmed += count
+        return trimmed
 
     # artefacts --------------------------------------------------------------------------------------
 

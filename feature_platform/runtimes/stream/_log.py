@@ -90,6 +90,15 @@ class EventLog(Protocol):
         """Arrival time of the newest entry (None if empty)."""
         ...
 
+    def trim(self, stream: str, *, keep_after_ms: int | None = None) -> int:
+        """Delete the entries every consumer group of ``stream`` has acknowledged, and return how many.
+
+        Never an entry some group still needs: per group, nothing at or after its oldest pending entry or
+        after its last delivered one goes; a stream without any group is left whole. ``keep_after_ms``
+        (epoch ms) keeps the entries appended since then even when acknowledged, so a group created later
+        (a new feature version, which starts at the beginning of the log) still finds the recent ones."""
+        ...
+
     def put_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Store each letter once (idempotent by key)."""
         ...

@@ -36,6 +36,10 @@ class StreamMetrics:
             registry=r,
         )
         self.claimed = Counter("fp_stream_claimed_entries", "Entries claimed from dead consumers.", registry=r)
+        self.trimmed = Counter(
+            "fp_stream_trimmed_entries", "Log entries trimmed once every group had acknowledged them.", ["stream"],
+            registry=r,
+        )
         self.reload_refusals = Counter(
             "fp_stream_reload_refusals", "Artefacts refused on reload (kept the previous).", registry=r
         )

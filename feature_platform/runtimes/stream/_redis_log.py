@@ -3,6 +3,7 @@
 Keys: ``P:log:<stream>`` (a Redis stream; each entry has fields ``a`` = arrival µs, ``r`` = raw JSON),
 ``P:dlq:<feature id>`` (hash: dead-letter key -> JSON). Consumer groups are Redis' own (``XGROUP``,
 ``XREADGROUP``, ``XACK``), and ``XAUTOCLAIM`` hands a dead consumer's pending entries to a live one.
+:meth:`RedisEventLog.trim` drops what every group has acknowledged (``XTRIM MINID`` in a Lua script).
 
 ``XREADGROUP`` and ``XAUTOCLAIM`` replies are taken raw (redis-py's reply callbacks off for those two
 commands on this client) and parsed here straight into :class:`LogEntry` tuples: redis-py's parsing built
@@ -19,6 +20,41 @@ from redis.exceptions import RedisError, ResponseError
 
 from feature_platform.runtimes.stream._log import DeadLetter, EventLogError, GroupInfo, LogEntry
 
+# KEYS[1]: the stream. ARGV[1]: a floor id ("" for none): entries at or above it are kept whatever the groups
+# say. In one atomic step (no group can be created or move back between the reading and the trimming): per
+# group the oldest entry it may still need is its oldest pending entry, else the one after its last
+# delivered id; XTRIM MINID to the least of those (and of the floor) drops only entries every group has
+# acknowledged. No group: nothing is trimmed (a producer may be filling the log before any indexer exists).
+# Ids are compared as (milliseconds, sequence) numbers; both fit a Lua double exactly.
+_TRIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local groups = redis.call('XINFO', 'GROUPS', KEYS[1])
+if #groups == 0 then return 0 end
+local keep = nil
+for _, group in ipairs(groups) do
+  local name, last
+  for i = 1, #group, 2 do
+    if group[i] == 'name' then name = group[i + 1] elseif group[i] == 'last-delivered-id' then last = group[i + 1] end
+  end
+  local ms, seq = parse(last)
+  local need = string.format('%.0f-%.0f', ms, seq + 1)
+  local pending = redis.call('XPENDING', KEYS[1], name)
+  if pending[1] > 0 and less(pending[2], need) then need = pending[2] end
+  if keep == nil or less(need, keep) then keep = need end
+end
+if ARGV[1] ~= '' and less(ARGV[1], keep) then keep = ARGV[1] end
+return redis.call('XTRIM', KEYS[1], 'MINID', keep)
+"""
+
 
 class RedisEventLog:
     def __init__(self, url: str, *, prefix: str = "fp") -> None:
@@ -27,6 +63,7 @@ class RedisEventLog:
         self._r = redis.Redis.from_url(url, socket_timeout=30.0, socket_connect_timeout=2.0)
         for command in ("XREADGROUP", "XAUTOCLAIM"):
             self._r.set_response_callback(command, _raw_reply)
+        self._trim = self._r.register_script(_TRIM)
 
     def describe(self) -> str:
         return f"redis streams {self._url} (prefix {self._prefix!r})"
@@ -132,6 +169,15 @@ class RedisEventLog:
         except RedisError as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
         return _entries(newest)[0].arrived_us if newest else None
+
+    def trim(self, stream: str, *, keep_after_ms: int | None = None) -> int:
+        """Delete the entries every group has acknowledged (Lua ``_TRIM``: one atomic step); entries appended
+        at or after ``keep_after_ms`` (an entry id's time is its append time) are kept regardless."""
+        floor = "" if keep_after_ms is None else f"{max(0, keep_after_ms)}-0"
+        try:
+            return int(self._trim(keys=[self.key(stream)], args=[floor]))
+        except RedisError as exc:
+            raise EventLogError(f"{self.describe()}: {exc}") from exc
 
     def put_dead_letters(self, letters: list[DeadLetter]) -> None:
         if not letters:

@@ -48,6 +48,7 @@ def run_stream(
     batch_ms: int = 20,
     claim_idle_ms: int = 30_000,
     reload_seconds: float = 2.0,
+    log_keep_seconds: float = 172_800.0,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     tune_gc()
@@ -61,6 +62,7 @@ def run_stream(
         batch_ms=batch_ms,
         claim_idle_ms=claim_idle_ms,
         reload_seconds=reload_seconds,
+        log_keep_seconds=log_keep_seconds,
         raw_root=locations.raw_root,
         storage_options=locations.storage_options,
     )

@@ -1,7 +1,8 @@
 """The embedded event log: an append-only table in one SQLite file (WAL), shared by processes on one host.
 
-Tables: ``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, stream, arrived_us, payload)`` (append only; an
-id is never reused), ``groups(stream, grp, last_id)`` (the group's position), ``pending(stream, grp, id,
+Tables: ``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, stream, arrived_us, payload, appended_ms)`` (append
+only, and trimmed once every group has acknowledged an entry; an id is never reused),
+``groups(stream, grp, last_id)`` (the group's position), ``pending(stream, grp, id,
 consumer, delivered_ms)`` (delivered, not yet acknowledged) and ``dead_letters(feature_id, key, value)``.
 Reading new entries moves the position and records them pending in one ``BEGIN IMMEDIATE``
 transaction, so two consumers of a group never get the same new entry; claiming reassigns idle pending
@@ -21,7 +22,7 @@ from feature_platform.runtimes.stream._log import DeadLetter, EventLogError, Gro
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL,
-    arrived_us INTEGER NOT NULL, payload BLOB NOT NULL);
+    arrived_us INTEGER NOT NULL, payload BLOB NOT NULL, appended_ms INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS entries_stream ON entries (stream, id);
 CREATE TABLE IF NOT EXISTS groups (stream TEXT NOT NULL, grp TEXT NOT NULL, last_id INTEGER NOT NULL,
     PRIMARY KEY (stream, grp)) WITHOUT ROWID;
@@ -46,8 +47,20 @@ class SqliteEventLog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_appended_ms()
         except sqlite3.Error as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
+
+    def _add_appended_ms(self) -> None:
+        """Files written before trimming existed lack ``appended_ms``: add it (their rows get 0, appended
+        long ago); another process adding it at the same moment is fine."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(entries)")}
+        if "appended_ms" not in columns:
+            try:
+                self._db.execute("ALTER TABLE entries ADD COLUMN appended_ms INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
     def describe(self) -> str:
         return f"sqlite event log {self._path}"
@@ -69,9 +82,11 @@ class SqliteEventLog:
     def append(self, stream: str, entries: list[tuple[int, bytes]]) -> list[str]:
         def work(db: sqlite3.Connection) -> list[str]:
             ids = []
+            now = _now_ms()
             for arrived, payload in entries:
                 cursor = db.execute(
-                    "INSERT INTO entries (stream, arrived_us, payload) VALUES (?, ?, ?)", (stream, arrived, payload)
+                    "INSERT INTO entries (stream, arrived_us, payload, appended_ms) VALUES (?, ?, ?, ?)",
+                    (stream, arrived, payload, now),
                 )
                 ids.append(str(cursor.lastrowid))
             return ids
@@ -168,6 +183,24 @@ class SqliteEventLog:
         except sqlite3.Error as exc:
             raise EventLogError(f"{self.describe()}: {exc}") from exc
         return None if row is None else int(row[0])
+
+    def trim(self, stream: str, *, keep_after_ms: int | None = None) -> int:
+        """One ``BEGIN IMMEDIATE`` transaction (no group is created or moves while it runs): per group the
+        oldest entry it may need (its oldest pending one, else the one after its last delivered id); delete
+        the stream's entries below the least of those and appended before ``keep_after_ms``."""
+
+        def work(db: sqlite3.Connection) -> int:
+            needs = [int(need) for (need,) in db.execute(
+                "SELECT min(coalesce((SELECT min(p.id) FROM pending p WHERE p.stream = g.stream AND p.grp = g.grp), "
+                "g.last_id + 1), g.last_id + 1) FROM groups g WHERE g.stream = ?", (stream,))]
+            if not needs:
+                return 0
+            floor = "" if keep_after_ms is None else " AND appended_ms < ?"
+            args: tuple[object, ...] = (stream, min(needs)) + (() if keep_after_ms is None else (keep_after_ms,))
+            return int(db.execute(f"DELETE FROM entries WHERE stream = ? AND id < ?{floor}", args).rowcount)
+
+        result: int = self._tx(work)
+        return result
 
     def put_dead_letters(self, letters: list[DeadLetter]) -> None:
         if letters:
