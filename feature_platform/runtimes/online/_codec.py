@@ -37,6 +37,9 @@ from typing import Any
 
 import msgpack
 import polars as pl
+import pyarrow as pa
+
+from feature_platform.runtimes.online._event_json import Shared, events_json, shared_columns
 
 BLOB_FORMAT = 1
 _PREFIX = struct.Struct("<10sBI")
@@ -224,6 +227,7 @@ def encode_chunks(
     runs = snapshot.get_column(user_column).rle()
     lengths = runs.struct.field("len").to_list()
     keys = runs.struct.field("value").cast(pl.String).to_list()
+    shared = shared_columns(snapshot, event_columns)  # each distinct embedding formatted once per snapshot
     row = 0
     for first in range(0, len(keys), users_per_chunk):
         counts = lengths[first : first + users_per_chunk]
@@ -233,6 +237,7 @@ def encode_chunks(
             keys[first : first + users_per_chunk],
             counts,
             event_columns=event_columns,
+            shared={name: column.slice(row, rows) for name, column in shared.items()},
             day=day,
             artefact_hash=artefact_hash,
         )
@@ -245,33 +250,26 @@ def _encode_rows(
     counts: list[int],
     *,
     event_columns: list[str],
+    shared: dict[str, Shared],
     day: date,
     artefact_hash: str,
 ) -> EncodedUsers:
-    # each user's first row; a row's offset in its user's body is its offset in the chunk minus that of
-    # its user's first row (forward-filled: users are contiguous runs, so no window or group is needed)
-    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(list(accumulate(counts[:-1], initial=0)), True)
-    encoded = (
-        rows.lazy()
-        .select(
-            (pl.struct(event_columns).struct.json_encode() + ",").alias("j"),
-            pl.col("timestamp").dt.epoch("us").alias("t"),
-        )
-        .with_columns(
-            (pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum() - pl.col("j").str.len_bytes()).alias("g"),
-        )
-        .with_columns(
-            (pl.col("g") - pl.when(firsts).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
-        )
-        .collect(engine="streaming")
-    )
-    json = encoded.get_column("j").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
-    assert json.null_count == 0
+    json = events_json(rows, event_columns, shared)  # every event's JSON and a comma, back to back in one buffer
     starts = array("q")
     starts.frombytes(_arrow_buffer(json, 1, 8, extra=1))  # int64 offsets into the data buffer, len rows + 1
     data = memoryview(json.buffers()[2])  # the view keeps the Arrow buffer alive as long as a body refers to it
-    ts = _flat_buffer(encoded.get_column("t"), 8)
-    offs = _flat_buffer(encoded.get_column("o"), 4)
+    # each event's offset in its user's body: its offset in the chunk minus that of its user's first event
+    # (forward-filled: users are contiguous runs, so no window or group is needed)
+    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(list(accumulate(counts[:-1], initial=0)), True)
+    chunk_offsets = pl.Series(
+        pa.Array.from_buffers(pa.int64(), len(rows), [None, json.buffers()[1]], offset=json.offset)
+    )
+    index = pl.DataFrame({"g": chunk_offsets, "f": firsts}).select(
+        (pl.col("g") - pl.when(pl.col("f")).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
+        rows.get_column("timestamp").dt.epoch("us").alias("t"),
+    )
+    ts = _flat_buffer(index.get_column("t"), 8)
+    offs = _flat_buffer(index.get_column("o"), 4)
     prefix = _PREFIX.pack(day.isoformat().encode("ascii"), 0, 0)[:10]
     heads: list[bytes] = []
     bodies: list[bytes | memoryview] = []
