@@ -126,3 +126,30 @@ def test_a_load_into_an_unreachable_redis_is_a_store_error() -> None:
     with pytest.raises(OnlineStoreError, match="dead"):
         dead.write_batch("f_v1", D1, users, blobs)
     dead.close()
+
+
+def _staged(store: RedisOnlineStore) -> list[bytes]:
+    return sorted(store._sync.scan_iter(match=store.staged_key("f_v1", "*"), count=1000))
+
+
+def test_a_redis_load_leaves_no_staged_blob(redis_store: RedisOnlineStore) -> None:
+    """Blobs are SET to a staging key and moved in by the script: the moved ones keep no expiry, and those
+    of users holding a newer day are dropped, not left behind."""
+    redis_store.write_batch("f_v1", D3, *_blobs({2: 1}, D3))
+    users, blobs = _blobs({u: 1 for u in range(1, 8)}, D2)
+    assert redis_store.write_batch("f_v1", D2, users, blobs).written == 6
+    assert _staged(redis_store) == []
+    assert {redis_store._sync.pttl(redis_store.batch_key("f_v1", u)) for u in users} == {-1}  # no expiry
+    assert _days(redis_store, users) == [D2, D3, D2, D2, D2, D2, D2]
+
+
+def test_a_write_transaction_that_fails_in_redis_is_a_store_error(redis_store: RedisOnlineStore) -> None:
+    """A command failing inside EXEC is reported (not counted as written); a staged blob that the failed
+    script did not move expires instead of staying forever."""
+    redis_store._sync.hset(redis_store.batch_key("f_v1", "2"), "not", "a blob")  # GETRANGE on it fails
+    users, blobs = _blobs({1: 1, 2: 1, 3: 1}, D1)
+    with pytest.raises(OnlineStoreError, match="load transaction failed"):
+        redis_store.write_batch("f_v1", D1, users, blobs)
+    assert _days(redis_store, ["1"]) == [D1]  # moved before the failing user
+    left = _staged(redis_store)
+    assert left and all(0 < redis_store._sync.pttl(key) <= _redis.STAGED_EXPIRY_MS for key in left)
