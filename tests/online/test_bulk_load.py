@@ -15,6 +15,7 @@ from feature_platform.runtimes.online import (
     OnlineStore,
     OnlineStoreError,
     RedisOnlineStore,
+    WriteCounts,
     _codec,
     _load,
     _redis,
@@ -37,12 +38,18 @@ def _days(store: OnlineStore, users: list[str]) -> list[date | None]:
     return [decode_blob(r.batch).day if r.batch else None for r in store.read_users_sync("f_v1", users)]
 
 
-@pytest.mark.parametrize("users_per_chunk", [1, 2, 5, 1000])
-def test_chunked_encoding_is_byte_identical(users_per_chunk: int) -> None:
+@pytest.mark.parametrize(("users_per_chunk", "events_per_chunk"), [(1, 99), (2, 99), (5, 99), (1000, 99), (1000, 1),
+                                                                    (1000, 4), (2, 5)])
+def test_chunked_encoding_is_byte_identical(users_per_chunk: int, events_per_chunk: int) -> None:
     frame = _frame({1: 3, 2: 1, 7: 4, 9: 2, 11: 1}, D1)
     whole = _codec.encode_snapshot(frame, user_column="user_id", event_columns=COLUMNS, day=D1, artefact_hash="h" * 64)
     chunks = list(_codec.encode_chunks(frame, user_column="user_id", event_columns=COLUMNS, day=D1,
-                                       artefact_hash="h" * 64, users_per_chunk=users_per_chunk))
+                                       artefact_hash="h" * 64, users_per_chunk=users_per_chunk,
+                                       events_per_chunk=events_per_chunk))
+    assert all(len(c.users) <= users_per_chunk for c in chunks)
+    # a chunk stops at the event budget, except that it always holds at least one whole user
+    sizes = {"1": 3, "2": 1, "7": 4, "9": 2, "11": 1}
+    assert all(len(c.users) == 1 or sum(sizes[u] for u in c.users) <= events_per_chunk for c in chunks)
     assert [u for c in chunks for u in c.users] == whole.users == ["1", "2", "7", "9", "11"]
     assert [b for c in chunks for b in c.blobs] == whole.blobs
     part = decode_blob(whole.blobs[2])
@@ -153,3 +160,14 @@ def test_a_write_transaction_that_fails_in_redis_is_a_store_error(redis_store: R
     assert _days(redis_store, ["1"]) == [D1]  # moved before the failing user
     left = _staged(redis_store)
     assert left and all(0 < redis_store._sync.pttl(key) <= _redis.STAGED_EXPIRY_MS for key in left)
+
+
+def test_rounds_bounded_by_bytes_keep_one_round_in_flight(redis_store: RedisOnlineStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long sequences end a round at ``ROUND_BYTES``; a round's replies are read after the next is sent,
+    and every transaction's count is still read (none lost at the end)."""
+    monkeypatch.setattr(_redis, "ROUND_BYTES", 1)  # every call is its own round
+    redis_store.write_batch("f_v1", D3, *_blobs({4: 1}, D3))
+    users, blobs = _blobs({u: 2 for u in range(1, 9)}, D2)
+    assert redis_store.write_batch("f_v1", D2, users, blobs) == WriteCounts(written=7, kept_newer=1)
+    assert _days(redis_store, users) == [D2, D2, D2, D3, D2, D2, D2, D2]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -212,36 +213,41 @@ def encode_chunks(
     day: date,
     artefact_hash: str,
     users_per_chunk: int = 20_000,
+    events_per_chunk: int = 1_000_000,
 ) -> Iterator[EncodedUsers]:
-    """The blobs of ``users_per_chunk`` users at a time, so a loader can write one chunk while the next is
-    encoded and memory holds a chunk's JSON, not the whole snapshot's (4.4 GB for 200k users).
+    """The blobs of up to ``users_per_chunk`` users and about ``events_per_chunk`` events at a time (a
+    user is never split; a chunk has at least one), so a loader can write one chunk while the next is
+    encoded and memory holds a chunk's JSON, not the whole snapshot's (4.4 GB for 200k users; a chunk of
+    20k users of 500 events would be 6 GB, hence the event budget).
 
-    Vectorised: polars encodes each event's JSON followed by ``,``; the Arrow buffer of that column is
-    then every event back to back, so a user's body is one slice (a view, not a copy) of it and its event
-    offsets are Arrow's own offsets minus the user's first. Python touches each user once (its small
-    msgpack head), never an event. Float formatting of the embeddings dominates the cost (~40 ns a
-    float32 in polars; orjson's ryu on numpy arrays measured ~37 ns, not worth a new dependency).
+    Vectorised (:func:`._event_json.events_json`): every event's JSON and a ``,``, back to back in one
+    Arrow buffer, so a user's body is one slice (a view, not a copy) of it and its event offsets are
+    Arrow's own offsets minus the user's first. Python touches each user once (its small msgpack head),
+    never an event. Each distinct embedding is formatted once for the whole snapshot (float formatting,
+    ~40 ns a float32, was most of the cost).
     """
     if snapshot.height == 0:
         return
     runs = snapshot.get_column(user_column).rle()
     lengths = runs.struct.field("len").to_list()
     keys = runs.struct.field("value").cast(pl.String).to_list()
+    ends = list(accumulate(lengths))  # the row after each user's last
     shared = shared_columns(snapshot, event_columns)  # each distinct embedding formatted once per snapshot
-    row = 0
-    for first in range(0, len(keys), users_per_chunk):
-        counts = lengths[first : first + users_per_chunk]
-        rows = sum(counts)
+    first = row = 0
+    while first < len(keys):
+        last = max(first + 1, min(first + users_per_chunk, bisect_right(ends, row + events_per_chunk)))
+        counts = lengths[first:last]
+        rows = ends[last - 1] - row
         yield _encode_rows(
             snapshot.slice(row, rows),
-            keys[first : first + users_per_chunk],
+            keys[first:last],
             counts,
             event_columns=event_columns,
             shared={name: column.slice(row, rows) for name, column in shared.items()},
             day=day,
             artefact_hash=artefact_hash,
         )
-        row += rows
+        first, row = last, row + rows
 
 
 def _encode_rows(

@@ -29,6 +29,8 @@ from feature_platform.runtimes.online._codec import encode_chunks
 from feature_platform.runtimes.online._store import FeatureState, OnlineStore, WriteCounts
 
 USERS_PER_CHUNK = 20_000
+EVENTS_PER_CHUNK = 1_000_000
+"""A chunk's bounds: memory holds two chunks' JSON (~0.6 GB each at the example feature's ~550 bytes an event)."""
 
 
 class UncertifiedDayError(SourceDataError):
@@ -80,6 +82,7 @@ def load_snapshot(
         day=day,
         artefact_hash=built_by,
         users_per_chunk=USERS_PER_CHUNK,
+        events_per_chunk=EVENTS_PER_CHUNK,
     )
     users = written = kept_newer = 0
     # Encode chunk k+1 (polars, off the GIL) while chunk k is written (socket / SQLite, off the GIL):

@@ -110,6 +110,7 @@ return 1
 CHUNK = 500
 USERS_PER_CALL = 100
 CALLS_PER_ROUND_TRIP = 8
+ROUND_BYTES = 32 << 20  # long sequences: ~100 users of 500 events are ~27 MB
 TIMEOUT_SECONDS = 1.0
 
 
@@ -156,14 +157,15 @@ class RedisOnlineStore:
     # loading --------------------------------------------------------------------------------------
 
     def write_batch(self, feature_id: str, day: date, users: list[str], blobs: Sequence[Blob]) -> WriteCounts:
-        """``EVAL`` of the write script per ``USERS_PER_CALL`` users, ``CALLS_PER_ROUND_TRIP`` calls per round
-        trip, packed here rather than by redis-py: its hiredis packer copies every argument into a fresh
-        ``bytes`` per command (and a memoryview twice), on top of the loader's own join of each blob. Here a
-        round is written into one reused buffer (one copy of each blob's body, straight from the encoder's
-        Arrow buffer into memory that is already mapped) and sent with one ``sendall``."""
+        """One transaction (see :meth:`_pack_write`) per ``USERS_PER_CALL`` users, up to
+        ``CALLS_PER_ROUND_TRIP`` of them or ``ROUND_BYTES`` per round trip, packed here rather than by
+        redis-py: its hiredis packer copies every argument into a fresh ``bytes`` per command, on top of the
+        loader's own join of each blob. Here a round is written into one reused buffer (one copy of each
+        blob's body, straight from the encoder's Arrow buffer into memory that is already mapped) and sent
+        with one ``sendall``; the replies of a round are read after the next round is sent, so Redis works
+        on one round while this thread packs the next."""
         head_args = _bulk(day.isoformat().encode()) + _bulk(arrival_prefix(_end_of(day))) + _bulk(
             str(day.toordinal()).encode())
-        per_call, per_round = USERS_PER_CALL, USERS_PER_CALL * CALLS_PER_ROUND_TRIP
         buffer = _RoundBuffer()
         written = 0
         pool = self._sync.connection_pool
@@ -172,15 +174,20 @@ class RedisOnlineStore:
         except (RedisError, OSError) as exc:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
         try:
-            for start in range(0, len(users), per_round):
-                calls: list[int] = []
-                for first in range(start, min(start + per_round, len(users)), per_call):
-                    self._pack_write(buffer, feature_id, head_args, users[first : first + per_call],
-                                     blobs[first : first + per_call])
-                    calls.append(len(users[first : first + per_call]))
-                buffer.send(connection)
-                for size in calls:
-                    written += _read_transaction(connection, size)
+            in_flight: list[int] = []  # users per transaction of the round sent last, replies unread
+            calls: list[int] = []
+            for first in range(0, len(users), USERS_PER_CALL):
+                chunk = users[first : first + USERS_PER_CALL]
+                self._pack_write(buffer, feature_id, head_args, chunk, blobs[first : first + USERS_PER_CALL])
+                calls.append(len(chunk))
+                full = len(calls) == CALLS_PER_ROUND_TRIP or buffer.size >= ROUND_BYTES
+                if full or first + len(chunk) == len(users):
+                    buffer.send(connection)
+                    for size in in_flight:
+                        written += _read_transaction(connection, size)
+                    in_flight, calls = calls, []
+            for size in in_flight:
+                written += _read_transaction(connection, size)
         except (RedisError, OSError) as exc:
             connection.disconnect()  # replies may be left unread: never reuse this connection
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
@@ -404,6 +411,11 @@ class _RoundBuffer:
     def __init__(self) -> None:
         self._data = bytearray(1 << 20)
         self._size = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes added since the last send."""
+        return self._size
 
     def add(self, *pieces: bytes | memoryview) -> None:
         for piece in pieces:
