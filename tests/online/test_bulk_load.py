@@ -87,12 +87,19 @@ def test_the_tail_is_trimmed_only_for_users_written(store: OnlineStore) -> None:
     assert tails == {"1": ["now"], "2": ["late", "now"], "6": ["late", "now"]}
 
 
-def test_a_chunked_load_equals_a_single_chunk_load(store: OnlineStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    artefact = cast(Artefact, SimpleNamespace(feature=SimpleNamespace(id="f_v1",
-                                                                     entity_key=SimpleNamespace(name="user_id"))))
+ARTEFACT = cast(Artefact, SimpleNamespace(feature=SimpleNamespace(id="f_v1",
+                                                                 entity_key=SimpleNamespace(name="user_id"))))
+
+
+@pytest.mark.parametrize("encoders", [1, 2, 3])
+def test_a_chunked_load_equals_a_single_chunk_load(store: OnlineStore, monkeypatch: pytest.MonkeyPatch,
+                                                   encoders: int) -> None:
+    """Chunks encoded by several threads at once are written in order and store what one chunk would."""
+    artefact = ARTEFACT
     frame = _frame({u: (u % 3) + 1 for u in range(1, 12)}, D2)
     store.write_batch("f_v1", D1, *_blobs({40: 1}, D1))  # absent from the snapshot: removed
-    monkeypatch.setattr(_load, "USERS_PER_CHUNK", 4)
+    monkeypatch.setattr(_load, "ENCODERS", encoders)
+    monkeypatch.setattr(_load, "USERS_PER_CHUNK", 2)
     result = _load.load_snapshot(artefact, D2, frame, store, built_by="b" * 64)
     assert (result.users, result.written, result.kept_newer, result.removed) == (11, 11, 0, 1)
     single = _codec.encode_snapshot(frame, user_column="user_id", event_columns=COLUMNS, day=D2, artefact_hash="b" * 64)
@@ -132,6 +139,17 @@ def test_a_load_into_an_unreachable_redis_is_a_store_error() -> None:
     users, blobs = _blobs({1: 1, 2: 2}, D1)
     with pytest.raises(OnlineStoreError, match="dead"):
         dead.write_batch("f_v1", D1, users, blobs)
+    dead.close()
+
+
+def test_a_load_whose_writes_fail_stops_with_the_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed chunk write ends the load with its error (the encoders ahead of it are not waited for in vain)."""
+    from tests.online.conftest import free_port
+
+    monkeypatch.setattr(_load, "USERS_PER_CHUNK", 1)
+    dead = RedisOnlineStore(f"redis://127.0.0.1:{free_port()}/0", prefix="fptest-dead", timeout=0.5)
+    with pytest.raises(OnlineStoreError, match="dead"):
+        _load.load_snapshot(ARTEFACT, D1, _frame({u: 2 for u in range(1, 9)}, D1), dead, built_by="b" * 64)
     dead.close()
 
 

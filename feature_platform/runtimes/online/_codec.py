@@ -215,39 +215,70 @@ def encode_chunks(
     users_per_chunk: int = 20_000,
     events_per_chunk: int = 1_000_000,
 ) -> Iterator[EncodedUsers]:
-    """The blobs of up to ``users_per_chunk`` users and about ``events_per_chunk`` events at a time (a
-    user is never split; a chunk has at least one), so a loader can write one chunk while the next is
-    encoded and memory holds a chunk's JSON, not the whole snapshot's (4.4 GB for 200k users; a chunk of
-    20k users of 500 events would be 6 GB, hence the event budget).
+    """The chunks of :class:`SnapshotChunks`, encoded one after the other."""
+    chunks = SnapshotChunks(snapshot, user_column=user_column, event_columns=event_columns, day=day,
+                            artefact_hash=artefact_hash, users_per_chunk=users_per_chunk,
+                            events_per_chunk=events_per_chunk)
+    return (chunks.encode(index) for index in range(len(chunks)))
+
+
+class SnapshotChunks:
+    """A snapshot cut into chunks of up to ``users_per_chunk`` users and about ``events_per_chunk`` events
+    (a user is never split; a chunk has at least one), each encoded on its own (:meth:`encode`, safe to
+    call from several threads: polars and Arrow release the GIL), so a loader can write one chunk while
+    the next ones are encoded and memory holds a few chunks' JSON, not the whole snapshot's (4.4 GB for
+    200k users; a chunk of 20k users of 500 events would be 6 GB, hence the event budget).
 
     Vectorised (:func:`._event_json.events_json`): every event's JSON and a ``,``, back to back in one
     Arrow buffer, so a user's body is one slice (a view, not a copy) of it and its event offsets are
     Arrow's own offsets minus the user's first. Python touches each user once (its small msgpack head),
     never an event. Each distinct embedding is formatted once for the whole snapshot (float formatting,
-    ~40 ns a float32, was most of the cost).
+    ~40 ns a float32, was most of the cost), here, before the first chunk.
     """
-    if snapshot.height == 0:
-        return
-    runs = snapshot.get_column(user_column).rle()
-    lengths = runs.struct.field("len").to_list()
-    keys = runs.struct.field("value").cast(pl.String).to_list()
-    ends = list(accumulate(lengths))  # the row after each user's last
-    shared = shared_columns(snapshot, event_columns)  # each distinct embedding formatted once per snapshot
-    first = row = 0
-    while first < len(keys):
-        last = max(first + 1, min(first + users_per_chunk, bisect_right(ends, row + events_per_chunk)))
-        counts = lengths[first:last]
-        rows = ends[last - 1] - row
-        yield _encode_rows(
-            snapshot.slice(row, rows),
-            keys[first:last],
+
+    def __init__(
+        self,
+        snapshot: pl.DataFrame,
+        *,
+        user_column: str,
+        event_columns: list[str],
+        day: date,
+        artefact_hash: str,
+        users_per_chunk: int = 20_000,
+        events_per_chunk: int = 1_000_000,
+    ) -> None:
+        self._snapshot = snapshot
+        self._event_columns = event_columns
+        self._day = day
+        self._artefact_hash = artefact_hash
+        runs = snapshot.get_column(user_column).rle()
+        self._lengths: list[int] = runs.struct.field("len").to_list()
+        self._users: list[str] = runs.struct.field("value").cast(pl.String).to_list()
+        ends = list(accumulate(self._lengths))  # the row after each user's last
+        self._bounds: list[tuple[int, int, int]] = []  # (first user, past the last user, first row)
+        first = row = 0
+        while first < len(self._users):
+            last = max(first + 1, min(first + users_per_chunk, bisect_right(ends, row + events_per_chunk)))
+            self._bounds.append((first, last, row))
+            first, row = last, ends[last - 1]
+        self._shared = shared_columns(snapshot, event_columns) if self._bounds else {}
+
+    def __len__(self) -> int:
+        return len(self._bounds)
+
+    def encode(self, index: int) -> EncodedUsers:
+        first, last, row = self._bounds[index]
+        counts = self._lengths[first:last]
+        rows = sum(counts)
+        return _encode_rows(
+            self._snapshot.slice(row, rows),
+            self._users[first:last],
             counts,
-            event_columns=event_columns,
-            shared={name: column.slice(row, rows) for name, column in shared.items()},
-            day=day,
-            artefact_hash=artefact_hash,
+            event_columns=self._event_columns,
+            shared={name: column.slice(row, rows) for name, column in self._shared.items()},
+            day=self._day,
+            artefact_hash=self._artefact_hash,
         )
-        first, row = last, row + rows
 
 
 def _encode_rows(

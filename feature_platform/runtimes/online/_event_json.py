@@ -176,8 +176,8 @@ def _byte_keys(column: pl.Series) -> pa.Array | None:
         return None
     width = values.type.bit_width // 8
     if pa.types.is_fixed_size_list(arrow.type):
-        size = arrow.type.list_size
-        starts = pc.multiply(pa.array(range(arrow.offset, arrow.offset + len(arrow) + 1), pa.int64()), size)
+        rows = pl.int_range(arrow.offset, arrow.offset + len(arrow) + 1, dtype=pl.Int64, eager=True)
+        starts = (rows * arrow.type.list_size).to_arrow()
     else:
         starts = arrow.offsets.cast(pa.int64())
     byte_starts = pc.multiply(pc.add(starts, values.offset), width)

@@ -3,15 +3,17 @@
 Keys (``P`` is the key prefix, ``F`` the feature id, ``U`` the user)::
 
     P:{F:U}:b     string   the user's batch blob (see ``_codec``); the day is its first 10 bytes
+    P:{F:U}:s     string   a load's staging copy of that blob, alive only inside the load's transaction
+                           (moved to ``:b`` by the write script; an expiry removes one a failed script left)
     P:{F:U}:t     hash     the streaming tail: event id -> tail entry (arrival, timestamp, JSON)
     P:F:users     zset     users with a batch part, scored by its day (days since 0001-01-01)
     P:F:state     string   the feature's state (JSON: loaded day, artefact hash, stream heartbeat)
 
-The ``{F:U}`` hash tag puts a user's batch part and tail in one Redis Cluster slot; users spread evenly
-over the slots. Loading runs one Lua script per ``USERS_PER_CALL`` users (atomic per call, so per user):
-on one Redis server, as deployed here, that is what makes a 200k-user load take seconds. A Redis
-Cluster would need the calls grouped by slot (users of one call sharing a slot, and the users zset
-split per slot); that is not built.
+The ``{F:U}`` hash tag puts a user's keys in one Redis Cluster slot; users spread evenly over the
+slots. Loading runs one ``MULTI`` ... ``EXEC`` transaction per ``USERS_PER_CALL`` users (atomic per
+call, so per user): on one Redis server, as deployed here, that is what makes a 200k-user load take
+seconds. A Redis Cluster would need the calls grouped by slot (users of one call sharing a slot, and
+the users zset split per slot); that is not built.
 """
 
 from __future__ import annotations
