@@ -138,6 +138,7 @@ class RedisOnlineStore:
     # keys -----------------------------------------------------------------------------------------
 
     def batch_key(self, feature_id: str, user: str) -> str:
+        # _pack_write builds the three keys of a user itself from the same parts (tests read them back here)
         return f"{self._prefix}:{{{feature_id}:{user}}}:b"
 
     def tail_key(self, feature_id: str, user: str) -> str:
@@ -204,21 +205,21 @@ class RedisOnlineStore:
                     blobs: Sequence[Blob]) -> None:
         """One transaction for ``users``: ``MULTI``, a ``SET`` of each blob to its staging key, the write
         script (KEYS and ARGV as it describes), ``EXEC``."""
-        n = len(users)
+        # a user's keys are tag + user + end + one letter (b"P:{F:", user, b"}:", b"b" | b"s" | b"t")
+        tag, end = (f"{self._prefix}:{{{feature_id}:".encode(), b"}:")
         buffer.add(_MULTI)
-        keys: list[bytes] = [self._users_key(feature_id).encode()]
+        script_keys = [_bulk(self._users_key(feature_id).encode())]
         for user, blob in zip(users, blobs, strict=True):
-            staged = self.staged_key(feature_id, user).encode()
-            keys += (staged, self.batch_key(feature_id, user).encode(), self.tail_key(feature_id, user).encode())
+            key = tag + user.encode() + end
+            staged = b"$%d\r\n%ss\r\n" % (len(key) + 1, key)
+            script_keys.append(b"%s$%d\r\n%sb\r\n$%d\r\n%st\r\n" % (staged, len(key) + 1, key, len(key) + 1, key))
             head, body = (blob, b"") if isinstance(blob, bytes) else blob
             # the blob is one bulk string, its head and body copied side by side into the round's buffer
-            buffer.add(b"*5\r\n$3\r\nSET\r\n", _bulk(staged), b"$%d\r\n" % (len(head) + len(body)), head, body,
-                       b"\r\n", _STAGED_EXPIRY)
-        buffer.add(b"*%d\r\n$4\r\nEVAL\r\n" % (3 + len(keys) + 3 + n), _SCRIPT_BULK, _bulk(b"%d" % len(keys)))
-        buffer.add(*map(_bulk, keys))
-        buffer.add(head_args)
-        buffer.add(*(_bulk(user.encode()) for user in users))
-        buffer.add(_EXEC)
+            buffer.add(b"*5\r\n$3\r\nSET\r\n%s$%d\r\n%s" % (staged, len(head) + len(body), head), body,
+                       _STAGED_EXPIRY_TAIL)
+        n = len(users)
+        buffer.add(b"*%d\r\n$4\r\nEVAL\r\n" % (3 + 1 + 3 * n + 3 + n), _SCRIPT_BULK, _bulk(b"%d" % (1 + 3 * n)),
+                   b"".join(script_keys), head_args, b"".join(_bulk(user.encode()) for user in users), _EXEC)
 
     def remove_users_older_than(self, feature_id: str, day: date) -> int:
         removed = 0
@@ -389,7 +390,7 @@ def _bulk(value: bytes) -> bytes:
 
 _MULTI = b"*1\r\n$5\r\nMULTI\r\n"
 _EXEC = b"*1\r\n$4\r\nEXEC\r\n"
-_STAGED_EXPIRY = _bulk(b"PX") + _bulk(b"%d" % STAGED_EXPIRY_MS)
+_STAGED_EXPIRY_TAIL = b"\r\n" + _bulk(b"PX") + _bulk(b"%d" % STAGED_EXPIRY_MS)  # ends a SET of a staged blob
 
 
 def _read_transaction(connection: Any, users: int) -> int:
