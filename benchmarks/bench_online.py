@@ -2,10 +2,11 @@
 
 0. Request path in process: CPU per request of cutting one stored 500-event part and writing the body as
    JSON, msgpack and Arrow IPC (``--skip-request`` to skip).
-1. Load: a generated snapshot of ``--users`` users of ``recent_engagements_v1`` (32-float embeddings, one
-   per item as the lookup enrichment gives them, or one per event with ``--distinct-embeddings``; sequence
-   lengths uniform in 1..72, mean 36.5, or all ``--length``) into Redis and SQLite (``--backends``), wall
-   and CPU seconds (the loader's process and the Redis server's).
+1. Load: a generated snapshot of ``recent_engagements_v1`` (32-float embeddings) into Redis and SQLite,
+   wall and CPU seconds (the loader's process and the Redis server's), three cases (``--load-cases``):
+   ``--users`` users with lengths uniform in 1..72 (mean 36.5) and one embedding per item as the lookup
+   enrichment gives them; the same with every event its own embedding (the loader's worst case); and
+   ``--full-users`` users of 500 events each (the per-event rate of full-length sequences).
 2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
    (``feature-platform serve``) on uvicorn and on granian, with the hot route served by Starlette or by
    FastAPI, vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response of the same size)
@@ -37,6 +38,7 @@ from feature_platform.runtimes.online import RedisOnlineStore, SqliteOnlineStore
 from feature_platform.store import open_store
 
 FEATURE = "recent_engagements_v1"
+LOAD_CASES = ("lookup", "distinct", "full-length")
 REDIS = os.environ.get("FP_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 DAY = date(2026, 11, 4)
 
@@ -393,11 +395,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack and Arrow convert the JSON)")
     parser.add_argument("--skip-load", action="store_true")
-    parser.add_argument("--length", type=int, default=None,
-                        help="every loaded user gets this many events (default: lengths with mean ~36, max 72)")
-    parser.add_argument("--distinct-embeddings", action="store_true",
-                        help="worst case for the load: every event its own embedding (default: one per item)")
-    parser.add_argument("--backends", nargs="+", choices=["redis", "sqlite"], default=["redis", "sqlite"])
+    parser.add_argument(
+        "--load-cases", nargs="+", choices=LOAD_CASES, default=list(LOAD_CASES),
+        help="lookup: --users users, one embedding per item, every backend; distinct: the same users with every "
+        "event its own embedding (the loader's worst case); full-length: --full-users users of 500 events each",
+    )
+    parser.add_argument("--full-users", type=int, default=20_000, help="users of the full-length case")
+    parser.add_argument("--backends", nargs="+", choices=["redis", "sqlite"], default=["redis", "sqlite"],
+                        help="backends of the lookup case (the others use the first)")
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--skip-request", action="store_true", help="skip the in-process request-path profile")
     args = parser.parse_args(argv)
@@ -420,8 +425,13 @@ def main(argv: list[str] | None = None) -> None:
                 binary=not args.no_binary,
             )
         if not args.skip_load:
-            bench_load(artefact, args.users, length=args.length, distinct_embeddings=args.distinct_embeddings,
-                       backends=tuple(args.backends))
+            first = (args.backends[0],)
+            if "lookup" in args.load_cases:
+                bench_load(artefact, args.users, backends=tuple(args.backends))
+            if "distinct" in args.load_cases:
+                bench_load(artefact, args.users, distinct_embeddings=True, backends=first)
+            if "full-length" in args.load_cases:
+                bench_load(artefact, args.full_users, length=500, backends=first)
 
 
 if __name__ == "__main__":
