@@ -2,9 +2,11 @@
 
 0. Request path in process: CPU per request of cutting one stored 500-event part and writing the body as
    JSON, msgpack and Arrow IPC (``--skip-request`` to skip).
-1. Load: a generated snapshot of ``--users`` users of ``recent_engagements_v1`` (32-float embeddings,
-   sequence lengths drawn like the batch benchmark's: mean ~36, capped at 500) into Redis and SQLite,
-   wall and CPU seconds (the loader's process and the Redis server's).
+1. Load: a generated snapshot of ``recent_engagements_v1`` (32-float embeddings) into Redis and SQLite,
+   wall and CPU seconds (the loader's process and the Redis server's), three cases (``--load-cases``):
+   ``--users`` users with lengths uniform in 1..72 (mean 36.5) and one embedding per item as the lookup
+   enrichment gives them; the same with every event its own embedding (the loader's worst case); and
+   ``--full-users`` users of 500 events each (the per-event rate of full-length sequences).
 2. Serving: ``--serve-users`` users with full 500-event sequences in Redis; the real server
    (``feature-platform serve``) on uvicorn and on granian, with the hot route served by Starlette or by
    FastAPI, vs the floor (``benchmarks.floor_app``: one GET of a pre-encoded response of the same size)
@@ -36,11 +38,26 @@ from feature_platform.runtimes.online import RedisOnlineStore, SqliteOnlineStore
 from feature_platform.store import open_store
 
 FEATURE = "recent_engagements_v1"
+LOAD_CASES = ("lookup", "distinct", "full-length")
 REDIS = os.environ.get("FP_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 DAY = date(2026, 11, 4)
 
 
-def snapshot(artefact: object, users: int, lengths: pl.Series | None = None, *, seed: int = 7) -> pl.DataFrame:
+ITEMS = 100_000
+
+
+def snapshot(
+    artefact: object,
+    users: int,
+    lengths: pl.Series | None = None,
+    *,
+    seed: int = 7,
+    distinct_embeddings: bool = False,
+) -> pl.DataFrame:
+    """``users`` users' snapshot rows of the example feature. ``item_embedding`` is, as in real data, a
+    lookup of the item (one 32-float vector per item of ``ITEMS``, joined on ``item_id``);
+    ``distinct_embeddings`` makes every event's vector its own instead (the worst case for the loader: no
+    vector recurs). Lengths default to 1..72 events, uniform (mean 36.5; the feature keeps up to 500)."""
     schema = snapshot_schema(artefact)  # type: ignore[arg-type]
     if lengths is None:
         lengths = (pl.Series(pl.int_range(0, users, eager=True)).hash(seed) % 72 + 1).cast(pl.Int64)
@@ -53,17 +70,26 @@ def snapshot(artefact: object, users: int, lengths: pl.Series | None = None, *, 
         pl.format("e{}-{}", "user_id", "position").alias("event_id"),
         (pl.lit(end) - pl.duration(minutes=(pl.col("position") + 1) * 37)).alias("timestamp"),
         pl.when(h % 2 == 0).then(pl.lit("save")).otherwise(pl.lit("click")).alias("event_type"),
-        (h.hash(1) % 100_000).cast(pl.Int64).alias("item_id"),
-        pl.concat_list([((h.hash(i) % 20_000).cast(pl.Float32) / 10_000 - 1) for i in range(32)]).alias(
-            "item_embedding"
-        ),
+        (h.hash(1) % ITEMS).cast(pl.Int64).alias("item_id"),
         pl.lit("food").alias("item_category"),
         pl.lit("homefeed").alias("surface"),
         pl.lit("homefeed|ios|US").alias("context_key"),
         (h % 5).cast(pl.Int32).alias("dwell_bucket"),
         (h % 24).cast(pl.Int32).alias("hour_of_day"),
     )
+    if distinct_embeddings:
+        frame = frame.with_columns(_embedding(h).alias("item_embedding"))
+    else:
+        items = pl.DataFrame({"item_id": pl.int_range(0, ITEMS, eager=True)}).with_columns(
+            _embedding(pl.col("item_id")).alias("item_embedding")
+        )
+        frame = frame.join(items, on="item_id", how="left", maintain_order="left")
     return frame.with_columns(pl.col("position").cast(pl.Int32)).select(schema.names()).cast(dict(schema))
+
+
+def _embedding(key: pl.Expr) -> pl.Expr:
+    """32 float32 in [-1, 1) derived from ``key``."""
+    return pl.concat_list([((key.hash(i) % 20_000).cast(pl.Float32) / 10_000 - 1) for i in range(32)])
 
 
 def _cpu() -> float:
@@ -78,39 +104,55 @@ def _redis_cpu(client: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def bench_load(artefact: object, users: int) -> None:
+def bench_load(
+    artefact: object,
+    users: int,
+    *,
+    length: int | None = None,
+    distinct_embeddings: bool = False,
+    backends: tuple[str, ...] = ("redis", "sqlite"),
+) -> None:
     """Wall and CPU seconds of ``load_snapshot`` (encode + write) per backend; the Redis server's CPU is
-    shown apart (on a shared server it includes other clients' work: point FP_BENCH_REDIS at a private one)."""
-    frame = snapshot(artefact, users)
-    print(f"load: {users:,} users, {frame.height:,} events ({frame.estimated_size('mb'):.0f} MB in polars)")
-    prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
-    store = RedisOnlineStore(REDIS, prefix=prefix)
-    server = redis.Redis.from_url(REDIS)
-    try:
-        cpu, server_cpu = _cpu(), _redis_cpu(server)
-        result = load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
-        cpu, server_cpu = _cpu() - cpu, _redis_cpu(server) - server_cpu
-        print(
-            f"  redis   {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
-            f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s + redis-server "
-            f"{server_cpu:.1f} s"
-        )
-    finally:
-        store.delete_prefix()
-        store.close()
-        server.close()
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = SqliteOnlineStore(Path(tmp) / "online.sqlite")
-        cpu = _cpu()
-        result = load_snapshot(artefact, DAY, frame, sqlite, built_by="0" * 64)  # type: ignore[arg-type]
-        cpu = _cpu() - cpu
-        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
-        print(
-            f"  sqlite  {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
-            f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s  ({size / 1e6:,.0f} MB "
-            "file + WAL)"
-        )
-        sqlite.close()
+    shown apart (on a shared server it includes other clients' work: point FP_BENCH_REDIS at a private one).
+    ``length`` gives every user that many events (default: the benchmark's length distribution)."""
+    lengths = None if length is None else pl.Series([length] * users, dtype=pl.Int64)
+    frame = snapshot(artefact, users, lengths, distinct_embeddings=distinct_embeddings)
+    vectors = "one per event (worst case)" if distinct_embeddings else f"one per item, {ITEMS:,} items"
+    print(
+        f"load: {users:,} users, {frame.height:,} events ({frame.estimated_size('mb'):.0f} MB in polars), "
+        f"embeddings: {vectors}; load average {os.getloadavg()[0]:.2f}"
+    )
+    if "redis" in backends:
+        prefix = f"fpbench-{uuid.uuid4().hex[:8]}"
+        store = RedisOnlineStore(REDIS, prefix=prefix)
+        server = redis.Redis.from_url(REDIS)
+        try:
+            cpu, server_cpu = _cpu(), _redis_cpu(server)
+            result = load_snapshot(artefact, DAY, frame, store, built_by="0" * 64)  # type: ignore[arg-type]
+            cpu, server_cpu = _cpu() - cpu, _redis_cpu(server) - server_cpu
+            memory = server.info("memory")["used_memory"] / 1e9
+            print(
+                f"  redis   {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
+                f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s + redis-server "
+                f"{server_cpu:.1f} s  (server memory {memory:.1f} GB; load average {os.getloadavg()[0]:.2f})"
+            )
+        finally:
+            store.delete_prefix()
+            store.close()
+            server.close()
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = SqliteOnlineStore(Path(tmp) / "online.sqlite")
+            cpu = _cpu()
+            result = load_snapshot(artefact, DAY, frame, sqlite, built_by="0" * 64)  # type: ignore[arg-type]
+            cpu = _cpu() - cpu
+            size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+            print(
+                f"  sqlite  {result.seconds:6.1f} s  {result.users / result.seconds:,.0f} users/s  "
+                f"{result.events / result.seconds:,.0f} events/s  CPU: loader {cpu:.1f} s  ({size / 1e6:,.0f} MB "
+                f"file + WAL; load average {os.getloadavg()[0]:.2f})"
+            )
+            sqlite.close()
 
 
 def bench_request(artefact: object, repeats: int = 200) -> None:
@@ -353,6 +395,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--no-binary", action="store_true", help="JSON only (msgpack and Arrow convert the JSON)")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument(
+        "--load-cases", nargs="+", choices=LOAD_CASES, default=list(LOAD_CASES),
+        help="lookup: --users users, one embedding per item, every backend; distinct: the same users with every "
+        "event its own embedding (the loader's worst case); full-length: --full-users users of 500 events each",
+    )
+    parser.add_argument("--full-users", type=int, default=20_000, help="users of the full-length case")
+    parser.add_argument("--backends", nargs="+", choices=["redis", "sqlite"], default=["redis", "sqlite"],
+                        help="backends of the lookup case (the others use the first)")
     parser.add_argument("--skip-serving", action="store_true")
     parser.add_argument("--skip-request", action="store_true", help="skip the in-process request-path profile")
     args = parser.parse_args(argv)
@@ -375,7 +425,13 @@ def main(argv: list[str] | None = None) -> None:
                 binary=not args.no_binary,
             )
         if not args.skip_load:
-            bench_load(artefact, args.users)
+            first = (args.backends[0],)
+            if "lookup" in args.load_cases:
+                bench_load(artefact, args.users, backends=tuple(args.backends))
+            if "distinct" in args.load_cases:
+                bench_load(artefact, args.users, distinct_embeddings=True, backends=first)
+            if "full-length" in args.load_cases:
+                bench_load(artefact, args.full_users, length=500, backends=first)
 
 
 if __name__ == "__main__":

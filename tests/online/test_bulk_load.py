@@ -15,6 +15,7 @@ from feature_platform.runtimes.online import (
     OnlineStore,
     OnlineStoreError,
     RedisOnlineStore,
+    WriteCounts,
     _codec,
     _load,
     _redis,
@@ -37,12 +38,18 @@ def _days(store: OnlineStore, users: list[str]) -> list[date | None]:
     return [decode_blob(r.batch).day if r.batch else None for r in store.read_users_sync("f_v1", users)]
 
 
-@pytest.mark.parametrize("users_per_chunk", [1, 2, 5, 1000])
-def test_chunked_encoding_is_byte_identical(users_per_chunk: int) -> None:
+@pytest.mark.parametrize(("users_per_chunk", "events_per_chunk"), [(1, 99), (2, 99), (5, 99), (1000, 99), (1000, 1),
+                                                                    (1000, 4), (2, 5)])
+def test_chunked_encoding_is_byte_identical(users_per_chunk: int, events_per_chunk: int) -> None:
     frame = _frame({1: 3, 2: 1, 7: 4, 9: 2, 11: 1}, D1)
     whole = _codec.encode_snapshot(frame, user_column="user_id", event_columns=COLUMNS, day=D1, artefact_hash="h" * 64)
     chunks = list(_codec.encode_chunks(frame, user_column="user_id", event_columns=COLUMNS, day=D1,
-                                       artefact_hash="h" * 64, users_per_chunk=users_per_chunk))
+                                       artefact_hash="h" * 64, users_per_chunk=users_per_chunk,
+                                       events_per_chunk=events_per_chunk))
+    assert all(len(c.users) <= users_per_chunk for c in chunks)
+    # a chunk stops at the event budget, except that it always holds at least one whole user
+    sizes = {"1": 3, "2": 1, "7": 4, "9": 2, "11": 1}
+    assert all(len(c.users) == 1 or sum(sizes[u] for u in c.users) <= events_per_chunk for c in chunks)
     assert [u for c in chunks for u in c.users] == whole.users == ["1", "2", "7", "9", "11"]
     assert [b for c in chunks for b in c.blobs] == whole.blobs
     part = decode_blob(whole.blobs[2])
@@ -80,12 +87,19 @@ def test_the_tail_is_trimmed_only_for_users_written(store: OnlineStore) -> None:
     assert tails == {"1": ["now"], "2": ["late", "now"], "6": ["late", "now"]}
 
 
-def test_a_chunked_load_equals_a_single_chunk_load(store: OnlineStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    artefact = cast(Artefact, SimpleNamespace(feature=SimpleNamespace(id="f_v1",
-                                                                     entity_key=SimpleNamespace(name="user_id"))))
+ARTEFACT = cast(Artefact, SimpleNamespace(feature=SimpleNamespace(id="f_v1",
+                                                                 entity_key=SimpleNamespace(name="user_id"))))
+
+
+@pytest.mark.parametrize("encoders", [1, 2, 3])
+def test_a_chunked_load_equals_a_single_chunk_load(store: OnlineStore, monkeypatch: pytest.MonkeyPatch,
+                                                   encoders: int) -> None:
+    """Chunks encoded by several threads at once are written in order and store what one chunk would."""
+    artefact = ARTEFACT
     frame = _frame({u: (u % 3) + 1 for u in range(1, 12)}, D2)
     store.write_batch("f_v1", D1, *_blobs({40: 1}, D1))  # absent from the snapshot: removed
-    monkeypatch.setattr(_load, "USERS_PER_CHUNK", 4)
+    monkeypatch.setattr(_load, "ENCODERS", encoders)
+    monkeypatch.setattr(_load, "USERS_PER_CHUNK", 2)
     result = _load.load_snapshot(artefact, D2, frame, store, built_by="b" * 64)
     assert (result.users, result.written, result.kept_newer, result.removed) == (11, 11, 0, 1)
     single = _codec.encode_snapshot(frame, user_column="user_id", event_columns=COLUMNS, day=D2, artefact_hash="b" * 64)
@@ -126,3 +140,52 @@ def test_a_load_into_an_unreachable_redis_is_a_store_error() -> None:
     with pytest.raises(OnlineStoreError, match="dead"):
         dead.write_batch("f_v1", D1, users, blobs)
     dead.close()
+
+
+def test_a_load_whose_writes_fail_stops_with_the_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed chunk write ends the load with its error (the encoders ahead of it are not waited for in vain)."""
+    from tests.online.conftest import free_port
+
+    monkeypatch.setattr(_load, "USERS_PER_CHUNK", 1)
+    dead = RedisOnlineStore(f"redis://127.0.0.1:{free_port()}/0", prefix="fptest-dead", timeout=0.5)
+    with pytest.raises(OnlineStoreError, match="dead"):
+        _load.load_snapshot(ARTEFACT, D1, _frame({u: 2 for u in range(1, 9)}, D1), dead, built_by="b" * 64)
+    dead.close()
+
+
+def _staged(store: RedisOnlineStore) -> list[bytes]:
+    return sorted(store._sync.scan_iter(match=store.staged_key("f_v1", "*"), count=1000))
+
+
+def test_a_redis_load_leaves_no_staged_blob(redis_store: RedisOnlineStore) -> None:
+    """Blobs are SET to a staging key and moved in by the script: the moved ones keep no expiry, and those
+    of users holding a newer day are dropped, not left behind."""
+    redis_store.write_batch("f_v1", D3, *_blobs({2: 1}, D3))
+    users, blobs = _blobs({u: 1 for u in range(1, 8)}, D2)
+    assert redis_store.write_batch("f_v1", D2, users, blobs).written == 6
+    assert _staged(redis_store) == []
+    assert {redis_store._sync.pttl(redis_store.batch_key("f_v1", u)) for u in users} == {-1}  # no expiry
+    assert _days(redis_store, users) == [D2, D3, D2, D2, D2, D2, D2]
+
+
+def test_a_write_transaction_that_fails_in_redis_is_a_store_error(redis_store: RedisOnlineStore) -> None:
+    """A command failing inside EXEC is reported (not counted as written); a staged blob that the failed
+    script did not move expires instead of staying forever."""
+    redis_store._sync.hset(redis_store.batch_key("f_v1", "2"), "not", "a blob")  # GETRANGE on it fails
+    users, blobs = _blobs({1: 1, 2: 1, 3: 1}, D1)
+    with pytest.raises(OnlineStoreError, match="load transaction failed"):
+        redis_store.write_batch("f_v1", D1, users, blobs)
+    assert _days(redis_store, ["1"]) == [D1]  # moved before the failing user
+    left = _staged(redis_store)
+    assert left and all(0 < redis_store._sync.pttl(key) <= _redis.STAGED_EXPIRY_MS for key in left)
+
+
+def test_rounds_bounded_by_bytes_keep_one_round_in_flight(redis_store: RedisOnlineStore,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long sequences end a round at ``ROUND_BYTES``; a round's replies are read after the next is sent,
+    and every transaction's count is still read (none lost at the end)."""
+    monkeypatch.setattr(_redis, "ROUND_BYTES", 1)  # every call is its own round
+    redis_store.write_batch("f_v1", D3, *_blobs({4: 1}, D3))
+    users, blobs = _blobs({u: 2 for u in range(1, 9)}, D2)
+    assert redis_store.write_batch("f_v1", D2, users, blobs) == WriteCounts(written=7, kept_newer=1)
+    assert _days(redis_store, users) == [D2, D2, D2, D3, D2, D2, D2, D2]

@@ -10,6 +10,8 @@ Layout (the same in both backends; key names are Redis', table names SQLite's)::
     users        P:F:users   users with a batch part, by day (to remove users absent from a newer snapshot)
     state        P:F:state   the latest loaded day, its artefact hash, the stream's heartbeat
 
+(Redis also has ``P:{F:U}:s``, a load's staging copy of a blob inside its transaction: see ``_redis``.)
+
 The batch path owns history, the stream owns "now": loading day D replaces each user's batch part
 (never with an older day) and deletes that user's tail entries that *arrived* before D+1 00:00 — the
 batch of D indexed everything that arrived up to then (partitions are by arrival day, late events

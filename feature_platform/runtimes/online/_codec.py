@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +38,9 @@ from typing import Any
 
 import msgpack
 import polars as pl
+import pyarrow as pa
+
+from feature_platform.runtimes.online._event_json import Shared, events_json, shared_columns
 
 BLOB_FORMAT = 1
 _PREFIX = struct.Struct("<10sBI")
@@ -209,34 +213,72 @@ def encode_chunks(
     day: date,
     artefact_hash: str,
     users_per_chunk: int = 20_000,
+    events_per_chunk: int = 1_000_000,
 ) -> Iterator[EncodedUsers]:
-    """The blobs of ``users_per_chunk`` users at a time, so a loader can write one chunk while the next is
-    encoded and memory holds a chunk's JSON, not the whole snapshot's (4.4 GB for 200k users).
+    """The chunks of :class:`SnapshotChunks`, encoded one after the other."""
+    chunks = SnapshotChunks(snapshot, user_column=user_column, event_columns=event_columns, day=day,
+                            artefact_hash=artefact_hash, users_per_chunk=users_per_chunk,
+                            events_per_chunk=events_per_chunk)
+    return (chunks.encode(index) for index in range(len(chunks)))
 
-    Vectorised: polars encodes each event's JSON followed by ``,``; the Arrow buffer of that column is
-    then every event back to back, so a user's body is one slice (a view, not a copy) of it and its event
-    offsets are Arrow's own offsets minus the user's first. Python touches each user once (its small
-    msgpack head), never an event. Float formatting of the embeddings dominates the cost (~40 ns a
-    float32 in polars; orjson's ryu on numpy arrays measured ~37 ns, not worth a new dependency).
+
+class SnapshotChunks:
+    """A snapshot cut into chunks of up to ``users_per_chunk`` users and about ``events_per_chunk`` events
+    (a user is never split; a chunk has at least one), each encoded on its own (:meth:`encode`, safe to
+    call from several threads: polars and Arrow release the GIL), so a loader can write one chunk while
+    the next ones are encoded and memory holds a few chunks' JSON, not the whole snapshot's (4.4 GB for
+    200k users; a chunk of 20k users of 500 events would be 6 GB, hence the event budget).
+
+    Vectorised (:func:`._event_json.events_json`): every event's JSON and a ``,``, back to back in one
+    Arrow buffer, so a user's body is one slice (a view, not a copy) of it and its event offsets are
+    Arrow's own offsets minus the user's first. Python touches each user once (its small msgpack head),
+    never an event. Each distinct embedding is formatted once for the whole snapshot (float formatting,
+    ~40 ns a float32, was most of the cost), here, before the first chunk.
     """
-    if snapshot.height == 0:
-        return
-    runs = snapshot.get_column(user_column).rle()
-    lengths = runs.struct.field("len").to_list()
-    keys = runs.struct.field("value").cast(pl.String).to_list()
-    row = 0
-    for first in range(0, len(keys), users_per_chunk):
-        counts = lengths[first : first + users_per_chunk]
+
+    def __init__(
+        self,
+        snapshot: pl.DataFrame,
+        *,
+        user_column: str,
+        event_columns: list[str],
+        day: date,
+        artefact_hash: str,
+        users_per_chunk: int = 20_000,
+        events_per_chunk: int = 1_000_000,
+    ) -> None:
+        self._snapshot = snapshot
+        self._event_columns = event_columns
+        self._day = day
+        self._artefact_hash = artefact_hash
+        runs = snapshot.get_column(user_column).rle()
+        self._lengths: list[int] = runs.struct.field("len").to_list()
+        self._users: list[str] = runs.struct.field("value").cast(pl.String).to_list()
+        ends = list(accumulate(self._lengths))  # the row after each user's last
+        self._bounds: list[tuple[int, int, int]] = []  # (first user, past the last user, first row)
+        first = row = 0
+        while first < len(self._users):
+            last = max(first + 1, min(first + users_per_chunk, bisect_right(ends, row + events_per_chunk)))
+            self._bounds.append((first, last, row))
+            first, row = last, ends[last - 1]
+        self._shared = shared_columns(snapshot, event_columns) if self._bounds else {}
+
+    def __len__(self) -> int:
+        return len(self._bounds)
+
+    def encode(self, index: int) -> EncodedUsers:
+        first, last, row = self._bounds[index]
+        counts = self._lengths[first:last]
         rows = sum(counts)
-        yield _encode_rows(
-            snapshot.slice(row, rows),
-            keys[first : first + users_per_chunk],
+        return _encode_rows(
+            self._snapshot.slice(row, rows),
+            self._users[first:last],
             counts,
-            event_columns=event_columns,
-            day=day,
-            artefact_hash=artefact_hash,
+            event_columns=self._event_columns,
+            shared={name: column.slice(row, rows) for name, column in self._shared.items()},
+            day=self._day,
+            artefact_hash=self._artefact_hash,
         )
-        row += rows
 
 
 def _encode_rows(
@@ -245,33 +287,26 @@ def _encode_rows(
     counts: list[int],
     *,
     event_columns: list[str],
+    shared: dict[str, Shared],
     day: date,
     artefact_hash: str,
 ) -> EncodedUsers:
-    # each user's first row; a row's offset in its user's body is its offset in the chunk minus that of
-    # its user's first row (forward-filled: users are contiguous runs, so no window or group is needed)
-    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(list(accumulate(counts[:-1], initial=0)), True)
-    encoded = (
-        rows.lazy()
-        .select(
-            (pl.struct(event_columns).struct.json_encode() + ",").alias("j"),
-            pl.col("timestamp").dt.epoch("us").alias("t"),
-        )
-        .with_columns(
-            (pl.col("j").str.len_bytes().cast(pl.Int64).cum_sum() - pl.col("j").str.len_bytes()).alias("g"),
-        )
-        .with_columns(
-            (pl.col("g") - pl.when(firsts).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
-        )
-        .collect(engine="streaming")
-    )
-    json = encoded.get_column("j").rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
-    assert json.null_count == 0
+    json = events_json(rows, event_columns, shared)  # every event's JSON and a comma, back to back in one buffer
     starts = array("q")
     starts.frombytes(_arrow_buffer(json, 1, 8, extra=1))  # int64 offsets into the data buffer, len rows + 1
     data = memoryview(json.buffers()[2])  # the view keeps the Arrow buffer alive as long as a body refers to it
-    ts = _flat_buffer(encoded.get_column("t"), 8)
-    offs = _flat_buffer(encoded.get_column("o"), 4)
+    # each event's offset in its user's body: its offset in the chunk minus that of its user's first event
+    # (forward-filled: users are contiguous runs, so no window or group is needed)
+    firsts = pl.zeros(len(rows), dtype=pl.Boolean, eager=True).scatter(list(accumulate(counts[:-1], initial=0)), True)
+    chunk_offsets = pl.Series(
+        pa.Array.from_buffers(pa.int64(), len(rows), [None, json.buffers()[1]], offset=json.offset)
+    )
+    index = pl.DataFrame({"g": chunk_offsets, "f": firsts}).select(
+        (pl.col("g") - pl.when(pl.col("f")).then(pl.col("g")).forward_fill()).cast(pl.UInt32).alias("o"),
+        rows.get_column("timestamp").dt.epoch("us").alias("t"),
+    )
+    ts = _flat_buffer(index.get_column("t"), 8)
+    offs = _flat_buffer(index.get_column("o"), 4)
     prefix = _PREFIX.pack(day.isoformat().encode("ascii"), 0, 0)[:10]
     heads: list[bytes] = []
     bodies: list[bytes | memoryview] = []

@@ -15,6 +15,7 @@ Rules (each tested in ``tests/online``):
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,10 +26,15 @@ from feature_platform.artefact.format import Artefact
 from feature_platform.engine.sequences import POSITION
 from feature_platform.errors import SourceDataError
 from feature_platform.runtimes.batch import TableLocations, read_certification, read_snapshot
-from feature_platform.runtimes.online._codec import encode_chunks
+from feature_platform.runtimes.online._codec import EncodedUsers, SnapshotChunks
 from feature_platform.runtimes.online._store import FeatureState, OnlineStore, WriteCounts
 
-USERS_PER_CHUNK = 20_000
+USERS_PER_CHUNK = 10_000
+EVENTS_PER_CHUNK = 500_000
+"""A chunk's bounds: memory holds ENCODERS + 2 chunks' JSON (~0.3 GB each at the example feature's ~550
+bytes an event)."""
+ENCODERS = 2
+"""Chunks encoded at once: one per core of the machines measured (``benchmarks/RESULTS.md``)."""
 
 
 class UncertifiedDayError(SourceDataError):
@@ -73,20 +79,37 @@ def load_snapshot(
     feature_id = artefact.feature.id
     user = artefact.feature.entity_key.name
     columns = [c for c in snapshot.columns if c not in (user, POSITION)]
-    chunks = encode_chunks(
+    chunks = SnapshotChunks(
         snapshot,
         user_column=user,
         event_columns=columns,
         day=day,
         artefact_hash=built_by,
         users_per_chunk=USERS_PER_CHUNK,
+        events_per_chunk=EVENTS_PER_CHUNK,
     )
     users = written = kept_newer = 0
-    # Encode chunk k+1 (polars, off the GIL) while chunk k is written (socket / SQLite, off the GIL):
-    # one write in flight at a time keeps memory to two chunks and the store's writes in order.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-load") as writer:
+    # ENCODERS chunks are encoded at once (polars and Arrow, off the GIL) while the previous one is written
+    # (socket / SQLite, off the GIL): every core has work, and memory holds ENCODERS + 2 chunks. Chunks are
+    # written in order, one write in flight, so the store's writes keep the snapshot's order.
+    with (
+        ThreadPoolExecutor(max_workers=ENCODERS, thread_name_prefix="online-encode") as encoders,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="online-load") as writer,
+    ):
+        encoding: deque[Future[EncodedUsers]] = deque()
+        submitted = 0
+
+        def keep_encoding() -> None:
+            nonlocal submitted
+            while len(encoding) < ENCODERS and submitted < len(chunks):
+                encoding.append(encoders.submit(chunks.encode, submitted))
+                submitted += 1
+
         pending: Future[WriteCounts] | None = None
-        for chunk in chunks:
+        for _ in range(len(chunks)):
+            keep_encoding()
+            chunk = encoding.popleft().result()
+            keep_encoding()  # the encoder just freed starts the next chunk while this one waits for the writer
             if pending is not None:
                 written, kept_newer = _add(pending.result(), written, kept_newer)
             pending = writer.submit(store.write_batch, feature_id, day, chunk.users, chunk.parts)

@@ -3,15 +3,17 @@
 Keys (``P`` is the key prefix, ``F`` the feature id, ``U`` the user)::
 
     P:{F:U}:b     string   the user's batch blob (see ``_codec``); the day is its first 10 bytes
+    P:{F:U}:s     string   a load's staging copy of that blob, alive only inside the load's transaction
+                           (moved to ``:b`` by the write script; an expiry removes one a failed script left)
     P:{F:U}:t     hash     the streaming tail: event id -> tail entry (arrival, timestamp, JSON)
     P:F:users     zset     users with a batch part, scored by its day (days since 0001-01-01)
     P:F:state     string   the feature's state (JSON: loaded day, artefact hash, stream heartbeat)
 
-The ``{F:U}`` hash tag puts a user's batch part and tail in one Redis Cluster slot; users spread evenly
-over the slots. Loading runs one Lua script per ``USERS_PER_CALL`` users (atomic per call, so per user):
-on one Redis server, as deployed here, that is what makes a 200k-user load take seconds. A Redis
-Cluster would need the calls grouped by slot (users of one call sharing a slot, and the users zset
-split per slot); that is not built.
+The ``{F:U}`` hash tag puts a user's keys in one Redis Cluster slot; users spread evenly over the
+slots. Loading runs one ``MULTI`` ... ``EXEC`` transaction per ``USERS_PER_CALL`` users (atomic per
+call, so per user): on one Redis server, as deployed here, that is what makes a 200k-user load take
+seconds. A Redis Cluster would need the calls grouped by slot (users of one call sharing a slot, and
+the users zset split per slot); that is not built.
 """
 
 from __future__ import annotations
@@ -41,31 +43,49 @@ from feature_platform.runtimes.online._store import (
     WriteCounts,
 )
 
-# Many users per call (one EVALSHA per ``USERS_PER_CALL`` users, not one per user: the per-call overhead
-# was the whole cost of a load). KEYS: the users zset, then batch and tail key of each user. ARGV: day,
-# tail cutoff (arrival prefix), day score, then user and blob of each user. Per user, in one atomic step:
-# never regress (compare the stored part's day, its first 10 bytes), write, index the user by day, and
+# Many users per call (one transaction per ``USERS_PER_CALL`` users, not one per user: the per-call overhead
+# was the whole cost of a load). A call is ``MULTI``, one ``SET`` of each user's blob to its staging key,
+# this script, ``EXEC``: the blobs reach Redis as plain ``SET`` arguments (stored as received, no copy), and
+# the script only moves them (``RENAME`` is a pointer move). Blobs passed as script arguments were copied
+# twice more by Redis (into Lua strings, then out of them): 3x the server CPU of this path, measured.
+# KEYS: the users zset, then the staging, batch and tail key of each user. ARGV: day, tail cutoff (arrival
+# prefix), day score, then each user. Per user, in the one atomic transaction: never regress (compare the
+# stored part's day, its first 10 bytes), move the staged blob in (or drop it), index the user by day, and
 # trim the tail entries the new part covers (arrived before the end of the day). Returns how many written.
+# A staged key outlives its transaction only if the script fails midway; its expiry (the SET's PX) then
+# removes it, and a moved blob drops that expiry (PERSIST).
 _WRITE_BATCH = """
-local written = 0
-for i = 1, (#KEYS - 1) / 2 do
-  local batch, tail = KEYS[2 * i], KEYS[2 * i + 1]
+local n = (#KEYS - 1) / 3
+local written, members, tails = 0, {}, {}
+for i = 1, n do
+  local staged, batch = KEYS[3 * i - 1], KEYS[3 * i]
   local current = redis.call('GETRANGE', batch, 0, 9)
   if current == '' or current <= ARGV[1] then
-    redis.call('SET', batch, ARGV[3 + 2 * i])
-    redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2 + 2 * i])
-    if redis.call('EXISTS', tail) == 1 then
+    redis.call('RENAME', staged, batch)
+    redis.call('PERSIST', batch)
+    members[#members + 1] = ARGV[3]
+    members[#members + 1] = ARGV[3 + i]
+    tails[#tails + 1] = KEYS[3 * i + 1]
+    written = written + 1
+  else
+    redis.call('DEL', staged)
+  end
+end
+if written > 0 then
+  redis.call('ZADD', KEYS[1], 'GT', unpack(members))
+  if redis.call('EXISTS', unpack(tails)) > 0 then
+    for _, tail in ipairs(tails) do
       local entries = redis.call('HGETALL', tail)
       for j = 1, #entries, 2 do
         if string.sub(entries[j + 1], 1, 20) < ARGV[2] then redis.call('HDEL', tail, entries[j]) end
       end
     end
-    written = written + 1
   end
 end
 return written
 """
 
+STAGED_EXPIRY_MS = 3_600_000
 _SCRIPT_BULK = b"$%d\r\n%s\r\n" % (len(_WRITE_BATCH.encode()), _WRITE_BATCH.encode())
 
 # KEYS: batch keys. ARGV: day. Deletes each batch part only if it is older than the day; returns how many.
@@ -92,6 +112,7 @@ return 1
 CHUNK = 500
 USERS_PER_CALL = 100
 CALLS_PER_ROUND_TRIP = 8
+ROUND_BYTES = 32 << 20  # long sequences: ~100 users of 500 events are ~27 MB
 TIMEOUT_SECONDS = 1.0
 
 
@@ -117,10 +138,15 @@ class RedisOnlineStore:
     # keys -----------------------------------------------------------------------------------------
 
     def batch_key(self, feature_id: str, user: str) -> str:
+        # _pack_write builds the three keys of a user itself from the same parts (tests read them back here)
         return f"{self._prefix}:{{{feature_id}:{user}}}:b"
 
     def tail_key(self, feature_id: str, user: str) -> str:
         return f"{self._prefix}:{{{feature_id}:{user}}}:t"
+
+    def staged_key(self, feature_id: str, user: str) -> str:
+        """Where a load puts a user's blob before the write script moves it (same slot as the batch key)."""
+        return f"{self._prefix}:{{{feature_id}:{user}}}:s"
 
     def _users_key(self, feature_id: str) -> str:
         return f"{self._prefix}:{feature_id}:users"
@@ -134,14 +160,15 @@ class RedisOnlineStore:
     # loading --------------------------------------------------------------------------------------
 
     def write_batch(self, feature_id: str, day: date, users: list[str], blobs: Sequence[Blob]) -> WriteCounts:
-        """``EVAL`` of the write script per ``USERS_PER_CALL`` users, ``CALLS_PER_ROUND_TRIP`` calls per round
-        trip, packed here rather than by redis-py: its hiredis packer copies every argument into a fresh
-        ``bytes`` per command (and a memoryview twice), on top of the loader's own join of each blob. Here a
-        round is written into one reused buffer (one copy of each blob's body, straight from the encoder's
-        Arrow buffer into memory that is already mapped) and sent with one ``sendall``."""
+        """One transaction (see :meth:`_pack_write`) per ``USERS_PER_CALL`` users, up to
+        ``CALLS_PER_ROUND_TRIP`` of them or ``ROUND_BYTES`` per round trip, packed here rather than by
+        redis-py: its hiredis packer copies every argument into a fresh ``bytes`` per command, on top of the
+        loader's own join of each blob. Here a round is written into one reused buffer (one copy of each
+        blob's body, straight from the encoder's Arrow buffer into memory that is already mapped) and sent
+        with one ``sendall``; the replies of a round are read after the next round is sent, so Redis works
+        on one round while this thread packs the next."""
         head_args = _bulk(day.isoformat().encode()) + _bulk(arrival_prefix(_end_of(day))) + _bulk(
             str(day.toordinal()).encode())
-        per_call, per_round = USERS_PER_CALL, USERS_PER_CALL * CALLS_PER_ROUND_TRIP
         buffer = _RoundBuffer()
         written = 0
         pool = self._sync.connection_pool
@@ -150,14 +177,20 @@ class RedisOnlineStore:
         except (RedisError, OSError) as exc:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
         try:
-            for start in range(0, len(users), per_round):
-                calls = 0
-                for first in range(start, min(start + per_round, len(users)), per_call):
-                    self._pack_write(buffer, feature_id, head_args, users[first : first + per_call],
-                                     blobs[first : first + per_call])
-                    calls += 1
-                buffer.send(connection)
-                written += sum(int(connection.read_response()) for _ in range(calls))
+            in_flight: list[int] = []  # users per transaction of the round sent last, replies unread
+            calls: list[int] = []
+            for first in range(0, len(users), USERS_PER_CALL):
+                chunk = users[first : first + USERS_PER_CALL]
+                self._pack_write(buffer, feature_id, head_args, chunk, blobs[first : first + USERS_PER_CALL])
+                calls.append(len(chunk))
+                full = len(calls) == CALLS_PER_ROUND_TRIP or buffer.size >= ROUND_BYTES
+                if full or first + len(chunk) == len(users):
+                    buffer.send(connection)
+                    for size in in_flight:
+                        written += _read_transaction(connection, size)
+                    in_flight, calls = calls, []
+            for size in in_flight:
+                written += _read_transaction(connection, size)
         except (RedisError, OSError) as exc:
             connection.disconnect()  # replies may be left unread: never reuse this connection
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
@@ -170,18 +203,23 @@ class RedisOnlineStore:
 
     def _pack_write(self, buffer: _RoundBuffer, feature_id: str, head_args: bytes, users: list[str],
                     blobs: Sequence[Blob]) -> None:
-        """One ``EVAL`` of the write script for ``users`` (KEYS and ARGV as the script describes)."""
-        n = len(users)
-        buffer.add(b"*%d\r\n$4\r\nEVAL\r\n" % (3 + (1 + 2 * n) + 3 + 2 * n), _SCRIPT_BULK, _bulk(b"%d" % (1 + 2 * n)),
-                   _bulk(self._users_key(feature_id).encode()))
-        for user in users:
-            buffer.add(_bulk(self.batch_key(feature_id, user).encode()),
-                       _bulk(self.tail_key(feature_id, user).encode()))
-        buffer.add(head_args)
+        """One transaction for ``users``: ``MULTI``, a ``SET`` of each blob to its staging key, the write
+        script (KEYS and ARGV as it describes), ``EXEC``."""
+        # a user's keys are tag + user + end + one letter (b"P:{F:", user, b"}:", b"b" | b"s" | b"t")
+        tag, end = (f"{self._prefix}:{{{feature_id}:".encode(), b"}:")
+        buffer.add(_MULTI)
+        script_keys = [_bulk(self._users_key(feature_id).encode())]
         for user, blob in zip(users, blobs, strict=True):
+            key = tag + user.encode() + end
+            staged = b"$%d\r\n%ss\r\n" % (len(key) + 1, key)
+            script_keys.append(b"%s$%d\r\n%sb\r\n$%d\r\n%st\r\n" % (staged, len(key) + 1, key, len(key) + 1, key))
             head, body = (blob, b"") if isinstance(blob, bytes) else blob
             # the blob is one bulk string, its head and body copied side by side into the round's buffer
-            buffer.add(_bulk(user.encode()), b"$%d\r\n" % (len(head) + len(body)), head, body, b"\r\n")
+            buffer.add(b"*5\r\n$3\r\nSET\r\n%s$%d\r\n%s" % (staged, len(head) + len(body), head), body,
+                       _STAGED_EXPIRY_TAIL)
+        n = len(users)
+        buffer.add(b"*%d\r\n$4\r\nEVAL\r\n" % (3 + 1 + 3 * n + 3 + n), _SCRIPT_BULK, _bulk(b"%d" % (1 + 3 * n)),
+                   b"".join(script_keys), head_args, b"".join(_bulk(user.encode()) for user in users), _EXEC)
 
     def remove_users_older_than(self, feature_id: str, day: date) -> int:
         removed = 0
@@ -350,6 +388,25 @@ def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
+_MULTI = b"*1\r\n$5\r\nMULTI\r\n"
+_EXEC = b"*1\r\n$4\r\nEXEC\r\n"
+_STAGED_EXPIRY_TAIL = b"\r\n" + _bulk(b"PX") + _bulk(b"%d" % STAGED_EXPIRY_MS)  # ends a SET of a staged blob
+
+
+def _read_transaction(connection: Any, users: int) -> int:
+    """The replies of one write transaction (``+OK``, a ``+QUEUED`` per command, ``EXEC``'s array); returns
+    the script's count of users written. A command that failed inside ``EXEC`` is an error, not a count."""
+    for _ in range(users + 2):
+        connection.read_response()  # raises on an error reply (e.g. OOM when queueing)
+    replies = connection.read_response()
+    if replies is None:
+        raise OnlineStoreError("a load transaction was aborted by Redis (EXEC returned nil)")
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise OnlineStoreError(f"a load transaction failed in Redis: {reply}")
+    return int(replies[-1])
+
+
 class _RoundBuffer:
     """A growable byte buffer reused across rounds: copying into pages already mapped is several times
     cheaper than building a fresh ``bytes`` per round (each fresh page costs a fault)."""
@@ -357,6 +414,11 @@ class _RoundBuffer:
     def __init__(self) -> None:
         self._data = bytearray(1 << 20)
         self._size = 0
+
+    @property
+    def size(self) -> int:
+        """Bytes added since the last send."""
+        return self._size
 
     def add(self, *pieces: bytes | memoryview) -> None:
         for piece in pieces:
