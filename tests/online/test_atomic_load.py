@@ -1,9 +1,8 @@
 """Per-user atomic loads: a load that fails part-way leaves every user whole (the old day's part with its
 tail, or the new day's part with the tail it covers trimmed, never a mix), the feature's state unmoved and
 nobody removed; a reader running during a load only ever sees each user's old or new part. Both backends.
-
-``test_a_read_sees_a_users_batch_part_and_tail_from_one_instant`` shows a read-side gap the store's owner
-must close (see its xfail reason)."""
+A read takes a user's batch part and tail from one instant (one SQLite read transaction; one Redis script
+per user), even when a load commits between its two statements."""
 
 from __future__ import annotations
 
@@ -172,12 +171,6 @@ def test_a_reader_during_a_load_sees_each_user_old_or_new(
     assert seen  # the reader read (how much of each it saw depends on scheduling; what it saw may not)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "read-side tear: read_users(_sync) reads a user's batch part and tail in two statements (SQLite: two "
-    "autocommit SELECTs; Redis: GET and HGETALL in a pipeline without MULTI), so a load committing between "
-    "them shows the old part with the tail the new part's write trimmed: the events that arrived on the new "
-    "day are briefly in neither. Fix in _sqlite.py / _redis.py (owned by the encoding work): read both parts "
-    "in one read transaction (BEGIN ... COMMIT; MULTI/EXEC or one Lua read), then drop this marker."))
 def test_a_read_sees_a_users_batch_part_and_tail_from_one_instant(
     online_tables: OnlineTables, two_days: tuple[date, date, dict[str, bytes], dict[str, bytes]], tmp_path: Path
 ) -> None:

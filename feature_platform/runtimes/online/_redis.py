@@ -100,6 +100,14 @@ return removed
 
 # KEYS: state. ARGV: feature id, heartbeat (ISO). Sets only stream_heartbeat_at, in one atomic step, so a
 # concurrent online load's batch fields are never overwritten with stale ones (streaming indexer, issue 11).
+# A user's batch part and tail read as one script, so both come from one instant: a load that commits between
+# a plain GET and HGETALL would show the old part with the tail its new part already trimmed (the new day's
+# events briefly in neither). One script per user, not MULTI over the request: the two keys share the user's
+# hash tag, so this stays valid on Redis Cluster, where a ranking request's users live in many slots.
+_READ_USER = """
+return {redis.call('GET', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+"""
+
 _TOUCH_HEARTBEAT = """
 local raw = redis.call('GET', KEYS[1])
 local state
@@ -283,23 +291,21 @@ class RedisOnlineStore:
         try:
             pipe = self._client().pipeline(transaction=False)
             for user in users:
-                pipe.get(self.batch_key(feature_id, user))
-                pipe.hgetall(self.tail_key(feature_id, user))
+                pipe.eval(_READ_USER, 2, self.batch_key(feature_id, user), self.tail_key(feature_id, user))
             replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
-        return [_record(replies[2 * i], replies[2 * i + 1]) for i in range(len(users))]
+        return [_read_reply(reply) for reply in replies]
 
     def read_users_sync(self, feature_id: str, users: list[str]) -> list[UserRecord]:
         try:
             pipe = self._sync.pipeline(transaction=False)
             for user in users:
-                pipe.get(self.batch_key(feature_id, user))
-                pipe.hgetall(self.tail_key(feature_id, user))
+                pipe.eval(_READ_USER, 2, self.batch_key(feature_id, user), self.tail_key(feature_id, user))
             replies = pipe.execute()
         except RedisError as exc:
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
-        return [_record(replies[2 * i], replies[2 * i + 1]) for i in range(len(users))]
+        return [_read_reply(reply) for reply in replies]
 
     async def ping(self) -> None:
         try:
@@ -445,6 +451,12 @@ def _raw(value: Any) -> bytes:
 
 def _from_us(micros: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def _read_reply(reply: list[Any]) -> UserRecord:
+    """_READ_USER's reply: [part or nil, flat HGETALL list (field, value, field, value, ...)]."""
+    batch, flat = reply
+    return _record(batch or None, dict(zip(flat[::2], flat[1::2], strict=True)))
 
 
 def _record(batch: bytes | None, tail: dict[Any, Any]) -> UserRecord:

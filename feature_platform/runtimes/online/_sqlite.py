@@ -143,6 +143,10 @@ class SqliteOnlineStore:
     def read_users_sync(self, feature_id: str, users: list[str]) -> list[UserRecord]:
         try:
             with self._lock:
+                # One read transaction: in WAL mode it is one snapshot, so a user's batch part and tail come
+                # from one instant (two autocommit SELECTs could straddle a load's commit and show the old part
+                # with the tail its new part already trimmed).
+                self._db.execute("BEGIN")
                 out = []
                 for user in users:
                     row = self._db.execute("SELECT blob FROM batch WHERE feature_id = ? AND user = ?",
@@ -151,8 +155,10 @@ class SqliteOnlineStore:
                                             (feature_id, user)).fetchall()
                     out.append(UserRecord(batch=None if row is None else bytes(row[0]),
                                           tail=[decode_tail_event(k, bytes(v)) for k, v in tail]))
+                self._db.execute("COMMIT")
                 return out
         except sqlite3.Error as exc:
+            self._rollback()
             raise OnlineStoreError(f"{self.describe()}: {exc}") from exc
 
     async def read_users(self, feature_id: str, users: list[str]) -> list[UserRecord]:
