@@ -436,6 +436,15 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "module", "bad_precedence_and_compare.configs", "`&` binds tighter than `==`",
            'write (col("action") == "click") & (col("surface") == "home")'),
     ],
+    # issue 12 review: is_in() takes an ordered list only
+    "bad_is_in_set": [
+        _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",
+           "no fixed order"),
+    ],
+    "bad_is_in_string": [
+        _e("configs.py", "module", "bad_is_in_string.configs",
+           "is_in() takes a list of values, got the string 'home'; did you mean ['home']?"),
+    ],
     # issue 12: an event type's own errors are not hidden behind its source's, and follow-ons are counted
     "bad_event_type_behind_invalid_source": [
         _e("configs.py", "source", "events", "batch.path '../shared/events' must not contain '..'",
