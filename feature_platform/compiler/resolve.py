@@ -48,6 +48,7 @@ from feature_platform.authoring.lifecycle import FORBIDDEN_DEPENDENCIES, Lifecyc
 from feature_platform.compiler.cron import cron_problem
 from feature_platform.compiler.discovery import Discovered
 from feature_platform.compiler.issues import ValidationIssue, display_path
+from feature_platform.compiler.owners import owner_problem
 from feature_platform.compiler.typecheck import infer
 from feature_platform.errors import StoreError
 from feature_platform.plugins import UnknownPluginError, get_plugin, plugin_names
@@ -745,13 +746,14 @@ class _Checker:
                 hint=f"{first.hint}; {text}" if first.hint else text)
 
     def owners(self) -> None:
-        """Owners are people or teams: never blank; a production sequence feature (a consumer contract) must
-        have at least one."""
+        """Owners are people or teams, as Dagster accepts them (:mod:`.owners`); a production sequence feature
+        (a consumer contract) must have at least one."""
         for objects in self.by_kind.values():
             for obj in objects.values():
                 for index, owner in enumerate(obj.owners):
-                    if not owner.strip():
-                        self.issue(obj, f"owner {owner!r} is blank", at=f"owners[{index}]")
+                    if problem := owner_problem(owner):
+                        self.issue(obj, problem, hint="Dagster refuses it, so the code location would not load",
+                                   at=f"owners[{index}]")
                 if isinstance(obj, SequenceFeature) and obj.lifecycle == Lifecycle.PRODUCTION and not obj.owners:
                     self.issue(obj, f"a production {obj.kind_label} needs at least one owner",
                                hint="owners=('team-...',): who is paged when the contract breaks",

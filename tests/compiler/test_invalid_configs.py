@@ -436,6 +436,15 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "module", "bad_precedence_and_compare.configs", "`&` binds tighter than `==`",
            'write (col("action") == "click") & (col("surface") == "home")'),
     ],
+    # issue 12 review: owners as Dagster accepts them (else the code location would not load)
+    "bad_owner_not_email": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "owner 'alice@' is neither an email address (name@domain.tld) nor a team name",
+           hint="Dagster refuses it, so the code location would not load"),
+    ],
+    "bad_owner_empty_team": [
+        _e("configs.py", "sequence feature", "recent_clicks", "owner 'team:' has an empty team name after 'team:'"),
+    ],
     # issue 12 review: is_in() takes an ordered list only
     "bad_is_in_set": [
         _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",
