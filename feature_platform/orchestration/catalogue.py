@@ -22,6 +22,7 @@ from feature_platform.authoring.event_types import EventType
 from feature_platform.authoring.sequences import SequenceFeature
 from feature_platform.authoring.sources import Source
 from feature_platform.compiler import CompileResult, ValidationIssue
+from feature_platform.compiler.cron import cron_problem
 from feature_platform.compiler.owners import owner_problem
 
 T = TypeVar("T")
@@ -173,10 +174,11 @@ def _from_discovered(objects: Iterable[object], issues: tuple[ValidationIssue, .
 
 
 def _breaks_dagster(feature: SequenceFeature) -> bool:
-    """Whether Dagster would refuse the feature's assets (an owner it does not accept) and so fail
+    """Whether Dagster would refuse the feature's assets (a cron or an owner it does not accept) and so fail
     to load the whole code location: such a feature is left out of the graph, as a feature that could not be
     built at all is; its issue is reported by the configs check like every other."""
-    return any(owner_problem(o) for o in feature.owners)
+    cron = feature.freshness.batch_deadline_cron
+    return bool(cron is not None and cron_problem(cron)) or any(owner_problem(o) for o in feature.owners)
 
 
 def _seconds(delta: timedelta) -> int:
