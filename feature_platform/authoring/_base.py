@@ -252,6 +252,25 @@ class ConfigModel(BaseModel):
         if value_sites is not None:
             record_value(self, _definition_site(), _origins(data))
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse assigning a field with one line that says what to do (pydantic's own error is a multi-line
+        dump with a URL); private attributes (the definition site...) are the platform's to set."""
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+            return
+        raise ConfigDefinitionError(_frozen_message(self, name, "assigning"))
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            super().__delattr__(name)
+            return
+        raise ConfigDefinitionError(_frozen_message(self, name, "deleting"))
+
+
+def _frozen_message(model: BaseModel, name: str, doing: str) -> str:
+    return (f"config objects are frozen: build a new one (e.g. {type(model).__name__}(...)) instead of {doing} "
+            f"{name}")
+
 
 def _no_bare_number(value: object) -> object:
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from feature_platform.authoring import (
     Column,
@@ -64,10 +63,17 @@ def test_references_accept_an_object_or_its_name() -> None:
     assert by_object.source == by_name.source == "events"
 
 
-def test_objects_are_frozen() -> None:
+def test_objects_are_frozen_and_say_so_in_one_line() -> None:
     sequence = _sequence()
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(ConfigDefinitionError) as caught:
         sequence.max_length = 20  # type: ignore[misc]
+    assert str(caught.value) == ("config objects are frozen: build a new one (e.g. SequenceFeature(...)) instead "
+                                 "of assigning max_length")
+    with pytest.raises(ConfigDefinitionError, match="instead of assigning batch_max_lag"):
+        FRESHNESS.batch_max_lag = timedelta(hours=2)  # type: ignore[misc]
+    with pytest.raises(ConfigDefinitionError, match="instead of deleting fields"):
+        del sequence.fields
+    assert sequence.max_length == 10
 
 
 def test_a_lambda_is_refused_with_the_config_executor_boundary_explained() -> None:

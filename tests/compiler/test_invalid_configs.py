@@ -445,6 +445,10 @@ CASES: dict[str, list[Expected]] = {
     "bad_owner_empty_team": [
         _e("configs.py", "sequence feature", "recent_clicks", "owner 'team:' has an empty team name after 'team:'"),
     ],
+    "bad_mutate_frozen_object": [
+        _e("configs.py", "module", "bad_mutate_frozen_object.configs",
+           "config objects are frozen: build a new one (e.g. SequenceFeature(...)) instead of assigning max_length"),
+    ],
     # issue 12 review: is_in() takes an ordered list only
     "bad_is_in_set": [
         _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",
