@@ -25,6 +25,9 @@ def owner_problem(owner: str) -> str:
     """Why Dagster would refuse ``owner`` (written in a config), or "" when it accepts it."""
     if not owner.strip():
         return f"owner {owner!r} is blank"
+    if not owner.isprintable() or owner != owner.strip():
+        # stricter than Dagster on purpose: "team-x\n" is a name-like string with a stray character in it
+        return f"owner {owner!r} has leading or trailing white space or control characters"
     given = as_dagster_owner(owner)
     if given.startswith("team:"):
         return "" if len(given) > len("team:") else f"owner {owner!r} has an empty team name after 'team:'"

@@ -449,6 +449,14 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "module", "bad_mutate_frozen_object.configs",
            "config objects are frozen: build a new one (e.g. SequenceFeature(...)) instead of assigning max_length"),
     ],
+    "bad_tag_key_trailing_newline": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "tag key 'consumer\\n' must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit"),
+    ],
+    "bad_tag_value_control_character": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "tag value 'ranker\\x00' (of tag 'consumer') must be at most 200 printable characters"),
+    ],
     # issue 12 review: is_in() takes an ordered list only
     "bad_is_in_set": [
         _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",

@@ -36,7 +36,8 @@ _OWNERS = st.one_of(
 @example("alice@example.c|m")
 def test_validation_accepts_an_owner_exactly_when_dagster_does(owner: str) -> None:
     dagster_accepts = is_valid_owner(owners_for_dagster((owner,))[0])
-    if not owner.strip():  # blank: refused on purpose, even where Dagster would take "team: "
+    if not owner.strip() or not owner.isprintable() or owner != owner.strip():
+        # blank, control characters, stray spaces: refused on purpose, even where Dagster would take them
         assert owner_problem(owner)
         return
     assert (owner_problem(owner) == "") == dagster_accepts, owner
@@ -54,3 +55,8 @@ def test_validation_accepts_an_owner_exactly_when_dagster_does(owner: str) -> No
 def test_owners_dagster_refuses_are_refused_with_a_reason(owner: str, problem: str) -> None:
     assert problem in owner_problem(owner)
     assert not is_valid_owner(as_dagster_owner(owner)) or not owner.strip()
+
+
+@pytest.mark.parametrize("owner", ["team-x\n", "alice\t", " team-x", "team:x\r"])
+def test_owners_with_stray_characters_are_refused_even_where_dagster_takes_them(owner: str) -> None:
+    assert "white space or control characters" in owner_problem(owner)
