@@ -10,14 +10,16 @@ Two guards live here because they apply to every kind of config:
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
@@ -251,6 +253,22 @@ class ConfigModel(BaseModel):
             raise error from None
         if value_sites is not None:
             record_value(self, _definition_site(), _origins(data))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, built through the constructor: pydantic's own ``model_copy`` skips
+        validation, so a misspelt key would be silently ignored and a wrong-typed value would reach the compiler
+        and the code location. Here a misspelt key gets its "did you mean", a bad value the usual message, both
+        blamed at the ``model_copy`` line."""
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        if deep:
+            data = copy.deepcopy(data)
+        return type(self)(**{**data, **(update or {})})
+
+    @classmethod  # type: ignore[no-redef]  # the pydantic mypy plugin declares model_construct per model
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
+        """Built through the constructor, validated like any other: ``model_construct`` exists to skip
+        validation, which a config must never do (the compiler and the runtimes trust what validated)."""
+        return cls(**values)
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Refuse assigning a field with one line that says what to do (pydantic's own error is a multi-line

@@ -188,3 +188,29 @@ def test_a_value_model_blames_the_wrong_arguments_line_like_a_config_object(
     (issue,) = compile_configs(package).issues
     lines = (package / "configs.py").read_text().splitlines()
     assert wrong in lines[issue.line - 1], (issue.line, issue.message)
+
+
+def test_model_copy_and_model_construct_validate_like_the_constructor() -> None:
+    """pydantic's versions skip validation: a misspelt key would vanish, a wrong type reach the compiler."""
+    sequence = _sequence()
+    line = inspect.currentframe().f_lineno + 2  # type: ignore[union-attr]
+    with pytest.raises(ConfigObjectError) as caught:
+        sequence.model_copy(update={"name": "short", "max_lenght": 5})
+    assert caught.value.problem == "unknown parameter 'max_lenght'; did you mean 'max_length'?"
+    assert (caught.value.name, caught.value.site.line) == ("short", line)
+    with pytest.raises(ConfigObjectError, match="retention: a bare number"):
+        sequence.model_copy(update={"retention": 90})
+    with pytest.raises(ConfigDefinitionError, match="batch_max_lag: a bare number"):
+        FRESHNESS.model_copy(update={"batch_max_lag": 3600})
+    with pytest.raises(ConfigObjectError, match="retention: a bare number"):
+        SequenceFeature.model_construct(name="raw", event_types=("click",), max_length=10, retention=90,
+                                        fields=(), freshness=FRESHNESS)
+    with pytest.raises(ConfigDefinitionError, match="dtype: 'int63' is not one of"):
+        Column.model_construct(name="x", dtype="int63")
+
+    short = sequence.model_copy(update={"name": "short", "max_length": 5}, deep=True)
+    assert (short.name, short.max_length, short.event_types, short.freshness) == ("short", 5, ("click",), FRESHNESS)
+    assert short.defined_at.line == inspect.currentframe().f_lineno - 2  # type: ignore[union-attr]
+    built = SequenceFeature.model_construct(name="raw", event_types=("click",), max_length=10,
+                                            retention=timedelta(days=1), fields=(), freshness=FRESHNESS)
+    assert built.model_dump() == _sequence(name="raw").model_dump()

@@ -457,6 +457,14 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "sequence feature", "recent_clicks",
            "tag value 'ranker\\x00' (of tag 'consumer') must be at most 200 printable characters"),
     ],
+    "bad_model_copy_typo": [
+        _e("configs.py", "sequence feature", "recent_clicks_short",
+           "unknown parameter 'max_lenght'; did you mean 'max_length'?"),
+    ],
+    "bad_model_construct_wrong_type": [
+        _e("configs.py", "sequence feature", "recent_clicks_raw", "retention: a bare number (30) would be read as 30 "
+           "seconds"),
+    ],
     # issue 12 review: is_in() takes an ordered list only
     "bad_is_in_set": [
         _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",
