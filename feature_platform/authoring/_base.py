@@ -15,11 +15,11 @@ import functools
 import itertools
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Generator, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
@@ -189,6 +189,36 @@ def _reject_non_config_values(value: object, path: str) -> None:
     raise error
 
 
+def _reject_unordered(value: object, key: str, model: type[BaseModel]) -> None:
+    """A set or a generator given for an argument that takes a tuple (``event_types``, ``fields``...): said in
+    those words, without the value's repr (a memory address, or an order that changes from run to run)."""
+    unordered = _unordered_kind(value)
+    field = model.model_fields.get(key)
+    if unordered is None or field is None or get_origin(field.annotation) is not tuple:
+        return
+    unstable = unordered in ("a set", "a dict view")
+    why = "its order can change from run to run" if unstable else "it is used up once read"
+    msg = (f"field '{key}': expected a tuple, got {unordered}; {unordered} has no fixed order ({why}): write "
+           "the values out as a tuple, (a, b, ...)")
+    error = ConfigDefinitionError(msg)
+    error.path = key  # type: ignore[attr-defined]
+    raise error
+
+
+def _unordered_kind(value: object) -> str | None:
+    """``"a set"``, ``"a generator"``... when ``value`` is a collection without a fixed order written in the
+    config (shown without its repr, which holds a memory address or a per-run order), else None."""
+    if isinstance(value, set | frozenset):
+        return "a set"
+    if isinstance(value, KeysView | ValuesView | ItemsView):
+        return "a dict view"
+    if isinstance(value, Generator):
+        return "a generator"
+    if isinstance(value, Iterator):
+        return "an iterator"
+    return None
+
+
 def _plain_error(err: Any, model: type[BaseModel]) -> str:
     """One pydantic error as a sentence a config author can act on (no URL, no Python reprs)."""
     where = ".".join(str(p) for p in err["loc"]) or "value"
@@ -319,6 +349,7 @@ class ConfigObject(ConfigModel):
         name = str(data.get("name", "<unnamed>"))
         for key, value in data.items():
             try:
+                _reject_unordered(value, key, type(self))
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
                 path = getattr(exc, "path", key)

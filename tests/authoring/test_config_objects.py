@@ -214,3 +214,17 @@ def test_model_copy_and_model_construct_validate_like_the_constructor() -> None:
     built = SequenceFeature.model_construct(name="raw", event_types=("click",), max_length=10,
                                             retention=timedelta(days=1), fields=(), freshness=FRESHNESS)
     assert built.model_dump() == _sequence(name="raw").model_dump()
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [({"click", "view"}, "a set"), (frozenset({"click"}), "a set"), ((e for e in ("click",)), "a generator"),
+     ({"click": 1}.keys(), "a dict view"), (iter(("click",)), "an iterator"), (map(str, ("click",)), "an iterator")],
+)
+def test_an_unordered_collection_where_a_tuple_is_expected_is_named_without_its_repr(value: object, got: str) -> None:
+    with pytest.raises(ConfigObjectError) as caught:
+        _sequence(event_types=value)
+    problem = caught.value.problem
+    assert problem.startswith(f"field 'event_types': expected a tuple, got {got}; {got} has no fixed order (")
+    assert problem.endswith("write the values out as a tuple, (a, b, ...)")
+    assert " at 0x" not in problem and "click" not in problem and "declarative" not in problem

@@ -465,6 +465,16 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "sequence feature", "recent_clicks_raw", "retention: a bare number (30) would be read as 30 "
            "seconds"),
     ],
+    "bad_generator_event_types": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "field 'event_types': expected a tuple, got a generator; a generator has no fixed order (it is used up "
+           "once read): write the values out as a tuple, (a, b, ...)"),
+    ],
+    "bad_set_of_fields": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "field 'fields': expected a tuple, got a set; a set has no fixed order (its order can change from run to "
+           "run): write the values out as a tuple, (a, b, ...)"),
+    ],
     # issue 12 review: is_in() takes an ordered list only
     "bad_is_in_set": [
         _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",
