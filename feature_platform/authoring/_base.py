@@ -10,14 +10,16 @@ Two guards live here because they apply to every kind of config:
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
 import sys
+from collections.abc import Generator, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
@@ -187,6 +189,36 @@ def _reject_non_config_values(value: object, path: str) -> None:
     raise error
 
 
+def _reject_unordered(value: object, key: str, model: type[BaseModel]) -> None:
+    """A set or a generator given for an argument that takes a tuple (``event_types``, ``fields``...): said in
+    those words, without the value's repr (a memory address, or an order that changes from run to run)."""
+    unordered = _unordered_kind(value)
+    field = model.model_fields.get(key)
+    if unordered is None or field is None or get_origin(field.annotation) is not tuple:
+        return
+    unstable = unordered in ("a set", "a dict view")
+    why = "its order can change from run to run" if unstable else "it is used up once read"
+    msg = (f"field '{key}': expected a tuple, got {unordered}; {unordered} has no fixed order ({why}): write "
+           "the values out as a tuple, (a, b, ...)")
+    error = ConfigDefinitionError(msg)
+    error.path = key  # type: ignore[attr-defined]
+    raise error
+
+
+def _unordered_kind(value: object) -> str | None:
+    """``"a set"``, ``"a generator"``... when ``value`` is a collection without a fixed order written in the
+    config (shown without its repr, which holds a memory address or a per-run order), else None."""
+    if isinstance(value, set | frozenset):
+        return "a set"
+    if isinstance(value, KeysView | ValuesView | ItemsView):
+        return "a dict view"
+    if isinstance(value, Generator):
+        return "a generator"
+    if isinstance(value, Iterator):
+        return "an iterator"
+    return None
+
+
 def _plain_error(err: Any, model: type[BaseModel]) -> str:
     """One pydantic error as a sentence a config author can act on (no URL, no Python reprs)."""
     where = ".".join(str(p) for p in err["loc"]) or "value"
@@ -252,6 +284,41 @@ class ConfigModel(BaseModel):
         if value_sites is not None:
             record_value(self, _definition_site(), _origins(data))
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, built through the constructor: pydantic's own ``model_copy`` skips
+        validation, so a misspelt key would be silently ignored and a wrong-typed value would reach the compiler
+        and the code location. Here a misspelt key gets its "did you mean", a bad value the usual message, both
+        blamed at the ``model_copy`` line."""
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        if deep:
+            data = copy.deepcopy(data)
+        return type(self)(**{**data, **(update or {})})
+
+    @classmethod  # type: ignore[no-redef]  # the pydantic mypy plugin declares model_construct per model
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
+        """Built through the constructor, validated like any other: ``model_construct`` exists to skip
+        validation, which a config must never do (the compiler and the runtimes trust what validated)."""
+        return cls(**values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse assigning a field with one line that says what to do (pydantic's own error is a multi-line
+        dump with a URL); private attributes (the definition site...) are the platform's to set."""
+        if name.startswith("_"):
+            super().__setattr__(name, value)
+            return
+        raise ConfigDefinitionError(_frozen_message(self, name, "assigning"))
+
+    def __delattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            super().__delattr__(name)
+            return
+        raise ConfigDefinitionError(_frozen_message(self, name, "deleting"))
+
+
+def _frozen_message(model: BaseModel, name: str, doing: str) -> str:
+    return (f"config objects are frozen: build a new one (e.g. {type(model).__name__}(...)) instead of {doing} "
+            f"{name}")
+
 
 def _no_bare_number(value: object) -> object:
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -282,6 +349,7 @@ class ConfigObject(ConfigModel):
         name = str(data.get("name", "<unnamed>"))
         for key, value in data.items():
             try:
+                _reject_unordered(value, key, type(self))
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
                 path = getattr(exc, "path", key)

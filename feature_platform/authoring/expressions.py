@@ -274,6 +274,18 @@ class Expr:
 
     # membership, nulls, casts
     def is_in(self, values: Iterable[JsonScalar]) -> Expr:
+        """Membership in a list of literal values. Only a list or a tuple is taken: a string would be split
+        into its characters, and a set (or a generator over one) has no fixed order, so the compiled
+        artefact, and its hash, would change from run to run."""
+        if isinstance(values, str | bytes):
+            msg = f"is_in() takes a list of values, got the string {values!r}; did you mean [{values!r}]?"
+            raise ConfigDefinitionError(msg)
+        if not isinstance(values, list | tuple):
+            what = "a set" if isinstance(values, set | frozenset) else f"a {type(values).__name__}"
+            msg = (f"is_in() takes a list of values, got {what}; a set, dict view or generator has no fixed "
+                   "order, so the compiled artefact would change from run to run: write a list, e.g. "
+                   "[\"a\", \"b\"] (or sorted(...))")
+            raise ConfigDefinitionError(msg)
         items = tuple(values)
         for item in items:
             if item is not None and not isinstance(item, str | bool | int | float):

@@ -48,6 +48,7 @@ from feature_platform.authoring.lifecycle import FORBIDDEN_DEPENDENCIES, Lifecyc
 from feature_platform.compiler.cron import cron_problem
 from feature_platform.compiler.discovery import Discovered
 from feature_platform.compiler.issues import ValidationIssue, display_path
+from feature_platform.compiler.owners import owner_problem
 from feature_platform.compiler.typecheck import infer
 from feature_platform.errors import StoreError
 from feature_platform.plugins import UnknownPluginError, get_plugin, plugin_names
@@ -73,6 +74,15 @@ MAX_VERSION = 2**31 - 1
 """A feature version fits 32 bits (date-like versions such as 20261201 too), so every runtime can hold it."""
 _STREAM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}")
 _PARTITION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_TAG_KEY = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+"""Tag keys are name-like (``\\Z``, not ``$``: a trailing newline is not a name)."""
+_TAG_VALUE = re.compile(r"\A(?:[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,198}[^\x00-\x1f\x7f\s])?)?\Z")
+"""Tag values are free text on one line: printable, no leading or trailing white space (empty is allowed)."""
+
+
+def _escaped(text: str) -> str:
+    """``text`` with control characters shown escaped (a newline as ``\\n``), as names are reported."""
+    return text.encode("unicode_escape").decode("ascii")
 
 
 @dataclass
@@ -687,6 +697,13 @@ class _Checker:
             elif retention_ok and lag > sf.retention:
                 self.issue(sf, f"freshness.{label} ({lag}) exceeds retention ({sf.retention}): every event would "
                            "have expired before it is guaranteed to be servable", at=at)
+        for key, value in sf.tags.items():
+            if not _TAG_KEY.fullmatch(key):
+                self.issue(sf, f"tag key '{_escaped(key)}' must be 1-63 letters, digits, '_', '.' or '-', starting "
+                           "with a letter or digit", at=f"tags.{key}")
+            elif not _TAG_VALUE.fullmatch(value):
+                self.issue(sf, f"tag value '{_escaped(value)}' (of tag '{key}') must be at most 200 printable "
+                           "characters, without leading or trailing spaces", at=f"tags.{key}")
         if fresh.batch_deadline_cron is not None:
             problem = cron_problem(fresh.batch_deadline_cron)
             if problem:
@@ -745,13 +762,14 @@ class _Checker:
                 hint=f"{first.hint}; {text}" if first.hint else text)
 
     def owners(self) -> None:
-        """Owners are people or teams: never blank; a production sequence feature (a consumer contract) must
-        have at least one."""
+        """Owners are people or teams, as Dagster accepts them (:mod:`.owners`); a production sequence feature
+        (a consumer contract) must have at least one."""
         for objects in self.by_kind.values():
             for obj in objects.values():
                 for index, owner in enumerate(obj.owners):
-                    if not owner.strip():
-                        self.issue(obj, f"owner {owner!r} is blank", at=f"owners[{index}]")
+                    if problem := owner_problem(owner):
+                        self.issue(obj, problem, hint="Dagster refuses it, so the code location would not load",
+                                   at=f"owners[{index}]")
                 if isinstance(obj, SequenceFeature) and obj.lifecycle == Lifecycle.PRODUCTION and not obj.owners:
                     self.issue(obj, f"a production {obj.kind_label} needs at least one owner",
                                hint="owners=('team-...',): who is paged when the contract breaks",

@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from feature_platform.compiler.owners import as_dagster_owner
 from feature_platform.orchestration import metadata as md
 from feature_platform.orchestration.automation import certify_condition, daily_condition
 from feature_platform.orchestration.catalogue import FeatureInfo
@@ -48,7 +49,7 @@ BATCH_KINDS = {"python", "polars", "parquet"}
 
 def owners_for_dagster(owners: tuple[str, ...]) -> list[str]:
     """Config owners are team names or emails; Dagster wants emails or ``team:<name>``."""
-    return [o if "@" in o or o.startswith("team:") else f"team:{o}" for o in owners]
+    return [as_dagster_owner(o) for o in owners]
 
 
 def feature_tags(info: FeatureInfo) -> dict[str, str]:

@@ -22,6 +22,8 @@ from feature_platform.authoring.event_types import EventType
 from feature_platform.authoring.sequences import SequenceFeature
 from feature_platform.authoring.sources import Source
 from feature_platform.compiler import CompileResult, ValidationIssue
+from feature_platform.compiler.cron import cron_problem
+from feature_platform.compiler.owners import owner_problem
 
 T = TypeVar("T")
 
@@ -136,7 +138,7 @@ def _from_discovered(objects: Iterable[object], issues: tuple[ValidationIssue, .
     features: dict[str, FeatureInfo] = {}
     used: set[str] = set()
     for obj in objs:
-        if not isinstance(obj, SequenceFeature):
+        if not isinstance(obj, SequenceFeature) or _breaks_dagster(obj):
             continue
         names: set[str] = set()
         for ref in obj.event_types:
@@ -169,6 +171,14 @@ def _from_discovered(objects: Iterable[object], issues: tuple[ValidationIssue, .
         if name in used
     }
     return Catalogue(features=_sorted(features), sources=_sorted(infos), issues=issues)
+
+
+def _breaks_dagster(feature: SequenceFeature) -> bool:
+    """Whether Dagster would refuse the feature's assets (a cron or an owner it does not accept) and so fail
+    to load the whole code location: such a feature is left out of the graph, as a feature that could not be
+    built at all is; its issue is reported by the configs check like every other."""
+    cron = feature.freshness.batch_deadline_cron
+    return bool(cron is not None and cron_problem(cron)) or any(owner_problem(o) for o in feature.owners)
 
 
 def _seconds(delta: timedelta) -> int:

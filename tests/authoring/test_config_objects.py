@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from feature_platform.authoring import (
     Column,
@@ -64,10 +63,17 @@ def test_references_accept_an_object_or_its_name() -> None:
     assert by_object.source == by_name.source == "events"
 
 
-def test_objects_are_frozen() -> None:
+def test_objects_are_frozen_and_say_so_in_one_line() -> None:
     sequence = _sequence()
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(ConfigDefinitionError) as caught:
         sequence.max_length = 20  # type: ignore[misc]
+    assert str(caught.value) == ("config objects are frozen: build a new one (e.g. SequenceFeature(...)) instead "
+                                 "of assigning max_length")
+    with pytest.raises(ConfigDefinitionError, match="instead of assigning batch_max_lag"):
+        FRESHNESS.batch_max_lag = timedelta(hours=2)  # type: ignore[misc]
+    with pytest.raises(ConfigDefinitionError, match="instead of deleting fields"):
+        del sequence.fields
+    assert sequence.max_length == 10
 
 
 def test_a_lambda_is_refused_with_the_config_executor_boundary_explained() -> None:
@@ -182,3 +188,43 @@ def test_a_value_model_blames_the_wrong_arguments_line_like_a_config_object(
     (issue,) = compile_configs(package).issues
     lines = (package / "configs.py").read_text().splitlines()
     assert wrong in lines[issue.line - 1], (issue.line, issue.message)
+
+
+def test_model_copy_and_model_construct_validate_like_the_constructor() -> None:
+    """pydantic's versions skip validation: a misspelt key would vanish, a wrong type reach the compiler."""
+    sequence = _sequence()
+    line = inspect.currentframe().f_lineno + 2  # type: ignore[union-attr]
+    with pytest.raises(ConfigObjectError) as caught:
+        sequence.model_copy(update={"name": "short", "max_lenght": 5})
+    assert caught.value.problem == "unknown parameter 'max_lenght'; did you mean 'max_length'?"
+    assert (caught.value.name, caught.value.site.line) == ("short", line)
+    with pytest.raises(ConfigObjectError, match="retention: a bare number"):
+        sequence.model_copy(update={"retention": 90})
+    with pytest.raises(ConfigDefinitionError, match="batch_max_lag: a bare number"):
+        FRESHNESS.model_copy(update={"batch_max_lag": 3600})
+    with pytest.raises(ConfigObjectError, match="retention: a bare number"):
+        SequenceFeature.model_construct(name="raw", event_types=("click",), max_length=10, retention=90,
+                                        fields=(), freshness=FRESHNESS)
+    with pytest.raises(ConfigDefinitionError, match="dtype: 'int63' is not one of"):
+        Column.model_construct(name="x", dtype="int63")
+
+    short = sequence.model_copy(update={"name": "short", "max_length": 5}, deep=True)
+    assert (short.name, short.max_length, short.event_types, short.freshness) == ("short", 5, ("click",), FRESHNESS)
+    assert short.defined_at.line == inspect.currentframe().f_lineno - 2  # type: ignore[union-attr]
+    built = SequenceFeature.model_construct(name="raw", event_types=("click",), max_length=10,
+                                            retention=timedelta(days=1), fields=(), freshness=FRESHNESS)
+    assert built.model_dump() == _sequence(name="raw").model_dump()
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [({"click", "view"}, "a set"), (frozenset({"click"}), "a set"), ((e for e in ("click",)), "a generator"),
+     ({"click": 1}.keys(), "a dict view"), (iter(("click",)), "an iterator"), (map(str, ("click",)), "an iterator")],
+)
+def test_an_unordered_collection_where_a_tuple_is_expected_is_named_without_its_repr(value: object, got: str) -> None:
+    with pytest.raises(ConfigObjectError) as caught:
+        _sequence(event_types=value)
+    problem = caught.value.problem
+    assert problem.startswith(f"field 'event_types': expected a tuple, got {got}; {got} has no fixed order (")
+    assert problem.endswith("write the values out as a tuple, (a, b, ...)")
+    assert " at 0x" not in problem and "click" not in problem and "declarative" not in problem

@@ -436,6 +436,54 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "module", "bad_precedence_and_compare.configs", "`&` binds tighter than `==`",
            'write (col("action") == "click") & (col("surface") == "home")'),
     ],
+    # issue 12 review: owners as Dagster accepts them (else the code location would not load)
+    "bad_owner_not_email": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "owner 'alice@' is neither an email address (name@domain.tld) nor a team name",
+           hint="Dagster refuses it, so the code location would not load"),
+    ],
+    "bad_owner_empty_team": [
+        _e("configs.py", "sequence feature", "recent_clicks", "owner 'team:' has an empty team name after 'team:'"),
+    ],
+    "bad_mutate_frozen_object": [
+        _e("configs.py", "module", "bad_mutate_frozen_object.configs",
+           "config objects are frozen: build a new one (e.g. SequenceFeature(...)) instead of assigning max_length"),
+    ],
+    "bad_tag_key_trailing_newline": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "tag key 'consumer\\n' must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit"),
+    ],
+    "bad_tag_value_control_character": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "tag value 'ranker\\x00' (of tag 'consumer') must be at most 200 printable characters"),
+    ],
+    "bad_model_copy_typo": [
+        _e("configs.py", "sequence feature", "recent_clicks_short",
+           "unknown parameter 'max_lenght'; did you mean 'max_length'?"),
+    ],
+    "bad_model_construct_wrong_type": [
+        _e("configs.py", "sequence feature", "recent_clicks_raw", "retention: a bare number (30) would be read as 30 "
+           "seconds"),
+    ],
+    "bad_generator_event_types": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "field 'event_types': expected a tuple, got a generator; a generator has no fixed order (it is used up "
+           "once read): write the values out as a tuple, (a, b, ...)"),
+    ],
+    "bad_set_of_fields": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "field 'fields': expected a tuple, got a set; a set has no fixed order (its order can change from run to "
+           "run): write the values out as a tuple, (a, b, ...)"),
+    ],
+    # issue 12 review: is_in() takes an ordered list only
+    "bad_is_in_set": [
+        _e("configs.py", "module", "bad_is_in_set.configs", "is_in() takes a list of values, got a set",
+           "no fixed order"),
+    ],
+    "bad_is_in_string": [
+        _e("configs.py", "module", "bad_is_in_string.configs",
+           "is_in() takes a list of values, got the string 'home'; did you mean ['home']?"),
+    ],
     # issue 12: an event type's own errors are not hidden behind its source's, and follow-ons are counted
     "bad_event_type_behind_invalid_source": [
         _e("configs.py", "source", "events", "batch.path '../shared/events' must not contain '..'",

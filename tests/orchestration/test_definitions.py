@@ -159,7 +159,8 @@ def test_a_config_package_that_cannot_be_imported_at_all_still_loads(platform: P
 
 @pytest.mark.parametrize(
     "fixture",
-    ["bad_many_errors", "bad_import_failures", "bad_syntax_error", "bad_import_sys_exit", "bad_and_on_expressions"],
+    ["bad_many_errors", "bad_import_failures", "bad_syntax_error", "bad_import_sys_exit", "bad_and_on_expressions",
+     "bad_cron_out_of_range", "bad_owner_not_email", "bad_owner_empty_team"],
 )
 def test_broken_fixture_packages_load(fixture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "invalid" / fixture, tmp_path / fixture)
