@@ -110,6 +110,10 @@ def repair(env: str | None, feature: str | None, live: str | None, message: str 
                 f"{feature} in {target!r}: recorded repair generation {done.repair.generation} "
                 f"(live: {done.repair.to_hash[:12]})"
             )
+        if done.rewritten:
+            click.echo(
+                f"{feature} in {target!r}: rewrote the {' and the '.join(done.rewritten)} from the newest audit entry"
+            )
 
 
 def _expand(hashes: list[str], prefix: str) -> str:
