@@ -11,11 +11,18 @@ environment is decided by an append-only audit log, built only from the backend 
 * Two *witnesses* copy the latest entry after it won (plain overwrites): the pointer hint
   ``envs/<env>/pointers/<feature_id>.json`` and the live record ``envs/<env>/live/<feature_id>.json``.
   Readers start from the highest generation they name (no listing needed) and roll forward while entry
-  ``g + 1`` exists, so a witness that is stale (a crash between the writes, a slow writer overwriting a
-  newer one), missing or garbage costs one listing, never a wrong answer. A witness naming a generation
-  the log does not have proves its newest entries were deleted: readers refuse rather than serve the
-  older entry (a silent rollback). Deleting the newest entries *and both witnesses* leaves no trace a
-  reader could find; docs/ARCHITECTURE.md says so.
+  ``g + 1`` exists, so a witness that is stale (a crash between the writes, a full disk), missing or garbage
+  costs one listing, never a wrong answer; a writer that finds a later entry after writing its witnesses
+  writes them again from it, so a slow writer does not leave them behind. A witness naming a generation
+  the log does not have proves its newest entries were deleted, and one holding the newest generation with
+  other content proves that it or the entry was edited: readers refuse rather than serve the older entry
+  (a silent rollback). Deleting the newest entries *and both witnesses* leaves no trace a reader could
+  find; docs/ARCHITECTURE.md says so.
+* Two judgements of one log: :meth:`ArtefactStore.current`, the cheap read the runtimes poll (the witnesses,
+  the newest entry, no listing), and :meth:`ArtefactStore.live_entry`, the whole log read and judged by
+  :func:`~feature_platform.store.logstate.read_log` like ``history``, ``store verify`` and ``store repair``
+  judge it. Writers (publish, rollback) and ``plan`` use the second, so they never build on a log whose
+  end is damaged in a way only a listing shows (a stray entry past its end).
 * Damage is superseded, never rewritten: ``feature-platform store repair`` appends a ``repair`` entry
   (the same put-if-absent) naming the damaged generations and their bytes' sha256
   (:mod:`feature_platform.store.repair`); readers only ever parse the newest entry, and ``history``

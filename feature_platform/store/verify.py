@@ -3,14 +3,18 @@
 :func:`verify_store` reads everything the store's readers rely on and reports every inconsistency at once,
 instead of the first one a reader trips over. It writes nothing. What it checks:
 
-* every audit log (``envs/<env>/audit/<feature_id>/``): gap-free from generation 1, each entry parsable
-  and about the key it is stored under, each entry starting from the hash the previous one made live
+* every audit log (``envs/<env>/audit/<feature_id>/``): gap-free from generation 1, each entry a file,
+  parsable and about the key it is stored under, each entry starting from the hash the previous one made live
   (:func:`~feature_platform.store.logstate.read_log`, the same judgement ``history`` and ``store repair``
   use). Damage a ``repair`` entry superseded, with its bytes unchanged since, is listed as *repaired*
   (information, exit 0), not as a problem;
 * both witnesses of every feature (the pointer hint and the live record): one naming a generation past the
-  end of its log means the newest entries were deleted (readers refuse the feature); a missing,
-  unreadable or stale witness is only a note (readers fall back to the log);
+  end of its log means the newest entries were deleted, and one holding the newest generation with other
+  content means it or the entry was edited (readers refuse the feature either way). A missing, unreadable
+  or stale witness does not stop readers (they fall back to the log), but it is a *problem* too (exit 1),
+  with ``store repair`` rewriting it: while a witness lags, a deletion of the newest entries would go
+  unnoticed, and that is worth an alert. A publish in flight between its entry and its witnesses shows a
+  stale witness for that moment: a second run tells;
 * every artefact an audit entry names (the live one and every rollback target): present, its bytes
   hashing to its key, and an artefact of that feature;
 * every object under ``objects/`` (all environments, or only those an environment's logs name when one
@@ -19,7 +23,10 @@ instead of the first one a reader trips over. It writes nothing. What it checks:
   to it); any other damaged object is a problem.
 
 Every problem carries the exact command that repairs it (for a damaged log, what ``store repair`` would do,
-from :func:`~feature_platform.store.repair.plan_repair`, or the ``--live HASH`` it needs to be told).
+from :func:`~feature_platform.store.repair.plan_repair`, or the ``--live HASH`` it needs to be told, or what
+the operator must move out of the way first). Folders are listed one level at a time, and a folder that
+cannot be read, or a file where a folder belongs, is reported as the problem of what lives there: the check
+goes on with every other environment and feature.
 
 :func:`restore_artefacts` puts back artefacts that are missing or damaged in the store from a compiled
 build (``feature-platform compile --out DIR``): only bytes that verify and hash to exactly the key they go
