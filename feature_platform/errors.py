@@ -33,6 +33,11 @@ class StoreError(FeaturePlatformError):
     """The artefact store could not do what was asked."""
 
 
+class NotAFileError(StoreError):
+    """A key names a directory where a file belongs (local store): damage to that one key, not an outage, so
+    callers can diagnose it as such instead of failing everything that lists near it."""
+
+
 class ArtefactNotFoundError(StoreError):
     """No artefact with that hash, or no pointer for that environment and feature."""
 

@@ -24,7 +24,8 @@ def store_group() -> None:
 @handle_errors
 def verify(env: str | None) -> None:
     """Check the store read-only: audit logs, witnesses and artefact hashes; exit 1 listing every problem with
-    the exact command that repairs it. Damage a repair superseded is listed as repaired, not as a problem."""
+    the exact command that repairs it (a witness that is missing or lags behind its log is one: while it lags, a
+    deleted newest entry would go unnoticed). Damage a repair superseded is listed as repaired, not as a problem."""
     store = open_store_from_settings(settings())
     report = verify_store(store, env)
     for each, features in sorted(report.live.items()):
@@ -51,8 +52,8 @@ def verify(env: str | None) -> None:
     "--feature",
     "feature",
     default=None,
-    help="Repair this feature's audit log: re-record deleted newest entries from their copy, and supersede "
-    "damaged entries with an operator entry (their bytes are kept).",
+    help="Repair this feature's audit log: re-record deleted newest entries from their copy, supersede "
+    "damaged entries with an operator entry (their bytes are kept), and rewrite witnesses that lag behind it.",
 )
 @click.option(
     "--live",
@@ -109,6 +110,10 @@ def repair(env: str | None, feature: str | None, live: str | None, message: str 
             click.echo(
                 f"{feature} in {target!r}: recorded repair generation {done.repair.generation} "
                 f"(live: {done.repair.to_hash[:12]})"
+            )
+        if done.rewritten:
+            click.echo(
+                f"{feature} in {target!r}: rewrote the {' and the '.join(done.rewritten)} from the newest audit entry"
             )
 
 

@@ -69,13 +69,22 @@ def replay(env: str | None, source_name: str, day: datetime, rate: float | None,
     target = env or config.env
     store = open_store_from_settings(config)
     source = None
+    unreadable: list[str] = []
     for feature_id in store.list_features(target):
-        artefact = store.load_live(target, feature_id)
+        try:  # one feature's damaged log or artefact is that feature's problem, not the replay's
+            entry = store.current(target, feature_id)
+            if entry is None:  # an empty log folder: nothing published
+                continue
+            artefact = store.artefact_of(entry)
+        except FeaturePlatformError as exc:
+            unreadable.append(f"{feature_id} ({exc})")
+            continue
         if source_name in artefact.sources:
             source = artefact.sources[source_name]
             break
     if source is None:
-        raise FeaturePlatformError(f"no live feature in {target!r} reads a source named {source_name!r}")
+        skipped = f"; the live version of {', '.join(unreadable)} could not be read" if unreadable else ""
+        raise FeaturePlatformError(f"no live feature in {target!r} reads a source named {source_name!r}{skipped}")
     locations = TableLocations.from_settings(config)
     log = open_event_log_from_settings(config)
     try:

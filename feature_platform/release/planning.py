@@ -12,7 +12,11 @@ from feature_platform.store import ArtefactStore
 
 def live_artefacts(store: ArtefactStore, env: str, features: Sequence[str] | None = None) -> dict[str, Artefact]:
     """The artefact live in ``env`` for every feature that has a pointer there (hash-verified), or only
-    for ``features``: one feature's damaged artefact or audit log must not block work on the others."""
+    for ``features``: one feature's damaged artefact or audit log must not block work on the others.
+
+    Each log is judged whole (:meth:`~feature_platform.store.ArtefactStore.live_entry`, the judgement of
+    ``history``, ``store verify`` and ``store repair``), not by the runtimes' cheap read: a plan that calls a
+    damaged log "unchanged", or a publish that appends to it, would hide the damage."""
     wanted = None if features is None else set(features)
     live: dict[str, Artefact] = {}
     damaged: list[str] = []
@@ -20,7 +24,9 @@ def live_artefacts(store: ArtefactStore, env: str, features: Sequence[str] | Non
         if wanted is not None and feature_id not in wanted:
             continue
         try:
-            live[feature_id] = store.load_live(env, feature_id)
+            entry = store.live_entry(env, feature_id)
+            if entry is not None:  # None: an empty log folder, nothing was ever published
+                live[feature_id] = store.artefact_of(entry)
         except (StoreError, ArtefactError) as exc:
             damaged.append(f"{feature_id}: {exc}")
     if damaged:

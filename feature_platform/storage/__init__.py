@@ -9,7 +9,7 @@ the next run under one rule, :func:`sweep_stale` (:mod:`feature_platform.storage
 about artefacts, tables or Dagster.
 """
 
-from feature_platform.storage.base import ObjectStorage, StagedFile
+from feature_platform.storage.base import FolderListing, ObjectStorage, StagedFile
 from feature_platform.storage.factory import S3Connection, open_storage, s3_client_factory
 from feature_platform.storage.keys import check_key, check_prefix
 from feature_platform.storage.local import LocalObjectStorage
@@ -20,6 +20,7 @@ from feature_platform.storage.urls import S3URL, LocalURL, StorageURL, parse_sto
 __all__ = [
     "S3URL",
     "STALE_STAGING_SECONDS",
+    "FolderListing",
     "LocalObjectStorage",
     "LocalURL",
     "ObjectStorage",

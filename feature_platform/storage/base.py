@@ -12,8 +12,13 @@ The primitives are the few the platform's stores are built from:
 * :meth:`~ObjectStorage.sweep_stale_stages` — what a writer killed mid-stage left behind, removed by the
   next run under the one rule of :mod:`feature_platform.storage.sweep`.
 * :meth:`~ObjectStorage.get`, :meth:`~ObjectStorage.open_read` (a seekable handle on one version, so
-  a reader can hash the bytes and then decode the very bytes it hashed), :meth:`~ObjectStorage.list_keys`
-  and :meth:`~ObjectStorage.delete`.
+  a reader can hash the bytes and then decode the very bytes it hashed), :meth:`~ObjectStorage.list_keys`,
+  :meth:`~ObjectStorage.list_folder` (one level only, so one unreadable sub-folder fails only the caller that
+  reads it) and :meth:`~ObjectStorage.delete`.
+
+Both listings ignore S3 *folder markers* (the empty objects whose key ends in ``/`` that the AWS console's
+"Create folder" makes): they are how S3 shows an empty folder, the counterpart of an empty local directory,
+and never an object of the platform (a key with an empty last component is not a valid key).
 
 Keys are relative to the storage's root and checked by :func:`~feature_platform.storage.keys.check_key`;
 :meth:`~ObjectStorage.url` turns one into the path or ``s3://`` URL other readers (polars, DuckDB) use.
@@ -24,7 +29,16 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    """What one folder holds directly: the names (no ``/``) of its sub-folders and of its files, sorted."""
+
+    folders: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -59,6 +73,11 @@ class ObjectStorage(Protocol):
 
     def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with ``prefix`` (a plain string prefix), sorted."""
+        ...
+
+    def list_folder(self, folder: str) -> FolderListing:
+        """The sub-folders and files directly in ``folder`` (a prefix ending in ``/``, or "" for the root); an
+        absent folder is empty. Does not look inside the sub-folders, so an unreadable one fails nobody here."""
         ...
 
     def delete(self, key: str) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from feature_platform._durable import fsync_directory
-from feature_platform.errors import StoreError
-from feature_platform.storage.base import StagedFile
+from feature_platform.errors import NotAFileError, StoreError
+from feature_platform.storage.base import FolderListing, StagedFile
 from feature_platform.storage.keys import check_key, check_prefix
 from feature_platform.storage.sweep import STALE_STAGING_SECONDS, is_staged_name, staged_name, sweep_stale
 
@@ -55,6 +55,8 @@ class LocalObjectStorage:
             return path.read_bytes()
         except FileNotFoundError:
             return None
+        except IsADirectoryError as exc:
+            raise _not_a_file(path) from exc
         except OSError as exc:
             msg = f"cannot read {path}: {exc}"
             raise StoreError(msg) from exc
@@ -66,6 +68,8 @@ class LocalObjectStorage:
             return open(path, "rb")
         except FileNotFoundError:
             return None
+        except IsADirectoryError as exc:
+            raise _not_a_file(path) from exc
         except OSError as exc:
             msg = f"cannot read {path}: {exc}"
             raise StoreError(msg) from exc
@@ -93,6 +97,36 @@ class LocalObjectStorage:
                 if key.startswith(prefix):
                     found.append(key)
         return sorted(found)
+
+    def list_folder(self, folder: str) -> FolderListing:
+        """One ``scandir`` of the folder: a sub-directory (or a link to one) is a folder, anything else a file;
+        hidden names (staged files) are left out. The sub-directories are not opened."""
+        start = self._folder_path(folder)
+        if not _is_directory(start):
+            return FolderListing()
+        folders: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(start) as entries:
+                for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        is_folder = entry.is_dir()  # follows a symbolic link, like the walk of list_keys
+                    except OSError:
+                        is_folder = False  # a link that cannot be followed: a file whose read will say why
+                    (folders if is_folder else files).append(entry.name)
+        except OSError as exc:
+            msg = f"cannot list {start}: {exc.strerror or exc}"
+            raise StoreError(msg) from exc
+        return FolderListing(tuple(sorted(folders)), tuple(sorted(files)))
+
+    def _folder_path(self, folder: str) -> Path:
+        check_prefix(folder)
+        if folder and not folder.endswith("/"):
+            msg = f"invalid folder {folder!r}: a folder prefix ends with '/'"
+            raise StoreError(msg)
+        return self._root.joinpath(*folder[:-1].split("/")) if folder else self._root
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -155,12 +189,18 @@ class LocalObjectStorage:
             with open(local_path, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(local_path, path)
+        except IsADirectoryError as exc:
+            raise _not_a_file(path) from exc
         except OSError as exc:
             msg = f"cannot write {path}: {exc}"
             raise StoreError(msg) from exc
         fsync_directory(path.parent)
         for made in reversed(created):
             fsync_directory(made.parent)
+
+
+def _not_a_file(path: Path) -> NotAFileError:
+    return NotAFileError(f"{path} is a directory where a file belongs")
 
 
 def _write_file(local_path: str, data: bytes) -> None:

@@ -10,6 +10,10 @@
   A staged file waits in the local temporary directory.
 * :meth:`~S3ObjectStorage.open_read` downloads to a local temporary file: a seekable handle on one
   version of the object.
+* Listings skip *folder markers*: the empty objects whose key ends in ``/`` (the AWS console's "Create
+  folder" makes them; so do several sync tools). S3 has no folders, and a marker is how it shows an empty
+  one; no key of the platform ends in ``/``. :meth:`~S3ObjectStorage.list_folder` is one delimited listing
+  (``Delimiter="/"``): the common prefixes are the sub-folders.
 
 ``client`` is a boto3 S3 client or a zero-argument callable returning one; building a client resolves
 credentials (possibly over the network), so the callable is called on first use and constructing the
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from feature_platform.errors import StoreError
-from feature_platform.storage.base import StagedFile
+from feature_platform.storage.base import FolderListing, StagedFile
 from feature_platform.storage.keys import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -127,19 +131,46 @@ class S3ObjectStorage:
 
     def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
-        root = f"{self._prefix}/" if self._prefix else ""
+        root = self._root()
         keys: list[str] = []
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self._bucket, Prefix=root + prefix):
                 for item in page.get("Contents", []):
                     name = item.get("Key", "")
-                    if name.startswith(root):
+                    if name.startswith(root) and not _is_folder_marker(name, item.get("Size", 0)):
                         keys.append(name[len(root) :])
         except _S3_ERRORS as exc:
             msg = f"S3 listing of {self.describe()}/{prefix}* failed: {exc}"
             raise StoreError(msg) from exc
-        return sorted(keys)
+        return sorted(key for key in keys if key)
+
+    def list_folder(self, folder: str) -> FolderListing:
+        check_prefix(folder)
+        if folder and not folder.endswith("/"):
+            msg = f"invalid folder {folder!r}: a folder prefix ends with '/'"
+            raise StoreError(msg)
+        start = self._root() + folder
+        folders: list[str] = []
+        files: list[str] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=start, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    name = common.get("Prefix", "")[len(start) :].rstrip("/")
+                    if name and not name.startswith("."):
+                        folders.append(name)
+                for item in page.get("Contents", []):
+                    name = item.get("Key", "")[len(start) :]
+                    if name and not name.startswith("."):  # "": the folder's own marker
+                        files.append(name)
+        except _S3_ERRORS as exc:
+            msg = f"S3 listing of {self.describe()}/{folder} failed: {exc}"
+            raise StoreError(msg) from exc
+        return FolderListing(tuple(sorted(folders)), tuple(sorted(files)))
+
+    def _root(self) -> str:
+        return f"{self._prefix}/" if self._prefix else ""
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -189,6 +220,11 @@ class S3ObjectStorage:
             raise self._error("upload", key, exc) from exc
         with contextlib.suppress(FileNotFoundError):
             os.unlink(local_path)  # a handle from open_committed keeps the bytes readable
+
+
+def _is_folder_marker(key: str, size: int) -> bool:
+    """An empty object whose key ends in ``/``: how S3 consoles and tools show a folder (see the module docstring)."""
+    return key.endswith("/") and size == 0
 
 
 def _content_type(key: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -92,16 +92,46 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_entry(data: bytes, *, origin: str) -> AuditEntry:
-    """Parse entry bytes, naming ``origin`` (the key) when they are not a valid entry."""
+def parse_entry(data: bytes, *, origin: str, what: str = "audit entry") -> AuditEntry:
+    """Parse entry bytes, naming the file (``what`` and ``origin``: "audit entry <key>", "pointer hint <key>")
+    and saying in plain words what is wrong when they are not a valid entry."""
     try:
         return AuditEntry.model_validate(json.loads(data))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
-        msg = f"audit entry {origin} is corrupt: {problems}"
+        errors = exc.errors(include_url=False)
+        missing = [".".join(str(p) for p in err["loc"]) for err in errors if err["type"] == "missing"]
+        plain = [_plain(err) for err in errors if err["type"] != "missing"]
+        if missing:
+            fields = ", ".join(repr(f) for f in missing)
+            plain.append(f"the field {fields} is missing" if len(missing) == 1 else f"the fields {fields} are missing")
+        problems = "; ".join(plain)
+        msg = f"{what} {origin} is corrupt: {problems}"
         raise StoreError(msg) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"audit entry {origin} is corrupt: not JSON ({exc})"
+        msg = f"{what} {origin} is corrupt: not JSON ({exc})"
         raise StoreError(msg) from exc
+
+
+def _plain(error: Any) -> str:
+    """One validation error in the words of the file, not of the model class that read it."""
+    field = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if not field and kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"it is not a JSON object (it holds {_json_kind(error.get('input'))})"
+    if kind == "extra_forbidden":
+        return f"{field!r} is not a field of an audit entry"
+    if kind == "string_pattern_mismatch":
+        return f"{field}: not a content hash (64 lowercase hex digits)"
+    return f"{field or 'entry'}: {error['msg']}"
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else type(value).__name__

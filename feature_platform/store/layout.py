@@ -82,6 +82,22 @@ def audit_key(env: str, feature_id: str, generation: int) -> str:
     return f"{audit_prefix(env, feature_id)}{generation:0{GENERATION_DIGITS}d}.json"
 
 
+def audit_folder_key(env: str, feature_id: str) -> str:
+    """The key of a feature's audit log folder itself (where only a misplaced file can be)."""
+    return audit_prefix(env, feature_id).rstrip("/")
+
+
+def generation_from_name(name: str) -> int | None:
+    """The generation an audit entry's file name (``<generation:012d>.json``) holds, or None."""
+    match = _GENERATION_FILE_RE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def is_name(value: str) -> bool:
+    """Whether ``value`` is a valid environment or feature name (see :func:`check_name`)."""
+    return bool(_NAME_RE.fullmatch(value)) and ".." not in value
+
+
 def generation_from_audit_key(prefix: str, key: str) -> int | None:
     """The generation an audit key under ``prefix`` holds, or None for a foreign file."""
     if not key.startswith(prefix):

@@ -1,42 +1,68 @@
 """One feature's audit log as it is found on storage: its entries, its damage, its repairs and its witnesses.
 
 :func:`read_log` reads a whole log once and judges it the same way for every consumer — ``history`` (which
-refuses a damaged log), ``store verify`` (which reports it) and ``store repair`` (which supersedes the damage)
-— so the three can never disagree about what is damaged. It writes nothing.
+refuses a damaged log), ``plan``, ``publish`` and ``rollback`` (which refuse a log whose live version cannot be
+told), ``store verify`` (which reports it) and ``store repair`` (which supersedes the damage) — so they can never
+disagree about what is damaged or what is live. It writes nothing.
 
-*Damage* is a generation that is missing, whose bytes are not an entry about its own key (corrupt), or whose
-``from_hash`` is not what the previous entry made live (the log was edited). A ``repair`` entry supersedes
-damaged generations: they are *repaired* as long as their bytes are still the ones the repair fingerprinted;
-readers skip them, and a change to those bytes afterwards is damage again.
+*Damage* is a generation that is missing, whose bytes are not an entry about its own key (corrupt), that is a
+directory where the entry's file belongs (local store), or whose ``from_hash`` is not what the previous entry made
+live (the log was edited). A ``repair`` entry supersedes damaged generations: they are *repaired* as long as their
+bytes are still the ones the repair fingerprinted; readers skip them, and a change to those bytes afterwards is
+damage again.
 
 The *witnesses* are the two copies of the newest entry written after every pointer change: the pointer hint
-(``pointers/<feature>.json``) and the live record (``live/<feature>.json``). A witness naming a generation past
-the end of the log proves that the newest entries were deleted; losing every witness as well as the entries is
-the one deletion no reader can tell (docs/ARCHITECTURE.md, "the store under damage").
+(``pointers/<feature>.json``) and the live record (``live/<feature>.json``). They are read *before* the log is
+listed, so each is a lower bound on its end:
+
+* a witness naming a generation past the end of the log proves that the newest entries were deleted;
+* a witness holding the log's newest generation with *different content* proves that one of the two was edited
+  (the witness is only ever a copy of the entry that won): the log is *disputed* and its live version unknown;
+* a witness that is missing, unreadable or behind the log (stale: the disk was full, or the writer died between
+  its entry and its witnesses) does not stop readers, who roll forward, but while it lags a deletion of the
+  entries past it could not be detected: ``store repair`` rewrites it from the sound newest entry.
+
+Losing every witness as well as the newest entries is the one deletion no reader can tell
+(docs/ARCHITECTURE.md, "the store under damage").
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from feature_platform.errors import StoreError
-from feature_platform.storage import ObjectStorage
+from feature_platform.errors import NotAFileError, StoreError
+from feature_platform.storage import LocalObjectStorage, ObjectStorage
 from feature_platform.store import layout
 from feature_platform.store.audit import AuditEntry, Superseded, parse_entry
 
 logger = logging.getLogger(__name__)
 
 
+class UnreadableLogError(StoreError):
+    """A feature's audit log folder cannot be listed at all: ``problem`` says why, ``fix`` what to do. One
+    feature's problem: the others of its environment are listed and read without it."""
+
+    def __init__(self, where: str, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; {fix}")
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+
+
 @dataclass(frozen=True)
 class Damage:
-    """One damaged generation: where, what is wrong (one line), and the sha256 of its bytes (None: missing)."""
+    """One damaged generation: where, what is wrong (one line), and the sha256 of its bytes (None: no bytes)."""
 
     generation: int
     key: str
     reason: str
     fingerprint: str | None
+    missing: bool = False
+    """Nothing at all is stored there (a deleted entry); a directory in its place has no bytes but is not missing."""
 
     def superseded(self) -> Superseded:
         return Superseded(generation=self.generation, sha256=self.fingerprint, reason=self.reason)
@@ -66,6 +92,28 @@ class Witness:
     key: str
     entry: AuditEntry | None
     unusable: str | None = None
+    """Why it cannot be used, as the end of a sentence starting with its name ("is missing", "is corrupt: ...")."""
+    obstacle: bool = False
+    """A directory stands where its file belongs: nothing can rewrite it until the operator moves it away."""
+
+    @property
+    def missing(self) -> bool:
+        return self.entry is None and not self.obstacle and self.unusable == MISSING
+
+
+MISSING = "is missing"
+
+
+@dataclass(frozen=True)
+class LogListing:
+    """The generations a feature's audit folder holds: as files, and as directories (damage, local store)."""
+
+    files: frozenset[int] = frozenset()
+    folders: frozenset[int] = frozenset()
+
+    @property
+    def last(self) -> int:
+        return max(self.files | self.folders, default=0)
 
 
 @dataclass
@@ -82,6 +130,8 @@ class LogState:
     """Damaged generations no repair supersedes."""
     repaired: dict[int, Repaired] = field(default_factory=dict)
     witnesses: list[Witness] = field(default_factory=list)
+    disputed: list[Witness] = field(default_factory=list)
+    """Witnesses holding the newest generation with other content than its entry (one of them was edited)."""
 
     @property
     def deleted_tail(self) -> Witness | None:
@@ -91,30 +141,93 @@ class LogState:
 
     @property
     def newest(self) -> AuditEntry | None:
-        """The entry that says what is live, when the log can tell (it is readable and no newer one is gone)."""
-        if self.last == 0 or self.deleted_tail is not None or self.last in self.damage:
+        """The entry that says what is live, when the log can tell: it is readable, no newer one is gone, and
+        no witness holds its generation with other content."""
+        if self.last == 0 or self.deleted_tail is not None or self.last in self.damage or self.disputed:
             return None
         return self.entries.get(self.last)
+
+    @property
+    def live_unknown(self) -> bool:
+        """Something was published, but the log cannot tell what is live: readers and writers refuse it."""
+        return self.newest is None and (self.last > 0 or self.deleted_tail is not None)
+
+    def lagging_witnesses(self) -> list[Witness]:
+        """Witnesses that do not copy the sound newest entry (missing, unreadable, or behind it): harmless to
+        readers, but while one lags, deleting the entries past it would go unseen. Empty when the newest entry
+        is not sound (the repair of that rewrites every witness anyway)."""
+        newest = self.newest
+        if newest is None:
+            return []
+        return [w for w in self.witnesses if w.entry is None or w.entry.generation < newest.generation]
 
     def history(self) -> list[AuditEntry]:
         """The readable entries no repair superseded, oldest first."""
         return [self.entries[g] for g in sorted(self.entries) if g not in self.repaired and g not in self.damage]
 
 
-def read_log(backend: ObjectStorage, env: str, feature_id: str) -> LogState:
-    """Read and judge the whole audit log of ``feature_id`` in ``env`` and its two witnesses."""
-    state = LogState(env, feature_id)
+def list_log(backend: ObjectStorage, env: str, feature_id: str) -> LogListing:
+    """The generations stored for ``feature_id`` in ``env``: one listing of its audit folder, nothing deeper. A
+    file where the folder belongs, or a folder that cannot be listed, is :class:`UnreadableLogError` for this
+    feature only, never an empty log (that would read as "never published")."""
     prefix = layout.audit_prefix(env, feature_id)
-    found = (layout.generation_from_audit_key(prefix, k) for k in backend.list_keys(prefix))
-    generations = sorted(g for g in found if g is not None)
-    state.last = max(generations, default=0)
+    folder_key = layout.audit_folder_key(env, feature_id)
+    try:
+        listing = backend.list_folder(prefix)
+    except StoreError as exc:
+        if _is_file(backend, folder_key):
+            raise _folder_is_a_file(backend, env, feature_id) from exc
+        raise UnreadableLogError(
+            prefix,
+            f"the audit log of {env}/{feature_id} cannot be listed: {_first_line(exc)}",
+            f"make {backend.describe()}/{prefix} readable to the platform (it never changes permissions), then run "
+            f"`feature-platform store verify --env {env}`",
+        ) from exc
+    files = frozenset(g for g in map(layout.generation_from_name, listing.files) if g is not None)
+    folders = frozenset(g for g in map(layout.generation_from_name, listing.folders) if g is not None)
+    if not files and not folders and _is_file(backend, folder_key):  # S3: an object named like the folder
+        raise _folder_is_a_file(backend, env, feature_id)
+    return LogListing(files, folders)
+
+
+def _is_file(backend: ObjectStorage, key: str) -> bool:
+    try:
+        return backend.get(key) is not None
+    except StoreError:
+        return False  # a directory (it is a folder after all), or unreadable: the listing's own error stands
+
+
+def _folder_is_a_file(backend: ObjectStorage, env: str, feature_id: str) -> UnreadableLogError:
+    folder = layout.audit_folder_key(env, feature_id)
+    return UnreadableLogError(
+        folder,
+        f"{backend.describe()}/{folder} is a file where the audit log folder of {env}/{feature_id} belongs",
+        "move that file out of the way (keep it: it may be the log's lost content), then run "
+        f"`{repair_command(env, feature_id)}`, which re-records the newest entry from its copy in the pointer hint "
+        "or live record and supersedes the rest as missing; or restore the folder from a backup",
+    )
+
+
+def read_log(backend: ObjectStorage, env: str, feature_id: str) -> LogState:
+    """Read and judge the whole audit log of ``feature_id`` in ``env`` and its two witnesses (read first)."""
+    state = LogState(env, feature_id)
+    state.witnesses = [
+        _witness(backend, "pointer hint", layout.hint_key(env, feature_id), env, feature_id),
+        _witness(backend, "live record", layout.live_key(env, feature_id), env, feature_id),
+    ]
+    listing = list_log(backend, env, feature_id)
+    state.last = listing.last
     fingerprints: dict[int, str | None] = {}
+    stored = _fetch(backend, {g: layout.audit_key(env, feature_id, g) for g in sorted(listing.files)})
     for generation in range(1, state.last + 1):
         key = layout.audit_key(env, feature_id, generation)
-        data = backend.get(key) if generation in generations else None
+        fingerprints[generation] = None
+        if generation in listing.folders:
+            state.damage[generation] = Damage(generation, key, NOT_A_FILE, None)
+            continue
+        data = stored.get(generation)
         if data is None:
-            fingerprints[generation] = None
-            state.damage[generation] = Damage(generation, key, "missing (deleted?)", None)
+            state.damage[generation] = Damage(generation, key, "missing (deleted?)", None, missing=True)
             continue
         fingerprints[generation] = hashlib.sha256(data).hexdigest()
         try:
@@ -130,11 +243,28 @@ def read_log(backend: ObjectStorage, env: str, feature_id: str) -> LogState:
         state.entries[generation] = entry
     _apply_repairs(state, fingerprints)
     _check_chain(state, fingerprints)
-    state.witnesses = [
-        _witness(backend, "pointer hint", layout.hint_key(env, feature_id), env, feature_id),
-        _witness(backend, "live record", layout.live_key(env, feature_id), env, feature_id),
-    ]
+    newest = state.entries.get(state.last) if state.last not in state.damage else None
+    if newest is not None:
+        state.disputed = [
+            w for w in state.witnesses if w.entry is not None and w.entry.generation == state.last and w.entry != newest
+        ]
     return state
+
+
+_FETCH_THREADS = 16
+"""Entries read at once: a log of a few hundred entries on S3 is read in the time of a few dozen requests."""
+
+
+def _fetch(backend: ObjectStorage, keys: dict[int, str]) -> dict[int, bytes | None]:
+    """The bytes of every key (None: gone), read concurrently from a remote store when there are more than a few:
+    writers and ``plan`` read whole logs, and each read is a round trip (local files are read faster in turn)."""
+    if len(keys) <= 4 or isinstance(backend, LocalObjectStorage):
+        return {g: backend.get(key) for g, key in keys.items()}
+    with ThreadPoolExecutor(max_workers=min(_FETCH_THREADS, len(keys)), thread_name_prefix="fp-read-log") as pool:
+        return dict(zip(keys, pool.map(backend.get, keys.values()), strict=True))
+
+
+NOT_A_FILE = "a directory stands where the audit entry's file belongs"
 
 
 def _apply_repairs(state: LogState, fingerprints: dict[int, str | None]) -> None:
@@ -185,15 +315,18 @@ def _check_chain(state: LogState, fingerprints: dict[int, str | None]) -> None:
 
 
 def _witness(backend: ObjectStorage, what: str, key: str, env: str, feature_id: str) -> Witness:
-    data = backend.get(key)
-    if data is None:
-        return Witness(what, key, None, "missing")
     try:
-        entry = parse_entry(data, origin=key)
+        data = backend.get(key)
+    except NotAFileError:
+        return Witness(what, key, None, "is a directory where the file belongs", obstacle=True)
+    if data is None:
+        return Witness(what, key, None, MISSING)
+    try:
+        entry = parse_entry(data, origin=key, what=what)
     except StoreError as exc:
-        return Witness(what, key, None, f"unreadable ({_first_line(exc)})")
+        return Witness(what, key, None, _first_line(exc).split(f"{what} {key} ", 1)[-1])
     if (entry.env, entry.feature_id) != (env, feature_id):
-        return Witness(what, key, None, f"names {entry.env}/{entry.feature_id}")
+        return Witness(what, key, None, f"is a copy of an entry of {entry.env}/{entry.feature_id}, not of this feature")
     return Witness(what, key, entry)
 
 
@@ -206,8 +339,14 @@ def usable_witnesses(backend: ObjectStorage, env: str, feature_id: str) -> list[
         witness = _witness(backend, what, key, env, feature_id)
         if witness.entry is not None:
             usable.append(witness)
-        elif witness.unusable != "missing":
-            logger.warning("ignoring the %s %s: %s", what, key, witness.unusable)
+        elif not witness.missing:
+            logger.warning(
+                "ignoring the %s %s, which %s; readers fall back to the audit log, and `%s` rewrites it",
+                what,
+                key,
+                witness.unusable,
+                repair_command(env, feature_id),
+            )
     return usable
 
 
@@ -219,6 +358,67 @@ def deleted_tail_message(env: str, feature_id: str, generation: int, what: str, 
         f"`feature-platform store repair --env {env} --feature {feature_id}` to re-record it from that copy, or "
         "restore the entries from a backup"
     )
+
+
+def dispute_message(
+    env: str, feature_id: str, entry: AuditEntry, witness: Witness, origin: Callable[[str], str]
+) -> str:
+    """Why a feature whose newest entry and a witness of the same generation differ is refused."""
+    assert witness.entry is not None
+    return (
+        f"the audit log of {env}/{feature_id} is damaged: its newest entry "
+        f"{origin(layout.audit_key(env, feature_id, entry.generation))} and the {witness.what} "
+        f"{origin(witness.key)} both hold generation {entry.generation} but differ "
+        f"({differences(entry, witness.entry, witness.what)}): the {witness.what} is only ever a copy of the entry, "
+        "so one of them was edited and the live version cannot be told safely; run "
+        f"`{repair_command(env, feature_id)}` (it keeps the version two of the three copies agree on, or asks for "
+        "--live HASH)"
+    )
+
+
+def differences(entry: AuditEntry, copy: AuditEntry, what: str) -> str:
+    """Which fields of two entries differ, with the live hashes shown when they are among them."""
+    names = [name for name in AuditEntry.model_fields if getattr(entry, name) != getattr(copy, name)]
+    if "to_hash" in names:
+        return f"{_short(entry.to_hash)} live in the entry, {_short(copy.to_hash)} in the {what}" + (
+            f"; also {', '.join(n for n in names if n != 'to_hash')}" if len(names) > 1 else ""
+        )
+    return f"in {', '.join(names)}"
+
+
+def describe_damage(state: LogState, origin: Callable[[str], str]) -> str | None:
+    """One line saying what is wrong with the log (None: nothing) and the command that repairs it; the
+    newest generation first, because that is what decides whether the live version can be told."""
+    env, feature_id = state.env, state.feature_id
+    tail = state.deleted_tail
+    if tail is not None and tail.entry is not None:
+        return deleted_tail_message(env, feature_id, tail.entry.generation, tail.what, origin(tail.key), state.last)
+    newest = state.entries.get(state.last)
+    if state.disputed and newest is not None:
+        return dispute_message(env, feature_id, newest, state.disputed[0], origin)
+    if not state.damage:
+        return None
+    prefix = origin(layout.audit_prefix(env, feature_id))
+    missing = sorted(g for g, d in state.damage.items() if d.missing)
+    if state.last in state.damage:
+        first = state.damage[state.last]
+        what = (
+            f"the audit log {prefix} is damaged at its newest generation {state.last} ({first.reason}), so the live "
+            f"version of {env}/{feature_id} cannot be told safely"
+        )
+        counted = 1
+    elif missing:
+        what = f"audit log {prefix} is missing generations {missing[:10]}"
+        counted = len(missing)
+    else:
+        first = state.damage[min(state.damage)]
+        what = f"audit log {prefix} is broken at generation {first.generation}: {first.reason}"
+        counted = 1
+    others = len(state.damage) - counted
+    more = ""
+    if others:
+        more = f" (and {others} more damaged generation(s): see `feature-platform store verify --env {env}`)"
+    return f"{what}{more}; run `{repair_command(env, feature_id)}` to supersede the damage (its bytes are kept)"
 
 
 def repair_command(env: str, feature_id: str) -> str:

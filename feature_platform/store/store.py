@@ -11,11 +11,18 @@ environment is decided by an append-only audit log, built only from the backend 
 * Two *witnesses* copy the latest entry after it won (plain overwrites): the pointer hint
   ``envs/<env>/pointers/<feature_id>.json`` and the live record ``envs/<env>/live/<feature_id>.json``.
   Readers start from the highest generation they name (no listing needed) and roll forward while entry
-  ``g + 1`` exists, so a witness that is stale (a crash between the writes, a slow writer overwriting a
-  newer one), missing or garbage costs one listing, never a wrong answer. A witness naming a generation
-  the log does not have proves its newest entries were deleted: readers refuse rather than serve the
-  older entry (a silent rollback). Deleting the newest entries *and both witnesses* leaves no trace a
-  reader could find; docs/ARCHITECTURE.md says so.
+  ``g + 1`` exists, so a witness that is stale (a crash between the writes, a full disk), missing or garbage
+  costs one listing, never a wrong answer; a writer that finds a later entry after writing its witnesses
+  writes them again from it, so a slow writer does not leave them behind. A witness naming a generation
+  the log does not have proves its newest entries were deleted, and one holding the newest generation with
+  other content proves that it or the entry was edited: readers refuse rather than serve the older entry
+  (a silent rollback). Deleting the newest entries *and both witnesses* leaves no trace a reader could
+  find; docs/ARCHITECTURE.md says so.
+* Two judgements of one log: :meth:`ArtefactStore.current`, the cheap read the runtimes poll (the witnesses,
+  the newest entry, no listing), and :meth:`ArtefactStore.live_entry`, the whole log read and judged by
+  :func:`~feature_platform.store.logstate.read_log` like ``history``, ``store verify`` and ``store repair``
+  judge it. Writers (publish, rollback) and ``plan`` use the second, so they never build on a log whose
+  end is damaged in a way only a listing shows (a stray entry past its end).
 * Damage is superseded, never rewritten: ``feature-platform store repair`` appends a ``repair`` entry
   (the same put-if-absent) naming the damaged generations and their bytes' sha256
   (:mod:`feature_platform.store.repair`); readers only ever parse the newest entry, and ``history``
@@ -39,13 +46,24 @@ from feature_platform.artefact.loader import parse_artefact
 from feature_platform.errors import (
     ArtefactNotFoundError,
     CorruptArtefactError,
+    NotAFileError,
     PointerConflictError,
     StoreError,
 )
 from feature_platform.storage import ObjectStorage
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
-from feature_platform.store.logstate import deleted_tail_message, read_log, repair_command, usable_witnesses
+from feature_platform.store.logstate import (
+    NOT_A_FILE,
+    LogState,
+    deleted_tail_message,
+    describe_damage,
+    dispute_message,
+    list_log,
+    read_log,
+    repair_command,
+    usable_witnesses,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -171,46 +189,92 @@ class ArtefactStore:
     def current(self, env: str, feature_id: str) -> AuditEntry | None:
         """The latest audit entry (its ``to_hash`` is live), or None if nothing was ever published.
 
-        Starts from the highest generation the witnesses (pointer hint, live record) name, or from a listing
-        without them, and rolls forward while a next entry exists. A witness naming a generation the log no
-        longer has means its newest entries were deleted: refused, never answered with an older entry (that
-        would silently roll the live version back). Only the newest entry is parsed: damage further back
-        (or a generation a repair superseded) does not stop readers of the live version.
+        The cheap read runtimes poll: starts from the highest generation the witnesses (pointer hint, live record)
+        name, or from a listing without them, and rolls forward while a next entry exists. Refused, never
+        answered with an older entry (a silent rollback): a witness naming a generation the log no longer has
+        (its newest entries were deleted), a newest entry that is corrupt or a directory, and a witness holding
+        the newest generation with other content (one of the two was edited). Only the newest entry is parsed:
+        damage further back (or a generation a repair superseded) does not stop readers of the live version.
+        Writers and ``plan`` judge the whole log instead (:meth:`live_entry`).
         """
         witnesses = usable_witnesses(self._backend, env, feature_id)
         top = max(witnesses, key=lambda w: w.entry.generation if w.entry else 0, default=None)
         seen = top.entry.generation if top is not None and top.entry is not None else 0
         generation, data = 0, None
         if seen:
-            data = self._backend.get(layout.audit_key(env, feature_id, seen))
+            data = self._read_entry(env, feature_id, seen)
             generation = seen if data is not None else 0
         if data is None:
-            listed = self._generations(layout.audit_prefix(env, feature_id))
-            last = max(listed, default=0)
+            listing = list_log(self._backend, env, feature_id)
+            last = listing.last
             if top is not None and seen > last:
                 raise StoreError(deleted_tail_message(env, feature_id, seen, top.what, self._origin(top.key), last))
             if last:
                 generation = last
-                data = self._backend.get(layout.audit_key(env, feature_id, last))
+                data = self._read_entry(env, feature_id, last)
                 if data is None:
                     msg = f"audit entry {self._origin(layout.audit_key(env, feature_id, last))} vanished"
                     raise StoreError(msg)
         while True:  # roll forward past anything written after the witnesses or the listing
-            following = self._backend.get(layout.audit_key(env, feature_id, generation + 1))
+            following = self._read_entry(env, feature_id, generation + 1)
             if following is None:
                 break
             generation, data = generation + 1, following
         if data is None:
             return None
         try:
-            return self._entry_at(env, feature_id, generation, data)
+            entry = self._entry_at(env, feature_id, generation, data)
         except StoreError as exc:
-            msg = (
-                f"{exc}; it is the newest entry, so the live version of {env}/{feature_id} cannot be told: run "
-                f"`{repair_command(env, feature_id)}` (it records an operator entry superseding it and keeps "
-                "its bytes)"
+            raise StoreError(self._newest_damaged(env, feature_id, str(exc))) from exc
+        for witness in witnesses:
+            if witness.entry is not None and witness.entry.generation == generation and witness.entry != entry:
+                raise StoreError(dispute_message(env, feature_id, entry, witness, self._origin))
+        return entry
+
+    def _read_entry(self, env: str, feature_id: str, generation: int) -> bytes | None:
+        """The bytes of entry ``generation`` (None: not there); a directory in its place is refused as damage."""
+        key = layout.audit_key(env, feature_id, generation)
+        try:
+            return self._backend.get(key)
+        except NotAFileError as exc:
+            raise StoreError(
+                self._newest_damaged(env, feature_id, f"audit entry {self._origin(key)} {NOT_A_FILE}")
+            ) from exc
+
+    @staticmethod
+    def _newest_damaged(env: str, feature_id: str, problem: str) -> str:
+        return (
+            f"{problem}; it is the newest entry, so the live version of {env}/{feature_id} cannot be told: run "
+            f"`{repair_command(env, feature_id)}` (it records an operator entry superseding it and keeps its bytes)"
+        )
+
+    def live_entry(self, env: str, feature_id: str) -> AuditEntry | None:
+        """The live entry as the whole log tells it (:func:`~feature_platform.store.logstate.read_log`, the
+        judgement of ``history``, ``store verify`` and ``store repair``), or None if nothing was ever published.
+        For writers and ``plan``, which must not build on a log whose end is damaged (a stray entry past it,
+        an edited newest entry) even where the cheap :meth:`current` cannot see it. Reads every entry. Refuses
+        with the repair command when the live version cannot be told; damage further back is only logged."""
+        state = self.judge(env, feature_id)
+        if state.live_unknown:
+            raise StoreError(describe_damage(state, self._origin) or f"the audit log of {env}/{feature_id} is damaged")
+        if state.damage:
+            logger.warning("%s", describe_damage(state, self._origin))
+        for witness in state.lagging_witnesses():
+            lag = witness.unusable if witness.entry is None else f"is stale (generation {witness.entry.generation})"
+            logger.warning(
+                "the %s %s %s: until `%s` rewrites it, a deletion of the newest entries would go unnoticed",
+                witness.what,
+                self._origin(witness.key),
+                lag,
+                repair_command(env, feature_id),
             )
-            raise StoreError(msg) from exc
+        return state.newest
+
+    def judge(self, env: str, feature_id: str) -> LogState:
+        """The whole audit log of ``feature_id`` in ``env`` and its witnesses, judged (read-only)."""
+        layout.check_name("environment", env)
+        layout.check_name("feature id", feature_id)
+        return read_log(self._backend, env, feature_id)
 
     def publish(
         self,
@@ -320,64 +384,50 @@ class ArtefactStore:
         """Every change of the pointer, oldest first, without the generations a ``repair`` entry superseded.
         Refused while the log is damaged (a gap, a corrupt or edited entry, newest entries deleted): each
         message names ``feature-platform store repair``, which supersedes the damage explicitly."""
-        state = read_log(self._backend, env, feature_id)
-        tail = state.deleted_tail
-        if tail is not None and tail.entry is not None:
-            raise StoreError(
-                deleted_tail_message(
-                    env, feature_id, tail.entry.generation, tail.what, self._origin(tail.key), state.last
-                )
-            )
-        if state.damage:
-            missing = sorted(g for g, d in state.damage.items() if d.fingerprint is None)
-            first = state.damage[min(state.damage)]
-            prefix = self._origin(layout.audit_prefix(env, feature_id))
-            what = (
-                f"audit log {prefix} is missing generations {missing[:10]}"
-                if missing
-                else f"audit log {prefix} is broken at generation {first.generation}: {first.reason}"
-            )
-            others = len(state.damage) - (len(missing) if missing else 1)
-            more = f" (and {others} more damaged generation(s): see `feature-platform store verify`)" if others else ""
-            msg = f"{what}{more}; run `{repair_command(env, feature_id)}` to supersede the damage (its bytes are kept)"
-            raise StoreError(msg)
+        state = self.judge(env, feature_id)
+        problem = describe_damage(state, self._origin)
+        if problem is not None:
+            raise StoreError(problem)
         return state.history()
 
     def list_features(self, env: str) -> list[str]:
-        """Features that have a pointer in ``env``, sorted."""
-        prefix = layout.audit_prefix(env)
-        found: set[str] = set()
-        for key in self._backend.list_keys(prefix):
-            feature_id, _, rest = key[len(prefix) :].partition("/")
-            if not rest and not feature_id.startswith("."):
-                # Only feature folders live here: a file is most likely a feature's audit log replaced by
-                # a file. Skipping it would list that feature as never published ("Added" in plan).
-                msg = (
-                    f"cannot list {self._origin(prefix)}: {self._origin(key)} is a file, not a feature's "
-                    "audit log folder"
-                )
-                raise StoreError(msg)
-            if rest and layout.generation_from_audit_key(f"{prefix}{feature_id}/", key) is not None:
-                found.add(feature_id)
-        return sorted(found)
+        """Features that have an audit log folder in ``env``, sorted: one listing of ``envs/<env>/audit/``, not of
+        the logs inside, so one feature's unreadable log is that feature's error (when it is read), never every
+        feature's. A file named like a feature where its folder belongs is listed too: skipping it would show a
+        published feature as never published ("Added" in plan); reading that feature then fails with the fix."""
+        listing = self._backend.list_folder(layout.audit_prefix(env))
+        return sorted({name for name in (*listing.folders, *listing.files) if layout.is_name(name)})
 
     def list_envs(self) -> list[str]:
-        """Environments with at least one pointer, sorted. A file where an environment folder (or its audit,
-        pointers or live folder) belongs is an error, never an environment with nothing published."""
-        found: set[str] = set()
-        for key in self._backend.list_keys(layout.ENVS_PREFIX):
-            env = layout.env_of_key(key, self._origin(key))
-            parts = key.split("/")
-            if env is not None and len(parts) == 5 and parts[2] == "audit":
-                found.add(env)
-        return sorted(found)
+        """Environments with at least one feature's audit log folder, sorted. A file where an environment folder
+        (or its audit, pointers or live folder) belongs is an error, never an environment with nothing published.
+        Lists folders one level at a time, never inside a feature's log."""
+        top = self._backend.list_folder(layout.ENVS_PREFIX)
+        for name in top.files:
+            layout.env_of_key(f"{layout.ENVS_PREFIX}{name}", self._origin(f"{layout.ENVS_PREFIX}{name}"))
+        found: list[str] = []
+        for env in top.folders:
+            if not layout.is_name(env):
+                continue
+            inside = self._backend.list_folder(layout.env_prefix(env))
+            for name in inside.files:
+                key = f"{layout.env_prefix(env)}{name}"
+                layout.env_of_key(key, self._origin(key))
+            if "audit" in inside.folders and self.list_features(env):
+                found.append(env)
+        return found
 
     def load_live(self, env: str, feature_id: str) -> Artefact:
-        """The verified artefact live for ``feature_id`` in ``env``."""
+        """The verified artefact live for ``feature_id`` in ``env`` (found by :meth:`current`)."""
         entry = self.current(env, feature_id)
         if entry is None:
             msg = f"{feature_id!r} has no live version in environment {env!r} ({self.describe()})"
             raise ArtefactNotFoundError(msg)
+        return self.artefact_of(entry)
+
+    def artefact_of(self, entry: AuditEntry) -> Artefact:
+        """The verified artefact an audit entry makes live, which must be an artefact of the entry's feature."""
+        env, feature_id = entry.env, entry.feature_id
         artefact = self.get_artefact(entry.to_hash)
         if artefact.feature.id != feature_id:
             msg = (
@@ -408,6 +458,7 @@ class ArtefactStore:
         if max_attempts < 1:
             msg = f"max_attempts must be at least 1, got {max_attempts}"
             raise StoreError(msg)
+        self.live_entry(env, feature_id)  # judge the whole log once: never append to a log whose end is damaged
         for attempt in range(1, max_attempts + 1):
             current = self.current(env, feature_id)
             live = current.to_hash if current is not None else None
@@ -442,20 +493,42 @@ class ArtefactStore:
         )
         raise PointerConflictError(msg)
 
-    def _write_witnesses(self, entry: AuditEntry) -> None:
+    def _write_witnesses(self, entry: AuditEntry, *, strict: bool = False) -> None:
         """Refresh the pointer hint, then the live record: two copies of the newest entry in two folders,
         each only a lower bound on the log's end (a witness). Written only after the entry won the
-        compare-and-set, so a witness never names a generation nobody won; the change is already committed,
-        so a failure here is only logged (a witness that lags costs readers a roll-forward, nothing else)."""
-        for key in (layout.hint_key(entry.env, entry.feature_id), layout.live_key(entry.env, entry.feature_id)):
-            try:
-                self._backend.put(key, entry.to_bytes())
-            except StoreError as exc:
-                logger.warning("witness %s not updated (readers will roll forward): %s", key, exc)
+        compare-and-set, so a witness never names a generation nobody won. Then, if a later generation exists, a
+        faster writer may have written its witnesses before these overwrote them: they are written again from
+        it, so the witnesses end at the newest entry whichever writer finishes last.
 
-    def _generations(self, prefix: str) -> list[int]:
-        found = (layout.generation_from_audit_key(prefix, k) for k in self._backend.list_keys(prefix))
-        return [g for g in found if g is not None]
+        A publish's change is already committed, so a failure here is only logged, naming the command that
+        rewrites them (readers roll forward past a lagging witness; ``store verify`` reports it). ``strict``
+        (``store repair``, whose job is to write them) raises instead."""
+        while True:
+            for key in (layout.hint_key(entry.env, entry.feature_id), layout.live_key(entry.env, entry.feature_id)):
+                try:
+                    self._backend.put(key, entry.to_bytes())
+                except StoreError as exc:
+                    if strict:
+                        raise
+                    logger.warning(
+                        "%s not updated (readers roll forward past it, but until it is rewritten a deletion of the "
+                        "newest entries would go unnoticed): %s; once the cause is fixed, run `%s`",
+                        key,
+                        exc,
+                        repair_command(entry.env, entry.feature_id),
+                    )
+            try:
+                following = self._backend.get(layout.audit_key(entry.env, entry.feature_id, entry.generation + 1))
+                if following is None:
+                    return
+                entry = self._entry_at(entry.env, entry.feature_id, entry.generation + 1, following)
+            except StoreError:
+                return  # damage past this entry: readers refuse it, and its repair writes the witnesses
+
+    def write_witnesses(self, entry: AuditEntry) -> None:
+        """Rewrite both witnesses from ``entry`` (then from any later entry), raising on failure: the repair of
+        witnesses that lag, are missing or disagree with a sound newest entry."""
+        self._write_witnesses(entry, strict=True)
 
     def _entry_at(self, env: str, feature_id: str, generation: int, data: bytes) -> AuditEntry:
         """Parse the bytes of entry ``generation``; they must be an entry about that very key."""
@@ -469,14 +542,15 @@ class ArtefactStore:
             raise StoreError(msg)
         return entry
 
-    def append(self, entry: AuditEntry) -> bool:
+    def append(self, entry: AuditEntry, *, strict_witnesses: bool = False) -> bool:
         """Create ``entry`` at its generation with put-if-absent (the compare-and-set) and refresh the
         witnesses; False if that generation already exists. For the repair of a damaged log, which must
-        append without reading the live version through :meth:`current`."""
+        append without reading the live version through :meth:`current` (and, with ``strict_witnesses``, fails
+        when the witnesses cannot be written: rewriting them is part of its job)."""
         key = layout.audit_key(entry.env, entry.feature_id, entry.generation)
         if not self._backend.put_if_absent(key, entry.to_bytes()):
             return False
-        self._write_witnesses(entry)
+        self._write_witnesses(entry, strict=strict_witnesses)
         return True
 
     @staticmethod

@@ -3,14 +3,18 @@
 :func:`verify_store` reads everything the store's readers rely on and reports every inconsistency at once,
 instead of the first one a reader trips over. It writes nothing. What it checks:
 
-* every audit log (``envs/<env>/audit/<feature_id>/``): gap-free from generation 1, each entry parsable
-  and about the key it is stored under, each entry starting from the hash the previous one made live
+* every audit log (``envs/<env>/audit/<feature_id>/``): gap-free from generation 1, each entry a file,
+  parsable and about the key it is stored under, each entry starting from the hash the previous one made live
   (:func:`~feature_platform.store.logstate.read_log`, the same judgement ``history`` and ``store repair``
   use). Damage a ``repair`` entry superseded, with its bytes unchanged since, is listed as *repaired*
   (information, exit 0), not as a problem;
 * both witnesses of every feature (the pointer hint and the live record): one naming a generation past the
-  end of its log means the newest entries were deleted (readers refuse the feature); a missing,
-  unreadable or stale witness is only a note (readers fall back to the log);
+  end of its log means the newest entries were deleted, and one holding the newest generation with other
+  content means it or the entry was edited (readers refuse the feature either way). A missing, unreadable
+  or stale witness does not stop readers (they fall back to the log), but it is a *problem* too (exit 1),
+  with ``store repair`` rewriting it: while a witness lags, a deletion of the newest entries would go
+  unnoticed, and that is worth an alert. A publish in flight between its entry and its witnesses shows a
+  stale witness for that moment: a second run tells;
 * every artefact an audit entry names (the live one and every rollback target): present, its bytes
   hashing to its key, and an artefact of that feature;
 * every object under ``objects/`` (all environments, or only those an environment's logs name when one
@@ -19,7 +23,10 @@ instead of the first one a reader trips over. It writes nothing. What it checks:
   to it); any other damaged object is a problem.
 
 Every problem carries the exact command that repairs it (for a damaged log, what ``store repair`` would do,
-from :func:`~feature_platform.store.repair.plan_repair`, or the ``--live HASH`` it needs to be told).
+from :func:`~feature_platform.store.repair.plan_repair`, or the ``--live HASH`` it needs to be told, or what
+the operator must move out of the way first). Folders are listed one level at a time, and a folder that
+cannot be read, or a file where a folder belongs, is reported as the problem of what lives there: the check
+goes on with every other environment and feature.
 
 :func:`restore_artefacts` puts back artefacts that are missing or damaged in the store from a compiled
 build (``feature-platform compile --out DIR``): only bytes that verify and hash to exactly the key they go
@@ -35,7 +42,7 @@ from pathlib import Path
 from feature_platform.artefact.loader import parse_artefact
 from feature_platform.errors import ArtefactError, ArtefactNotFoundError, StoreError
 from feature_platform.store import layout
-from feature_platform.store.logstate import LogState, read_log, repair_command
+from feature_platform.store.logstate import LogState, UnreadableLogError, differences, read_log, repair_command
 from feature_platform.store.repair import RepairPlan, plan_repair
 from feature_platform.store.store import ArtefactStore
 
@@ -76,19 +83,35 @@ class VerifyReport:
 
 
 def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
-    """Check ``env`` (every environment when None) and the artefacts; read-only. Listing errors (an
-    unreadable store) raise :class:`StoreError`: an unreadable store is never reported as consistent."""
+    """Check ``env`` (every environment when None) and the artefacts; read-only. A folder that cannot be read, or
+    a file where a folder belongs, is a problem of what lives there, reported with its fix, and the check goes on
+    with everything else; only a store whose root cannot be read raises :class:`StoreError` (an unreadable store
+    is never reported as consistent)."""
     report = VerifyReport(store=store.describe())
     # A read of a key that need not exist: an unreadable store (a file where the directory should be, a
     # bucket that does not exist or denies access) raises here, where a listing could look merely empty.
     store.has_artefact("0" * 64)
-    envs = [layout.check_name("environment", env)] if env is not None else _envs(store)
+    envs = [layout.check_name("environment", env)] if env is not None else _envs(store, report)
     named = report.named
     for each in envs:
         report.live[each] = {}
-        for feature_id in _features(store, each):
-            live = _verify_log(store, each, feature_id, report, named)
-            report.live[each][feature_id] = live
+        for feature_id in _features(store, each, report):
+            try:
+                published, live = _verify_log(store, each, feature_id, report, named)
+            except UnreadableLogError as exc:
+                report.problems.append(StoreProblem(exc.where, exc.problem, exc.fix))
+                published, live = True, None
+            except StoreError as exc:
+                report.problems.append(
+                    StoreProblem(
+                        layout.audit_prefix(each, feature_id),
+                        f"the audit log of {each}/{feature_id} cannot be read: {_first_line(exc)}",
+                        f"fix the cause, then run `feature-platform store verify --env {each}` again",
+                    )
+                )
+                published, live = True, None
+            if published:
+                report.live[each][feature_id] = live
     known = set(named) | set(report.retired)
     hashes = known if env is not None else known | set(_object_hashes(store, report))
     live_in: dict[str, set[tuple[str, str]]] = {}
@@ -106,7 +129,7 @@ def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
             report,
         )
     report.objects_checked = len(hashes)
-    if not hashes and not any(report.live.values()):
+    if not hashes and not any(report.live.values()) and not report.problems:
         report.notes.append(StoreProblem(report.store, "holds no artefacts and no pointers (nothing published yet?)"))
     report.problems.sort()
     report.repaired.sort()
@@ -114,26 +137,58 @@ def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
     return report
 
 
-def _envs(store: ArtefactStore) -> list[str]:
-    """Environments with an audit log, a pointer hint or a live record; a file where a folder belongs raises."""
-    found: set[str] = set()
-    for key in store.backend.list_keys(layout.ENVS_PREFIX):
-        env = layout.env_of_key(key, key)
-        if env is not None:
-            found.add(env)
-    return sorted(found)
+_MOVE_IT = "move it out of the way (keep it for forensics: the platform never deletes anything)"
 
 
-def _features(store: ArtefactStore, env: str) -> list[str]:
-    """Features with an audit log or a witness in ``env`` (a witness without a log is damage too)."""
-    found = set(store.list_features(env))
+def _envs(store: ArtefactStore, report: VerifyReport) -> list[str]:
+    """The environment folders under ``envs/`` (one level); a file there is a problem, reported."""
+    top = store.backend.list_folder(layout.ENVS_PREFIX)
+    for name in top.files:
+        report.problems.append(
+            StoreProblem(f"{layout.ENVS_PREFIX}{name}", "is a file where only environment folders belong", _MOVE_IT)
+        )
+    for name in top.folders:
+        if not layout.is_name(name):
+            report.notes.append(
+                StoreProblem(f"{layout.ENVS_PREFIX}{name}/", "is not a valid environment name; readers ignore it")
+            )
+    return sorted(name for name in top.folders if layout.is_name(name))
+
+
+def _features(store: ArtefactStore, env: str, report: VerifyReport) -> list[str]:
+    """Features with an audit log folder or a witness in ``env`` (a witness without a log is damage too), one
+    folder level at a time, so an unreadable or misplaced one is reported and the rest still checked."""
     prefix = layout.env_prefix(env)
-    for key in store.backend.list_keys(prefix):
-        layout.env_of_key(key, key)  # a file where the audit, pointers or live folder belongs raises
-        folder, _, name = key[len(prefix) :].partition("/")
-        if folder in ("pointers", layout.LIVE_FOLDER) and name.endswith(".json") and "/" not in name:
-            found.add(name.removesuffix(".json"))
+    found: set[str] = set()
+    try:
+        inside = store.backend.list_folder(prefix)
+    except StoreError as exc:
+        report.problems.append(StoreProblem(prefix, f"cannot be listed: {_first_line(exc)}", _FIX_LISTING.format(env)))
+        return []
+    for name in inside.files:
+        if name in layout.ENV_FOLDERS:
+            report.problems.append(
+                StoreProblem(f"{prefix}{name}", f"is a file where the environment's {name} folder belongs", _MOVE_IT)
+            )
+    for folder in layout.ENV_FOLDERS:
+        if folder not in inside.folders:
+            continue
+        try:
+            listing = store.backend.list_folder(f"{prefix}{folder}/")
+        except StoreError as exc:
+            report.problems.append(
+                StoreProblem(f"{prefix}{folder}/", f"cannot be listed: {_first_line(exc)}", _FIX_LISTING.format(env))
+            )
+            continue
+        if folder == "audit":  # a file named like a feature is that feature's log replaced by a file: read_log says so
+            names = [*listing.folders, *listing.files]
+        else:  # a witness; a directory in its place is found by read_log
+            names = [n.removesuffix(".json") for n in (*listing.files, *listing.folders) if n.endswith(".json")]
+        found.update(n for n in names if layout.is_name(n))
     return sorted(found)
+
+
+_FIX_LISTING = "make it readable to the platform, then run `feature-platform store verify --env {}` again"
 
 
 def _object_hashes(store: ArtefactStore, report: VerifyReport) -> list[str]:
@@ -149,8 +204,9 @@ def _object_hashes(store: ArtefactStore, report: VerifyReport) -> list[str]:
 
 def _verify_log(
     store: ArtefactStore, env: str, feature_id: str, report: VerifyReport, named: dict[str, set[tuple[str, str]]]
-) -> str | None:
-    """Check one feature's audit log and witnesses; return its live hash (None when it cannot be told)."""
+) -> tuple[bool, str | None]:
+    """Check one feature's audit log and witnesses; return whether anything was published, and its live hash
+    (None when it cannot be told)."""
     state = read_log(store.backend, env, feature_id)
     for generation, entry in state.entries.items():
         into = report.retired if generation in state.repaired else named
@@ -165,13 +221,19 @@ def _verify_log(
             )
         )
     plan: RepairPlan | None = None
-    if state.damage or state.deleted_tail is not None:
+    if (
+        state.damage
+        or state.deleted_tail is not None
+        or state.disputed
+        or state.lagging_witnesses()
+        or any(w.obstacle for w in state.witnesses)
+    ):
         plan = plan_repair(store, env, feature_id, state=state)
     for damage in sorted(state.damage.values(), key=lambda d: d.generation):
-        if damage.fingerprint is None:
+        if damage.missing:
             continue  # reported once, below, with the other missing generations
         report.problems.append(StoreProblem(damage.key, damage.reason, _repair_text(plan)))
-    missing = sorted(g for g, d in state.damage.items() if d.fingerprint is None)
+    missing = sorted(g for g, d in state.damage.items() if d.missing)
     if missing:
         report.problems.append(
             StoreProblem(
@@ -180,9 +242,10 @@ def _verify_log(
                 _repair_text(plan),
             )
         )
-    tail = _verify_witnesses(state, report, plan)
+    _verify_witnesses(state, report, plan)
     newest = state.newest
-    return None if tail or newest is None else newest.to_hash
+    published = state.last > 0 or state.live_unknown
+    return published, None if newest is None else newest.to_hash
 
 
 def _repair_text(plan: RepairPlan | None) -> str:
@@ -190,7 +253,10 @@ def _repair_text(plan: RepairPlan | None) -> str:
     if plan is None:
         return ""
     if plan.blocked is not None:
-        return f"{plan.command()}: {plan.blocked}; or restore the entries from a backup"
+        if plan.obstacle:
+            return f"{plan.blocked}, then run `{plan.command()}`"
+        backup = "; or restore the entries from a backup" if plan.needs_live else ""
+        return f"{plan.command()}: {plan.blocked}{backup}"
     does = []
     if plan.rerecord is not None:
         does.append(f"re-records generation {plan.rerecord.generation} from its copy")
@@ -201,13 +267,20 @@ def _repair_text(plan: RepairPlan | None) -> str:
             f"appends an operator entry superseding generation(s) {generations} (their bytes are kept) with "
             f"{live}… live, from {plan.live_from}"
         )
+    if plan.refresh and plan.newest is not None:
+        whats = " and the ".join(dict.fromkeys(w.what for w in plan.refresh))
+        does.append(f"rewrites the {whats} from generation {plan.newest.generation}, the sound newest entry")
+        return f"{plan.command()} ({'; then '.join(does)})"
     return f"{plan.command()} ({'; then '.join(does)}), or restore the entries from a backup"
 
 
-def _verify_witnesses(state: LogState, report: VerifyReport, plan: RepairPlan | None) -> bool:
-    """Check the pointer hint and the live record; True when one proves newer entries were deleted."""
+def _verify_witnesses(state: LogState, report: VerifyReport, plan: RepairPlan | None) -> None:
+    """Check the pointer hint and the live record. Every witness that does not copy the sound newest entry is a
+    problem with a fix, not a note: readers roll forward past it, but while it lags a deletion of the newest
+    entries would go unnoticed (and one that disagrees with the newest entry makes readers refuse)."""
     last = state.last
     tail = state.deleted_tail
+    repair = _repair_text(plan)
     if tail is not None and tail.entry is not None:
         agree = [w.what for w in state.witnesses if w is not tail and w.entry is not None and w.entry.generation > last]
         also = f" (so does the {agree[0]})" if agree else ""
@@ -216,35 +289,48 @@ def _verify_witnesses(state: LogState, report: VerifyReport, plan: RepairPlan | 
                 tail.key,
                 f"the {tail.what} records generation {tail.entry.generation}{also} but the audit log ends at {last}: "
                 "its newest entries were deleted, so readers refuse this feature rather than roll it back",
-                _repair_text(plan),
+                repair,
             )
         )
+    newest = state.entries.get(last)
+    if state.disputed and newest is not None:
+        first = state.disputed[0]
+        assert first.entry is not None
+        whats = " and the ".join(w.what for w in state.disputed)
+        report.problems.append(
+            StoreProblem(
+                layout.audit_key(state.env, state.feature_id, last),
+                f"the newest entry differs from its copy of the same generation in the {whats} "
+                f"({differences(newest, first.entry, first.what)}): a copy is only ever written from the entry, so "
+                "one of them was edited, and readers refuse this feature",
+                repair,
+            )
+        )
+    lagging = state.lagging_witnesses()
+    unseen = "a deletion of the newest entries would go unnoticed"
     for witness in state.witnesses:
-        if witness.entry is None:
-            if witness.unusable == "missing":
-                if last:
-                    report.notes.append(
-                        StoreProblem(witness.key, f"no {witness.what} (harmless: readers list the audit log)")
-                    )
-            else:
-                report.notes.append(
-                    StoreProblem(witness.key, f"{witness.what} {witness.unusable}; ignored by readers")
-                )
-            continue
-        hint = witness.entry
-        if hint.generation > last:
-            continue  # reported above, once
-        if hint.generation < last:
-            report.notes.append(
+        if witness.obstacle:
+            report.problems.append(
                 StoreProblem(
-                    witness.key, f"stale {witness.what} (generation {hint.generation} of {last}); readers roll forward"
+                    witness.key,
+                    f"the {witness.what} {witness.unusable}: readers ignore it, so {unseen}",
+                    repair or _MOVE_IT,
                 )
             )
-        elif hint.generation in state.entries and state.entries[hint.generation] != hint:
-            report.notes.append(
-                StoreProblem(witness.key, f"{witness.what} differs from the newest audit entry; readers trust the log")
-            )
-    return tail is not None
+        elif witness in lagging:
+            if witness.missing:
+                what = f"no {witness.what}: readers list the audit log instead, but {unseen}"
+            elif witness.entry is None:
+                what = f"the {witness.what} {witness.unusable}: readers ignore it, so {unseen}"
+            else:
+                what = (
+                    f"stale {witness.what} (generation {witness.entry.generation} of {last}): readers roll forward, "
+                    f"but {unseen} (a publish whose witnesses could not be written, e.g. on a full disk; or one in "
+                    "flight right now: then run verify again)"
+                )
+            report.problems.append(StoreProblem(witness.key, what, repair))
+        elif witness.entry is None and not witness.missing and state.newest is None and not state.live_unknown:
+            report.notes.append(StoreProblem(witness.key, f"the {witness.what} {witness.unusable}; ignored by readers"))
 
 
 def _verify_object(

@@ -12,8 +12,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from feature_platform.errors import StoreError
-from feature_platform.storage import LocalObjectStorage, ObjectStorage, S3Connection, S3ObjectStorage, open_storage
+from feature_platform.errors import NotAFileError, StoreError
+from feature_platform.storage import (
+    FolderListing,
+    LocalObjectStorage,
+    ObjectStorage,
+    S3Connection,
+    S3ObjectStorage,
+    open_storage,
+)
 
 
 @pytest.fixture(
@@ -330,3 +337,69 @@ def test_a_symlink_loop_or_dangling_link_is_a_store_error_not_empty(tmp_path: Pa
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     with pytest.raises(StoreError, match=r"cannot list .*dangling"):
         LocalObjectStorage(tmp_path / "dangling").list_keys("")
+
+
+# -- one folder level, and S3 folder markers ------------------------------------------------------------------------
+
+
+def test_list_folder_lists_one_level(backend: ObjectStorage) -> None:
+    for key in ["a/b/c.json", "a/d.json", "e.json", "ab.json"]:
+        backend.put(key, key.encode())
+
+    assert backend.list_folder("") == FolderListing(("a",), ("ab.json", "e.json"))
+    assert backend.list_folder("a/") == FolderListing(("b",), ("d.json",))
+    assert backend.list_folder("a/b/") == FolderListing((), ("c.json",))
+    assert backend.list_folder("zzz/") == FolderListing()
+    with pytest.raises(StoreError, match="a folder prefix ends with '/'"):
+        backend.list_folder("a")
+
+
+def test_list_folder_does_not_open_sub_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One unreadable sub-folder fails only the listing of that sub-folder, not of its parent (which is what
+    keeps one feature's unreadable audit log from stopping every feature of its environment)."""
+    storage = LocalObjectStorage(tmp_path)
+    storage.put("envs/dev/audit/f/000000000001.json", b"{}")
+    storage.put("envs/dev/audit/g/000000000001.json", b"{}")
+    real_scandir = os.scandir
+
+    def refusing(path: Any) -> Any:
+        if str(path).endswith("audit/f"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    assert storage.list_folder("envs/dev/audit/") == FolderListing(("f", "g"), ())
+    assert storage.list_folder("envs/dev/audit/g/") == FolderListing((), ("000000000001.json",))
+    with pytest.raises(StoreError, match=r"cannot list .*audit/f: Permission denied"):
+        storage.list_folder("envs/dev/audit/f/")
+
+
+def test_a_directory_where_a_file_belongs_is_a_not_a_file_error(tmp_path: Path) -> None:
+    """Distinct from an outage, so the store can diagnose that one key as damage."""
+    storage = LocalObjectStorage(tmp_path)
+    (tmp_path / "k" / "x.json").mkdir(parents=True)
+    for call in (lambda: storage.get("k/x.json"), lambda: storage.open_read("k/x.json"),
+                 lambda: storage.put("k/x.json", b"1")):
+        with pytest.raises(NotAFileError, match=r"k/x\.json is a directory where a file belongs"):
+            call()
+    assert storage.list_folder("k/") == FolderListing(("x.json",), ())
+
+
+@pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
+def test_s3_folder_markers_are_not_objects(s3_endpoint_url: str, s3_bucket: str) -> None:
+    """The empty ``folder/`` objects the AWS console's "Create folder" makes are how S3 shows a folder, never an
+    object: neither listing returns them, whether they mark the root, a folder with objects, or an empty one."""
+    client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
+    root = "tests/markers"
+    backend = S3ObjectStorage(client, s3_bucket, root)
+    backend.put("a/one.json", b"1")
+    for marker in ("", "a/", "a/empty/", "b/"):
+        client.put_object(Bucket=s3_bucket, Key=f"{root}/{marker}", Body=b"")
+
+    assert backend.list_keys("") == ["a/one.json"]
+    assert backend.list_keys("a/") == ["a/one.json"]
+    assert backend.list_keys("b/") == []
+    assert backend.list_folder("") == FolderListing(("a", "b"), ())
+    assert backend.list_folder("a/") == FolderListing(("empty",), ("one.json",))
+    assert backend.list_folder("a/empty/") == FolderListing()

@@ -230,7 +230,8 @@ def test_an_edited_historical_entry_is_repaired_once_and_then_verifies_clean(sto
     (mine,) = _publish(store, "one")
     other = store.put_artefact(sealed("v", OTHER)[0])
     entry = store.backend.get(_audit_key(1)) or b""
-    store.backend.put(_audit_key(1), entry.replace(mine.encode(), other.encode()))
+    for key in (_audit_key(1), HINT, LIVE):  # edited with its copies: no witness can tell
+        store.backend.put(key, entry.replace(mine.encode(), other.encode()))
     store.publish(ENV, FEATURE_ID, mine, actor="oncall")  # what was live is live again
     problems = verify_store(store, ENV).problems
     assert [p.where for p in problems] == [f"objects/{other}.json"]
@@ -281,20 +282,26 @@ def test_rollback_after_superseding_the_newest_entry_returns_to_the_version_the_
 def test_a_file_where_an_environment_folder_belongs_is_an_error_never_empty(
     store: ArtefactStore, key: str, words: str
 ) -> None:
-    _publish(store, "one")
+    """list_envs refuses it; verify reports it with the fix and goes on with the other environments."""
+    (h1,) = _publish(store, "one")
     store.backend.put(key, b"a file where a folder belongs")
 
     with pytest.raises(StoreError, match=words):
         store.list_envs()
-    with pytest.raises(StoreError, match=words):
-        verify_store(store)
+    report = verify_store(store)
+    (problem,) = report.problems
+    assert problem.where == key and "is a file where" in problem.message
+    assert problem.repair.startswith("move it out of the way")
+    assert report.live[ENV] == {FEATURE_ID: h1}
 
 
-def test_a_file_where_a_verified_environments_folder_belongs_is_an_error(store: ArtefactStore) -> None:
+def test_a_file_where_a_verified_environments_folder_belongs_is_a_problem(store: ArtefactStore) -> None:
     _publish(store, "one")
     store.backend.put("envs/qa/pointers", b"a file where the pointers folder belongs")
-    with pytest.raises(StoreError, match="envs/qa/pointers is a file, not the environment's pointers folder"):
-        verify_store(store, "qa")
+    (problem,) = verify_store(store, "qa").problems
+    assert (problem.where, problem.message) == (
+        "envs/qa/pointers", "is a file where the environment's pointers folder belongs"
+    )
 
 
 # -- the commands ------------------------------------------------------------------------------------------------

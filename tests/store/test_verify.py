@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from feature_platform.cli.main import cli
 from feature_platform.errors import ArtefactNotFoundError
 from feature_platform.store import ArtefactStore, open_store
+from feature_platform.store.repair import repair_log
 from feature_platform.store.verify import restore_artefacts, verify_store
 from tests.store.artefacts import FEATURE_ID, sealed
 
@@ -101,7 +102,13 @@ def test_a_gap_a_corrupt_entry_and_an_edited_chain_are_problems(store: ArtefactS
 
     assert any("missing generation(s) 2" in m for m in messages), messages
     assert any(m.startswith(f"{_audit_key(3)}: audit entry") and "is corrupt" in m for m in messages), messages
-    assert len(messages) == 2  # entry 4 follows a corrupt entry: its chain cannot be checked, and is not blamed
+    # Entry 4 follows a corrupt entry, so its chain cannot be checked; its copies in the witnesses show the edit.
+    assert any(
+        m.startswith(f"{_audit_key(4)}: the newest entry differs from its copy of the same generation in the pointer "
+                     "hint and the live record (in from_hash)")
+        for m in messages
+    ), messages
+    assert len(messages) == 3
 
 
 def test_an_artefact_of_another_feature_named_by_a_log_is_a_problem(store: ArtefactStore) -> None:
@@ -109,23 +116,46 @@ def test_an_artefact_of_another_feature_named_by_a_log_is_a_problem(store: Artef
     store.publish(ENV, FEATURE_ID, mine, actor="alice")
     other = store.put_artefact(sealed("v", OTHER)[0])
     entry = store.backend.get(_audit_key(1)) or b""
-    store.backend.put(_audit_key(1), entry.replace(mine.encode(), other.encode()))
+    for key in (_audit_key(1), f"envs/{ENV}/pointers/{FEATURE_ID}.json", f"envs/{ENV}/live/{FEATURE_ID}.json"):
+        store.backend.put(key, entry.replace(mine.encode(), other.encode()))  # edited with its copies
 
     (problem,) = verify_store(store, ENV).problems
     assert problem.where == _object_key(other)
     assert f"is an artefact of '{OTHER}', but the audit log of {ENV}/{FEATURE_ID} names it" in problem.message
 
 
-def test_hint_notes_are_not_problems(store: ArtefactStore, published: tuple[str, ...]) -> None:
-    _delete(store, f"envs/{ENV}/pointers/{OTHER}.json")
-    store.backend.put(f"envs/{ENV}/pointers/{FEATURE_ID}.json", store.backend.get(_audit_key(1)) or b"")
+def test_lagging_witnesses_are_problems_that_store_repair_rewrites(
+    store: ArtefactStore, published: tuple[str, ...]
+) -> None:
+    """A missing, stale or unreadable witness does not stop readers, but while it lags a deletion of the newest
+    entries would go unnoticed: a problem (exit 1) whose repair rewrites it from the sound newest entry."""
+    _h1, h2, v1 = published
+    hint, other_hint = f"envs/{ENV}/pointers/{FEATURE_ID}.json", f"envs/{ENV}/pointers/{OTHER}.json"
+    live_record = f"envs/{ENV}/live/{FEATURE_ID}.json"
+    _delete(store, other_hint)
+    store.backend.put(hint, store.backend.get(_audit_key(1)) or b"")  # stale
+    store.backend.put(live_record, b"[1]")  # unreadable
 
     report = verify_store(store, ENV)
-    assert report.ok
-    assert [n.message.split(" (")[0] for n in report.notes] == [
-        "stale pointer hint",
-        "no pointer hint",
-    ]
+
+    assert report.live[ENV] == {FEATURE_ID: h2, OTHER: v1}  # readers are not stopped
+    by_where = {p.where: p for p in report.problems}
+    assert sorted(by_where) == [live_record, hint, other_hint]
+    assert by_where[hint].message.startswith("stale pointer hint (generation 1 of 2): readers roll forward, but a "
+                                             "deletion of the newest entries would go unnoticed")
+    assert by_where[live_record].message.startswith("the live record is corrupt: it is not a JSON object")
+    assert by_where[other_hint].message.startswith("no pointer hint: readers list the audit log instead")
+    assert by_where[hint].repair == (
+        f"feature-platform store repair --env {ENV} --feature {FEATURE_ID} (rewrites the pointer hint and the live "
+        "record from generation 2, the sound newest entry)"
+    )
+
+    for feature_id in (FEATURE_ID, OTHER):
+        outcome = repair_log(store, ENV, feature_id, actor="oncall")
+        assert outcome.repair is None and outcome.rerecorded is None and outcome.rewritten
+    assert verify_store(store, ENV).ok
+    assert store.backend.get(hint) == store.backend.get(live_record) == store.backend.get(_audit_key(2))
+    assert [e.generation for e in store.history(ENV, FEATURE_ID)] == [1, 2]  # nothing appended to the log
 
 
 def test_restore_from_a_build_puts_back_missing_and_damaged_artefacts(
