@@ -34,10 +34,11 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from feature_platform._days import FIRST_DAY
 from feature_platform.artefact.format import ColumnSpec
 from feature_platform.engine.dtypes import TIMESTAMP
 
-MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MIN_EVENT_TIME = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
 """Events before this are rejected as out of range (clients with a broken clock)."""
 
 NULL_EVENT_ID = "null event_id"

@@ -111,7 +111,7 @@ Training sets
 """
 
 from feature_platform.runtimes.batch._completeness import raw_days_in_window
-from feature_platform.runtimes.batch._files import write_parquet_file
+from feature_platform.runtimes.batch._files import check_output_file, write_parquet_file
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot, stale_snapshots
@@ -137,6 +137,7 @@ __all__ = [
     "build_training_set",
     "certified_days",
     "certify_day",
+    "check_output_file",
     "index_day",
     "index_days",
     "is_indexed",

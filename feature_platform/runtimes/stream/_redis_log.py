@@ -18,6 +18,7 @@ import redis
 from redis.exceptions import RedisError, ResponseError
 
 from feature_platform.runtimes.stream._log import DeadLetter, EventLogError, GroupInfo, LogEntry
+from feature_platform.settings import redact_credentials
 
 
 class RedisEventLog:
@@ -29,7 +30,7 @@ class RedisEventLog:
             self._r.set_response_callback(command, _raw_reply)
 
     def describe(self) -> str:
-        return f"redis streams {self._url} (prefix {self._prefix!r})"
+        return f"redis streams {redact_credentials(self._url)} (prefix {self._prefix!r})"
 
     def key(self, stream: str) -> str:
         return f"{self._prefix}:log:{stream}"
