@@ -53,9 +53,9 @@ events/dt=D
     ``events.duplicate_replays``. Rows are sorted by ``timestamp, event_id, event_type``.
 
 rejects/dt=D
-    ``engine.rejects_schema()``: every malformed raw row of partition D with its reasons (joined by
-    ``"; "``), never dropped silently. Counted per reason in the result and the manifest (a row with
-    two reasons counts under both).
+    ``engine.rejects_schema()``: every malformed raw row of partition D with its reason (exactly one: the
+    first that applies, in the order of :mod:`feature_platform.engine.validation`), never dropped silently.
+    Counted per reason in the result and the manifest; the counts add up to the rejects.
 
 snapshots/dt=D
     ``user_id, position, <the other events columns>``, sorted by user and position (0 = most recent):
