@@ -6,7 +6,11 @@ message instead of a traceback, and callers can catch a precise subclass.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class FeaturePlatformError(Exception):
@@ -54,6 +58,12 @@ class SourceDataError(FeaturePlatformError):
     """Raw data does not match what the artefact expects (a missing column, a missing partition)."""
 
 
+class OutputWriteError(FeaturePlatformError):
+    """Writing an output failed (no space left, permission denied, a path under a file): the message names the
+    path (and the day) being written and the operating system's reason; nothing half-written is left under a
+    final name."""
+
+
 class StaleSnapshotError(SourceDataError):
     """A stored snapshot no longer reflects its inputs: a day of its window was re-indexed since it was built."""
 
@@ -76,6 +86,8 @@ class CertificationRefusedError(SourceDataError):
 
 
 _OS_ERROR_CODE = re.compile(r"\(os error \d+\)")
+_ERRNO_PREFIX = re.compile(r"^\[Errno \d+\]\s*")
+_ERRNO = re.compile(r"\[Errno \d+\]\s*")
 _UNDERLYING_IO = "underlying IO error:"
 
 
@@ -94,3 +106,76 @@ def polars_io_error_message(exc: BaseException) -> str | None:
     io_part = text.split(_UNDERLYING_IO, 1)[1] if _UNDERLYING_IO in text else text
     line = next((ln.strip() for ln in io_part.splitlines() if ln.strip()), text.strip())
     return f"I/O error: {line}"
+
+
+def io_reason(exc: BaseException) -> str | None:
+    """The operating system's reason of an I/O failure, bare ("No space left on device"), for a message
+    that names the path itself; None when ``exc`` is no I/O failure (an ``OSError``, or a polars error
+    carrying one: see :func:`polars_io_error_message`)."""
+    if isinstance(exc, OSError):
+        text = exc.strerror or str(exc)
+    else:
+        line = polars_io_error_message(exc)
+        if line is None:
+            return None
+        text = line.removeprefix("I/O error: ")
+    text = _OS_ERROR_CODE.sub("", _ERRNO_PREFIX.sub("", text.strip())).strip()
+    return text or type(exc).__name__
+
+
+@contextmanager
+def writing(target: object, *, context: str = "") -> Iterator[None]:
+    """Turn an I/O failure of the block (an ``OSError``, a polars error carrying one, a :class:`StoreError`
+    caused by one) into one :class:`OutputWriteError` line: ``[<context>: ]cannot write <target>: <reason>``
+    — the path (and the day, in ``context``) being written, never the bare "No space left on device".
+    Any other error passes unchanged; an ``OutputWriteError`` of an inner block is kept as it is."""
+    try:
+        yield
+    except OutputWriteError:
+        raise
+    except Exception as exc:
+        text = _write_failure(exc, str(target))
+        if text is None:
+            raise
+        msg = f"{context}: {text}" if context else text
+        raise OutputWriteError(msg) from exc
+
+
+def _write_failure(exc: BaseException, target: str) -> str | None:
+    """``cannot write <target>: <reason>`` for an I/O failure ``exc`` (None: it is none)."""
+    if isinstance(exc, StoreError):
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and not cause.filename:  # a write() failed: the staged file of the target
+            return _write_failure(cause, target)
+        if isinstance(cause, OSError) and (in_the_way := _file_in_the_way_of(cause)) is not None:
+            return f"cannot write {target}: {in_the_way}"
+        return _ERRNO.sub("", str(exc))  # the storage layer's message names the path it failed on
+    reason = io_reason(exc)
+    if reason is None:
+        return None
+    if isinstance(exc, OSError) and (in_the_way := _file_in_the_way_of(exc)) is not None:
+        return f"cannot write {target}: {in_the_way}"
+    filename = str(getattr(exc, "filename", None) or "")
+    named = filename in ("", target) or target.endswith(f" {filename}") or filename.startswith(f"{target}/")
+    if not named:  # the operating system names another file than the one the caller writes
+        reason = f"{reason} ({filename})"
+    return f"cannot write {target}: {reason}"
+
+
+def _file_in_the_way_of(exc: OSError) -> str | None:
+    """"<path> is a file, not a directory" for a mkdir or open under a file ("File exists", "Not a directory")."""
+    if exc.errno not in (errno.EEXIST, errno.ENOTDIR) or not exc.filename:
+        return None
+    in_the_way = _file_in_the_way(str(exc.filename))
+    return None if in_the_way is None else f"{in_the_way} is a file, not a directory"
+
+
+def _file_in_the_way(path: str) -> str | None:
+    """The nearest existing ``path`` or ancestor of it, if that is something other than a directory."""
+    current = os.path.abspath(path)
+    while not os.path.lexists(current):
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+    return None if os.path.isdir(current) else current

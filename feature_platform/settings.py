@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,17 +56,80 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 
+_URL_TOKEN = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s'\"<>]+)")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (``user:password@`` ->
+    ``user:***@``): the one helper every message that can show a Redis, S3 or store URL goes through
+    (the settings' errors, the online store's and the event log's ``describe()``, and the CLI's error
+    line, whatever raised it). A password may hold ``@`` or ``/`` a user forgot to percent-encode, so the
+    user info runs to the *last* ``@`` of the URL."""
+
+    def one(match: re.Match[str]) -> str:
+        rest = match.group("rest")
+        userinfo, at, host = rest.rpartition("@")
+        if not at or ":" not in userinfo:
+            return match.group(0)  # no user info, or a user name without a password: nothing secret
+        user = userinfo.partition(":")[0]
+        return f"{match.group('scheme')}{user}:***@{host}"
+
+    return _URL_TOKEN.sub(one, text) if "://" in text else text
+
+
 def redacted_url(url: str) -> str:
-    """``url`` with a password replaced by ``***``, for messages."""
+    """``url`` with a password replaced by ``***``, for messages (:func:`redact_credentials`)."""
+    return redact_credentials(url)
+
+
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
+
+
+def s3_bucket_problem(bucket: str) -> str:
+    """Why ``bucket`` breaks the S3 bucket naming rules, or "" when it keeps them: 3 to 63 characters of
+    lower-case letters, digits, dots and hyphens, beginning and ending with a letter or digit, no two
+    adjacent dots, not an IP address, none of the reserved prefixes and suffixes. Checked when the settings
+    are read, so a typo is one line naming the variable instead of botocore's multi-line regex dump at the
+    first S3 call."""
+    if not _S3_BUCKET.fullmatch(bucket):
+        return (
+            f"names the bucket {bucket!r}, which breaks the S3 naming rules (3 to 63 lower-case letters, "
+            "digits, dots and hyphens, beginning and ending with a letter or digit)"
+        )
+    if ".." in bucket:
+        return f"names the bucket {bucket!r}, which breaks the S3 naming rules (two adjacent dots)"
     try:
-        parts = urlsplit(url)
+        ipaddress.IPv4Address(bucket)
     except ValueError:
-        return url
-    if not parts.password:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+        pass
+    else:
+        return f"names the bucket {bucket!r}, which breaks the S3 naming rules (an IP address)"
+    for reserved in _S3_RESERVED_PREFIXES:
+        if bucket.startswith(reserved):
+            return f"names the bucket {bucket!r}, which breaks the S3 naming rules (the reserved prefix {reserved!r})"
+    for reserved in _S3_RESERVED_SUFFIXES:
+        if bucket.endswith(reserved):
+            return f"names the bucket {bucket!r}, which breaks the S3 naming rules (the reserved suffix {reserved!r})"
+    return ""
+
+
+def s3_url_problem(url: str) -> str:
+    """Why ``url`` is not a usable ``s3://BUCKET[/PREFIX]`` URL, or "" when it is (or is no S3 URL at all:
+    the storage layer parses the rest). Credentials never go in the URL: they come from the AWS chain."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "s3":
+        return ""
+    if any(c.isspace() for c in url):
+        return "must not contain spaces"
+    userinfo, at, _ = rest.rpartition("@")
+    if at and (":" in userinfo or "/" not in userinfo):  # an "@" in a key prefix is no user info
+        return "must not hold credentials (they come from the AWS chain: environment, profile or role)"
+    netloc = rest.partition("/")[0]
+    if not netloc:
+        return "names no bucket; use s3://BUCKET/PREFIX"
+    return s3_bucket_problem(netloc)
 
 
 def store_url_problem(url: str) -> str:
@@ -193,15 +256,23 @@ class PlatformSettings(BaseSettings):
     @classmethod
     def _usable_endpoint(cls, value: str | None) -> str | None:
         if value is not None and (problem := endpoint_url_problem(value)):
-            msg = f"FP_S3_ENDPOINT_URL={value!r} {problem}"
+            msg = f"FP_S3_ENDPOINT_URL={redact_credentials(value)!r} {problem}"
             raise SettingsError(msg)  # not a ValueError: pydantic lets it through as one line
+        return value
+
+    @field_validator("artefact_store", "raw_data_root", "tables_root")
+    @classmethod
+    def _usable_s3_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and (problem := s3_url_problem(value)):
+            msg = f"FP_{(info.field_name or '').upper()}={redact_credentials(value)!r} {problem}"
+            raise SettingsError(msg)
         return value
 
     @field_validator("online_store", "event_log")
     @classmethod
     def _usable_store_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (problem := store_url_problem(value)):
-            msg = f"FP_{(info.field_name or '').upper()}={redacted_url(value)!r} {problem}"
+            msg = f"FP_{(info.field_name or '').upper()}={redact_credentials(value)!r} {problem}"
             raise SettingsError(msg)
         return value
 

@@ -13,7 +13,7 @@ import click
 
 from feature_platform.compiler import CompileResult, compile_configs, render_issues
 from feature_platform.errors import FeaturePlatformError, polars_io_error_message
-from feature_platform.settings import PlatformSettings, SettingsError
+from feature_platform.settings import PlatformSettings, SettingsError, redact_credentials
 
 EXIT_ERROR = 1
 EXIT_INVALID_CONFIG = 2
@@ -29,6 +29,13 @@ def settings() -> PlatformSettings:
 def _os_error(exc: OSError) -> str:
     where = f" {exc.filename}" if exc.filename else ""
     return f"{exc.strerror or exc}:{where}" if where else str(exc.strerror or exc)
+
+
+def error_line(text: str) -> None:
+    """Print ``error: <text>`` on stderr: the one format of every CLI error (a message is one line, unless it
+    is a list on purpose, such as a refused release's broken rules). Credentials in a URL the message shows
+    (``redis://user:password@…``) are redacted, whoever formatted it."""
+    click.secho(f"error: {redact_credentials(text)}", fg="red", err=True)
 
 
 def configs_option(fn: F) -> F:
@@ -64,13 +71,12 @@ def handle_errors(fn: F) -> F:
         except (FeaturePlatformError, SettingsError, OSError) as exc:
             if debug_enabled():
                 raise
-            text = _os_error(exc) if isinstance(exc, OSError) else str(exc)
-            click.secho(f"error: {text}", fg="red", err=True)
+            error_line(_os_error(exc) if isinstance(exc, OSError) else str(exc))
             sys.exit(EXIT_ERROR)
         except Exception as exc:  # a polars error carrying an OS error (a full disk): one line too
             if (io_text := polars_io_error_message(exc)) is None or debug_enabled():
                 raise  # any other error is a bug: keep its traceback
-            click.secho(f"error: {io_text}", fg="red", err=True)
+            error_line(io_text)
             sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from feature_platform.runtimes.batch import (
     DayIndexResult,
     TableLocations,
     build_training_set,
+    check_output_file,
     index_days,
     write_parquet_file,
 )
@@ -103,6 +104,7 @@ def _echo_day(result: DayIndexResult) -> None:
 def training_set(env: str | None, feature: str, examples_path: Path, out: Path, user_column: str,
                  time_column: str) -> None:
     """Point-in-time sequences of FEATURE for labelled examples, from the indexed tables."""
+    check_output_file(out, inputs=[examples_path], what="--out")  # before any work: never over an input
     config = settings()
     target = env or config.env
     artefact = open_store_from_settings(config).load_live(target, feature)
@@ -111,7 +113,7 @@ def training_set(env: str | None, feature: str, examples_path: Path, out: Path, 
     started = time.perf_counter()
     frame = build_training_set(artefact, examples, locations, user_column=user_column, time_column=time_column)
     elapsed = time.perf_counter() - started
-    write_parquet_file(frame, out)  # staged and renamed: a failure leaves no half-written file at --out
+    write_parquet_file(frame, out, what="--out")  # staged and renamed: a failure leaves no half-written file at --out
     empty = frame.filter(pl.col(SEQUENCE_LENGTH) == 0).height
     lengths = frame.get_column(SEQUENCE_LENGTH)
     mean = lengths.sum() / frame.height if frame.height else 0.0

@@ -9,6 +9,7 @@ import click
 
 from feature_platform.cli._common import compile_or_exit, configs_option, handle_errors, settings
 from feature_platform.compiler import artefact_json_schema, write_output
+from feature_platform.errors import writing
 from feature_platform.plugins import get_plugin, plugin_names
 from feature_platform.storage import open_storage
 
@@ -36,8 +37,9 @@ def compile_cmd(configs: Path | None, out: Path | None) -> None:
     """Compile one artefact per sequence feature plus a manifest, atomically, only if all is valid."""
     result = compile_or_exit(configs)
     out_dir = out or settings().data_dir / "compiled"
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    write_output(result, out_dir)
+    with writing(f"the compiled output {out_dir}"):  # a full disk names the output, not just "No space left"
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        write_output(result, out_dir)
     click.echo(f"compiled {len(result.artefacts)} feature(s) into {out_dir}")
     for feature_id, sealed in result.artefacts.items():
         a = sealed.artefact.feature
@@ -55,7 +57,8 @@ def schema(out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        open_storage(str(out.parent)).put(out.name, text.encode())  # nothing half-written under the name
+        with writing(f"--out {out}"):
+            open_storage(str(out.parent)).put(out.name, text.encode())  # nothing half-written under the name
         click.echo(f"wrote {out}")
 
 

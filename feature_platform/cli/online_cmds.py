@@ -12,6 +12,7 @@ from datetime import datetime
 import click
 
 from feature_platform.cli._common import env_option, handle_errors, settings
+from feature_platform.errors import FeaturePlatformError
 from feature_platform.runtimes.batch import TableLocations, latest_certified_day
 from feature_platform.runtimes.online import load_day, open_online_store_from_settings, require_certified
 from feature_platform.store import open_store_from_settings
@@ -32,7 +33,7 @@ def online_load(env: str | None, feature: str, day: datetime | None) -> None:
     locations = TableLocations.from_settings(config)
     chosen = day.date() if day is not None else latest_certified_day(feature, locations)
     if chosen is None:
-        raise click.ClickException(f"{feature} has no certified day under {locations.feature_root(feature)}")
+        raise FeaturePlatformError(f"{feature} has no certified day under {locations.feature_root(feature)}")
     require_certified(feature, chosen, locations)  # says whether the day is not indexed or indexed, not certified
     store = open_online_store_from_settings(config)
     try:

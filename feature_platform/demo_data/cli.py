@@ -6,15 +6,17 @@ The command object is :data:`demo_data_command`; the CLI package registers it.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from feature_platform.demo_data.config import MAX_CHUNK_ROWS, DefectRates, DemoDataConfig, DemoDataError
+from feature_platform.demo_data.config import MAX_CHUNK_ROWS, DefectRates, DemoDataConfig
 from feature_platform.demo_data.generator import DEFAULT_WORKERS, MANIFEST_NAME, generate
-from feature_platform.errors import polars_io_error_message
+from feature_platform.errors import FeaturePlatformError, writing
 
 _DEFAULTS = DemoDataConfig()
 _RATES = DefectRates()
@@ -77,18 +79,12 @@ def demo_data_command(
     progress = None if quiet else (lambda message: click.echo(f"  {message}"))
     started = time.perf_counter()
     try:
-        manifest = generate(config, out, progress=progress, workers=workers)
-    except DemoDataError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except OSError as exc:  # no space left, permission denied: one line, exit 1, no traceback
+        with writing(f"the demo data {out}"):  # an I/O failure names the path (the generator names the file)
+            manifest = generate(config, out, progress=progress, workers=workers)
+    except FeaturePlatformError as exc:  # bad parameters, an --out it will not overwrite, a full disk
         if _debug():
             raise
-        where = f": {exc.filename}" if exc.filename else ""
-        raise click.ClickException(f"{exc.strerror or exc}{where}") from exc
-    except Exception as exc:  # a polars error carrying an OS error (a full disk during a write): one line
-        if (text := polars_io_error_message(exc)) is None or _debug():
-            raise  # any other error is a bug: keep its traceback
-        raise click.ClickException(text) from exc
+        _fail(str(exc))
     elapsed = time.perf_counter() - started
     totals = manifest["totals"]
     if not quiet:
@@ -107,6 +103,13 @@ def demo_data_command(
         f"see {out / MANIFEST_NAME}",
         fg="green",
     )
+
+
+def _fail(text: str) -> NoReturn:
+    """One ``error: …`` line on stderr and exit 1: the format of every ``feature-platform`` error (this
+    command lives below the CLI package, so it prints it itself)."""
+    click.secho(f"error: {text}", fg="red", err=True)
+    sys.exit(1)
 
 
 def _debug() -> bool:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from feature_platform._days import day_range_problem
 from feature_platform.errors import FeaturePlatformError
 
 
 class DemoDataError(FeaturePlatformError, ValueError):
     """Invalid demo data parameters, or an output directory the generator will not overwrite."""
 
+
+LAST_START_DATE = date(2200, 1, 1)
+"""The latest first day of a demo data set (the first is the indexer's: :mod:`feature_platform._days`)."""
 
 MAX_CHUNK_ROWS = 4_000_000
 """Upper bound on ``chunk_rows``: event ids reserve 24 bits for the row within a chunk."""
@@ -97,12 +101,18 @@ class DemoDataConfig:
              f"search_share must be between 0 and 1 (got {self.search_share})"),
             (0.0 <= self.missing_item_rate <= 0.5,
              f"missing_item_rate must be between 0 and 0.5 (got {self.missing_item_rate})"),
-            (date(1990, 1, 1) <= self.start_date <= date(2200, 1, 1),
-             f"start_date must be between 1990-01-01 and 2200-01-01 (got {self.start_date})"),
+            (self.start_date <= LAST_START_DATE,
+             f"start_date must be {LAST_START_DATE.isoformat()} or earlier (got {self.start_date})"),
         ]
         for ok, message in checks:
             if not ok:
                 raise DemoDataError(message)
+        # every day written must be a day batch-index can index: the indexer's rule, not one of its own
+        last = self.start_date + timedelta(days=self.days - 1)
+        for what, day in (("start_date", self.start_date), ("the last day", last)):
+            if problem := day_range_problem(day):
+                msg = f"{what} {day.isoformat()} would be a partition batch-index refuses: {problem}"
+                raise DemoDataError(msg)
         self.defects.validate()
 
     def to_json(self) -> dict[str, Any]:

@@ -62,6 +62,7 @@ from feature_platform.demo_data.schema import (
     SCHEMAS,
     SEARCH_EVENTS,
 )
+from feature_platform.errors import writing
 
 MANIFEST_NAME = "_demo_data.json"
 MANIFEST_FORMAT_VERSION = 1
@@ -143,8 +144,18 @@ def part_name(index: int) -> str:
 
 
 def _write(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, **PARQUET_OPTIONS)
+    with writing(_final_path(path)):  # a full disk names the file (and so its day), not just the reason
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path, **PARQUET_OPTIONS)
+
+
+def _final_path(staged: Path) -> Path:
+    """The name ``staged`` (a file in the staging folder) will have once the data set is swapped in."""
+    parts = staged.parts
+    if STAGING_NAME not in parts:
+        return staged
+    at = parts.index(STAGING_NAME)
+    return Path(*parts[:at], *parts[at + 1 :])
 
 
 class _Writer:

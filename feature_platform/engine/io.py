@@ -33,10 +33,11 @@ has a null in a ``nullable=False`` column      each such row is a **row reject**
 
 A row reject of the source's declared schema (a *contract breach*) is decided per row and per event
 type exactly as the plan decides its own rejects (:mod:`feature_platform.engine.validation`): only
-rows an event type selects are its rejects, with every reason that applies — the plan's reasons
-first, then the source's in column order. ``null <column>`` is not repeated when the very null is
-already reported as ``null event_id`` / ``null user_id`` / ``null timestamp`` of a field computed
-from that column. :func:`split_rows` decides which rows break the declared schema and why (per file
+rows an event type selects are its rejects, each with exactly one reason, the first that applies —
+``<column> out of range for <type>`` before the plan's reasons (a field computed from a value that does
+not fit reads as a null: an overflowing ``user_id`` is not a ``null user_id``), ``null <column>`` after
+them (a null already reported as ``null event_id`` / ``null user_id`` / … of a field computed from that
+column is reported as that). :func:`split_rows` decides which rows break the declared schema and why (per file
 here, per decoded micro-batch in the streaming indexer, through :class:`~feature_platform.engine.MicroBatchPlan`
 ``check_sources``); :func:`contract_rejects` builds their rejects from :attr:`SourceScan.breaches`. A row of a
 lookup table that breaks its declared schema is not used: the events that would join it get a lookup
@@ -66,9 +67,6 @@ from feature_platform.engine.executors import executor_for
 from feature_platform.engine.requirements import Requirements, check_columns
 from feature_platform.engine.validation import (
     INGEST_DAY,
-    NULL_EVENT_ID,
-    NULL_TIMESTAMP,
-    NULL_USER_ID,
     REASON_SEPARATOR,
     REJECTS_SCHEMA,
     null_column_reason,
@@ -212,8 +210,8 @@ def contract_rejects(
 
     ``breaches`` maps an events source to :attr:`SourceScan.breaches`. Per event type of the feature,
     the rows it selects are rejects with the plan's own reasons (the same expressions, the same
-    ``max_event_time``) followed by the source's (see the module docstring); the raw JSON is the row
-    as read, so an out-of-range value is kept.
+    ``max_event_time``) and the source's, one per row: the first that applies (see the module docstring);
+    the raw JSON is the row as read, so an out-of-range value is kept.
     """
     user = artefact.feature.entity_key.name
     parts: list[pl.LazyFrame] = []
@@ -229,19 +227,8 @@ def contract_rejects(
         fields = {f.name: f for f in compiled.fields}
         declared = {c.name: c for c in artefact.sources[compiled.source].columns}
         ts_inputs = sorted(fields["timestamp"].expr.columns()) if "timestamp" in fields else []
-        # as the plan does, on the values as read: a value out of range was there, it is not a null
-        ts_inputs_null = pl.all_horizontal(
-            [
-                pl.col(c).is_null()
-                & ~pl.col(_RANGE_REASON)
-                .str.split(REASON_SEPARATOR)
-                .list.contains(out_of_range_reason(c, declared[c]))
-                .fill_null(False)
-                for c in ts_inputs
-                if c in declared
-            ]
-            or [pl.lit(True)]
-        )
+        # as the plan does (a row with a value out of range never gets to the plan's reasons: see below)
+        ts_inputs_null = pl.all_horizontal([pl.col(c).is_null() for c in ts_inputs if c in declared] or [pl.lit(True)])
         normalised = rows.select(
             *executor.mapping(),
             pl.col(SOURCE_REASON),
@@ -259,30 +246,20 @@ def contract_rejects(
             max_event_time=max_event_time,
         ).alias(_PLAN_REASON)
         checked = normalised.with_columns(plan_reason)
-        # a null already reported through the key field it feeds is not reported twice
-        covered = {NULL_EVENT_ID: "event_id", NULL_USER_ID: user, NULL_TIMESTAMP: "timestamp"}
-        source_parts: list[pl.Expr] = []
-        for column in _non_nullable(artefact.sources[compiled.source]):
-            redundant = pl.lit(False)
-            for reason, field_name in covered.items():
-                field = fields.get(field_name)
-                if field is not None and column in field.expr.columns():
-                    redundant = redundant | pl.col(_PLAN_REASON).str.split(REASON_SEPARATOR).list.contains(reason)
-            source_parts.append(
-                pl.when(pl.col(f"{_NULL_FLAG}{column}") & ~redundant.fill_null(False)).then(
-                    pl.lit(null_column_reason(column))
-                )
-            )
-        joined = pl.concat_str(
-            [pl.col(_PLAN_REASON), *source_parts, pl.col(_RANGE_REASON)],
-            separator=REASON_SEPARATOR,
-            ignore_nulls=True,
-        )
+        # exactly one reason per row, the first that applies (the order of engine.validation): a value out of
+        # its declared range first — every field computed from it reads as a null, and an overflowing user_id
+        # is not a "null user_id" — then the plan's own, then a null in a nullable=False column
+        first_range = pl.col(_RANGE_REASON).str.split(REASON_SEPARATOR).list.first()
+        null_columns = [
+            pl.when(pl.col(f"{_NULL_FLAG}{column}")).then(pl.lit(null_column_reason(column)))
+            for column in _non_nullable(artefact.sources[compiled.source])
+        ]
+        first = pl.coalesce([first_range, pl.col(_PLAN_REASON), *null_columns])
         parts.append(
             checked.select(
                 pl.lit(compiled.name, dtype=pl.String).alias("event_type"),
                 pl.lit(compiled.source, dtype=pl.String).alias("source"),
-                pl.when(joined != "").then(joined).alias("reason"),
+                first.alias("reason"),
                 pl.col("event_id").cast(pl.String).alias("event_id"),
                 pl.col(user).cast(pl.String).alias("user_id"),
                 pl.col(RAW_JSON).alias("raw"),

@@ -1,12 +1,20 @@
 """Validation of normalised events, and the stable schema of the rows it rejects.
 
 A row an event type selects is *malformed* when any of these holds; it then goes to the rejects
-frame (the batch indexer's rejects table, the streaming indexer's dead-letter store) with every
-reason that applies, joined by ``"; "`` in this order, and is never silently dropped:
+frame (the batch indexer's rejects table, the streaming indexer's dead-letter store) and is never
+silently dropped. A rejected row has **exactly one reason**: the first of this table that applies, so
+a day's rejects counted per reason add up to its rejects (the raw row, kept whole as JSON, shows
+whatever else is wrong with it):
 
 =====================================  ==========================================================
-reason                                 when
+reason, in order                       when
 =====================================  ==========================================================
+``<column> out of range for <type>``   the raw ``<column>`` holds an integer its declared type
+                                       cannot hold (e.g. an int64 file column declared ``int32``,
+                                       a ``UInt64`` 2^64-1 declared ``int64``); the first such
+                                       column in the source's column order. First, because every
+                                       field computed from that value would otherwise read as a
+                                       null: an overflowing ``user_id`` is not a ``null user_id``
 ``null event_id``                      the normalised ``event_id`` is null
 ``null user_id``                       the normalised entity key is null
 ``null timestamp``                     the ``timestamp`` is null and every raw column it is
@@ -16,16 +24,13 @@ reason                                 when
 ``timestamp before 2000-01-01``        ``timestamp < 2000-01-01T00:00:00Z``
 ``timestamp after max_event_time``     ``timestamp > max_event_time`` (only when one is given)
 ``null <column>``                      the raw ``<column>``, declared ``nullable=False`` in its
-                                       source, is null (not repeated when that null is already
-                                       reported as a null key field computed from the column)
-``<column> out of range for <type>``   the raw ``<column>`` holds an integer its declared type
-                                       cannot hold (e.g. an int64 file column declared ``int32``)
+                                       source, is null (the first such column in the source's
+                                       column order)
 =====================================  ==========================================================
 
-The last two are checks of the source's declared schema, made when raw Parquet files are read and on
-each decoded streaming micro-batch, by the same code (:func:`feature_platform.engine.io.split_rows`,
-:func:`feature_platform.engine.io.contract_rejects`); they follow the others, in the source's column
-order.
+The first and the last are checks of the source's declared schema, made when raw Parquet files are read
+and on each decoded streaming micro-batch, by the same code (:func:`feature_platform.engine.io.split_rows`,
+:func:`feature_platform.engine.io.contract_rejects`); the others are the plan's own (:func:`reason_expr`).
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from feature_platform._days import FIRST_DAY
 from feature_platform.artefact.format import ColumnSpec
 from feature_platform.engine.dtypes import TIMESTAMP
 
-MIN_EVENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MIN_EVENT_TIME = datetime(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, tzinfo=UTC)
 """Events before this are rejected as out of range (clients with a broken clock)."""
 
 NULL_EVENT_ID = "null event_id"
@@ -47,8 +53,9 @@ UNPARSEABLE_TIMESTAMP = "unparseable timestamp"
 TOO_OLD = "timestamp before 2000-01-01"
 TOO_NEW = "timestamp after max_event_time"
 REASONS = (NULL_EVENT_ID, NULL_USER_ID, NULL_TIMESTAMP, UNPARSEABLE_TIMESTAMP, TOO_OLD, TOO_NEW)
-"""Every reason, in the order they are joined."""
+"""The plan's reasons, in order: a row gets the first that applies."""
 REASON_SEPARATOR = "; "
+"""Joins the source reasons of a row in :data:`feature_platform.engine.io.SOURCE_REASON` (never in a reject)."""
 
 
 def null_column_reason(column: str) -> str:
@@ -94,7 +101,8 @@ def reason_expr(
     timestamp_inputs_null: pl.Expr,
     max_event_time: datetime | None,
 ) -> pl.Expr:
-    """The ``reason`` of each row: null when the row is valid, else the joined reasons.
+    """The ``reason`` of each row: null when the row is valid, else the first reason that applies (the
+    order of :data:`REASONS`).
 
     ``timestamp_inputs_null`` is true when every raw column the timestamp is computed from is null.
     """
@@ -108,6 +116,4 @@ def reason_expr(
     ]
     if max_event_time is not None:
         checks.append((ts > pl.lit(as_utc(max_event_time), dtype=TIMESTAMP), TOO_NEW))
-    parts = [pl.when(condition.fill_null(False)).then(pl.lit(reason)) for condition, reason in checks]
-    joined = pl.concat_str(parts, separator=REASON_SEPARATOR, ignore_nulls=True)
-    return pl.when(joined != "").then(joined).otherwise(None)
+    return pl.coalesce([pl.when(condition.fill_null(False)).then(pl.lit(reason)) for condition, reason in checks])

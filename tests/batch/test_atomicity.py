@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -13,7 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from feature_platform.errors import StoreError
+from feature_platform.errors import OutputWriteError
 from feature_platform.runtimes.batch import TableLocations, index_day, index_days, read_snapshot
 from feature_platform.runtimes.batch import _indexer as indexer_module
 from feature_platform.runtimes.batch import _parquet_writer as writer_module
@@ -110,7 +111,8 @@ def test_a_failed_write_keeps_the_old_version_of_the_day_live_and_removes_the_te
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(StoreError, match=r"cannot write .*/snapshots/dt=.*/part-[0-9a-f]{20}\.parquet: disk full"):
+    failed = r"cannot write .*/snapshots/dt=.*/part-[0-9a-f]{20}\.parquet: disk full"
+    with pytest.raises(OutputWriteError, match=failed):
         index_day(published.artefacts[FEATURE], DAYS[1], changed)
     monkeypatch.setattr(os, "replace", real_replace)
     assert Path(indexed.manifest_file(FEATURE, DAYS[1])).read_bytes() == manifest  # the old version is live
@@ -148,3 +150,36 @@ def test_a_reader_during_reruns_always_sees_a_whole_file(indexed: TableLocations
         reader.join()
     assert errors == []
     assert seen and set(seen) == {rows}
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_streaming_a_table_file_is_the_os_error_naming_the_file() -> None:
+    """polars reports its sink's failure as "Invalid thrift: transport error"; the writer reports the
+    operating system's error of the file instead (/dev/full fails every write with ENOSPC)."""
+    frame = pl.DataFrame({"x": list(range(1000))})
+    with pytest.raises(OSError) as raised:
+        writer_module.write_frames("/dev/full", frame.schema, [frame])
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, "/dev/full")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_indexing_names_the_feature_the_day_and_the_folder(
+    demo: Demo, published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was "I/O error: [Errno 28] No space left on device", with no day and no path."""
+    import builtins
+
+    real_open = builtins.open
+
+    def full_disk(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        return real_open("/dev/full", mode, *args, **kwargs) if "w" in mode else real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "open", full_disk, raising=False)  # the table files the indexer streams
+    locations = TableLocations(raw_root=str(demo.root), tables_root=str(tmp_path / "tables"))
+    with pytest.raises(OutputWriteError) as raised:
+        index_day(published.artefacts[FEATURE], DAYS[0], locations)
+    folder = f"{tmp_path}/tables/{FEATURE}/events/dt={DAYS[0].isoformat()}"
+    assert str(raised.value) == (
+        f"cannot index {FEATURE} for {DAYS[0].isoformat()}: cannot write {folder}: No space left on device"
+    )
+    assert [p for p in (tmp_path / "tables").rglob("*") if p.is_file()] == []  # nothing, not even a staged file

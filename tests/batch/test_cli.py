@@ -187,6 +187,38 @@ def test_training_set_write_failure_is_one_line_and_leaves_nothing(
     assert sorted(p.name for p in out.parent.iterdir()) == ["train.parquet"]  # no staging file left
 
 
+@pytest.mark.parametrize("name", ["same path", "another spelling", "symbolic link", "hard link"])
+def test_training_set_refuses_an_out_that_is_the_examples_file(
+    name: str, env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    """--out equal to --examples once replaced the input file with the training set."""
+    before = indexed_examples.read_bytes()
+    out = {
+        "same path": indexed_examples,
+        "another spelling": indexed_examples.parent / "." / indexed_examples.name,
+        "symbolic link": tmp_path / "link.parquet",
+        "hard link": tmp_path / "hard.parquet",
+    }[name]
+    if name == "symbolic link":
+        out.symlink_to(indexed_examples)
+    if name == "hard link":
+        os.link(indexed_examples, out)
+    line = _one_error_line(_training_set(env, indexed_examples, out))
+    assert line == (f"error: --out {out} is the input {indexed_examples}: writing it would replace the input; "
+                    "choose another path")
+    assert indexed_examples.read_bytes() == before
+
+
+def test_training_set_into_a_path_under_a_file_is_one_clear_line(
+    env: dict[str, str], indexed_examples: Path, tmp_path: Path
+) -> None:
+    """Was "File exists" (the operating system's word for mkdir over a file)."""
+    for out in (indexed_examples / "x.parquet", indexed_examples / "a" / "b" / "x.parquet"):
+        line = _one_error_line(_training_set(env, indexed_examples, out))
+        assert line == f"error: cannot write --out {out}: {indexed_examples} is a file, not a directory"
+    assert indexed_examples.is_file()
+
+
 def test_training_set_removes_stale_staging_files_but_not_a_live_one(
     env: dict[str, str], indexed_examples: Path, tmp_path: Path
 ) -> None:
@@ -299,7 +331,7 @@ def test_training_set_on_a_full_disk_inside_polars_is_one_line(
     monkeypatch.setattr(pl.DataFrame, "write_parquet", _polars_full_disk)
     result = _training_set(env, indexed_examples, tmp_path / "out.parquet")
     assert isinstance(result.exception, SystemExit), repr(result.exception)  # not an uncaught ComputeError
-    assert _one_error_line(result) == "error: I/O error: No space left on device (os error 28)"
+    assert _one_error_line(result) == f"error: cannot write --out {tmp_path / 'out.parquet'}: No space left on device"
     assert not (tmp_path / "out.parquet").exists()
 
 
@@ -311,7 +343,10 @@ def test_batch_index_on_a_full_disk_inside_polars_is_one_line(
     result = CliRunner().invoke(cli, ["batch-index", "--feature", "recent_searches_v1", "--date",
                                       DAYS[0].isoformat()], env=env)
     assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert _one_error_line(result) == "error: I/O error: No space left on device (os error 28)"
+    line = _one_error_line(result)  # the feature, the day and the folder being written, not the bare reason
+    day = DAYS[0].isoformat()
+    assert line.startswith(f"error: cannot index recent_searches_v1 for {day}: cannot write "), line
+    assert line.endswith(f"/recent_searches_v1/rejects/dt={day}: No space left on device"), line
 
 
 def test_another_polars_error_keeps_its_traceback(

@@ -29,11 +29,11 @@ from tests.batch.test_hand_written import D1, D2, D3, ITEMS, LOOKUP, RAW
 
 
 def test_settings_become_one_s3_connection_for_boto3_and_polars() -> None:
-    settings = PlatformSettings(raw_data_root="s3://b/raw", tables_root="s3://b/tables",
+    settings = PlatformSettings(raw_data_root="s3://bkt/raw", tables_root="s3://bkt/tables",
                                 s3_endpoint_url="http://127.0.0.1:9000")
     located = TableLocations.from_settings(settings)
     assert located == TableLocations(
-        raw_root="s3://b/raw", tables_root="s3://b/tables", s3=S3Connection(endpoint_url="http://127.0.0.1:9000"),
+        raw_root="s3://bkt/raw", tables_root="s3://bkt/tables", s3=S3Connection(endpoint_url="http://127.0.0.1:9000"),
     )
     assert located.storage_options == {
         "aws_endpoint_url": "http://127.0.0.1:9000", "aws_allow_http": "true", "aws_region": "us-east-1",

@@ -46,7 +46,7 @@ CASES = {
     ),
     "store verify of a store that is a file": (["store", "verify"], "error:"),
     "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
-    "demo-data into a path under a file": (["demo-data", "--out", "{file}/demo", "--events", "100"], "Error:"),
+    "demo-data into a path under a file": (["demo-data", "--out", "{file}/demo", "--events", "100"], "error:"),
 }
 
 

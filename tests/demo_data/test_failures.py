@@ -47,7 +47,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(pl.DataFrame, "write_parquet", fills_up)
     out = tmp_path / "demo"
     line = _one_error_line(_run(out))
-    assert "No space left on device" in line
+    assert line.startswith(f"error: cannot write {out}/") and "No space left on device" in line, line
     assert list(out.iterdir()) == []  # no table, no manifest, no staging folder
 
 
@@ -97,4 +97,5 @@ def test_a_full_disk_inside_polars_is_one_line(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(pl.DataFrame, "write_parquet", fills_up)
     result = _run(tmp_path / "demo")
     assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert _one_error_line(result) == "Error: I/O error: No space left on device (os error 28)"
+    first = tmp_path / "demo" / "item_embeddings" / "part-00000.parquet"  # the file being written is named
+    assert _one_error_line(result) == f"error: cannot write {first}: No space left on device"

@@ -192,3 +192,23 @@ def test_embeddings_do_not_depend_on_how_items_are_blocked(monkeypatch: pytest.M
     blocked = pop_module.item_embeddings_chunk(config, population, 0, 1_000)
     parts = pl.concat([pop_module.item_embeddings_chunk(config, population, s, 250) for s in range(0, 1_000, 250)])
     assert whole.equals(blocked) and whole.equals(parts)
+
+
+@pytest.mark.parametrize("start", [date(1990, 1, 1), date(1999, 12, 31)])
+def test_a_start_date_batch_index_would_refuse_is_refused(start: date, tmp_path: Path) -> None:
+    """demo-data once wrote 1990-1999 partitions that batch-index refuses ("days run from 2000-01-01"): one rule
+    (:mod:`feature_platform._days`) for the days both accept."""
+    from feature_platform._days import FIRST_DAY
+    from feature_platform.errors import SourceDataError
+    from feature_platform.runtimes.batch._indexer import check_day
+
+    with pytest.raises(DemoDataError) as refused:
+        generate(DemoDataConfig(users=5, items=10, days=1, events=50, start_date=start), tmp_path / "demo")
+    assert str(refused.value) == (
+        f"start_date {start.isoformat()} would be a partition batch-index refuses: days run from 2000-01-01 "
+        f"(events before it are invalid) to 9999-12-30, not {start.isoformat()}"
+    )
+    assert not (tmp_path / "demo").exists()  # refused before anything is written
+    generate(DemoDataConfig(users=5, items=10, days=1, events=50, start_date=FIRST_DAY), tmp_path / "first")
+    with pytest.raises(SourceDataError, match="days run from 2000-01-01"):  # the rule it follows is the indexer's
+        check_day(start)

@@ -58,7 +58,7 @@ EXPECTED_ENGAGEMENT_REJECTS = [
     ("save", "e09", "3", "null timestamp"),
     ("save", "e10", "3", "timestamp before 2000-01-01"),
     ("click", "e11", "3", "timestamp after max_event_time"),
-    ("click", None, None, "null event_id; null user_id"),
+    ("click", None, None, "null event_id"),  # one reason: the first that applies (user_id is null too)
     ("save", "e13", "3", "unparseable timestamp"),
 ]
 

@@ -59,7 +59,7 @@ def reference_events(
                     {
                         "event_type": type_name,
                         "source": source,
-                        "reason": "; ".join(reasons),
+                        "reason": reasons[0],  # exactly one reason: the first that applies
                         "event_id": cast(event["event_id"], DType.STRING),
                         "user_id": cast(event[user], DType.STRING),
                         "raw": raw,

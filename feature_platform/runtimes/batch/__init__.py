@@ -53,9 +53,9 @@ events/dt=D
     ``events.duplicate_replays``. Rows are sorted by ``timestamp, event_id, event_type``.
 
 rejects/dt=D
-    ``engine.rejects_schema()``: every malformed raw row of partition D with its reasons (joined by
-    ``"; "``), never dropped silently. Counted per reason in the result and the manifest (a row with
-    two reasons counts under both).
+    ``engine.rejects_schema()``: every malformed raw row of partition D with its reason (exactly one: the
+    first that applies, in the order of :mod:`feature_platform.engine.validation`), never dropped silently.
+    Counted per reason in the result and the manifest; the counts add up to the rejects.
 
 snapshots/dt=D
     ``user_id, position, <the other events columns>``, sorted by user and position (0 = most recent):
@@ -111,7 +111,7 @@ Training sets
 """
 
 from feature_platform.runtimes.batch._completeness import raw_days_in_window
-from feature_platform.runtimes.batch._files import write_parquet_file
+from feature_platform.runtimes.batch._files import check_output_file, write_parquet_file
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.runtimes.batch._readers import read_events, read_snapshot, stale_snapshots
@@ -137,6 +137,7 @@ __all__ = [
     "build_training_set",
     "certified_days",
     "certify_day",
+    "check_output_file",
     "index_day",
     "index_days",
     "is_indexed",

@@ -9,6 +9,7 @@ manifest is written last.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from feature_platform._days import day_range_problem
 from feature_platform.artefact.format import Artefact
 from feature_platform.artefact.loader import seal_artefact
 from feature_platform.engine import (
@@ -27,8 +29,7 @@ from feature_platform.engine import (
 )
 from feature_platform.engine.io import contract_rejects
 from feature_platform.engine.plan import EVENT_ID, EVENT_TYPE, TIMESTAMP
-from feature_platform.engine.validation import MIN_EVENT_TIME, REASON_SEPARATOR
-from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError
+from feature_platform.errors import ContractViolationError, IncompleteHistoryError, SourceDataError, writing
 from feature_platform.runtimes.batch._completeness import day_start, missing_days, retention_first_day
 from feature_platform.runtimes.batch._locations import (
     EVENTS,
@@ -36,6 +37,7 @@ from feature_platform.runtimes.batch._locations import (
     SNAPSHOTS,
     Table,
     TableLocations,
+    partition_name,
     relative_partition_file,
 )
 from feature_platform.runtimes.batch._manifest import DayManifest, FileInfo, inputs_match
@@ -182,17 +184,10 @@ class _Carry:
             self._held = None
 
 
-FIRST_DAY = MIN_EVENT_TIME.date()
-LAST_DAY = date(9999, 12, 30)  # its end (the next midnight) must still be a date
-
-
 def check_day(day: date) -> None:
-    """A day the indexer can index: events before 2000-01-01 are invalid, and a day's end must be a date."""
-    if not FIRST_DAY <= day <= LAST_DAY:
-        msg = (
-            f"cannot index {day.isoformat()}: days run from {FIRST_DAY.isoformat()} (events before it are "
-            f"invalid) to {LAST_DAY.isoformat()}"
-        )
+    """A day the indexer can index (:mod:`feature_platform._days`, the rule ``demo-data`` follows too)."""
+    if problem := day_range_problem(day):
+        msg = f"cannot index {day.isoformat()}: {problem}"
         raise SourceDataError(msg)
 
 
@@ -244,21 +239,27 @@ def _index(
     raw_events = events.height
     kept = replay_free_order(events)
     rejects = rejects.sort(list(REJECTS_ORDER), nulls_last=True, maintain_order=True)
-    rejects_data = parquet_bytes(rejects)
+    context = f"cannot index {feature_id} for {day.isoformat()}"  # an I/O failure names the day and the path
+    with writing(f"{locations.table_dir(feature_id, REJECTS)}/{partition_name(day)}", context=context):
+        rejects_data = parquet_bytes(rejects)
     reasons = reason_counts(rejects)
     reports = [check_frame(events_contract(artefact, day), events[kept])] if check_contracts else []
     tally = ContractTally(snapshot_contract(artefact, day)) if check_contracts else None
 
     storage = tables.storage
-    sweep_stale_stages(tables, day)
     with (
+        writing(locations.feature_root(feature_id), context=context),
         storage.stage(_pending_key(tables, EVENTS, day)) as events_file,
         storage.stage(_pending_key(tables, SNAPSHOTS, day)) as snapshot_file,
     ):
-        events_sha = write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept)).sha256
-        snapshot, incremental, inputs = _snapshot(
-            artefact, tables, day, events, kept, events_sha, content_hash, snapshot_file.local_path, carry, tally,
-        )
+        sweep_stale_stages(tables, day)
+        with writing(os.path.dirname(events_file.local_path), context=context):
+            events_sha = write_frames(events_file.local_path, events_schema(artefact), in_order(events, kept)).sha256
+        with writing(os.path.dirname(snapshot_file.local_path), context=context):
+            snapshot, incremental, inputs = _snapshot(
+                artefact, tables, day, events, kept, events_sha, content_hash, snapshot_file.local_path, carry,
+                tally,
+            )
         del events  # the day's events are on disk now: do not hold them while files are published
         if tally is not None:
             reports.append(tally.report())
@@ -285,10 +286,15 @@ def _index(
         written = snapshot_file.open_committed() if carry is not None else None
         try:
             # New files under new names (their hashes) beside the live ones, then the manifest swap.
-            events_file.commit(f"{feature_id}/{manifest.events.path}")
-            storage.put(f"{feature_id}/{manifest.rejects.path}", rejects_data)
-            snapshot_file.commit(f"{feature_id}/{manifest.snapshot.path}")
-            tables.commit_day(manifest)
+            root = locations.feature_root(feature_id)
+            with writing(f"{root}/{manifest.events.path}", context=context):
+                events_file.commit(f"{feature_id}/{manifest.events.path}")
+            with writing(f"{root}/{manifest.rejects.path}", context=context):
+                storage.put(f"{feature_id}/{manifest.rejects.path}", rejects_data)
+            with writing(f"{root}/{manifest.snapshot.path}", context=context):
+                snapshot_file.commit(f"{feature_id}/{manifest.snapshot.path}")
+            with writing(locations.manifest_file(feature_id, day), context=context):
+                tables.commit_day(manifest)
         except BaseException:
             if written is not None:
                 written.close()
@@ -384,16 +390,11 @@ def drop_replays(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def reason_counts(rejects: pl.DataFrame) -> dict[str, int]:
-    """Rejected rows per reason; a row with several reasons counts once under each."""
+    """Rejected rows per reason. A row has exactly one reason (:mod:`feature_platform.engine.validation`),
+    so the counts add up to the rejects."""
     if rejects.height == 0:
         return {}
-    counts = (
-        rejects.select(pl.col("reason").str.split(REASON_SEPARATOR).alias("reason"))
-        .explode("reason")
-        .group_by("reason")
-        .len()
-        .sort("reason")
-    )
+    counts = rejects.group_by("reason").len().sort("reason")
     return {str(reason): int(n) for reason, n in counts.iter_rows()}
 
 

@@ -48,15 +48,27 @@ def write_frames(path: str, schema: pl.Schema, frames: Iterable[pl.DataFrame]) -
             rows[0] += group.height
             yield group
 
-    with open(path, "wb") as handle:
-        hashing = _HashingWriter(handle)
-        register_io_source(source, schema=schema).sink_parquet(
-            cast(IO[bytes], hashing),
-            compression="zstd",
-            compression_level=1,
-            statistics=True,
-            row_group_size=ROW_GROUP_ROWS,
-        )
+    try:
+        with open(path, "wb") as handle:
+            hashing = _HashingWriter(handle)
+            try:
+                register_io_source(source, schema=schema).sink_parquet(
+                    cast(IO[bytes], hashing),
+                    compression="zstd",
+                    compression_level=1,
+                    statistics=True,
+                    row_group_size=ROW_GROUP_ROWS,
+                )
+            except pl.exceptions.PolarsError as exc:
+                # polars reports the file's own failure (a full disk) as "Invalid thrift: transport error":
+                # the operating system's error is the one to report
+                if (failed := hashing.error) is not None:
+                    raise failed from exc
+                raise
+    except OSError as exc:  # with the file's name (a failed write() has none)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror or str(exc), path) from exc
+        raise
     return WrittenFile(rows[0], hashing.digest.hexdigest())
 
 
@@ -66,16 +78,26 @@ class _HashingWriter(io.RawIOBase):
     def __init__(self, target: BinaryIO) -> None:
         self._target = target
         self.digest = hashlib.sha256()
+        self.error: OSError | None = None
+        """The first ``OSError`` of the target (polars does not pass it on as it is)."""
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
         self.digest.update(data)
-        return self._target.write(data)
+        try:
+            return self._target.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
 
     def flush(self) -> None:
-        self._target.flush()
+        try:
+            self._target.flush()
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
 
 
 def in_order(frame: pl.DataFrame, order: pl.Series) -> Iterator[pl.DataFrame]:

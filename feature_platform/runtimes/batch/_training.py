@@ -36,6 +36,7 @@ import polars as pl
 import pyarrow as pa
 from polars.datatypes import IntegerType
 
+from feature_platform._days import FIRST_DAY, LAST_DAY
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import POSITION, TIMESTAMP, dedup_and_rank, events_schema, parse_iso_timestamp
 from feature_platform.errors import SourceDataError
@@ -43,8 +44,6 @@ from feature_platform.runtimes.batch._completeness import day_start, retention_f
 from feature_platform.runtimes.batch._indexer import (
     EVENT_ID,
     EVENT_TYPE,
-    FIRST_DAY,
-    LAST_DAY,
     artefact_hash,
     current_snapshot_bytes,
 )

@@ -42,6 +42,7 @@ from feature_platform.runtimes.online._store import (
     UserRecord,
     WriteCounts,
 )
+from feature_platform.settings import redact_credentials
 
 # Many users per call (one transaction per ``USERS_PER_CALL`` users, not one per user: the per-call overhead
 # was the whole cost of a load). A call is ``MULTI``, one ``SET`` of each user's blob to its staging key,
@@ -163,7 +164,7 @@ class RedisOnlineStore:
         return f"{self._prefix}:{feature_id}:state"
 
     def describe(self) -> str:
-        return f"redis {self._url} (prefix {self._prefix!r})"
+        return f"redis {redact_credentials(self._url)} (prefix {self._prefix!r})"
 
     # loading --------------------------------------------------------------------------------------
 

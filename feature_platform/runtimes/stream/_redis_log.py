@@ -19,6 +19,7 @@ import redis
 from redis.exceptions import RedisError, ResponseError
 
 from feature_platform.runtimes.stream._log import DeadLetter, EventLogError, GroupInfo, LogEntry
+from feature_platform.settings import redact_credentials
 
 # KEYS[1]: the stream. ARGV[1]: a floor id ("" for none): entries at or above it are kept whatever the groups
 # say. In one atomic step (no group can be created or move back between the reading and the trimming): per
@@ -66,7 +67,7 @@ class RedisEventLog:
         self._trim = self._r.register_script(_TRIM)
 
     def describe(self) -> str:
-        return f"redis streams {self._url} (prefix {self._prefix!r})"
+        return f"redis streams {redact_credentials(self._url)} (prefix {self._prefix!r})"
 
     def key(self, stream: str) -> str:
         return f"{self._prefix}:log:{stream}"
