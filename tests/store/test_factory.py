@@ -143,12 +143,14 @@ BAD_ENDPOINTS = {
 def test_a_bad_endpoint_in_the_environment_is_refused_naming_the_variable(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feature_platform.settings import SettingsError
+    from feature_platform.settings import SettingsError, redact_credentials
 
     monkeypatch.setenv("FP_S3_ENDPOINT_URL", url)
     with pytest.raises(SettingsError) as caught:
         PlatformSettings()
-    assert str(caught.value).startswith(f"FP_S3_ENDPOINT_URL={url!r} ")
+    # named as written, except that a password never reaches a message
+    assert str(caught.value).startswith(f"FP_S3_ENDPOINT_URL={redact_credentials(url)!r} ")
+    assert "secret" not in str(caught.value)
     assert BAD_ENDPOINTS[url] in str(caught.value)
     assert "\n" not in str(caught.value)
 
