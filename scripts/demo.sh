@@ -175,7 +175,7 @@ kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null || true
 step "where to look"
 cat <<TXT
   compiled artefacts   $FP_DATA_DIR/compiled/            (feature-platform compile)
-  artefact store       $FP_DATA_DIR/artefacts/           (objects/, envs/$FP_ENV/audit, pointers)
+  artefact store       $FP_DATA_DIR/artefacts/           (objects/, envs/$FP_ENV/{audit,pointers,live})
   indexed tables       $FP_DATA_DIR/tables/<feature>/{events,rejects,snapshots}/dt=YYYY-MM-DD/
   online store         $FP_DATA_DIR/online.sqlite      (feature-platform online-load / serve)
   pointer history      $UV run feature-platform history --env $FP_ENV --feature recent_engagements_v1
