@@ -64,6 +64,7 @@ from feature_platform.artefact.expressions import ExprNode, ExprOp
 from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine.dtypes import polars_schema
 from feature_platform.engine.executors import executor_for
+from feature_platform.engine.partitions import RawDays, check_day_folder, list_raw_days
 from feature_platform.engine.requirements import Requirements, check_columns
 from feature_platform.engine.validation import (
     INGEST_DAY,
@@ -137,6 +138,43 @@ def partition_dir(source: CompiledSource, raw_root: str, day: date) -> str:
 def partition_glob(source: CompiledSource, raw_root: str, day: date) -> str:
     """The files of one day of an events source."""
     return f"{partition_dir(source, raw_root, day)}/*.parquet"
+
+
+def day_files(
+    source: CompiledSource, raw_root: str, day: date, storage_options: Mapping[str, str] | None = None
+) -> list[str]:
+    """The data files of one day of an events source, sorted (empty when the day has no partition)."""
+    options = dict(storage_options) if storage_options is not None else None
+    try:
+        return _list_parquet(partition_dir(source, raw_root, day), options)
+    except SourceDataError as exc:
+        msg = f"source '{source.name}', day {day.isoformat()}: {exc}"
+        raise SourceDataError(msg) from exc
+
+
+def source_days(source: CompiledSource, raw_root: str, storage_options: Mapping[str, str] | None = None) -> RawDays:
+    """The day partitions of an events source (:func:`~feature_platform.engine.partitions.list_raw_days`)."""
+    root = table_root(source, raw_root)
+    key = source.batch.partition_key if source.batch is not None else "dt"
+    storage = open_storage(root, S3Connection.from_polars_options(storage_options), what="raw source")
+    return list_raw_days(storage, key, source=source.name, root=root)
+
+
+def missing_day_message(source: CompiledSource, raw_root: str, day: date, storage_options: Mapping[str, str] | None
+                        = None) -> str:
+    """``source 'S' has no raw partition for D (no Parquet file in <folder>/); days with data nearest to it: …``:
+    names the source, the day, where it looked and, from one listing, the days that do exist."""
+    where = f"no Parquet file in {partition_dir(source, raw_root, day)}/"
+    try:
+        listed = source_days(source, raw_root, storage_options)
+    except SourceDataError as exc:  # the folder's own damage says more than the missing day
+        return f"source '{source.name}' has no readable raw partition for {day.isoformat()} ({where}); {exc}"
+    near = listed.nearest(day)
+    if near:
+        found = f"days with data nearest to it: {', '.join(d.isoformat() for d in near)}"
+    else:
+        found = f"the source has no day with data under {listed.root}/"
+    return f"source '{source.name}' has no raw partition for {day.isoformat()} ({where}); {found}"
 
 
 def scan_source(
@@ -274,12 +312,12 @@ def contract_rejects(
 # -- files ----------------------------------------------------------------------------------------------
 
 
-def _is_data_file(name: str) -> bool:
-    return name.endswith(".parquet") and not name.startswith((".", "_"))
-
-
 def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
-    """The data files directly in ``directory``, sorted by name (empty when there is none)."""
+    """The data files directly in ``directory``, sorted by name (empty when there is none or no folder).
+
+    An entry that is neither hidden nor a Parquet file (a folder named ``part-x.parquet``, a ``README``)
+    is refused, naming it (the rule of :mod:`feature_platform.engine.partitions`): its rows would otherwise
+    be silently left out."""
     if directory.startswith("s3://"):
         return _list_s3(directory, options or {})
     if "://" in directory:  # another object store: let polars expand the glob, as one input
@@ -294,24 +332,33 @@ def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
                 return []
         return [pattern]
     try:
-        names = sorted(entry.name for entry in os.scandir(directory) if entry.is_file())
+        with os.scandir(directory) as entries:
+            found = {entry.name: _is_folder(entry) for entry in entries}
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as exc:
         msg = f"cannot list {directory}: {exc.strerror or exc}"
         raise SourceDataError(msg) from exc
-    return [str(Path(directory) / name) for name in names if _is_data_file(name)]
+    return [str(Path(directory) / name) for name in check_day_folder(directory, found)]
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False  # a link that cannot be followed: a file whose read will say why
 
 
 def _list_s3(directory: str, options: Mapping[str, str]) -> list[str]:
     """The data files directly under an ``s3://`` prefix, through the storage layer's S3 client."""
     try:
         storage = open_storage(directory, S3Connection.from_polars_options(options), what="raw source")
-        keys = storage.list_keys("")
+        listing = storage.list_folder("")
     except StoreError as exc:
         msg = f"cannot list {directory}: {exc}"
         raise SourceDataError(msg) from exc
-    return [f"{directory.rstrip('/')}/{key}" for key in keys if "/" not in key and _is_data_file(key)]
+    found = {**dict.fromkeys(listing.files, False), **dict.fromkeys(listing.folders, True)}
+    return [f"{directory.rstrip('/')}/{name}" for name in check_day_folder(directory.rstrip("/"), found)]
 
 
 def _read_files(
@@ -574,10 +621,13 @@ __all__ = [
     "SourceScan",
     "breaks_rows",
     "contract_rejects",
+    "day_files",
+    "missing_day_message",
     "partition_dir",
     "partition_glob",
     "reported_null_columns",
     "scan_source",
+    "source_days",
     "split_rows",
     "table_root",
     "wide_schema",
