@@ -64,7 +64,7 @@ from feature_platform.artefact.expressions import ExprNode, ExprOp
 from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine.dtypes import polars_schema
 from feature_platform.engine.executors import executor_for
-from feature_platform.engine.partitions import RawDays, check_day_folder, list_raw_days
+from feature_platform.engine.partitions import FILE, FOLDER, OTHER, RawDays, check_day_folder, list_raw_days
 from feature_platform.engine.requirements import Requirements, check_columns
 from feature_platform.engine.validation import (
     INGEST_DAY,
@@ -333,7 +333,7 @@ def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
         return [pattern]
     try:
         with os.scandir(directory) as entries:
-            found = {entry.name: _is_folder(entry) for entry in entries}
+            found = {entry.name: _kind(entry) for entry in entries}
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as exc:
@@ -342,11 +342,14 @@ def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
     return [str(Path(directory) / name) for name in check_day_folder(directory, found)]
 
 
-def _is_folder(entry: os.DirEntry[str]) -> bool:
+def _kind(entry: os.DirEntry[str]) -> str:
+    """A folder, a regular file, or anything else (a pipe, a device, a link to nothing: never opened)."""
     try:
-        return entry.is_dir()
+        if entry.is_dir():
+            return FOLDER
+        return FILE if entry.is_file() else OTHER
     except OSError:
-        return False  # a link that cannot be followed: a file whose read will say why
+        return OTHER
 
 
 def _list_s3(directory: str, options: Mapping[str, str]) -> list[str]:
@@ -357,7 +360,7 @@ def _list_s3(directory: str, options: Mapping[str, str]) -> list[str]:
     except StoreError as exc:
         msg = f"cannot list {directory}: {exc}"
         raise SourceDataError(msg) from exc
-    found = {**dict.fromkeys(listing.files, False), **dict.fromkeys(listing.folders, True)}
+    found = {**dict.fromkeys(listing.files, FILE), **dict.fromkeys(listing.folders, FOLDER)}
     return [f"{directory.rstrip('/')}/{name}" for name in check_day_folder(directory.rstrip("/"), found)]
 
 

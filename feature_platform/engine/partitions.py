@@ -33,6 +33,8 @@ _DAY_TEXT = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 _LOOSE_DAY = re.compile(r"\A(\d{4})[-_/.]?(\d{1,2})[-_/.]?(\d{1,2})\Z")
 
 HIDE_HINT = "or hide it by starting its name with '_'"
+FOLDER, FILE, OTHER = "folder", "file", "other"
+"""Kinds of entry in a day folder: a folder, a regular file, anything else (never opened: a pipe would block)."""
 
 
 def is_hidden(name: str) -> bool:
@@ -72,10 +74,14 @@ def entry_problem(path: str, name: str, key: str) -> str:
     return f"{path} is not named {key}=YYYY-MM-DD ({text!r} is not a date): rename it, move it out {HIDE_HINT}"
 
 
-def day_entry_problem(path: str, *, folder: bool) -> str:
-    """Why an entry of a day (or lookup) folder is not a data file, and what to do."""
-    kind = "a folder" if folder else "not a .parquet file"
-    return (f"{path} is {kind}: a raw data folder holds only Parquet files (*.parquet), read as its rows; "
+def day_entry_problem(path: str, *, kind: str) -> str:
+    """Why an entry of a day (or lookup) folder is not a data file (``kind``: ``folder``, ``file`` for a regular
+    file not named ``*.parquet``, ``other`` for a pipe, a device or a link to nothing), and what to do."""
+    what = {
+        FOLDER: "a folder",
+        FILE: "not a .parquet file",
+    }.get(kind, "not a regular file (a link to nothing, a pipe or a device)")
+    return (f"{path} is {what}: a raw data folder holds only Parquet files (*.parquet), read as its rows; "
             f"move it out {HIDE_HINT}")
 
 
@@ -136,11 +142,11 @@ def list_raw_days(storage: ObjectStorage, key: str, *, source: str, root: str) -
         if is_hidden(inner):
             continue
         if deeper:
-            problems.append(day_entry_problem(f"{root}/{folder}/{inner}/", folder=True))
+            problems.append(day_entry_problem(f"{root}/{folder}/{inner}/", kind=FOLDER))
         elif is_data_file(inner):
             with_data.add(folders[folder])
         else:
-            problems.append(day_entry_problem(f"{root}/{folder}/{inner}", folder=False))
+            problems.append(day_entry_problem(f"{root}/{folder}/{inner}", kind=FILE))
     if problems:
         others = len(problems) - 1
         more = f" (and {others} more such entr{'y' if others == 1 else 'ies'})" if others else ""
@@ -150,20 +156,24 @@ def list_raw_days(storage: ObjectStorage, key: str, *, source: str, root: str) -
     return RawDays(root=root, days=tuple(sorted(with_data)), empty=tuple(sorted(every - with_data)))
 
 
-def check_day_folder(directory: str, folders: Mapping[str, bool]) -> list[str]:
-    """The data file names of a day (or lookup) folder given its entries (name -> is a folder), sorted;
-    raises :class:`SourceDataError` for the first entry that is neither hidden nor a data file."""
+def check_day_folder(directory: str, entries: Mapping[str, str]) -> list[str]:
+    """The data file names of a day (or lookup) folder given its entries (name -> :data:`FOLDER`, :data:`FILE`
+    or :data:`OTHER`), sorted; raises :class:`SourceDataError` for the first entry that is neither hidden nor a
+    regular file named ``*.parquet``."""
     names: list[str] = []
-    for name, is_folder in sorted(folders.items()):
+    for name, kind in sorted(entries.items()):
         if is_hidden(name):
             continue
-        if is_folder or not name.endswith(".parquet"):
-            raise SourceDataError(day_entry_problem(f"{directory}/{name}{'/' if is_folder else ''}", folder=is_folder))
+        if kind != FILE or not name.endswith(".parquet"):
+            raise SourceDataError(day_entry_problem(f"{directory}/{name}{'/' if kind == FOLDER else ''}", kind=kind))
         names.append(name)
     return names
 
 
 __all__ = [
+    "FILE",
+    "FOLDER",
+    "OTHER",
     "RawDays",
     "check_day_folder",
     "day_entry_problem",

@@ -4,6 +4,7 @@ one-line ``error: …`` and exit 1, never a traceback, never polars' internals, 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -120,7 +121,22 @@ def _csv_in_a_day(raw: Path) -> str:
     return f"{_day(raw, DAYS[1])}/part-9.csv is not a .parquet file"
 
 
+def _pipe_in_a_day(raw: Path) -> str:
+    os.mkfifo(_day(raw, DAYS[1]) / "part-zz.parquet")  # opened, it would block the run forever
+    return f"{_day(raw, DAYS[1])}/part-zz.parquet is not a regular file"
+
+
+def _dangling_link_in_a_day(raw: Path) -> str:
+    (_day(raw, DAYS[1]) / "part-zz.parquet").symlink_to(raw / "nowhere.parquet")
+    return f"{_day(raw, DAYS[1])}/part-zz.parquet is not a regular file"
+
+
+SEEN_WHEN_READ = {"an empty folder part-x.parquet inside a day", "a pipe inside a day", "a link to nothing in a day"}
+"""Damage the listing of the source's files cannot see: refused when its day is read (the days before are indexed)."""
+
 DAMAGE: dict[str, Callable[[Path], str]] = {
+    "a pipe inside a day": _pipe_in_a_day,
+    "a link to nothing in a day": _dangling_link_in_a_day,
     "a day's folder mis-named dt=2026-11-2": _misnamed_copy,
     "a folder dt=garbage": _garbage,
     "a folder dt=20261101": _compact_date,
@@ -143,7 +159,7 @@ def test_a_damaged_source_folder_is_refused_naming_the_path_and_what_to_do(
     assert "move it out" in line or "rename it" in line, line
     manifests = tmp_path / "tables" / FEATURE / "_manifests"
     assert not (manifests / f"dt={DAYS[1].isoformat()}.json").exists()  # the damaged day is never indexed
-    if case != "an empty folder part-x.parquet inside a day":  # (an empty folder is seen only when its day is read)
+    if case not in SEEN_WHEN_READ:
         assert not manifests.exists()  # refused before any day was written
 
 
