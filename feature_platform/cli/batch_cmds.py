@@ -169,8 +169,12 @@ def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
             return pl.read_parquet(path)
         if suffix == ".csv":
             return pl.read_csv(path, schema_overrides={time_column: pl.String})
-    except pl.exceptions.PolarsError as exc:
-        msg = f"cannot read the examples {path}: {exc}"
+    except pl.exceptions.PolarsError as exc:  # one line, without polars' advice on its own parameters
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        if "more fields than defined" in reason:
+            reason = "a row has more fields than the header line"
+        msg = f"cannot read the examples {path}: {reason}"
         raise SourceDataError(msg) from exc
     msg = f"examples file {path} must be .parquet or .csv"
     raise SourceDataError(msg)

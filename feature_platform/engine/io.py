@@ -198,7 +198,11 @@ def scan_source(
     options = dict(storage_options) if storage_options is not None else None
     if source.kind == "lookup":
         root = table_root(source, raw_root)
-        files = _list_parquet(root, options)
+        try:
+            files = _list_parquet(root, options)
+        except SourceDataError as exc:
+            msg = f"lookup table of source '{source.name}': {exc}"
+            raise SourceDataError(msg) from exc
         if not files:
             msg = f"lookup table of source '{source.name}' has no Parquet files at {root}/*.parquet"
             raise SourceDataError(msg)
@@ -213,7 +217,7 @@ def scan_source(
     every: list[str] = []
     missing: list[date] = []
     for day in sorted(set(days)):
-        files = _list_parquet(partition_dir(source, raw_root, day), options)
+        files = day_files(source, raw_root, day, options)
         if not files:
             missing.append(day)
             continue

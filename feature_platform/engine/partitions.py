@@ -122,7 +122,12 @@ def list_raw_days(storage: ObjectStorage, key: str, *, source: str, root: str) -
         raise SourceDataError(msg) from exc
     problems: list[str] = []
     for name in top.files:
-        if not is_hidden(name):
+        if is_hidden(name):
+            continue
+        if partition_day(name, key) is not None:
+            problems.append(f"{root}/{name} is a file, not a folder: a day partition is a folder {key}=YYYY-MM-DD "
+                            f"holding Parquet files; move it out {HIDE_HINT}")
+        else:
             problems.append(entry_problem(f"{root}/{name}", name, key))
     folders: dict[str, date] = {}
     for name in top.folders:
