@@ -266,3 +266,26 @@ def test_replay_reads_files_whose_schemas_drift_file_by_file(raw: Path, env: dic
     assert result.exit_code == 0, result.output
     total = sum(pl.read_parquet(p).height for p in day.glob("*.parquet"))
     assert f"replayed {total:,} rows" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--offset", "-5"), ("--limit", "-1"), ("--rate", "0"), ("--rate", "-10")]
+)
+def test_replay_refuses_a_negative_offset_limit_or_rate(
+    option: str, value: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``rows[-5:]`` replayed the last rows stamped before the day began; ``rows[:-1]`` all but the last."""
+    result = _run(["replay", "--source", SOURCE, "--date", DAYS[1].isoformat(), option, value], env)
+    assert result.exit_code == 2, result.output
+    shown = str(float(value)) if option == "--rate" else value
+    assert result.output.startswith(f"error: Invalid value for '{option}': {shown} is not in the range"), result.output
+    assert not (tmp_path / "log.sqlite").exists()
+
+
+def test_the_replay_library_refuses_a_negative_offset_too(raw: Path, published: Published) -> None:
+    from feature_platform.errors import SourceDataError
+    from feature_platform.runtimes.stream import replay
+
+    source = published.artefacts[FEATURE].sources[SOURCE]
+    with pytest.raises(SourceDataError, match=r"offset=-5, limit=None"):
+        replay(None, source, str(raw), DAYS[1], offset=-5)  # type: ignore[arg-type]  # refused before the log

@@ -67,7 +67,13 @@ def replay(
     arrival: str = "day",
     storage_options: dict[str, str] | None = None,
 ) -> int:
-    """Append rows ``offset .. offset+limit`` of ``source``'s partition ``day`` to its stream; return how many."""
+    """Append rows ``offset .. offset+limit`` of ``source``'s partition ``day`` to its stream; return how many.
+
+    A negative ``offset`` or ``limit`` is refused (a slice would count it from the end, and the entries would
+    arrive before the day began)."""
+    if offset < 0 or (limit is not None and limit < 0):
+        msg = f"replay needs an offset and a limit of 0 or more (got offset={offset}, limit={limit})"
+        raise SourceDataError(msg)
     rows = payloads(source, raw_root, day, storage_options)
     chosen = rows[offset : None if limit is None else offset + limit]
     stream = stream_name(source)
