@@ -7,7 +7,9 @@ or used as is when it is an ``s3://`` URL or an absolute local path)::
     <raw_root>/<batch.path>/*.parquet                                 lookup tables
 
 Files whose names start with ``.`` or ``_`` are not data (hidden staging files of a writer still at
-work, ``_SUCCESS`` markers) and are never read. ``raw_root`` may be a local directory or
+work, ``_SUCCESS`` markers) and are never read; anything else in a day folder (or a lookup table's folder)
+that is not a regular ``*.parquet`` file is refused, naming it — the one rule of
+:mod:`feature_platform.engine.partitions`. ``raw_root`` may be a local directory or
 ``s3://bucket/prefix``; ``storage_options`` go to polars as they are (e.g. ``{"aws_endpoint_url": ...,
 "aws_region": ..., "aws_allow_http": "true"}``).
 
