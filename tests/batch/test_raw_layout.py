@@ -289,3 +289,19 @@ def test_the_replay_library_refuses_a_negative_offset_too(raw: Path, published: 
     source = published.artefacts[FEATURE].sources[SOURCE]
     with pytest.raises(SourceDataError, match=r"offset=-5, limit=None"):
         replay(None, source, str(raw), DAYS[1], offset=-5)  # type: ignore[arg-type]  # refused before the log
+
+
+def test_replay_of_a_lookup_source_says_it_has_no_stream_before_reading_it(raw: Path, env: dict[str, str]) -> None:
+    """It used to list the lookup table's folder as day partitions and blame its Parquet files."""
+    line = _one_error_line(_run(["replay", "--source", "item_categories", "--date", DAYS[1].isoformat()], env))
+    assert line == ("error: source 'item_categories' has no stream "
+                    "(sources.item_categories.stream is not set in its config)")
+
+
+def test_payloads_of_a_lookup_source_say_it_has_no_days(raw: Path, published: Published) -> None:
+    from feature_platform.errors import SourceDataError
+    from feature_platform.runtimes.stream import payloads
+
+    source = published.artefacts[FEATURE].sources["item_categories"]
+    with pytest.raises(SourceDataError, match=r"^source 'item_categories' is a lookup table, not a day-partitioned"):
+        payloads(source, str(raw), DAYS[1])

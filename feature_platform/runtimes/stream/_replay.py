@@ -37,6 +37,10 @@ def payloads(
     """Each row of ``source``'s partition ``day`` as a JSON object, file by file in name order (files whose
     schemas drift are replayed as they are). No partition, or a file that is not Parquet: a
     :class:`SourceDataError` naming the source, the day and the folder or file."""
+    if source.kind != "events":
+        msg = (f"source '{source.name}' is a {source.kind} table, not a day-partitioned event log: only an events "
+               "source has days to replay")
+        raise SourceDataError(msg)
     files = day_files(source, raw_root, day, storage_options)
     if not files:
         raise SourceDataError(missing_day_message(source, raw_root, day, storage_options))
@@ -74,9 +78,9 @@ def replay(
     if offset < 0 or (limit is not None and limit < 0):
         msg = f"replay needs an offset and a limit of 0 or more (got offset={offset}, limit={limit})"
         raise SourceDataError(msg)
+    stream = stream_name(source)  # a source without a stream is refused before its files are read
     rows = payloads(source, raw_root, day, storage_options)
     chosen = rows[offset : None if limit is None else offset + limit]
-    stream = stream_name(source)
     base = day_start_us(day)
     started = time.monotonic()
     for start in range(0, len(chosen), CHUNK):
