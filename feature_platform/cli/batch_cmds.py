@@ -7,6 +7,7 @@ under ``FP_DATA_DIR``).
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -170,11 +171,26 @@ def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
         if suffix == ".csv":
             return pl.read_csv(path, schema_overrides={time_column: pl.String})
     except pl.exceptions.PolarsError as exc:  # one line, without polars' advice on its own parameters
-        text = str(exc).strip()
-        reason = text.splitlines()[0] if text else type(exc).__name__
-        if "more fields than defined" in reason:
-            reason = "a row has more fields than the header line"
-        msg = f"cannot read the examples {path}: {reason}"
+        msg = f"cannot read the examples {path}: {_examples_reason(exc)}"
         raise SourceDataError(msg) from exc
     msg = f"examples file {path} must be .parquet or .csv"
     raise SourceDataError(msg)
+
+
+_KINDS = {"i64": "an integer", "i32": "an integer", "f64": "a number", "bool": "true or false"}
+_UNPARSED = re.compile(r"could not parse `(.*?)` as dtype `(\w+)` at column '([^']*)'", re.S)
+
+
+def _examples_reason(exc: Exception) -> str:
+    """Why polars could not read the examples, in one line of the user's words (polars' message spans lines,
+    quotes a broken row with its newline and advises its own parameters)."""
+    text = str(exc).strip()
+    if "not properly escaped" in text:
+        return 'a quoted field is never closed (an unmatched ")'
+    if "more fields than defined" in text:
+        return "a row has more fields than the header line"
+    if (match := _UNPARSED.search(text)) is not None:
+        kind = _KINDS.get(match.group(2), match.group(2))
+        return (f"column '{match.group(3)}' has a value that is not {kind} like the rows before it: "
+                f"{match.group(1).strip()!r}")
+    return text.splitlines()[0] if text else type(exc).__name__

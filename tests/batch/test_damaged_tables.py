@@ -108,3 +108,40 @@ def test_examples_with_a_ragged_row_are_one_line_in_the_users_words(env: dict[st
     line = _one_error_line(result)
     assert line == f"error: cannot read the examples {examples}: a row has more fields than the header line"
     assert "truncate_ragged_lines" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (f'user_id,timestamp\n"1000001,{DAYS[2].isoformat()}T12:00:00Z\n',
+         'a quoted field is never closed (an unmatched ")'),
+        ("user_id,timestamp\n" + "".join(f"{1_000_001 + i % 40},{DAYS[2].isoformat()}T12:00:00Z\n" for i in range(3000))
+         + f"abc,{DAYS[2].isoformat()}T12:00:00Z\n",
+         "column 'user_id' has a value that is not an integer like the rows before it: 'abc'"),
+    ],
+)  # fmt: skip
+def test_examples_polars_cannot_parse_are_one_line_in_the_users_words(
+    text: str, reason: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    examples = tmp_path / "examples.csv"
+    examples.write_text(text)
+    result = CliRunner().invoke(cli, ["training-set", "--feature", FEATURE, "--examples", str(examples), "--out",
+                                      str(tmp_path / "out.parquet")], env=env)
+    assert _one_error_line(result) == f"error: cannot read the examples {examples}: {reason}"
+    assert "infer_schema_length" not in result.output and "You might want" not in result.output
+
+
+def test_a_fractional_user_id_is_refused_not_truncated(env: dict[str, str], tmp_path: Path) -> None:
+    """A strict cast of 1000001.5 to the Int64 entity key gave user 1000001's sequence, silently."""
+    examples = tmp_path / "examples.csv"
+    examples.write_text(f"user_id,timestamp\n1000002.0,{DAYS[2].isoformat()}T12:00:00Z\n"
+                        f"1000001.5,{DAYS[2].isoformat()}T12:00:00Z\n")
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(cli, ["training-set", "--feature", FEATURE, "--examples", str(examples), "--out",
+                                      str(out)], env=env)
+    line = _one_error_line(result)
+    assert line == (
+        "error: 1 example row(s) have a 'user_id' with a fractional part, which the feature's Int64 entity key "
+        f"cannot hold (first: row 1: user_id=1000001.5, timestamp={DAYS[2].isoformat()}T12:00:00Z)"
+    )
+    assert not out.exists()
