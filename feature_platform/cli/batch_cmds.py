@@ -169,7 +169,14 @@ def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
         if suffix == ".parquet":
             return pl.read_parquet(path)
         if suffix == ".csv":
-            return pl.read_csv(path, schema_overrides={time_column: pl.String})
+            frame = pl.read_csv(path, schema_overrides={time_column: pl.String})
+            # polars renames a repeated header name: which of the two is the user id would be a guess
+            renamed = (_RENAMED.match(c) for c in frame.columns)
+            repeated = sorted({m.group(1) for m in renamed if m is not None and m.group(1) in frame.columns})
+            if repeated:
+                msg = f"the examples {path} have more than one column named {', '.join(map(repr, repeated))}"
+                raise SourceDataError(msg)
+            return frame
     except pl.exceptions.PolarsError as exc:  # one line, without polars' advice on its own parameters
         msg = f"cannot read the examples {path}: {_examples_reason(exc)}"
         raise SourceDataError(msg) from exc
@@ -177,6 +184,7 @@ def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
     raise SourceDataError(msg)
 
 
+_RENAMED = re.compile(r"\A(.*)_duplicated_\d+\Z")
 _KINDS = {"i64": "an integer", "i32": "an integer", "f64": "a number", "bool": "true or false"}
 _UNPARSED = re.compile(r"could not parse `(.*?)` as dtype `(\w+)` at column '([^']*)'", re.S)
 

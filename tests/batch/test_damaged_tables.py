@@ -145,3 +145,12 @@ def test_a_fractional_user_id_is_refused_not_truncated(env: dict[str, str], tmp_
         f"cannot hold (first: row 1: user_id=1000001.5, timestamp={DAYS[2].isoformat()}T12:00:00Z)"
     )
     assert not out.exists()
+
+
+def test_examples_with_a_repeated_column_name_are_refused(env: dict[str, str], tmp_path: Path) -> None:
+    """polars renames the second ``user_id`` to ``user_id_duplicated_0``: the first was used, silently."""
+    examples = tmp_path / "examples.csv"
+    examples.write_text(f"user_id,user_id,timestamp\n1000001,1000002,{DAYS[2].isoformat()}T12:00:00Z\n")
+    result = CliRunner().invoke(cli, ["training-set", "--feature", FEATURE, "--examples", str(examples), "--out",
+                                      str(tmp_path / "out.parquet")], env=env)
+    assert _one_error_line(result) == f"error: the examples {examples} have more than one column named 'user_id'"
