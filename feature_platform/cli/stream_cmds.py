@@ -51,9 +51,11 @@ def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_po
 @env_option
 @click.option("--source", "source_name", required=True, help="Raw events source, e.g. engagement_events.")
 @click.option("--date", "day", type=_DAY, required=True, help="Raw partition (arrival day) to replay.")
-@click.option("--rate", type=float, default=None, help="Events per second (default: as fast as possible).")
-@click.option("--offset", type=int, default=0, show_default=True, help="Skip this many rows of the partition.")
-@click.option("--limit", type=int, default=None, help="Replay at most this many rows.")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Events per second (default: as fast as possible).")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Skip this many rows of the partition.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Replay at most this many rows.")
 @click.option("--arrival", type=click.Choice(["day", "now"]), default="day", show_default=True,
               help="Arrival time of the entries: within DATE (as the batch partition) or the wall clock.")
 @handle_errors

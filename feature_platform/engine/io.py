@@ -7,7 +7,9 @@ or used as is when it is an ``s3://`` URL or an absolute local path)::
     <raw_root>/<batch.path>/*.parquet                                 lookup tables
 
 Files whose names start with ``.`` or ``_`` are not data (hidden staging files of a writer still at
-work, ``_SUCCESS`` markers) and are never read. ``raw_root`` may be a local directory or
+work, ``_SUCCESS`` markers) and are never read; anything else in a day folder (or a lookup table's folder)
+that is not a regular ``*.parquet`` file is refused, naming it — the one rule of
+:mod:`feature_platform.engine.partitions`. ``raw_root`` may be a local directory or
 ``s3://bucket/prefix``; ``storage_options`` go to polars as they are (e.g. ``{"aws_endpoint_url": ...,
 "aws_region": ..., "aws_allow_http": "true"}``).
 
@@ -64,6 +66,7 @@ from feature_platform.artefact.expressions import ExprNode, ExprOp
 from feature_platform.artefact.format import Artefact, CompiledSource
 from feature_platform.engine.dtypes import polars_schema
 from feature_platform.engine.executors import executor_for
+from feature_platform.engine.partitions import FILE, FOLDER, OTHER, RawDays, check_day_folder, list_raw_days
 from feature_platform.engine.requirements import Requirements, check_columns
 from feature_platform.engine.validation import (
     INGEST_DAY,
@@ -139,6 +142,43 @@ def partition_glob(source: CompiledSource, raw_root: str, day: date) -> str:
     return f"{partition_dir(source, raw_root, day)}/*.parquet"
 
 
+def day_files(
+    source: CompiledSource, raw_root: str, day: date, storage_options: Mapping[str, str] | None = None
+) -> list[str]:
+    """The data files of one day of an events source, sorted (empty when the day has no partition)."""
+    options = dict(storage_options) if storage_options is not None else None
+    try:
+        return _list_parquet(partition_dir(source, raw_root, day), options)
+    except SourceDataError as exc:
+        msg = f"source '{source.name}', day {day.isoformat()}: {exc}"
+        raise SourceDataError(msg) from exc
+
+
+def source_days(source: CompiledSource, raw_root: str, storage_options: Mapping[str, str] | None = None) -> RawDays:
+    """The day partitions of an events source (:func:`~feature_platform.engine.partitions.list_raw_days`)."""
+    root = table_root(source, raw_root)
+    key = source.batch.partition_key if source.batch is not None else "dt"
+    storage = open_storage(root, S3Connection.from_polars_options(storage_options), what="raw source")
+    return list_raw_days(storage, key, source=source.name, root=root)
+
+
+def missing_day_message(source: CompiledSource, raw_root: str, day: date, storage_options: Mapping[str, str] | None
+                        = None) -> str:
+    """``source 'S' has no raw partition for D (no Parquet file in <folder>/); days with data nearest to it: …``:
+    names the source, the day, where it looked and, from one listing, the days that do exist."""
+    where = f"no Parquet file in {partition_dir(source, raw_root, day)}/"
+    try:
+        listed = source_days(source, raw_root, storage_options)
+    except SourceDataError as exc:  # the folder's own damage says more than the missing day
+        return f"source '{source.name}' has no readable raw partition for {day.isoformat()} ({where}); {exc}"
+    near = listed.nearest(day)
+    if near:
+        found = f"days with data nearest to it: {', '.join(d.isoformat() for d in near)}"
+    else:
+        found = f"the source has no day with data under {listed.root}/"
+    return f"source '{source.name}' has no raw partition for {day.isoformat()} ({where}); {found}"
+
+
 def scan_source(
     source: CompiledSource,
     raw_root: str,
@@ -160,7 +200,11 @@ def scan_source(
     options = dict(storage_options) if storage_options is not None else None
     if source.kind == "lookup":
         root = table_root(source, raw_root)
-        files = _list_parquet(root, options)
+        try:
+            files = _list_parquet(root, options)
+        except SourceDataError as exc:
+            msg = f"lookup table of source '{source.name}': {exc}"
+            raise SourceDataError(msg) from exc
         if not files:
             msg = f"lookup table of source '{source.name}' has no Parquet files at {root}/*.parquet"
             raise SourceDataError(msg)
@@ -175,7 +219,7 @@ def scan_source(
     every: list[str] = []
     missing: list[date] = []
     for day in sorted(set(days)):
-        files = _list_parquet(partition_dir(source, raw_root, day), options)
+        files = day_files(source, raw_root, day, options)
         if not files:
             missing.append(day)
             continue
@@ -274,12 +318,12 @@ def contract_rejects(
 # -- files ----------------------------------------------------------------------------------------------
 
 
-def _is_data_file(name: str) -> bool:
-    return name.endswith(".parquet") and not name.startswith((".", "_"))
-
-
 def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
-    """The data files directly in ``directory``, sorted by name (empty when there is none)."""
+    """The data files directly in ``directory``, sorted by name (empty when there is none or no folder).
+
+    An entry that is neither hidden nor a Parquet file (a folder named ``part-x.parquet``, a ``README``)
+    is refused, naming it (the rule of :mod:`feature_platform.engine.partitions`): its rows would otherwise
+    be silently left out."""
     if directory.startswith("s3://"):
         return _list_s3(directory, options or {})
     if "://" in directory:  # another object store: let polars expand the glob, as one input
@@ -294,24 +338,36 @@ def _list_parquet(directory: str, options: dict[str, str] | None) -> list[str]:
                 return []
         return [pattern]
     try:
-        names = sorted(entry.name for entry in os.scandir(directory) if entry.is_file())
+        with os.scandir(directory) as entries:
+            found = {entry.name: _kind(entry) for entry in entries}
     except (FileNotFoundError, NotADirectoryError):
         return []
     except OSError as exc:
         msg = f"cannot list {directory}: {exc.strerror or exc}"
         raise SourceDataError(msg) from exc
-    return [str(Path(directory) / name) for name in names if _is_data_file(name)]
+    return [str(Path(directory) / name) for name in check_day_folder(directory, found)]
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    """A folder, a regular file, or anything else (a pipe, a device, a link to nothing: never opened)."""
+    try:
+        if entry.is_dir():
+            return FOLDER
+        return FILE if entry.is_file() else OTHER
+    except OSError:
+        return OTHER
 
 
 def _list_s3(directory: str, options: Mapping[str, str]) -> list[str]:
     """The data files directly under an ``s3://`` prefix, through the storage layer's S3 client."""
     try:
         storage = open_storage(directory, S3Connection.from_polars_options(options), what="raw source")
-        keys = storage.list_keys("")
+        listing = storage.list_folder("")
     except StoreError as exc:
         msg = f"cannot list {directory}: {exc}"
         raise SourceDataError(msg) from exc
-    return [f"{directory.rstrip('/')}/{key}" for key in keys if "/" not in key and _is_data_file(key)]
+    found = {**dict.fromkeys(listing.files, FILE), **dict.fromkeys(listing.folders, FOLDER)}
+    return [f"{directory.rstrip('/')}/{name}" for name in check_day_folder(directory.rstrip("/"), found)]
 
 
 def _read_files(
@@ -574,10 +630,13 @@ __all__ = [
     "SourceScan",
     "breaks_rows",
     "contract_rejects",
+    "day_files",
+    "missing_day_message",
     "partition_dir",
     "partition_glob",
     "reported_null_columns",
     "scan_source",
+    "source_days",
     "split_rows",
     "table_root",
     "wide_schema",

@@ -31,11 +31,11 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from datetime import date
 from typing import Any
 
 import dagster as dg
 
+from feature_platform.engine.partitions import is_data_file, is_hidden, partition_day
 from feature_platform.orchestration.catalogue import Catalogue, SourceInfo
 from feature_platform.orchestration.keys import RAW_GROUP, raw_key
 from feature_platform.orchestration.resources import DataLocationsResource
@@ -113,8 +113,9 @@ def _observable(source: SourceInfo, partitions_def: dg.PartitionsDefinition) -> 
         by_day: dict[str, list[tuple[str, str]]] = {}
         for key, stamp in files.items():
             partition, _, name = key.partition("/")
-            day = partition.removeprefix(f"{source.partition_key}=")
-            if _is_day(day) and partitions_def.has_partition_key(day):
+            parsed = partition_day(partition, source.partition_key)  # the one rule of engine.partitions
+            day = parsed.isoformat() if parsed is not None else ""
+            if parsed is not None and is_data_file(name) and partitions_def.has_partition_key(day):
                 by_day.setdefault(day, []).append((name, stamp))
         with warnings.catch_warnings():  # DataVersionsByPartition is "beta" in 1.13
             warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -132,8 +133,8 @@ def source_files(source: SourceInfo, data_locations: DataLocationsResource) -> d
     storage = open_storage(root, locations.s3, client_factory=locations.s3_client_factory, what="raw source")
     files: dict[str, str] = {}
     for key in storage.list_keys(""):
-        if not key.endswith(".parquet"):
-            continue
+        if not is_data_file(key.rsplit("/", 1)[-1]) or any(is_hidden(part) for part in key.split("/")):
+            continue  # not data: a staging file, a marker, a folder set aside (engine.partitions)
         stamp = ""
         if "://" not in root:
             stat = os.stat(os.path.join(root, key))
@@ -144,11 +145,3 @@ def source_files(source: SourceInfo, data_locations: DataLocationsResource) -> d
 
 def _digest(items: Any) -> str:
     return hashlib.sha256(repr(items).encode()).hexdigest()[:32]
-
-
-def _is_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True

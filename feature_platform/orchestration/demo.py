@@ -13,7 +13,6 @@ same ``DAGSTER_HOME`` shows their history, lineage and check results afterwards:
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,11 +24,10 @@ import click
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
+from feature_platform.engine.partitions import partition_day
 from feature_platform.orchestration.code_location import build_definitions
 from feature_platform.orchestration.keys import feature_keys
 from feature_platform.settings import PlatformSettings
-
-_DAY_DIR = re.compile(r"^dt=(\d{4}-\d{2}-\d{2})$")
 
 
 @dataclass
@@ -111,14 +109,16 @@ def demo_instance() -> dg.DagsterInstance:
 
 
 def raw_days(raw_root: str | Path) -> list[date]:
-    """Days for which any raw events source has a partition (``<raw_root>/<source>/dt=YYYY-MM-DD``)."""
+    """Days for which any raw events source has a partition (``<raw_root>/<source>/dt=YYYY-MM-DD``), named as
+    :func:`~feature_platform.engine.partitions.partition_day` reads them (a mis-named folder is not a day here;
+    the run that indexes the source refuses it, naming it)."""
     root = Path(raw_root)
     found = {
-        date.fromisoformat(m.group(1))
+        day
         for source in (root.iterdir() if root.is_dir() else [])
         if source.is_dir()
         for part in source.iterdir()
-        if (m := _DAY_DIR.match(part.name))
+        if (day := partition_day(part.name, "dt")) is not None
     }
     return sorted(found)
 

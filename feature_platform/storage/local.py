@@ -185,6 +185,7 @@ class LocalObjectStorage:
         """fsync the staged file, rename it over ``key``'s file, then make the rename durable."""
         path = self._path(key)
         created = [*created, *_make_directories(path.parent)]  # committed under another key than staged
+        _refuse_special_file(path)
         try:
             with open(local_path, "rb") as handle:
                 os.fsync(handle.fileno())
@@ -197,6 +198,22 @@ class LocalObjectStorage:
         fsync_directory(path.parent)
         for made in reversed(created):
             fsync_directory(made.parent)
+
+
+def _refuse_special_file(path: Path) -> None:
+    """A rename over a device, a pipe or a socket (``--out /dev/null``, run as root) would replace it with a
+    regular file: refuse, naming it. A symbolic link is replaced itself, never its target."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        msg = f"cannot write {path}: {exc.strerror or exc}"
+        raise StoreError(msg) from exc
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode)):
+        msg = (f"{path} is not a regular file (a device, a pipe or a socket): writing would replace it with a "
+               "file; name a regular file")
+        raise NotAFileError(msg)
 
 
 def _not_a_file(path: Path) -> NotAFileError:

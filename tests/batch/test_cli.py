@@ -90,12 +90,22 @@ def test_batch_index_carries_each_snapshot_to_the_next_day(
     assert result.output.count("(incremental)") == len(DAYS) - 1
 
 
-def test_batch_index_missing_partition_exits_1_unless_allowed(env: dict[str, str]) -> None:
-    after = (DAYS[-1] + timedelta(days=1)).isoformat()
-    args = ["batch-index", "--feature", "recent_engagements_v1", "--date", after]
+def test_batch_index_missing_partition_exits_1_unless_allowed(
+    env: dict[str, str], demo: Demo, tmp_path: Path
+) -> None:
+    """A day between the first and the last day with raw data whose partition is missing (a day after the last
+    one is refused whatever the flags: tests/batch/test_raw_layout.py)."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(demo.root, raw)
+    missing = DAYS[2].isoformat()
+    shutil.rmtree(raw / "engagement_events" / f"dt={missing}")
+    env = {**env, "FP_RAW_DATA_ROOT": str(raw)}
+    args = ["batch-index", "--feature", "recent_engagements_v1", "--date", missing]
     failed = CliRunner().invoke(cli, args, env=env)
     assert failed.exit_code == 1
-    assert "error:" in failed.output and "'engagement_events'" in failed.output and after in failed.output
+    assert "error:" in failed.output and "'engagement_events'" in failed.output and missing in failed.output
     assert "pass --allow-missing to skip missing days" in failed.output  # the flag, not the Python argument
     assert "allow_missing=True" not in failed.output
     gap = CliRunner().invoke(cli, [*args, "--allow-missing"], env=env)  # the days before it are not indexed
@@ -104,7 +114,8 @@ def test_batch_index_missing_partition_exits_1_unless_allowed(env: dict[str, str
     allowed = CliRunner().invoke(cli, [*args, "--allow-missing", "--allow-gaps"], env=env)
     assert allowed.exit_code == 0, allowed.output
     assert "no raw partition (allowed): engagement_events" in allowed.output
-    assert f"INCOMPLETE snapshot (--allow-gaps): not indexed: {DAYS[0].isoformat()}" in allowed.output
+    assert (f"INCOMPLETE snapshot (--allow-gaps): not indexed: {DAYS[0].isoformat()}, {DAYS[1].isoformat()}"
+            in allowed.output)
 
 
 def test_batch_index_needs_a_live_artefact(env: dict[str, str]) -> None:

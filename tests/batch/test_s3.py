@@ -117,3 +117,37 @@ def _record_s3_operations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
     monkeypatch.setattr(storage_factory, "s3_client_factory", recording)
     return calls
+
+
+@pytest.mark.services
+@pytest.mark.xdist_group("s3_server")
+@pytest.mark.parametrize(
+    ("stray", "expected"),
+    [
+        ("app_events/dt=2026-3-1/part-0.parquet", "app_events/dt=2026-3-1/ is not named dt=YYYY-MM-DD: rename it"),
+        ("app_events/README", "app_events/README is not a day partition of this source"),
+        ("app_events/dt={d1}/part-x.parquet/0", "app_events/dt={d1}/part-x.parquet/ is a folder"),
+        ("app_events/dt={d1}/notes.txt", "app_events/dt={d1}/notes.txt is not a .parquet file"),
+    ],
+)
+def test_the_raw_layout_rule_holds_on_s3(
+    stray: str, expected: str, s3_endpoint_url: str, s3_store_url: str, tmp_path: Path
+) -> None:
+    """The same rule as a local folder (engine.partitions): through the storage layer's folder listing."""
+    from feature_platform.errors import SourceDataError
+
+    raw = tmp_path / "raw"
+    for day, rows in RAW.items():
+        write_partition(raw, ITEMS, APP_EVENTS, day, rows)
+    write_lookup(raw, ITEMS, ITEM_FEATURES, LOOKUP)
+    client = boto3.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1")
+    bucket, _, prefix = s3_store_url.removeprefix("s3://").partition("/")
+    for path in sorted(raw.rglob("*.parquet")):
+        client.put_object(Bucket=bucket, Key=f"{prefix}/raw/{path.relative_to(raw)}", Body=path.read_bytes())
+    client.put_object(Bucket=bucket, Key=f"{prefix}/raw/{stray.format(d1=D1)}", Body=b"not rows")
+    client.put_object(Bucket=bucket, Key=f"{prefix}/raw/app_events/_SUCCESS", Body=b"")  # hidden: never an error
+    settings = PlatformSettings(raw_data_root=f"{s3_store_url}/raw", tables_root=f"{s3_store_url}/tables",
+                                s3_endpoint_url=s3_endpoint_url, s3_region="us-east-1")
+    with pytest.raises(SourceDataError) as caught:
+        index_days(ITEMS, D1, D3, TableLocations.from_settings(settings))
+    assert f"{s3_store_url}/raw/{expected.format(d1=D1)}" in str(caught.value)

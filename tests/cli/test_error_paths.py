@@ -189,3 +189,29 @@ def test_a_config_ending_the_process_at_import_fails_naming_its_module_and_line(
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "data" / "artefacts").exists()  # nothing published
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["schema", "--out", "{fifo}"],
+        ["training-set", "--feature", "nope_v1", "--examples", "{file}", "--out", "{fifo}"],
+    ],
+)
+def test_an_output_that_is_a_pipe_or_a_device_is_refused_never_replaced(
+    args: list[str], tmp_path: Path, a_file: Path
+) -> None:
+    """The staged write renames a file over --out: over /dev/null (run as root) that replaced the device with a
+    regular file. A pipe stands for every special file here (making a device node needs privileges)."""
+    import stat
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = _run([a.format(fifo=fifo, file=a_file) for a in args], tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().endswith(
+        f"{fifo} is not a regular file (a device, a pipe or a socket): writing would replace it with a file; "
+        "name a regular file"
+    ), result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the pipe

@@ -141,3 +141,16 @@ def test_the_sweep_removes_leftovers_of_gone_processes_at_once_and_any_untouched
 
     assert sorted(p.name for p in removed) == sorted([dead_run.name, reused.name])
     assert running.exists() and visible.exists()
+
+
+def test_a_put_never_replaces_a_pipe_or_a_device(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from feature_platform.errors import NotAFileError
+
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(NotAFileError, match="is not a regular file"):
+        LocalObjectStorage(tmp_path).put("pipe", b"data")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # the staged file was removed too

@@ -110,7 +110,7 @@ Training sets
     timestamp is refused (:class:`~feature_platform.errors.SourceDataError`), never silently dropped.
 """
 
-from feature_platform.runtimes.batch._completeness import raw_days_in_window
+from feature_platform.runtimes.batch._completeness import raw_days_in_window, source_raw_days
 from feature_platform.runtimes.batch._files import check_output_file, write_parquet_file
 from feature_platform.runtimes.batch._indexer import DayIndexResult, index_day, index_days
 from feature_platform.runtimes.batch._locations import TableLocations
@@ -149,6 +149,7 @@ __all__ = [
     "revoke_certifications_from",
     "snapshot_columns",
     "snapshot_schema",
+    "source_raw_days",
     "stale_snapshots",
     "watermark_path",
     "write_parquet_file",

@@ -7,16 +7,17 @@ with ``allow_missing`` — is not expected, so a new feature is complete from it
 and a feature indexed from the middle of its sources' history is not.
 
 The raw partitions are found by listing (through :mod:`feature_platform.storage`), never by reading
-them, so the check costs one listing per source.
+them, under the one rule of :mod:`feature_platform.engine.partitions`: the check costs two listings per
+source (its folder, and its files).
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 
 from feature_platform.artefact.format import Artefact
 from feature_platform.engine import table_root
+from feature_platform.engine.partitions import RawDays, list_raw_days
 from feature_platform.runtimes.batch._locations import TableLocations
 from feature_platform.storage import open_storage
 
@@ -34,27 +35,25 @@ def retention_first_day(as_of: datetime, artefact: Artefact) -> date:
     return (as_of - timedelta(seconds=artefact.feature.retention_seconds)).date()
 
 
-def raw_days(artefact: Artefact, locations: TableLocations, first: date, last: date) -> set[date]:
-    """Days in ``[first, last]`` with at least one raw Parquet file of an events source of the feature."""
-    found: set[date] = set()
+def source_raw_days(artefact: Artefact, locations: TableLocations) -> dict[str, RawDays]:
+    """The day partitions of each events source of the feature (by source name), listed under the one rule
+    of :mod:`feature_platform.engine.partitions` (a mis-named partition or a stray entry is refused)."""
+    found: dict[str, RawDays] = {}
     for name in sorted({artefact.event_types[t].source for t in artefact.feature.event_types}):
         source = artefact.sources[name]
         if source.batch is None:
             continue
-        storage = open_storage(
-            table_root(source, locations.raw_root), locations.s3, client_factory=locations.s3_client_factory,
-            what="raw source",
-        )
-        prefix = f"{source.batch.partition_key}="
-        for key in storage.list_keys(prefix):
-            partition, _, file = key.partition("/")
-            if not file.endswith(".parquet"):
-                continue
-            with contextlib.suppress(ValueError):
-                day = date.fromisoformat(partition[len(prefix) :])
-                if first <= day <= last:
-                    found.add(day)
+        root = table_root(source, locations.raw_root)
+        storage = open_storage(root, locations.s3, client_factory=locations.s3_client_factory, what="raw source")
+        found[name] = list_raw_days(storage, source.batch.partition_key, source=name, root=root)
     return found
+
+
+def raw_days(artefact: Artefact, locations: TableLocations, first: date, last: date) -> set[date]:
+    """Days in ``[first, last]`` with at least one raw Parquet file of an events source of the feature."""
+    return {
+        day for listed in source_raw_days(artefact, locations).values() for day in listed.days if first <= day <= last
+    }
 
 
 def missing_days(

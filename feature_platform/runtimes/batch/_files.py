@@ -37,6 +37,10 @@ def check_output_file(final: Path, *, inputs: Sequence[Path] = (), what: str = "
     if final.is_dir():
         msg = f"{what} {final} is a directory; name a file"
         raise OutputWriteError(msg)
+    if final.exists() and not final.is_file() and not final.is_symlink():
+        msg = (f"{what} {final} is not a regular file (a device, a pipe or a socket): writing would replace it "
+               "with a file; name a regular file")
+        raise OutputWriteError(msg)
     for parent in final.absolute().parents:
         if os.path.lexists(parent):
             if not parent.is_dir():

@@ -18,7 +18,7 @@ from feature_platform.errors import SourceDataError, StaleSnapshotError
 from feature_platform.runtimes.batch._completeness import day_start, retention_first_day
 from feature_platform.runtimes.batch._locations import EVENTS, SNAPSHOTS, TableLocations
 from feature_platform.runtimes.batch._snapshot import recompute, snapshot_schema
-from feature_platform.runtimes.batch._tables import FeatureTables
+from feature_platform.runtimes.batch._tables import FeatureTables, damaged_table_message
 
 
 def recompute_snapshot(artefact: Artefact, tables: FeatureTables, day: date) -> pl.DataFrame:
@@ -66,7 +66,14 @@ def read_snapshot(
     tables.require_complete([day], SNAPSHOTS)
     changed = tables.changed_inputs(day)
     if not changed:
-        return pl.read_parquet(tables.path(SNAPSHOTS, day), storage_options=locations.storage_options)
+        path = tables.path(SNAPSHOTS, day)
+        try:
+            return pl.read_parquet(path, storage_options=locations.storage_options)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            where = f"the snapshot of {feature_id} for {day.isoformat()}, {path},"
+            msg = (f"{damaged_table_message(where, exc)} (feature-platform batch-index --feature {feature_id} "
+                   f"--date {day.isoformat()})")
+            raise SourceDataError(msg) from exc
     if recompute_with is None:
         first, last = changed[0] + timedelta(days=1), day
         listed = ", ".join(d.isoformat() for d in changed[:5]) + (" …" if len(changed) > 5 else "")

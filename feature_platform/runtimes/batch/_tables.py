@@ -162,9 +162,21 @@ class FeatureTables:
             raise SourceDataError(msg)
 
 
+def damaged_table_message(where: str, exc: BaseException) -> str:
+    """``<file> is not a readable Parquet file (<first line of the reason>): re-index that day`` — one line,
+    for a table file damaged after its day was committed."""
+    text = str(exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return f"{where} is not a readable Parquet file ({reason}): it was damaged after it was written; re-index that day"
+
+
 def conform(frame: pl.LazyFrame, schema: pl.Schema, *, where: str) -> pl.LazyFrame:
-    """``frame`` with exactly ``schema``'s columns, in order; a missing column is a clear error."""
-    present = frame.collect_schema()
+    """``frame`` with exactly ``schema``'s columns, in order; a missing column, or a file that is not Parquet
+    (damaged after it was written), is a clear error."""
+    try:
+        present = frame.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise SourceDataError(damaged_table_message(where, exc)) from exc
     missing = [name for name in schema if name not in present]
     if missing:
         msg = (

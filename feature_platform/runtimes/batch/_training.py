@@ -217,6 +217,17 @@ def _example_keys(
         if name not in frame.columns:
             msg = f"the examples have no '{name}' column (columns: {', '.join(frame.columns) or 'none'})"
             raise SourceDataError(msg)
+    if frame.schema[user_column].is_float() and user_dtype.is_integer():  # a strict cast truncates 1000001.5
+        fractional = frame.with_row_index(_ROW).filter(
+            pl.col(user_column).is_finite() & (pl.col(user_column) != pl.col(user_column).floor())
+        )
+        if fractional.height:
+            first = int(fractional.get_column(_ROW)[0])
+            msg = (
+                f"{fractional.height} example row(s) have a '{user_column}' with a fractional part, which the "
+                f"feature's {user_dtype} entity key cannot hold (first: row {first}: {_row_text(frame, first)})"
+            )
+            raise SourceDataError(msg)
     try:
         keyed = frame.select(
             pl.int_range(pl.len(), dtype=pl.UInt32).alias(_ROW),

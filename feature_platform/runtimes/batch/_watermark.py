@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from feature_platform.errors import CertificationRefusedError
+from feature_platform.errors import CertificationRefusedError, SourceDataError
 from feature_platform.runtimes.batch._locations import PART_FILE, PARTITION_KEY, TableLocations, partition_name
 from feature_platform.runtimes.batch._tables import FeatureTables, parquet_bytes
 
@@ -93,11 +93,19 @@ def read_certification(feature_id: str, day: date, locations: TableLocations) ->
     data = locations.storage().get(watermark_key(feature_id, day))
     if data is None:
         return None
-    row = pl.read_parquet(io.BytesIO(data)).row(0, named=True)
-    return Certification(
-        feature_id=str(row["feature_id"]), day=row["day"], artefact_hash=str(row["artefact_hash"]),
-        snapshot_users=int(row["snapshot_users"]), run_id=str(row["run_id"]), certified_at=row["certified_at"],
-    )
+    try:
+        row = pl.read_parquet(io.BytesIO(data)).row(0, named=True)
+        return Certification(
+            feature_id=str(row["feature_id"]), day=row["day"], artefact_hash=str(row["artefact_hash"]),
+            snapshot_users=int(row["snapshot_users"]), run_id=str(row["run_id"]), certified_at=row["certified_at"],
+        )
+    except (pl.exceptions.PolarsError, KeyError, IndexError, TypeError, ValueError) as exc:
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        where = watermark_path(locations, feature_id, day)
+        msg = (f"the certification of {feature_id} for {day.isoformat()} at {where} is damaged ({reason}): "
+               "delete that file to revoke the certification, then certify the day again")
+        raise SourceDataError(msg) from exc
 
 
 def watermark_path(locations: TableLocations, feature_id: str, day: date) -> str:
