@@ -23,6 +23,7 @@ from typing import Annotated, Any, ClassVar, Self, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
+from feature_platform.artefact.expressions import ExprNode
 from feature_platform.authoring.expressions import BOUNDARY_HINT, MAX_EXPRESSION_DEPTH, Expr, expression_depth
 from feature_platform.errors import ConfigDefinitionError
 
@@ -51,6 +52,10 @@ def record_value(value: object, site: SourceLocation, origins: dict[str, SourceL
     """Remember where ``value`` was built, unless something more precise already did (first record wins)."""
     if value_sites is not None and id(value) not in value_sites:
         value_sites[id(value)] = (value, site, origins or {})
+        if isinstance(value, Expr) and id(value.node) not in value_sites:
+            # a larger expression built from this one (``is_click() & on_mobile()``) holds its node, not the
+            # Expr: record the node too, so an error inside it is blamed where it was built
+            value_sites[id(value.node)] = (value.node, site, {})
 
 
 def _join(path: str, sub: str) -> str:
@@ -74,6 +79,9 @@ def _origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
                 found[_join(path, sub)] = site
             if isinstance(value, ConfigModel):
                 return  # its own origins were collected when it was built
+        if isinstance(value, Expr):
+            walk_expression(value.node, path)
+            return
         if isinstance(value, list | tuple):
             items: Any = ((f"{path}[{index}]", item) for index, item in enumerate(value))
         elif isinstance(value, dict):
@@ -81,8 +89,21 @@ def _origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
         else:
             return
         for sub, item in items:  # only what can have a site of its own is walked further
-            if id(item) in sites or isinstance(item, list | tuple | dict):
+            if id(item) in sites or isinstance(item, list | tuple | dict | Expr):
                 walk(item, sub, depth + 1)
+
+    def walk_expression(node: ExprNode, path: str) -> None:
+        """Sub-expressions built apart (a helper's ``col("platform").is_in([...])`` and'ed into a filter):
+        their paths are ``<argument>.args[i].args[j]...``, as :func:`expression_error_path` finds them."""
+        stack = [(node, path)]
+        while stack:
+            current, where = stack.pop()
+            for index, arg in enumerate(current.args):
+                sub = f"{where}.args[{index}]"
+                entry = sites.get(id(arg))
+                if entry is not None and entry[0] is arg:
+                    found[sub] = entry[1]
+                stack.append((arg, sub))
 
     for key, value in data.items():
         walk(value, key, 0)
@@ -98,6 +119,9 @@ class SourceLocation(BaseModel):
     line: int
     call: tuple[int, int, int, int] | None = None
     """(line, column, end line, end column) of the constructor call, to find its arguments' lines."""
+    called_from: tuple[str, int] | None = None
+    """When a function built the object (a factory in a helper module): the module-level config line whose
+    call ran it, to tell apart the objects one factory line builds."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -132,9 +156,22 @@ def _definition_site() -> SourceLocation:
     while frame is not None:
         filename = frame.f_code.co_filename
         if not _is_platform_file(filename):
-            return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame))
+            return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame),
+                                  called_from=_module_level_caller(frame))
         frame = frame.f_back  # type: ignore[assignment]
     return SourceLocation(file="<unknown>", line=0)
+
+
+def _module_level_caller(frame: Any) -> tuple[str, int] | None:
+    """The module-level config statement that (through helper functions) called the code of ``frame``."""
+    if frame.f_code.co_name == "<module>":
+        return None
+    caller = frame.f_back
+    while caller is not None:
+        if caller.f_code.co_name == "<module>" and not _is_platform_file(caller.f_code.co_filename):
+            return caller.f_code.co_filename, caller.f_lineno
+        caller = caller.f_back
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -182,8 +219,16 @@ def _reject_non_config_values(value: object, path: str) -> None:
         for index, item in enumerate(value):
             _reject_non_config_values(item, f"{path}[{index}]")
         return
+    unordered = _unordered_kind(value)
+    if unordered is not None and path.endswith("]"):
+        # a set inside a list (``fields=[{"a", "b"}]``): said as for a set given for the whole argument
+        msg = f"field '{path}' holds {unordered}; {_UNORDERED_ADVICE[unordered]}"
+        error = ConfigDefinitionError(msg)
+        error.path = path  # type: ignore[attr-defined]
+        raise error
     what = "a Python callable" if callable(value) else f"an arbitrary Python object of type {type(value).__name__}"
-    msg = f"field '{path}' holds {what} ({value!r}). {BOUNDARY_HINT}"
+    shown = "" if unordered is not None else f" ({value!r})"  # a set: per-run order; a generator: an address
+    msg = f"field '{path}' holds {what}{shown}. {BOUNDARY_HINT}"
     error = ConfigDefinitionError(msg)
     error.path = path  # type: ignore[attr-defined]
     raise error
@@ -196,13 +241,18 @@ def _reject_unordered(value: object, key: str, model: type[BaseModel]) -> None:
     field = model.model_fields.get(key)
     if unordered is None or field is None or get_origin(field.annotation) is not tuple:
         return
-    unstable = unordered in ("a set", "a dict view")
-    why = "its order can change from run to run" if unstable else "it is used up once read"
-    msg = (f"field '{key}': expected a tuple, got {unordered}; {unordered} has no fixed order ({why}): write "
-           "the values out as a tuple, (a, b, ...)")
+    msg = f"field '{key}': expected a tuple, got {unordered}; {_UNORDERED_ADVICE[unordered]}"
     error = ConfigDefinitionError(msg)
     error.path = key  # type: ignore[attr-defined]
     raise error
+
+
+_UNORDERED_ADVICE = {
+    kind: f"{kind} has no fixed order ({why}): write the values out as a tuple, (a, b, ...)"
+    for kind, why in (("a set", "its order can change from run to run"),
+                      ("a dict view", "its order can change from run to run"),
+                      ("a generator", "it is used up once read"), ("an iterator", "it is used up once read"))
+}
 
 
 def _unordered_kind(value: object) -> str | None:
@@ -292,7 +342,10 @@ class ConfigModel(BaseModel):
         data = {name: getattr(self, name) for name in type(self).model_fields}
         if deep:
             data = copy.deepcopy(data)
-        return type(self)(**{**data, **(update or {})})
+        copied = type(self)(**{**data, **(update or {})})
+        if isinstance(self, ConfigObject) and isinstance(copied, ConfigObject):
+            copied._origins = _inherited_origins(self, copied, set(update or ()))
+        return copied
 
     @classmethod  # type: ignore[no-redef]  # the pydantic mypy plugin declares model_construct per model
     def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
@@ -313,6 +366,25 @@ class ConfigModel(BaseModel):
             super().__delattr__(name)
             return
         raise ConfigDefinitionError(_frozen_message(self, name, "deleting"))
+
+
+def _inherited_origins(original: ConfigObject, copied: ConfigObject, updated: set[str]) -> dict[str, SourceLocation]:
+    """The origins of a ``model_copy``: an argument it did not update was written for the original, so an error
+    in it is blamed there (once, with the copy counted as one more use), not at the ``model_copy`` line."""
+    from feature_platform.authoring._arglines import argument_span
+
+    found = dict(copied.origins)
+    site = original.defined_at
+    for key in type(original).model_fields:
+        if key in updated:
+            continue
+        inner = {p: s for p, s in original.origins.items() if p == key or p.startswith((f"{key}.", f"{key}["))}
+        if not inner and (span := argument_span(site, key)) is not None:
+            inner = {key: SourceLocation(file=site.file, line=span[0], call=span)}
+        for path in [p for p in found if p == key or p.startswith((f"{key}.", f"{key}["))]:
+            del found[path]
+        found.update(inner)
+    return found
 
 
 def _frozen_message(model: BaseModel, name: str, doing: str) -> str:

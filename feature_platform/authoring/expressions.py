@@ -289,7 +289,14 @@ class Expr:
         items = tuple(values)
         for item in items:
             if item is not None and not isinstance(item, str | bool | int | float):
-                msg = f"is_in() takes literal values only, got {item!r}"
+                if isinstance(item, list | tuple | set | frozenset | dict):
+                    inner = "a set" if isinstance(item, set | frozenset) else f"a {type(item).__name__}"
+                    msg = (f"is_in() takes a flat list of literal values, got {inner} inside the list: write the "
+                           "values themselves, e.g. .is_in([\"a\", \"b\"])")
+                else:
+                    what = repr(item) if isinstance(item, Expr) else f"a value of type {type(item).__name__}"
+                    msg = (f"is_in() takes literal values only (strings, numbers, booleans, None), got {what}; "
+                           "to compare with another field, use == and |")
                 raise ConfigDefinitionError(msg)
             if isinstance(item, float) and not math.isfinite(item):
                 msg = f"is_in() values must be finite (JSON cannot hold {item!r})"

@@ -960,6 +960,9 @@ def _name_error_text(exc: BaseException) -> str:
                 tb = tb.tb_next
             scope = {**vars(builtins), **tb.tb_frame.f_globals, **tb.tb_frame.f_locals} if tb else {}
             return text + _did_you_mean(exc.name, [n for n in scope if not n.startswith("__")])
+        if isinstance(exc, TypeError) and str(exc).startswith("unhashable type: "):
+            return (f"{text}: a set {{a, b}} (or a dict key) holds only hashable values, and config objects and "
+                    "expressions are not; write a tuple (a, b) instead")
         if isinstance(exc, ImportError) and (match := _CANNOT_IMPORT.search(str(exc))):
             module = sys.modules.get(match[2])
             names = list(getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")])

@@ -100,19 +100,24 @@ class _Checker:
     def __init__(self, discovered: list[Discovered]) -> None:
         self.out = Resolved()
         self.by_kind: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
+        # every issue -> the object it is about, to name the others when one line is wrong for several
+        self._objects: dict[ValidationIssue, ConfigObject] = {}
+        # issues blamed inside a value built apart from its user's constructor call -> that user
+        self._shared_uses: dict[ValidationIssue, ConfigObject] = {}
         self._index(discovered)
         # enrichment name -> {event type name -> output schema}, for derived enrichments
         self._enrichment_outputs: dict[str, dict[str, dict[str, DType]]] = defaultdict(dict)
         # enrichments whose own checks (in enrichments()) failed: already reported, never applied or compiled
         self._invalid_enrichments: set[str] = set()
-        # issues blamed inside a value built apart from its user's constructor call -> that user
-        self._shared_uses: dict[ValidationIssue, ConfigObject] = {}
         # invalid sources -> which of their parts are wrong ("columns", "timestamp_column"; none: elsewhere)
         self._bad_parts: dict[str, set[str]] = defaultdict(set)
         # (kind, name) of an object with errors -> errors of the objects using it that may follow from them
         self._follow_ons: dict[tuple[str, str], list[ValidationIssue]] = defaultdict(list)
         # (kind, name) -> the objects it uses, to find whose errors a follow-on is counted on
         self._uses: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        # an enrichment's error found while applying it to one event type -> (what, error, event type), to
+        # report an error several event types run into once (see fold_event_types)
+        self._per_event_type: dict[ValidationIssue, tuple[str, str, str]] = {}
 
     def issue(self, obj: ConfigObject, message: str, hint: str = "", at: str = "") -> None:
         """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length").
@@ -126,6 +131,7 @@ class _Checker:
             name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
         )
         self.out.issues.append(issue)
+        self._objects.setdefault(issue, obj)
         if shared:
             self._shared_uses[issue] = obj
 
@@ -310,8 +316,10 @@ class _Checker:
             for out, expr in sorted(enrichment.fields.items()):
                 dtype, errors = infer(expr.node, schema)
                 for error in errors:
-                    self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}", at=f"fields.{out}",
+                    self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}",
+                               at=_error_path(expr.node, schema, error, f"fields.{out}"),
                                hint=_expression_hint(error, et, index, self.by_kind["enrichment"]))
+                    self._per_event_type[self.out.issues[-1]] = (f"field '{out}'", _suggest(error), et.name)
                 if errors:
                     return None
                 if dtype is None:
@@ -498,7 +506,8 @@ class _Checker:
         if et.filter is not None:
             dtype, errors = infer(et.filter.node, raw)
             for error in errors:
-                self.issue(et, f"filter: {_suggest(error)}", at="filter", hint=_expression_hint(error, et, -1, {}))
+                self.issue(et, f"filter: {_suggest(error)}", at=_error_path(et.filter.node, raw, error, "filter"),
+                           hint=_expression_hint(error, et, -1, {}))
             if not errors and dtype not in (DType.BOOL, None):
                 self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
             ok &= not errors
@@ -506,7 +515,8 @@ class _Checker:
         for name, expr in sorted(et.fields.items()):
             dtype, errors = infer(expr.node, raw)
             for error in errors:
-                self.issue(et, f"field '{name}': {_suggest(error)}", at=f"fields.{name}",
+                self.issue(et, f"field '{name}': {_suggest(error)}",
+                           at=_error_path(expr.node, raw, error, f"fields.{name}"),
                            hint=_expression_hint(error, et, -1, {}))
             if errors:
                 ok = False
@@ -761,6 +771,30 @@ class _Checker:
                 file=first.file, line=first.line, kind=first.kind, name=first.name, message=first.message,
                 hint=f"{first.hint}; {text}" if first.hint else text)
 
+    def fold_event_types(self) -> None:
+        """An enrichment's error that every event type using it runs into (a derived field's type error, the
+        same whatever the event type) is one error, naming the event types, rather than one per event type."""
+        groups: dict[tuple[object, ...], list[ValidationIssue]] = defaultdict(list)
+        for issue in self.out.issues:
+            if (tag := self._per_event_type.get(issue)) is not None:
+                groups[(issue.file, issue.line, issue.kind, issue.name, tag[0], tag[1])].append(issue)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            first = group[0]
+            what, error, _ = self._per_event_type[first]
+            names = ", ".join(f"'{n}'" for n in sorted({self._per_event_type[i][2] for i in group}))
+            merged = ValidationIssue(
+                file=first.file, line=first.line, kind=first.kind, name=first.name, hint=first.hint,
+                message=f"{what} (in event types {names}, after mapping and earlier enrichments): {error}")
+            self.out.issues = [merged if i is first else i for i in self.out.issues if i is first or i not in group]
+            if first in self._shared_uses:
+                self._shared_uses[merged] = self._shared_uses[first]
+            if first in self._objects:
+                self._objects[merged] = self._objects[first]
+            for other in group:
+                self._shared_uses.pop(other, None)
+
     def owners(self) -> None:
         """Owners are people or teams, as Dagster accepts them (:mod:`.owners`); a production sequence feature
         (a consumer contract) must have at least one."""
@@ -789,13 +823,31 @@ def resolve(discovered: list[Discovered]) -> Resolved:
         if compiled is not None:
             checker.out.enrichments[name] = compiled
     checker.features()
+    checker.fold_event_types()
     checker.count_follow_ons()
-    checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses))
+    checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses, checker._objects))
     return checker.out
 
 
+def _error_path(node: ExprNode, schema: dict[str, DType], error: str, path: str) -> str:
+    """The argument path of the innermost sub-expression of ``node`` (at ``path``) that ``error`` is about:
+    ``filter.args[1]`` for the right operand of an ``&``. A sub-expression a helper built is blamed in the
+    helper (see ``ConfigObject.blame``), and one written inline at its own line."""
+    while True:
+        for index, arg in enumerate(node.args):
+            if error in infer(arg, schema)[1]:
+                node, path = arg, f"{path}.args[{index}]"
+                break
+        else:
+            return path
+
+
 def _where(obj: ConfigObject) -> str:
-    return f"{obj.kind_label} '{obj.name}' at {display_path(obj.defined_at.file)}:{obj.defined_at.line}"
+    site = obj.defined_at
+    where = f"{obj.kind_label} '{obj.name}' at {display_path(site.file)}:{site.line}"
+    if site.called_from is not None:
+        where += f" (called from {display_path(site.called_from[0])}:{site.called_from[1]})"
+    return where
 
 
 def _written_in_call(obj: ConfigObject, issue: ValidationIssue) -> bool:
@@ -810,25 +862,32 @@ def _key(obj: ConfigObject) -> tuple[str, str]:
     return obj.kind_label, obj.name.encode("unicode_escape").decode("ascii")
 
 
-def _fold_shared(issues: list[ValidationIssue], uses: dict[ValidationIssue, ConfigObject]) -> set[ValidationIssue]:
-    """One issue per problem in a shared value: the same message at the same line of a value built once (in a
-    helper, as a constant) and used by several objects is reported once, naming the first user and
-    counting the others ("and N more uses"), rather than once per user."""
-    kept: set[ValidationIssue] = {i for i in issues if i not in uses}
+def _fold_shared(issues: list[ValidationIssue], uses: dict[ValidationIssue, ConfigObject],
+                 objects: dict[ValidationIssue, ConfigObject]) -> set[ValidationIssue]:
+    """One issue per wrong line: the same message at the same line for several objects — a value built once
+    (in a helper, as a constant, by the original of a ``model_copy``) and used by several objects, or a
+    factory function whose constructor call builds several — is reported once, naming the first user and
+    counting the others ("and N more uses"), rather than once per object."""
     groups: dict[tuple[str, int, str], list[ValidationIssue]] = defaultdict(list)
-    for issue in set(issues) & set(uses):
+    for issue in issues:
         groups[(issue.file, issue.line, issue.message)].append(issue)
+    kept: set[ValidationIssue] = set()
     for group in groups.values():
-        group.sort(key=lambda i: (i.kind, i.name))
+        # the object written at this line first (its own call holds the value), then by kind and name
+        group.sort(key=lambda i: (i in uses, i.kind, i.name))
         first, others = group[0], group[1:]
-        users = [uses[i] for i in group]
-        if not others and _written_in_call(users[0], first):
+        if not others and (first not in uses or _written_in_call(uses[first], first)):
             kept.add(first)
             continue
-        text = f"the value is built here and used by {_where(users[0])}"
-        if others:
-            more = "; ".join(_where(u) for u in users[1:])
-            text += f" and {len(others)} more use{'s' if len(others) != 1 else ''} ({more}): reported once"
+        users = [uses.get(i) or objects.get(i) for i in group]
+        described = [_where(u) if u is not None else f"{i.kind} '{i.name}'" for u, i in zip(users, group, strict=True)]
+        many = len(others) != 1
+        if first in uses:
+            text = f"the value is built here and used by {described[0]}"
+            if others:
+                text += f" and {len(others)} more use{'s' if many else ''} ({'; '.join(described[1:])}): reported once"
+        else:
+            text = f"this line is wrong for {len(group)} objects ({'; '.join(described)}): reported once"
         hint = f"{first.hint}; {text}" if first.hint else text
         kept.add(ValidationIssue(file=first.file, line=first.line, kind=first.kind, name=first.name,
                                  message=first.message, hint=hint))

@@ -495,6 +495,46 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "source", "events", "duplicate column(s): ts_ms",
            hint="1 follow-on error suppressed (in event type 'click'): it may only follow from this one"),
     ],
+    # issue 12 (cfg12c): blame the wrong line once, however the value reaches its users
+    "bad_helper_chain_three_levels": [
+        _e("_more.py", "sequence feature", "clicks_history", "freshness.streaming_max_lag must be a whole number "
+           "of seconds", hint="and 1 more use (sequence feature 'recent_clicks' at "),
+    ],
+    "bad_factory_function": [
+        _e("_factory.py", "sequence feature", "more_clicks", "max_length must be between 1 and 10000, got 0",
+           hint="this line is wrong for 2 objects (sequence feature 'more_clicks' at "),
+    ],
+    "bad_model_copy_bad_value": [
+        _e("configs.py", "sequence feature", "archived_clicks", "retention must be positive and at most 1095 days, "
+           "got 5000 days"),
+    ],
+    "bad_model_copy_inherited_value": [
+        _e("configs.py", "sequence feature", "recent_clicks", "projected field 'dwell_ms' is produced by none",
+           hint="this line is wrong for 2 objects"),
+    ],
+    "bad_is_in_mixed_shared_enrichment": [
+        _e("configs.py", "enrichment", "platform_bucket", "field 'is_mobile' (in event types 'click', 'save', "
+           "'view', after mapping and earlier enrichments): is_in value 1 cannot match string field 'platform'"),
+    ],
+    "bad_is_in_mixed_helper_filter": [
+        _e("_shared.py", "event type", "click", "filter: is_in value 1 cannot match string field 'platform'",
+           hint="and 1 more use (event type 'view' at "),
+        _e("configs.py", "event type", "save", "cannot compare string field 'platform' with int64 literal 3",
+           marker="# <- error: save"),
+    ],
+    "bad_nested_set_of_fields": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "field 'fields[0]' holds a set; a set has no fixed order (its order can change from run to run): write "
+           "the values out as a tuple, (a, b, ...)"),
+    ],
+    "bad_is_in_nested_set": [
+        _e("configs.py", "module", "bad_is_in_nested_set.configs",
+           "is_in() takes a flat list of literal values, got a set inside the list"),
+    ],
+    "bad_set_of_event_types": [
+        _e("configs.py", "module", "bad_set_of_event_types.configs", "unhashable type",
+           "write a tuple (a, b) instead"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
@@ -577,3 +617,16 @@ def test_recompiling_a_package_reports_the_same_issues() -> None:
 
     assert first == second
     assert len(first) == 6
+
+
+_REPRS = ("errors.pydantic.dev", "<DType.", "<Lifecycle.", " object at 0x", "Traceback", "ExprNode(", "Column(name=")
+"""What a config author should never have to read: pydantic's URLs, Python enum or model reprs, addresses."""
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_no_python_reprs_in_any_message(case: str) -> None:
+    result = compile_configs(INVALID / case, import_timeout=1 if case in _SLOW_IMPORTS else None)
+
+    for issue in result.issues:
+        for text in _REPRS:
+            assert text not in issue.message and text not in issue.hint, issue.render()
