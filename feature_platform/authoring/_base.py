@@ -24,7 +24,14 @@ from typing import Annotated, Any, ClassVar, Self, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
 from feature_platform.artefact.expressions import ExprNode
-from feature_platform.authoring.expressions import BOUNDARY_HINT, MAX_EXPRESSION_DEPTH, Expr, expression_depth
+from feature_platform.authoring.expressions import (
+    BOUNDARY_HINT,
+    MAX_EXPRESSION_DEPTH,
+    Expr,
+    When,
+    callable_name,
+    expression_depth,
+)
 from feature_platform.errors import ConfigDefinitionError
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -226,8 +233,17 @@ def _reject_non_config_values(value: object, path: str) -> None:
         error = ConfigDefinitionError(msg)
         error.path = path  # type: ignore[attr-defined]
         raise error
+    if isinstance(value, When):
+        msg = (f"field '{path}' holds an unfinished when(...).then(...): end it with .otherwise(value) "
+               "(.otherwise(None) for null)")
+        error = ConfigDefinitionError(msg)
+        error.path = path  # type: ignore[attr-defined]
+        raise error
     what = "a Python callable" if callable(value) else f"an arbitrary Python object of type {type(value).__name__}"
-    shown = "" if unordered is not None else f" ({value!r})"  # a set: per-run order; a generator: an address
+    if callable(value):
+        shown = f" ({callable_name(value)})"
+    else:  # a set's repr has a per-run order; an object's, a memory address
+        shown = "" if unordered is not None or " at 0x" in repr(value) else f" ({value!r})"
     msg = f"field '{path}' holds {what}{shown}. {BOUNDARY_HINT}"
     error = ConfigDefinitionError(msg)
     error.path = path  # type: ignore[attr-defined]
@@ -239,7 +255,17 @@ def _reject_unordered(value: object, key: str, model: type[BaseModel]) -> None:
     those words, without the value's repr (a memory address, or an order that changes from run to run)."""
     unordered = _unordered_kind(value)
     field = model.model_fields.get(key)
-    if unordered is None or field is None or get_origin(field.annotation) is not tuple:
+    if field is None or get_origin(field.annotation) is not tuple:
+        return
+    if isinstance(value, ConfigModel):  # ``event_types=(click)``: parentheses alone make no tuple
+        named = f" '{value.name}'" if isinstance(value, ConfigObject) else ""
+        written = value.name if isinstance(value, ConfigObject) else f"{type(value).__name__}(...)"
+        msg = (f"field '{key}': expected a tuple, got one {type(value).__name__}{named}; a one-element tuple "
+               f"needs a trailing comma: ({written},)")
+        error = ConfigDefinitionError(msg)
+        error.path = key  # type: ignore[attr-defined]
+        raise error
+    if unordered is None:
         return
     msg = f"field '{key}': expected a tuple, got {unordered}; {_UNORDERED_ADVICE[unordered]}"
     error = ConfigDefinitionError(msg)
@@ -288,11 +314,22 @@ def _plain_error(err: Any, model: type[BaseModel]) -> str:
         import difflib
 
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        if isinstance(value, type):  # ``Column("id", int)``: a Python type for a dtype
+            meant = _PYTHON_TYPES.get(value)
+            mean = f"; did you mean '{meant}'?" if meant in options else ""
+            return f"{where}: the Python type {value.__name__} is not one of {expected}{mean}"
         close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6) if isinstance(value, str) else []
+        if not close and isinstance(value, str) and value:  # ``"prod"`` for ``"production"``
+            close = [o for o in options if o.lower().startswith(value.lower())][:1]
         mean = f"; did you mean '{close[0]}'?" if close else ""
-        return f"{where}: {value!r} is not one of {expected}{mean}"
+        shown = repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
+        return f"{where}: {shown} is not one of {expected}{mean}"
     shown = f" (got {value!r})" if isinstance(value, str | int | float | bool | timedelta) else ""
     return f"{where}: {str(err['msg']).removeprefix('Value error, ')}{shown}"
+
+
+_PYTHON_TYPES: dict[type, str] = {int: "int64", float: "float64", str: "string", bool: "bool"}
+"""The dtype a Python type given for one most likely means."""
 
 
 def _plain_errors(errors: list[Any], model: type[BaseModel]) -> str:

@@ -65,6 +65,7 @@ from typing import Any
 
 from feature_platform.authoring import _base
 from feature_platform.authoring._base import ConfigObject, ConfigObjectError, SourceLocation
+from feature_platform.authoring.expressions import Expr, StringFunctions, TimestampFunctions
 from feature_platform.authoring.kinds import ConfigKind, kind_of
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
@@ -953,6 +954,8 @@ def _name_error_text(exc: BaseException) -> str:
                 members = list(obj.__members__)
                 return (f"{obj.__name__} has no member '{exc.name}'{_did_you_mean(exc.name, members)} "
                         f"(members: {', '.join(members)})")
+            if isinstance(obj, Expr) and (accessor := _accessor_method(exc.name)):
+                return f"{text}; did you mean {accessor}?"
             return text + _did_you_mean(exc.name, [a for a in dir(obj) if not a.startswith("_")])
         if isinstance(exc, NameError) and not isinstance(exc, UnboundLocalError) and exc.name:
             tb = exc.__traceback__
@@ -970,6 +973,16 @@ def _name_error_text(exc: BaseException) -> str:
     except Exception:  # a suggestion is a nicety: never let it hide the error itself
         return text
     return text
+
+
+def _accessor_method(name: str) -> str:
+    """``.str.starts_with()`` for ``startswith`` (an expression's string and timestamp functions live under
+    ``.str`` and ``.dt``), or ""."""
+    methods = {f".{prefix}.{m}()": m for prefix, holder in (("str", StringFunctions), ("dt", TimestampFunctions))
+               for m in dir(holder) if not m.startswith("_")}
+    squashed = {m.replace("_", "").lower(): written for written, m in methods.items()}
+    close = difflib.get_close_matches(name.replace("_", "").lower(), list(squashed), n=1, cutoff=0.8)
+    return squashed[close[0]] if close else ""
 
 
 def _did_you_mean(name: str, candidates: Sequence[str]) -> str:

@@ -615,7 +615,7 @@ class _Checker:
             event_types.append(compiled)
         for index, name in enumerate(sf.fields):
             if name in sf.fields[:index] and name not in ALWAYS_PROJECTED and name not in sf.fields[index + 1:]:
-                self.issue(sf, f"projected field '{name}' is listed twice", at=f"fields[{sf.fields.index(name)}]")
+                self.issue(sf, f"projected field '{name}' is listed twice", at=f"fields[{index}]")
                 ok = False
         if not event_types:
             return None  # the projection has nothing to be checked against until an event type is fixed
@@ -756,6 +756,8 @@ class _Checker:
 
         counted: dict[tuple[str, str], set[ValidationIssue]] = defaultdict(set)
         for cause, caught in self._follow_ons.items():
+            if not caught:
+                continue  # checked under a cause, but nothing failed: nothing to count
             target = root(cause, frozenset({cause}))
             if target is None:
                 self.out.issues.extend(caught)
@@ -963,8 +965,26 @@ _UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
 _AVAILABLE = re.compile(r"unknown field '([^']+)' \(available: ([^)]*)\)")
 
 
+_WRITTEN_AS = {
+    **{op.value: f".str.{op.value.removeprefix('str_')}()" for op in ExprOp if op.value.startswith("str_")},
+    **{op.value: f".dt.{op.value.removeprefix('ts_')}()" for op in ExprOp if op.value.startswith("ts_")},
+    ExprOp.STR_CONCAT.value: "concat()", ExprOp.TS_FROM_EPOCH_MS.value: "from_epoch_ms()",
+    ExprOp.TS_TO_EPOCH_MS.value: ".dt.epoch_ms()", ExprOp.AND.value: "`&`", ExprOp.OR.value: "`|`",
+    ExprOp.NOT.value: "`~`",
+}
+"""An operation as the config writes it (``.dt.hour()``), for the type rules' messages that name it by its
+artefact name (``ts_hour``)."""
+
+
 def _suggest(error: str) -> str:
-    """A type-check error, with "did you mean" when it names an unknown field close to an available one."""
+    """A type-check error in the config's words, with "did you mean" when it names an unknown field close to an
+    available one."""
+    for op, written in _WRITTEN_AS.items():
+        if error.startswith(f"'{op}' needs "):
+            error = f"{written} needs {error.removeprefix(f'{op!r} needs ')}"
+            if written.startswith(".dt.") and " got int64 " in error:
+                error += "; an integer of epoch milliseconds becomes a timestamp with from_epoch_ms(...)"
+            break
     match = _AVAILABLE.search(error)
     if match is None:
         return error

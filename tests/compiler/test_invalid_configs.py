@@ -535,6 +535,62 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "module", "bad_set_of_event_types.configs", "unhashable type",
            "write a tuple (a, b) instead"),
     ],
+    # issue 12 (cfg12c corpus): classic Python slips said in the author's words, at the line written
+    "bad_one_element_tuple_of_objects": [
+        _e("configs.py", "sequence feature", "recent_a", "field 'event_types': expected a tuple, got one EventType "
+           "'click'; a one-element tuple needs a trailing comma: (click,)"),
+    ],
+    "bad_in_list_membership": [
+        _e("configs.py", "module", "bad_in_list_membership.configs", '`col("action") in ["click", "tap"]` asks '
+           'Python, not the data: write col("action").is_in([...])'),
+    ],
+    "bad_compare_with_none": [
+        _e("configs.py", "module", "bad_compare_with_none.configs", "`== None` compares with null, which is never "
+           "true", "write col('action').is_null()"),
+    ],
+    "bad_method_not_called": [
+        _e("configs.py", "event type", "click", "field 'fields.q' holds a Python callable (.str.lower without its "
+           "parentheses: call it, .str.lower())"),
+    ],
+    "bad_when_without_otherwise": [
+        _e("configs.py", "event type", "click", "field 'fields.x' holds an unfinished when(...).then(...): end it "
+           "with .otherwise(value)"),
+    ],
+    "bad_missing_str_accessor": [
+        _e("configs.py", "module", "bad_missing_str_accessor.configs", "has no attribute 'startswith'; did you mean "
+           ".str.starts_with()?"),
+    ],
+    "bad_len_on_expression": [
+        _e("configs.py", "module", "bad_len_on_expression.configs", "len(col('query')) asks Python, not the data: "
+           "use col('query').str.len()"),
+    ],
+    "bad_max_on_expressions": [
+        _e("configs.py", "module", "bad_max_on_expressions.configs", "max() compares in Python, not over the data",
+           "when(a > b).then(a).otherwise(b)"),
+    ],
+    "bad_python_bool_filter": [
+        _e("configs.py", "event type", "click", "filter: the Python value True is not an expression",
+           "leave filter out to keep every row"),
+    ],
+    "bad_dt_on_integer_field": [
+        _e("configs.py", "event type", "click", "field 'hour': .dt.hour() needs a timestamp, got int64 field 'ts_ms'",
+           "from_epoch_ms(...)"),
+    ],
+    "bad_projected_field_listed_twice": [
+        _e("configs.py", "sequence feature", "recent_a", "projected field 'item_id' is listed twice"),
+    ],
+    "bad_lifecycle_abbreviated": [
+        _e("configs.py", "sequence feature", "recent_a", "lifecycle: 'prod' is not one of", "did you mean "
+           "'production'?"),
+    ],
+    "bad_column_python_type": [
+        _e("configs.py", "module", "bad_column_python_type.configs", "dtype: the Python type int is not one of",
+           "did you mean 'int64'?"),
+    ],
+    "bad_unknown_event_type_in_tuple": [
+        _e("configs.py", "sequence feature", "recent_a", "unknown event type 'clik' (known: click); did you mean "
+           "'click'?"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
@@ -630,3 +686,11 @@ def test_no_python_reprs_in_any_message(case: str) -> None:
     for issue in result.issues:
         for text in _REPRS:
             assert text not in issue.message and text not in issue.hint, issue.render()
+
+
+def test_no_empty_follow_on_count() -> None:
+    """An object checked under a possible cause with nothing failing has nothing to count ("0 follow-on errors
+    suppressed (in )" was printed)."""
+    (issue,) = compile_configs(INVALID / "bad_unknown_event_type_in_tuple").issues
+
+    assert "follow-on" not in issue.hint
