@@ -10,6 +10,7 @@ Two guards live here because they apply to every kind of config:
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import itertools
@@ -178,6 +179,50 @@ def _module_level_caller(frame: Any) -> tuple[str, int] | None:
         if caller.f_code.co_name == "<module>" and not _is_platform_file(caller.f_code.co_filename):
             return caller.f_code.co_filename, caller.f_lineno
         caller = caller.f_back
+    return None
+
+
+def _splatted_origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
+    """Where the arguments a call takes from a ``**name`` were written: ``SequenceFeature(name=..., **BASE)``
+    with ``BASE = dict(max_length=0, ...)`` in a helper module blames ``max_length=0`` there, once, rather than
+    every call. Only a name (or ``module.name``) after ``**`` is followed, looked up in the calling frame."""
+    from feature_platform.authoring._arglines import argument_span, node_at
+
+    sites = value_sites
+    frame = sys._getframe(2)
+    while frame is not None and _is_platform_file(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+    span = _call_span(frame) if frame is not None and sites is not None else None
+    call = node_at(frame.f_code.co_filename, span) if span is not None else None
+    if not isinstance(call, ast.Call) or sites is None:
+        return {}
+    found: dict[str, SourceLocation] = {}
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            continue
+        value = _lookup(keyword.value, frame)
+        entry = sites.get(id(value))
+        if not isinstance(value, dict) or entry is None or entry[0] is not value:
+            continue
+        built = entry[1]
+        for key, item in value.items():
+            if isinstance(key, str) and key in data and data[key] is item:
+                at = argument_span(built, key)
+                found[key] = SourceLocation(file=built.file, line=at[0], call=at) if at else built
+                for sub, origin in entry[2].items():
+                    if sub == key or sub.startswith((f"{key}.", f"{key}[")):
+                        found[sub] = origin
+    return found
+
+
+def _lookup(node: ast.expr, frame: Any) -> object:
+    """The value of ``name`` or ``name.attr...`` in ``frame`` (nothing else is evaluated), or None."""
+    if isinstance(node, ast.Name):
+        scope = {**frame.f_globals, **frame.f_locals}
+        return scope.get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _lookup(node.value, frame)
+        return getattr(owner, node.attr, None) if owner is not None else None
     return None
 
 
@@ -456,13 +501,14 @@ class ConfigObject(ConfigModel):
     def __init__(self, **data: Any) -> None:
         site = _definition_site()
         name = str(data.get("name", "<unnamed>"))
+        origins = {**_splatted_origins(data), **_origins(data)} if value_sites is not None else {}
         for key, value in data.items():
             try:
                 _reject_unordered(value, key, type(self))
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
                 path = getattr(exc, "path", key)
-                where = _blame(site, _origins(data), path)[0]
+                where = _blame(site, origins, path)[0]
                 raise ConfigObjectError(self.kind_label, name, where, str(exc)) from None
         try:
             BaseModel.__init__(self, **data)
@@ -471,9 +517,9 @@ class ConfigObject(ConfigModel):
             problems = _plain_errors(errors, type(self))
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
             first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
-            raise ConfigObjectError(self.kind_label, name, _blame(site, _origins(data), first)[0], problems) from None
+            raise ConfigObjectError(self.kind_label, name, _blame(site, origins, first)[0], problems) from None
         self._defined_at = site
-        self._origins = _origins(data)
+        self._origins = origins
         if construction_log is not None:
             construction_log.append(self)
 

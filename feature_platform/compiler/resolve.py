@@ -510,6 +510,10 @@ class _Checker:
                            hint=_expression_hint(error, et, -1, {}))
             if not errors and dtype not in (DType.BOOL, None):
                 self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
+            if not errors and (never := _never_true(et.filter.node, "filter")) is not None:
+                self.issue(et, "filter can never be true: is_in([]) matches no value, so every row would be "
+                           "dropped; list the values to match", at=never)
+                ok = False
             ok &= not errors
         schema: dict[str, DType] = {}
         for name, expr in sorted(et.fields.items()):
@@ -829,6 +833,18 @@ def resolve(discovered: list[Discovered]) -> Resolved:
     checker.count_follow_ons()
     checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses, checker._objects))
     return checker.out
+
+
+def _never_true(node: ExprNode, path: str) -> str | None:
+    """The path of an ``is_in([])`` that every row must pass (the filter itself, or a term of its ``&``
+    chain), which no row can: a filter that silently drops everything. Under ``~`` or ``|`` it is legitimate."""
+    if node.op is ExprOp.IS_IN and not node.values:
+        return path
+    if node.op is ExprOp.AND:
+        for index, arg in enumerate(node.args):
+            if (found := _never_true(arg, f"{path}.args[{index}]")) is not None:
+                return found
+    return None
 
 
 def _error_path(node: ExprNode, schema: dict[str, DType], error: str, path: str) -> str:

@@ -591,6 +591,13 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "sequence feature", "recent_a", "unknown event type 'clik' (known: click); did you mean "
            "'click'?"),
     ],
+    "bad_kwargs_from_helper": [
+        _e("_shared.py", "sequence feature", "more_clicks", "max_length must be between 1 and 10000, got 0",
+           hint="and 1 more use (sequence feature 'recent_clicks' at "),
+    ],
+    "bad_filter_is_in_empty": [
+        _e("configs.py", "event type", "click", "filter can never be true: is_in([]) matches no value"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
