@@ -520,6 +520,14 @@ class _ChildImporter:
             name = _module_name(self.package, self.package_dir, path)
             if name in self.broken:
                 continue
+            if any("." in part for part in path.relative_to(self.package_dir).with_suffix("").parts):
+                self.broken[name] = str(path)
+                self.report.issues.append(ValidationIssue(
+                    file=display_path(str(path)), line=1, kind="module", name=name,
+                    message=f"'{path.name}' cannot be imported: a dot in a module's file name reads as a package "
+                    "separator, so its config objects would never be discovered",
+                    hint=f"rename it to {path.stem.replace('.', '_')}.py"))
+                continue
             self.conn.send_bytes(b"S" + name.encode())
             before = len(log)
             module, exc, frame, abandoned = self._import(name)
@@ -540,6 +548,12 @@ class _ChildImporter:
             if id(obj) in seen or id(obj) in discarded or not self._in_package(obj.defined_at.file):
                 continue
             seen[id(obj)] = obj
+            if rebound := _rebound_name(obj):
+                name, line = rebound
+                self.report.issues.append(_object_issue(
+                    obj, f"is lost: it is assigned to '{name}', and line {line} assigns that name again, so "
+                    "discovery never sees this one", hint="give each config object its own name"))
+                continue
             self.report.issues.append(_object_issue(
                 obj, "is defined but not reachable: discovery only finds config objects held by module-level "
                 "names, or in (nested) lists, tuples, sets and dicts held by them",
@@ -775,6 +789,29 @@ def _modules_being_imported(frame: FrameType | None) -> set[str]:
                 names.add(name)
         frame = frame.f_back
     return names
+
+
+def _rebound_name(obj: ConfigObject) -> tuple[str, int] | None:
+    """When ``obj`` was assigned to a module-level name that a later statement of the same module assigns
+    again (``recent = SequenceFeature(...)`` twice): that name and the later line."""
+    site = obj.defined_at
+    try:
+        tree = ast.parse(Path(site.file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names: list[str] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and statement.lineno <= site.line <= (statement.end_lineno or 0):
+            names = [t.id for t in statement.targets if isinstance(t, ast.Name)]
+            after = statement.end_lineno or statement.lineno
+            for later in tree.body:
+                if later.lineno > after and isinstance(later, ast.Assign | ast.AnnAssign) and any(
+                        isinstance(t, ast.Name) and t.id in names
+                        for t in (later.targets if isinstance(later, ast.Assign) else [later.target])):
+                    target = next(t.id for t in (later.targets if isinstance(later, ast.Assign) else [later.target])
+                                  if isinstance(t, ast.Name) and t.id in names)
+                    return target, later.lineno
+    return None
 
 
 def _module_name(package: str, package_dir: Path, path: Path) -> str:

@@ -81,8 +81,9 @@ _TAG_VALUE = re.compile(r"\A(?:[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,198}[^\x0
 
 
 def _escaped(text: str) -> str:
-    """``text`` with control characters shown escaped (a newline as ``\\n``), as names are reported."""
-    return text.encode("unicode_escape").decode("ascii")
+    """``text`` with control characters (and backslashes) shown escaped (a newline as ``\\n``), as names are
+    reported; printable letters stay as written (``récent``, not ``r\\xe9cent``)."""
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @dataclass
@@ -128,7 +129,7 @@ class _Checker:
         site, shared = obj.blame(at)
         issue = ValidationIssue(
             file=display_path(site.file), line=site.line, kind=obj.kind_label,
-            name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
+            name=_escaped(obj.name), message=message, hint=hint,
         )
         self.out.issues.append(issue)
         self._objects.setdefault(issue, obj)
@@ -140,7 +141,7 @@ class _Checker:
         for item in discovered:
             obj = item.obj
             if not NAME_PATTERN.match(obj.name):
-                shown = obj.name.encode("unicode_escape").decode("ascii")
+                shown = _escaped(obj.name)
                 self.issue(obj, f"name '{shown}' must be snake_case: a lower-case letter, then letters, digits "
                            "or _ (at most 63 characters)", at="name")
             elif isinstance(obj, SequenceFeature) and _VERSIONED_NAME.search(obj.name):
@@ -877,7 +878,7 @@ def _written_in_call(obj: ConfigObject, issue: ValidationIssue) -> bool:
 
 def _key(obj: ConfigObject) -> tuple[str, str]:
     """An object as its issues name it (kind and escaped name)."""
-    return obj.kind_label, obj.name.encode("unicode_escape").decode("ascii")
+    return obj.kind_label, _escaped(obj.name)
 
 
 def _fold_shared(issues: list[ValidationIssue], uses: dict[ValidationIssue, ConfigObject],

@@ -598,6 +598,17 @@ CASES: dict[str, list[Expected]] = {
     "bad_filter_is_in_empty": [
         _e("configs.py", "event type", "click", "filter can never be true: is_in([]) matches no value"),
     ],
+    "bad_rebound_name": [
+        _e("configs.py", "sequence feature", "recent_a", "is lost: it is assigned to 'recent_a', and line 36 assigns "
+           "that name again", hint="give each config object its own name"),
+    ],
+    "bad_name_non_ascii": [
+        _e("configs.py", "sequence feature", "récent_a", "name 'récent_a' must be snake_case"),
+    ],
+    "bad_module_file_name_with_dot": [
+        _e("feats.v2.py", "module", "bad_module_file_name_with_dot.feats.v2", "'feats.v2.py' cannot be imported: a "
+           "dot in a module's file name reads as a package separator", hint="rename it to feats_v2.py"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
