@@ -118,7 +118,8 @@ class _Checker:
         self._uses: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         # an enrichment's error found while applying it to one event type -> (what, error, event type), to
         # report an error several event types run into once (see fold_event_types)
-        self._per_event_type: dict[ValidationIssue, tuple[str, str, str]] = {}
+        # (the message for several event types, with _EVENT_TYPES where their names go; the event type)
+        self._per_event_type: dict[ValidationIssue, tuple[str, str]] = {}
 
     def issue(self, obj: ConfigObject, message: str, hint: str = "", at: str = "") -> None:
         """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length").
@@ -302,12 +303,18 @@ class _Checker:
                 if any(enrichment.on in _outputs(self.by_kind["enrichment"].get(later))
                        for later in et.enrichments[index + 1:]):
                     hint = "an enrichment listed later provides it: list that one first"
-                self.issue(enrichment, f"joins on field '{enrichment.on}', which {context} does not have"
-                           f"{did_you_mean(enrichment.on, schema)}", hint=hint, at="on")
+                mean = did_you_mean(enrichment.on, schema)
+                self.issue(enrichment, f"joins on field '{enrichment.on}', which {context} does not have{mean}",
+                           hint=hint, at="on")
+                self._per_event_type[self.out.issues[-1]] = (
+                    f"joins on field '{enrichment.on}', which event types {_EVENT_TYPES} (after mapping and earlier "
+                    f"enrichments) do not have{mean}", et.name)
                 return None
             if schema[enrichment.on] != key_type:
-                self.issue(enrichment, at="on", message=f"joins {schema[enrichment.on]} field '{enrichment.on}' of "
-                           f"event type '{et.name}' with {key_type} key '{source.key_column}' of '{source.name}'")
+                joined = f"{schema[enrichment.on]} field '{enrichment.on}' of event type"
+                key = f"with {key_type} key '{source.key_column}' of '{source.name}'"
+                self.issue(enrichment, at="on", message=f"joins {joined} '{et.name}' {key}")
+                self._per_event_type[self.out.issues[-1]] = (f"joins {joined}s {_EVENT_TYPES} {key}", et.name)
                 return None
             columns = {c.name: c for c in source.columns}
             return [ColumnSpec(name=out, dtype=columns[col].dtype, description=columns[col].description)
@@ -320,7 +327,9 @@ class _Checker:
                     self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}",
                                at=_error_path(expr.node, schema, error, f"fields.{out}"),
                                hint=_expression_hint(error, et, index, self.by_kind["enrichment"]))
-                    self._per_event_type[self.out.issues[-1]] = (f"field '{out}'", _suggest(error), et.name)
+                    self._per_event_type[self.out.issues[-1]] = (
+                        f"field '{out}' (in event types {_EVENT_TYPES}, after mapping and earlier enrichments): "
+                        f"{_suggest(error)}", et.name)
                 if errors:
                     return None
                 if dtype is None:
@@ -784,16 +793,15 @@ class _Checker:
         groups: dict[tuple[object, ...], list[ValidationIssue]] = defaultdict(list)
         for issue in self.out.issues:
             if (tag := self._per_event_type.get(issue)) is not None:
-                groups[(issue.file, issue.line, issue.kind, issue.name, tag[0], tag[1])].append(issue)
+                groups[(issue.file, issue.line, issue.kind, issue.name, tag[0])].append(issue)
         for group in groups.values():
             if len(group) < 2:
                 continue
             first = group[0]
-            what, error, _ = self._per_event_type[first]
-            names = ", ".join(f"'{n}'" for n in sorted({self._per_event_type[i][2] for i in group}))
-            merged = ValidationIssue(
-                file=first.file, line=first.line, kind=first.kind, name=first.name, hint=first.hint,
-                message=f"{what} (in event types {names}, after mapping and earlier enrichments): {error}")
+            template = self._per_event_type[first][0]
+            names = ", ".join(f"'{n}'" for n in sorted({self._per_event_type[i][1] for i in group}))
+            merged = ValidationIssue(file=first.file, line=first.line, kind=first.kind, name=first.name,
+                                     hint=first.hint, message=template.replace(_EVENT_TYPES, names))
             self.out.issues = [merged if i is first else i for i in self.out.issues if i is first or i not in group]
             if first in self._shared_uses:
                 self._shared_uses[merged] = self._shared_uses[first]
@@ -834,6 +842,10 @@ def resolve(discovered: list[Discovered]) -> Resolved:
     checker.count_follow_ons()
     checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses, checker._objects))
     return checker.out
+
+
+_EVENT_TYPES = "\x00event types\x00"
+"""Where the names of the event types go in a message folded over several (see ``fold_event_types``)."""
 
 
 def _never_true(node: ExprNode, path: str) -> str | None:

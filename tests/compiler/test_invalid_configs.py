@@ -609,6 +609,10 @@ CASES: dict[str, list[Expected]] = {
         _e("feats.v2.py", "module", "bad_module_file_name_with_dot.feats.v2", "'feats.v2.py' cannot be imported: a "
            "dot in a module's file name reads as a package separator", hint="rename it to feats_v2.py"),
     ],
+    "bad_lookup_key_type_several_event_types": [
+        _e("configs.py", "enrichment", "cat", "joins int64 field 'item_id' of event types 'click', 'save', 'view' "
+           "with string key 'item_id' of 'items'"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
