@@ -340,10 +340,28 @@ def _unordered_kind(value: object) -> str | None:
     return None
 
 
+def loc_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as an argument path: ``("columns", 0, "name")`` -> ``columns[0].name``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
 def _plain_error(err: Any, model: type[BaseModel]) -> str:
     """One pydantic error as a sentence a config author can act on (no URL, no Python reprs)."""
-    where = ".".join(str(p) for p in err["loc"]) or "value"
+    where = loc_path(err["loc"]) or "value"
     value = err.get("input")
+    if err["loc"] and err["loc"][-1] == "[key]":
+        return f"{where}: the key {value!r} must be a string (a name)"
+    if err["type"] == "model_type":  # ``columns=(("id", "int64"),)``, ``freshness=timedelta(...)``
+        expected = err.get("ctx", {}).get("class_name", "the right kind of object")
+        return f"{where}: expected {expected}(...), got {_a(value)}"
+    if err["type"] == "string_type" and (value is None or isinstance(value, ConfigModel)):
+        return f"{where}: expected a name (or the object itself), got {_a(value)}"
     if err["type"] == "extra_forbidden":
         import difflib
 
@@ -375,6 +393,14 @@ def _plain_error(err: Any, model: type[BaseModel]) -> str:
 
 _PYTHON_TYPES: dict[type, str] = {int: "int64", float: "float64", str: "string", bool: "bool"}
 """The dtype a Python type given for one most likely means."""
+
+
+def _a(value: object) -> str:
+    """A value's kind in words (``a tuple``, ``None``), never its repr."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _plain_errors(errors: list[Any], model: type[BaseModel]) -> str:
@@ -410,7 +436,7 @@ class ConfigModel(BaseModel):
             # Blame the argument's line (as ConfigObject does), not the call's first line: a misspelt keyword
             # first, else the first error's field.
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
-            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
+            first = loc_path((typos or errors)[0]["loc"]) if errors else ""
             error.site = _definition_site().at(first)  # type: ignore[attr-defined]
             raise error from None
         if value_sites is not None:
@@ -498,9 +524,15 @@ class ConfigObject(ConfigModel):
     _defined_at: SourceLocation = PrivateAttr(default_factory=lambda: SourceLocation(file="<unknown>", line=0))
     _origins: dict[str, SourceLocation] = PrivateAttr(default_factory=dict)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, *args: Any, **data: Any) -> None:
         site = _definition_site()
         name = str(data.get("name", "<unnamed>"))
+        if args:
+            name = args[0] if "name" not in data and isinstance(args[0], str) else name
+            fields = ", ".join(f"{f}=..." for f, info in type(self).model_fields.items() if info.is_required())
+            problem = (f"{type(self).__name__}(...) takes keyword arguments only, got {len(args)} positional "
+                       f"argument(s): write {type(self).__name__}({fields})")
+            raise ConfigObjectError(self.kind_label, name, site, problem)
         origins = {**_splatted_origins(data), **_origins(data)} if value_sites is not None else {}
         for key, value in data.items():
             try:
@@ -516,7 +548,7 @@ class ConfigObject(ConfigModel):
             errors = exc.errors(include_url=False)
             problems = _plain_errors(errors, type(self))
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
-            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
+            first = loc_path((typos or errors)[0]["loc"]) if errors else ""
             raise ConfigObjectError(self.kind_label, name, _blame(site, origins, first)[0], problems) from None
         self._defined_at = site
         self._origins = origins

@@ -80,6 +80,24 @@ def _to_node(value: object) -> ExprNode:
     raise ConfigDefinitionError(msg)
 
 
+def _dtype(value: object, where: str) -> DType:
+    """``value`` as a DType, or an error naming the types (and the one probably meant: "int" -> int64)."""
+    try:
+        return DType(value)  # type: ignore[arg-type]  # anything a config passes; refused below
+    except ValueError:
+        pass
+    import difflib
+
+    options = [d.value for d in DType]
+    text = value.__name__ if isinstance(value, type) else str(value)
+    close = difflib.get_close_matches(text, options, n=1, cutoff=0.6)
+    close = close or [o for o in options if o.startswith(text)][:1] if text else close
+    mean = f"; did you mean '{close[0]}'?" if close else ""
+    shown = f"the Python type {text}" if isinstance(value, type) else repr(value)
+    msg = f"{where}: {shown} is not a type (one of {', '.join(options)}){mean}"
+    raise ConfigDefinitionError(msg)
+
+
 def callable_name(value: object) -> str:
     """A callable as a config author wrote it (``.str.lower`` not called, ``my_function``), never its repr (which
     holds a memory address)."""
@@ -395,7 +413,7 @@ class Expr:
         return Expr(ExprNode(op=ExprOp.IS_NOT_NULL, args=(self.node,)))
 
     def cast(self, dtype: DType | str) -> Expr:
-        return Expr(ExprNode(op=ExprOp.CAST, args=(self.node,), dtype=DType(dtype)))
+        return Expr(ExprNode(op=ExprOp.CAST, args=(self.node,), dtype=_dtype(dtype, "cast()")))
 
     def fill_null(self, value: object) -> Expr:
         return coalesce(self, value)
@@ -499,7 +517,7 @@ def lit(value: JsonScalar, dtype: DType | str | None = None) -> Expr:
         msg = f"{value!r} literals are not allowed (JSON cannot hold them); use lit(None) for a missing value"
         raise ConfigDefinitionError(msg)
     _check_int(value, "integer literal")
-    return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=DType(dtype) if dtype is not None else None))
+    return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=_dtype(dtype, "lit()") if dtype is not None else None))
 
 
 def coalesce(*exprs: object) -> Expr:

@@ -613,6 +613,23 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "enrichment", "cat", "joins int64 field 'item_id' of event types 'click', 'save', 'view' "
            "with string key 'item_id' of 'items'"),
     ],
+    "bad_column_as_tuple": [
+        _e("configs.py", "source", "other", "columns[0]: expected Column(...), got a tuple"),
+    ],
+    "bad_positional_arguments": [
+        _e("configs.py", "event type", "click", "EventType(...) takes keyword arguments only, got 3 positional "
+           "argument(s): write EventType(name=..., source=..., fields=...)"),
+    ],
+    "bad_freshness_as_timedelta": [
+        _e("configs.py", "sequence feature", "recent_a", "freshness: expected Freshness(...), got a timedelta"),
+    ],
+    "bad_cast_type_typo": [
+        _e("configs.py", "module", "bad_cast_type_typo.configs", "cast(): 'sting' is not a type", "did you mean "
+           "'string'?"),
+    ],
+    "bad_mapping_key_not_string": [
+        _e("configs.py", "event type", "click", "fields[3]: the key 3 must be a string"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
