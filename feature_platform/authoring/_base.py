@@ -158,12 +158,13 @@ class ConfigObjectError(ConfigDefinitionError):
         self.problem = problem
 
 
-def _definition_site() -> SourceLocation:
-    """The first frame outside feature_platform and pydantic: the config line that built the object."""
+def _definition_site(*, skip_copy: bool = False) -> SourceLocation:
+    """The first frame outside feature_platform and pydantic (and the ``copy`` module, for a copy): the config
+    line that built the object."""
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not _is_platform_file(filename):
+        if not _is_platform_file(filename) and not (skip_copy and filename == copy.__file__):
             return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame),
                                   called_from=_module_level_caller(frame))
         frame = frame.f_back  # type: ignore[assignment]
@@ -453,6 +454,28 @@ class ConfigModel(BaseModel):
         copied = type(self)(**{**data, **(update or {})})
         if isinstance(self, ConfigObject) and isinstance(copied, ConfigObject):
             copied._origins = _inherited_origins(self, copied, set(update or ()))
+        return copied
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """A mapping is built through the constructor, as ``cls(**obj)``: its errors are then reported like the
+        constructor's (blamed at the call, in the config's words) rather than as a pydantic dump."""
+        if isinstance(obj, Mapping) and not options:
+            return cls(**obj)
+        return super().model_validate(obj, **options)
+
+    def __copy__(self) -> Self:
+        """``copy.copy(feature)``: the copy remembers the line that made it (so a duplicate name is reported
+        there, not twice at the original's line)."""
+        copied = super().__copy__()
+        if isinstance(copied, ConfigObject):
+            copied._defined_at = _definition_site(skip_copy=True)
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        copied = super().__deepcopy__(memo)
+        if isinstance(copied, ConfigObject):
+            copied._defined_at = _definition_site(skip_copy=True)
         return copied
 
     @classmethod  # type: ignore[no-redef]  # the pydantic mypy plugin declares model_construct per model

@@ -63,6 +63,8 @@ from pathlib import Path
 from types import CodeType, FrameType, ModuleType
 from typing import Any
 
+from pydantic import ValidationError
+
 from feature_platform.authoring import _base
 from feature_platform.authoring._base import ConfigObject, ConfigObjectError, SourceLocation
 from feature_platform.authoring.expressions import Expr, StringFunctions, TimestampFunctions
@@ -968,6 +970,12 @@ def _import_issue(path: Path, module_name: str, exc: BaseException, package_dir:
                    "must only define objects, never exit")
     elif isinstance(exc, ConfigDefinitionError):
         message = str(exc)
+    elif isinstance(exc, ValidationError):  # a pydantic model the config validated itself: no dump, no URL
+        problems = "; ".join(
+            (f"{_base.loc_path(e['loc'])}: " if e["loc"] else "") + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors(include_url=False))
+        title = f"{exc.title}(...): "
+        message = f"module {module_name} failed to import: {title}{problems.removeprefix(title)}"
     elif not isinstance(exc, Exception):
         message = f"module {module_name} raised {type(exc).__name__} while being imported: {exc}"
     else:

@@ -155,9 +155,11 @@ class _Checker:
             existing = self.by_kind[item.kind.key].get(key)
             if existing is not None:
                 what = f"'{obj.name}' version {obj.version}" if isinstance(obj, SequenceFeature) else f"'{obj.name}'"
+                copied = obj.defined_at != existing.defined_at and _same_values(obj, existing)
                 self.issue(obj, f"duplicate {obj.kind_label} name {what}: also defined at "
                            f"{display_path(existing.defined_at.file)}:{existing.defined_at.line}",
-                           hint="names are unique per kind (sequence features: per name and version); "
+                           hint="it is a copy of that one: to derive another, use .model_copy(update={'name': ...})"
+                           if copied else "names are unique per kind (sequence features: per name and version); "
                            "rename one of them", at="name")
                 continue
             self.by_kind[item.kind.key][key] = obj
@@ -846,6 +848,14 @@ def resolve(discovered: list[Discovered]) -> Resolved:
 
 _EVENT_TYPES = "\x00event types\x00"
 """Where the names of the event types go in a message folded over several (see ``fold_event_types``)."""
+
+
+def _same_values(one: ConfigObject, other: ConfigObject) -> bool:
+    """Whether two objects hold the same arguments (one is a ``copy.copy`` of the other)."""
+    try:
+        return type(one) is type(other) and one.model_dump(mode="json") == other.model_dump(mode="json")
+    except Exception:  # a value that does not serialise: not worth a hint
+        return False
 
 
 def _never_true(node: ExprNode, path: str) -> str | None:

@@ -630,6 +630,17 @@ CASES: dict[str, list[Expected]] = {
     "bad_mapping_key_not_string": [
         _e("configs.py", "event type", "click", "fields[3]: the key 3 must be a string"),
     ],
+    "bad_model_validate_lambda": [
+        _e("configs.py", "event type", "click", "field 'filter' holds a Python callable (a lambda)"),
+    ],
+    "bad_copy_keeps_name": [
+        _e("configs.py", "sequence feature", "recent_a", "duplicate sequence feature name 'recent_a' version 1: also "
+           "defined at", hint="it is a copy of that one: to derive another, use .model_copy(update={'name': ...})"),
+    ],
+    "bad_model_validate_json": [
+        _e("configs.py", "module", "bad_model_validate_json.configs", "failed to import: Freshness(...): "
+           "batch_max_lag: Field required"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
