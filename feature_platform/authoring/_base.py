@@ -388,7 +388,12 @@ def _plain_error(err: Any, model: type[BaseModel]) -> str:
         mean = f"; did you mean '{close[0]}'?" if close else ""
         shown = repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
         return f"{where}: {shown} is not one of {expected}{mean}"
-    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool | timedelta) else ""
+    if isinstance(value, timedelta):  # not its repr, datetime.timedelta(seconds=300)
+        shown = f" (got a timedelta of {value})"
+    elif isinstance(value, str | int | float | bool):
+        shown = f" (got {value!r})"
+    else:
+        shown = f" (got {_a(value)})" if err["type"].endswith("_type") else ""
     return f"{where}: {str(err['msg']).removeprefix('Value error, ')}{shown}"
 
 
@@ -571,8 +576,12 @@ class ConfigObject(ConfigModel):
             errors = exc.errors(include_url=False)
             problems = _plain_errors(errors, type(self))
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
-            first = loc_path((typos or errors)[0]["loc"]) if errors else ""
-            raise ConfigObjectError(self.kind_label, name, _blame(site, origins, first)[0], problems) from None
+            culprit = (typos or errors)[0] if errors else None
+            first = loc_path(culprit["loc"]) if culprit else ""
+            where = _blame(site, origins, first)[0]
+            if culprit and first in origins and str(culprit["type"]).endswith("_type"):
+                where = site.at(first)  # the wrong kind of value for this argument: wrong where it is passed
+            raise ConfigObjectError(self.kind_label, name, where, problems) from None
         self._defined_at = site
         self._origins = origins
         if construction_log is not None:

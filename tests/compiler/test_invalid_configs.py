@@ -641,6 +641,14 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "module", "bad_model_validate_json.configs", "failed to import: Freshness(...): "
            "batch_max_lag: Field required"),
     ],
+    "bad_wrong_kind_of_shared_value": [
+        _e("configs.py", "sequence feature", "recent_a", "retention: Input should be a valid timedelta (got a "
+           "Freshness); freshness: expected Freshness(...), got a timedelta"),
+    ],
+    "bad_timedelta_for_integer": [
+        _e("configs.py", "sequence feature", "recent_a", "max_length: Input should be a valid integer (got a "
+           "timedelta of 7 days, 0:00:00)"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
