@@ -603,12 +603,18 @@ class ConfigObject(ConfigModel):
         return _blame(self._defined_at, self._origins, path)
 
 
-def _blame(site: SourceLocation, origins: dict[str, SourceLocation], path: str) -> tuple[SourceLocation, bool]:
-    """See :meth:`ConfigObject.blame`: the site of the longest argument path with a known origin."""
+def origin_prefix(origins: dict[str, SourceLocation], path: str) -> str:
+    """The longest argument path of ``origins`` that ``path`` is (inside), or ""."""
     best = ""
     for prefix in origins:
         if len(prefix) > len(best) and (path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))):
             best = prefix
+    return best
+
+
+def _blame(site: SourceLocation, origins: dict[str, SourceLocation], path: str) -> tuple[SourceLocation, bool]:
+    """See :meth:`ConfigObject.blame`: the site of the longest argument path with a known origin."""
+    best = origin_prefix(origins, path)
     if not best:
         return (site.at(path) if path else site), False
     built = origins[best]

@@ -43,6 +43,7 @@ from feature_platform.authoring import (
     SequenceFeature,
     Source,
 )
+from feature_platform.authoring._base import origin_prefix
 from feature_platform.authoring.enrichments import PluginCall as AuthoredPluginCall
 from feature_platform.authoring.lifecycle import FORBIDDEN_DEPENDENCIES, Lifecycle
 from feature_platform.compiler.cron import cron_problem
@@ -103,8 +104,9 @@ class _Checker:
         self.by_kind: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
         # every issue -> the object it is about, to name the others when one line is wrong for several
         self._objects: dict[ValidationIssue, ConfigObject] = {}
-        # issues blamed inside a value built apart from its user's constructor call -> that user
+        # issues blamed inside a value built apart from its user's constructor call -> that user (and the path)
         self._shared_uses: dict[ValidationIssue, ConfigObject] = {}
+        self._shared_paths: dict[ValidationIssue, str] = {}
         self._index(discovered)
         # enrichment name -> {event type name -> output schema}, for derived enrichments
         self._enrichment_outputs: dict[str, dict[str, dict[str, DType]]] = defaultdict(dict)
@@ -136,6 +138,7 @@ class _Checker:
         self._objects.setdefault(issue, obj)
         if shared:
             self._shared_uses[issue] = obj
+            self._shared_paths[issue] = at
 
     # ---- names -----------------------------------------------------------------------------------
     def _index(self, discovered: list[Discovered]) -> None:
@@ -789,6 +792,36 @@ class _Checker:
                 file=first.file, line=first.line, kind=first.kind, name=first.name, message=first.message,
                 hint=f"{first.hint}; {text}" if first.hint else text)
 
+    def blame_misfit_uses(self) -> None:
+        """A shared value that is wrong for one of its users but fine for another (a tuple of projected fields
+        that one feature's event types produce and another's do not) is not wrong where it is built: the use
+        is. Such an issue is blamed at the user's argument, naming where the value comes from."""
+        users: dict[tuple[str, int, object], list[ConfigObject]] = defaultdict(list)
+        for objects in self.by_kind.values():
+            for each in objects.values():
+                for where in {(o.file, o.line, o.call) for o in each.origins.values()}:
+                    users[where].append(each)
+        blamed = {(i.file, i.line, i.kind, i.name) for i in self.out.issues}
+        for index, issue in enumerate(self.out.issues):
+            user = self._shared_uses.get(issue)
+            if user is None:
+                continue
+            obj: ConfigObject = user
+            path = self._shared_paths[issue]
+            origin = obj.origins[origin_prefix(obj.origins, path)]
+            fine = [u for u in users[(origin.file, origin.line, origin.call)] if u is not obj and
+                    (issue.file, issue.line, u.kind_label, _escaped(u.name)) not in blamed]
+            if not fine:
+                continue
+            site = obj.defined_at.at(path)
+            moved = ValidationIssue(
+                file=display_path(site.file), line=site.line, kind=issue.kind, name=issue.name, message=issue.message,
+                hint=(f"{issue.hint}; " if issue.hint else "") + f"the value comes from {issue.file}:{issue.line}, "
+                f"which fits {fine[0].kind_label} '{fine[0].name}': it is this use that does not fit")
+            self.out.issues[index] = moved
+            self._objects[moved] = obj
+            del self._shared_uses[issue]
+
     def fold_event_types(self) -> None:
         """An enrichment's error that every event type using it runs into (a derived field's type error, the
         same whatever the event type) is one error, naming the event types, rather than one per event type."""
@@ -840,6 +873,7 @@ def resolve(discovered: list[Discovered]) -> Resolved:
         if compiled is not None:
             checker.out.enrichments[name] = compiled
     checker.features()
+    checker.blame_misfit_uses()
     checker.fold_event_types()
     checker.count_follow_ons()
     checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses, checker._objects))

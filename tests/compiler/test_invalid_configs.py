@@ -649,6 +649,10 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "sequence feature", "recent_a", "max_length: Input should be a valid integer (got a "
            "timedelta of 7 days, 0:00:00)"),
     ],
+    "bad_shared_value_misfit_use": [
+        _e("configs.py", "sequence feature", "recent_s", "projected field 'item_id' is produced by none of its event "
+           "types (search)", hint="which fits sequence feature 'recent_a': it is this use that does not fit"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
