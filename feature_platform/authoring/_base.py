@@ -596,6 +596,11 @@ class ConfigObject(ConfigModel):
         """Argument path -> where its value was built, when that is known (see :data:`value_sites`)."""
         return self._origins
 
+    def origin_of(self, path: str) -> SourceLocation | None:
+        """Where the value holding the argument at ``path`` was built, when apart from this object's call."""
+        prefix = origin_prefix(self._origins, path)
+        return self._origins[prefix] if prefix else None
+
     def blame(self, path: str) -> tuple[SourceLocation, bool]:
         """Where to report a problem with the argument at ``path``, and whether that is inside a value built
         apart from this object's constructor call (by a helper, as a constant): then the value is what is

@@ -43,7 +43,6 @@ from feature_platform.authoring import (
     SequenceFeature,
     Source,
 )
-from feature_platform.authoring._base import origin_prefix
 from feature_platform.authoring.enrichments import PluginCall as AuthoredPluginCall
 from feature_platform.authoring.lifecycle import FORBIDDEN_DEPENDENCIES, Lifecycle
 from feature_platform.compiler.cron import cron_problem
@@ -808,7 +807,9 @@ class _Checker:
                 continue
             obj: ConfigObject = user
             path = self._shared_paths[issue]
-            origin = obj.origins[origin_prefix(obj.origins, path)]
+            origin = obj.origin_of(path)
+            if origin is None:
+                continue
             fine = [u for u in users[(origin.file, origin.line, origin.call)] if u is not obj and
                     (issue.file, issue.line, u.kind_label, _escaped(u.name)) not in blamed]
             if not fine:
