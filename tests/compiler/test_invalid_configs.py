@@ -653,6 +653,11 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "sequence feature", "recent_s", "projected field 'item_id' is produced by none of its event "
            "types (search)", hint="which fits sequence feature 'recent_a': it is this use that does not fit"),
     ],
+    "bad_shared_freshness_misfit": [
+        _e("configs.py", "sequence feature", "recent_short", "freshness.batch_max_lag (3 days, 0:00:00) exceeds "
+           "retention (1 day, 0:00:00)", hint="which fits sequence feature 'recent_long': it is this use that does "
+           "not fit"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
