@@ -83,6 +83,8 @@ _TAG_VALUE = re.compile(r"\A(?:[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,198}[^\x0
 def _escaped(text: str) -> str:
     """``text`` with control characters (and backslashes) shown escaped (a newline as ``\\n``), as names are
     reported; printable letters stay as written (``récent``, not ``r\\xe9cent``)."""
+    if text.isprintable() and "\\" not in text:
+        return text
     return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
