@@ -450,7 +450,9 @@ class StringFunctions:
 
     def _predicate(self, op: ExprOp, literal: str) -> Expr:
         if not isinstance(literal, str):
-            msg = f"{op.value}() takes a string literal, got {literal!r}"
+            scalar = isinstance(literal, int | float | bool) or literal is None
+            shown = repr(literal) if scalar else type(literal).__name__
+            msg = f".str.{op.value.removeprefix('str_')}() takes a string literal, got {shown}"
             raise ConfigDefinitionError(msg)
         return Expr(ExprNode(op=op, args=(self._expr.node,), value=literal))
 

@@ -658,6 +658,10 @@ CASES: dict[str, list[Expected]] = {
            "retention (1 day, 0:00:00)", hint="which fits sequence feature 'recent_long': it is this use that does "
            "not fit"),
     ],
+    "bad_str_contains_not_string": [
+        _e("configs.py", "module", "bad_str_contains_not_string.configs", ".str.contains() takes a string literal, "
+           "got 3"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
