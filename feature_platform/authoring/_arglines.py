@@ -20,27 +20,54 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from feature_platform.authoring._base import SourceLocation
 
-_SEGMENT = re.compile(r"\.?([^.\[\]]+)|\[(\d+)\]")
+_SEGMENT = re.compile(r"\.args\[(\d+)\]|\.?([^.\[\]]+)|\[(\d+)\]")
+"""A path segment: an operand of an expression (``.args[1]``), a keyword or dict key, or a tuple index."""
 
 
 def argument_line(site: SourceLocation, path: str) -> int | None:
+    node = _argument_node(site, path)
+    return getattr(node, "lineno", None) if node is not None else None
+
+
+def argument_span(site: SourceLocation, path: str) -> Span | None:
+    """The span of the value written for the argument at ``path`` of the call at ``site`` (for a keyword, its
+    value), or None when it is not written out there."""
+    node = _argument_node(site, path)
+    if isinstance(node, ast.keyword):
+        node = node.value
+    return _span(node) if isinstance(node, ast.expr) else None
+
+
+def _argument_node(site: SourceLocation, path: str) -> ast.AST | None:
     if site.call is None:
         return None
-    try:
-        stat = os.stat(site.file)
-    except OSError:
-        return None
-    node: ast.AST | None = _nodes(site.file, stat.st_size, stat.st_mtime_ns).get(site.call)
+    node: ast.AST | None = _nodes_of(site.file).get(site.call)
     if node is None:
         return None
     descended = False
     for match in _SEGMENT.finditer(path):
-        key, index = match.group(1), match.group(2)
-        child = _child(node, key, int(index) if index is not None else None)
+        operand, key, index = match.group(1), match.group(2), match.group(3)
+        if operand is not None:
+            child = _operand(node, int(operand))
+        else:
+            child = _child(node, key, int(index) if index is not None else None)
         if child is None:
             break
         node, descended = child, True
-    return getattr(node, "lineno", None) if descended else None
+    return node if descended else None
+
+
+def _operand(node: ast.AST, index: int) -> ast.AST | None:
+    """Operand ``index`` of an expression written with an operator (``a & b``, ``a + b``, ``~a``), which builds
+    the node with its operands in the written order; else None (a method call or a reflected comparison
+    such as ``3 == col("x")`` may reorder them)."""
+    if isinstance(node, ast.keyword):
+        node = node.value
+    if isinstance(node, ast.BinOp) and index in (0, 1):
+        return node.left if index == 0 else node.right
+    if isinstance(node, ast.UnaryOp) and index == 0:
+        return node.operand
+    return None
 
 
 def _child(node: ast.AST, key: str | None, index: int | None) -> ast.AST | None:
@@ -56,6 +83,9 @@ def _child(node: ast.AST, key: str | None, index: int | None) -> ast.AST | None:
         for keyword in node.keywords:
             if keyword.arg == key:
                 return keyword
+        for keyword in node.keywords:  # ``obj.model_copy(update={"max_length": 0})``: the key in the update
+            if keyword.arg == "update" and isinstance(keyword.value, ast.Dict):
+                return _child(keyword.value, key, None)
         return None
     if isinstance(node, ast.Dict):
         for k in node.keys:

@@ -10,6 +10,7 @@ Two guards live here because they apply to every kind of config:
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import itertools
@@ -23,7 +24,15 @@ from typing import Annotated, Any, ClassVar, Self, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictStr, ValidationError
 
-from feature_platform.authoring.expressions import BOUNDARY_HINT, MAX_EXPRESSION_DEPTH, Expr, expression_depth
+from feature_platform.artefact.expressions import ExprNode
+from feature_platform.authoring.expressions import (
+    BOUNDARY_HINT,
+    MAX_EXPRESSION_DEPTH,
+    Expr,
+    When,
+    callable_name,
+    expression_depth,
+)
 from feature_platform.errors import ConfigDefinitionError
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -51,6 +60,10 @@ def record_value(value: object, site: SourceLocation, origins: dict[str, SourceL
     """Remember where ``value`` was built, unless something more precise already did (first record wins)."""
     if value_sites is not None and id(value) not in value_sites:
         value_sites[id(value)] = (value, site, origins or {})
+        if isinstance(value, Expr) and id(value.node) not in value_sites:
+            # a larger expression built from this one (``is_click() & on_mobile()``) holds its node, not the
+            # Expr: record the node too, so an error inside it is blamed where it was built
+            value_sites[id(value.node)] = (value.node, site, {})
 
 
 def _join(path: str, sub: str) -> str:
@@ -74,6 +87,9 @@ def _origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
                 found[_join(path, sub)] = site
             if isinstance(value, ConfigModel):
                 return  # its own origins were collected when it was built
+        if isinstance(value, Expr):
+            walk_expression(value.node, path)
+            return
         if isinstance(value, list | tuple):
             items: Any = ((f"{path}[{index}]", item) for index, item in enumerate(value))
         elif isinstance(value, dict):
@@ -81,8 +97,21 @@ def _origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
         else:
             return
         for sub, item in items:  # only what can have a site of its own is walked further
-            if id(item) in sites or isinstance(item, list | tuple | dict):
+            if id(item) in sites or isinstance(item, list | tuple | dict | Expr):
                 walk(item, sub, depth + 1)
+
+    def walk_expression(node: ExprNode, path: str) -> None:
+        """Sub-expressions built apart (a helper's ``col("platform").is_in([...])`` and'ed into a filter):
+        their paths are ``<argument>.args[i].args[j]...``, as :func:`expression_error_path` finds them."""
+        stack = [(node, path)]
+        while stack:
+            current, where = stack.pop()
+            for index, arg in enumerate(current.args):
+                sub = f"{where}.args[{index}]"
+                entry = sites.get(id(arg))
+                if entry is not None and entry[0] is arg:
+                    found[sub] = entry[1]
+                stack.append((arg, sub))
 
     for key, value in data.items():
         walk(value, key, 0)
@@ -98,6 +127,9 @@ class SourceLocation(BaseModel):
     line: int
     call: tuple[int, int, int, int] | None = None
     """(line, column, end line, end column) of the constructor call, to find its arguments' lines."""
+    called_from: tuple[str, int] | None = None
+    """When a function built the object (a factory in a helper module): the module-level config line whose
+    call ran it, to tell apart the objects one factory line builds."""
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -126,15 +158,73 @@ class ConfigObjectError(ConfigDefinitionError):
         self.problem = problem
 
 
-def _definition_site() -> SourceLocation:
-    """The first frame outside feature_platform and pydantic: the config line that built the object."""
+def _definition_site(*, skip_copy: bool = False) -> SourceLocation:
+    """The first frame outside feature_platform and pydantic (and the ``copy`` module, for a copy): the config
+    line that built the object."""
     frame = sys._getframe(2)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not _is_platform_file(filename):
-            return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame))
+        if not _is_platform_file(filename) and not (skip_copy and filename == copy.__file__):
+            return SourceLocation(file=filename, line=frame.f_lineno, call=_call_span(frame),
+                                  called_from=_module_level_caller(frame))
         frame = frame.f_back  # type: ignore[assignment]
     return SourceLocation(file="<unknown>", line=0)
+
+
+def _module_level_caller(frame: Any) -> tuple[str, int] | None:
+    """The module-level config statement that (through helper functions) called the code of ``frame``."""
+    if frame.f_code.co_name == "<module>":
+        return None
+    caller = frame.f_back
+    while caller is not None:
+        if caller.f_code.co_name == "<module>" and not _is_platform_file(caller.f_code.co_filename):
+            return caller.f_code.co_filename, caller.f_lineno
+        caller = caller.f_back
+    return None
+
+
+def _splatted_origins(data: dict[str, Any]) -> dict[str, SourceLocation]:
+    """Where the arguments a call takes from a ``**name`` were written: ``SequenceFeature(name=..., **BASE)``
+    with ``BASE = dict(max_length=0, ...)`` in a helper module blames ``max_length=0`` there, once, rather than
+    every call. Only a name (or ``module.name``) after ``**`` is followed, looked up in the calling frame."""
+    from feature_platform.authoring._arglines import argument_span, node_at
+
+    sites = value_sites
+    frame = sys._getframe(2)
+    while frame is not None and _is_platform_file(frame.f_code.co_filename):
+        frame = frame.f_back  # type: ignore[assignment]
+    span = _call_span(frame) if frame is not None and sites is not None else None
+    call = node_at(frame.f_code.co_filename, span) if span is not None else None
+    if not isinstance(call, ast.Call) or sites is None:
+        return {}
+    found: dict[str, SourceLocation] = {}
+    for keyword in call.keywords:
+        if keyword.arg is not None:
+            continue
+        value = _lookup(keyword.value, frame)
+        entry = sites.get(id(value))
+        if not isinstance(value, dict) or entry is None or entry[0] is not value:
+            continue
+        built = entry[1]
+        for key, item in value.items():
+            if isinstance(key, str) and key in data and data[key] is item:
+                at = argument_span(built, key)
+                found[key] = SourceLocation(file=built.file, line=at[0], call=at) if at else built
+                for sub, origin in entry[2].items():
+                    if sub == key or sub.startswith((f"{key}.", f"{key}[")):
+                        found[sub] = origin
+    return found
+
+
+def _lookup(node: ast.expr, frame: Any) -> object:
+    """The value of ``name`` or ``name.attr...`` in ``frame`` (nothing else is evaluated), or None."""
+    if isinstance(node, ast.Name):
+        scope = {**frame.f_globals, **frame.f_locals}
+        return scope.get(node.id)
+    if isinstance(node, ast.Attribute):
+        owner = _lookup(node.value, frame)
+        return getattr(owner, node.attr, None) if owner is not None else None
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -182,8 +272,25 @@ def _reject_non_config_values(value: object, path: str) -> None:
         for index, item in enumerate(value):
             _reject_non_config_values(item, f"{path}[{index}]")
         return
+    unordered = _unordered_kind(value)
+    if unordered is not None and path.endswith("]"):
+        # a set inside a list (``fields=[{"a", "b"}]``): said as for a set given for the whole argument
+        msg = f"field '{path}' holds {unordered}; {_UNORDERED_ADVICE[unordered]}"
+        error = ConfigDefinitionError(msg)
+        error.path = path  # type: ignore[attr-defined]
+        raise error
+    if isinstance(value, When):
+        msg = (f"field '{path}' holds an unfinished when(...).then(...): end it with .otherwise(value) "
+               "(.otherwise(None) for null)")
+        error = ConfigDefinitionError(msg)
+        error.path = path  # type: ignore[attr-defined]
+        raise error
     what = "a Python callable" if callable(value) else f"an arbitrary Python object of type {type(value).__name__}"
-    msg = f"field '{path}' holds {what} ({value!r}). {BOUNDARY_HINT}"
+    if callable(value):
+        shown = f" ({callable_name(value)})"
+    else:  # a set's repr has a per-run order; an object's, a memory address
+        shown = "" if unordered is not None or " at 0x" in repr(value) else f" ({value!r})"
+    msg = f"field '{path}' holds {what}{shown}. {BOUNDARY_HINT}"
     error = ConfigDefinitionError(msg)
     error.path = path  # type: ignore[attr-defined]
     raise error
@@ -194,15 +301,30 @@ def _reject_unordered(value: object, key: str, model: type[BaseModel]) -> None:
     those words, without the value's repr (a memory address, or an order that changes from run to run)."""
     unordered = _unordered_kind(value)
     field = model.model_fields.get(key)
-    if unordered is None or field is None or get_origin(field.annotation) is not tuple:
+    if field is None or get_origin(field.annotation) is not tuple:
         return
-    unstable = unordered in ("a set", "a dict view")
-    why = "its order can change from run to run" if unstable else "it is used up once read"
-    msg = (f"field '{key}': expected a tuple, got {unordered}; {unordered} has no fixed order ({why}): write "
-           "the values out as a tuple, (a, b, ...)")
+    if isinstance(value, ConfigModel):  # ``event_types=(click)``: parentheses alone make no tuple
+        named = f" '{value.name}'" if isinstance(value, ConfigObject) else ""
+        written = value.name if isinstance(value, ConfigObject) else f"{type(value).__name__}(...)"
+        msg = (f"field '{key}': expected a tuple, got one {type(value).__name__}{named}; a one-element tuple "
+               f"needs a trailing comma: ({written},)")
+        error = ConfigDefinitionError(msg)
+        error.path = key  # type: ignore[attr-defined]
+        raise error
+    if unordered is None:
+        return
+    msg = f"field '{key}': expected a tuple, got {unordered}; {_UNORDERED_ADVICE[unordered]}"
     error = ConfigDefinitionError(msg)
     error.path = key  # type: ignore[attr-defined]
     raise error
+
+
+_UNORDERED_ADVICE = {
+    kind: f"{kind} has no fixed order ({why}): write the values out as a tuple, (a, b, ...)"
+    for kind, why in (("a set", "its order can change from run to run"),
+                      ("a dict view", "its order can change from run to run"),
+                      ("a generator", "it is used up once read"), ("an iterator", "it is used up once read"))
+}
 
 
 def _unordered_kind(value: object) -> str | None:
@@ -219,10 +341,28 @@ def _unordered_kind(value: object) -> str | None:
     return None
 
 
+def loc_path(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as an argument path: ``("columns", 0, "name")`` -> ``columns[0].name``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            path = f"{path}.{part}" if path else str(part)
+    return path
+
+
 def _plain_error(err: Any, model: type[BaseModel]) -> str:
     """One pydantic error as a sentence a config author can act on (no URL, no Python reprs)."""
-    where = ".".join(str(p) for p in err["loc"]) or "value"
+    where = loc_path(err["loc"]) or "value"
     value = err.get("input")
+    if err["loc"] and err["loc"][-1] == "[key]":
+        return f"{where}: the key {value!r} must be a string (a name)"
+    if err["type"] == "model_type":  # ``columns=(("id", "int64"),)``, ``freshness=timedelta(...)``
+        expected = err.get("ctx", {}).get("class_name", "the right kind of object")
+        return f"{where}: expected {expected}(...), got {_a(value)}"
+    if err["type"] == "string_type" and (value is None or isinstance(value, ConfigModel)):
+        return f"{where}: expected a name (or the object itself), got {_a(value)}"
     if err["type"] == "extra_forbidden":
         import difflib
 
@@ -238,11 +378,35 @@ def _plain_error(err: Any, model: type[BaseModel]) -> str:
         import difflib
 
         options = [o.strip(" '") for o in expected.replace(" or ", ", ").split(",")]
+        if isinstance(value, type):  # ``Column("id", int)``: a Python type for a dtype
+            meant = _PYTHON_TYPES.get(value)
+            mean = f"; did you mean '{meant}'?" if meant in options else ""
+            return f"{where}: the Python type {value.__name__} is not one of {expected}{mean}"
         close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.6) if isinstance(value, str) else []
+        if not close and isinstance(value, str) and value:  # ``"prod"`` for ``"production"``
+            close = [o for o in options if o.lower().startswith(value.lower())][:1]
         mean = f"; did you mean '{close[0]}'?" if close else ""
-        return f"{where}: {value!r} is not one of {expected}{mean}"
-    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool | timedelta) else ""
+        shown = repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
+        return f"{where}: {shown} is not one of {expected}{mean}"
+    if isinstance(value, timedelta):  # not its repr, datetime.timedelta(seconds=300)
+        shown = f" (got a timedelta of {value})"
+    elif isinstance(value, str | int | float | bool):
+        shown = f" (got {value!r})"
+    else:
+        shown = f" (got {_a(value)})" if err["type"].endswith("_type") else ""
     return f"{where}: {str(err['msg']).removeprefix('Value error, ')}{shown}"
+
+
+_PYTHON_TYPES: dict[type, str] = {int: "int64", float: "float64", str: "string", bool: "bool"}
+"""The dtype a Python type given for one most likely means."""
+
+
+def _a(value: object) -> str:
+    """A value's kind in words (``a tuple``, ``None``), never its repr."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _plain_errors(errors: list[Any], model: type[BaseModel]) -> str:
@@ -278,7 +442,7 @@ class ConfigModel(BaseModel):
             # Blame the argument's line (as ConfigObject does), not the call's first line: a misspelt keyword
             # first, else the first error's field.
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
-            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
+            first = loc_path((typos or errors)[0]["loc"]) if errors else ""
             error.site = _definition_site().at(first)  # type: ignore[attr-defined]
             raise error from None
         if value_sites is not None:
@@ -292,7 +456,32 @@ class ConfigModel(BaseModel):
         data = {name: getattr(self, name) for name in type(self).model_fields}
         if deep:
             data = copy.deepcopy(data)
-        return type(self)(**{**data, **(update or {})})
+        copied = type(self)(**{**data, **(update or {})})
+        if isinstance(self, ConfigObject) and isinstance(copied, ConfigObject):
+            copied._origins = _inherited_origins(self, copied, set(update or ()))
+        return copied
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """A mapping is built through the constructor, as ``cls(**obj)``: its errors are then reported like the
+        constructor's (blamed at the call, in the config's words) rather than as a pydantic dump."""
+        if isinstance(obj, Mapping) and not options:
+            return cls(**obj)
+        return super().model_validate(obj, **options)
+
+    def __copy__(self) -> Self:
+        """``copy.copy(feature)``: the copy remembers the line that made it (so a duplicate name is reported
+        there, not twice at the original's line)."""
+        copied = super().__copy__()
+        if isinstance(copied, ConfigObject):
+            copied._defined_at = _definition_site(skip_copy=True)
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        copied = super().__deepcopy__(memo)
+        if isinstance(copied, ConfigObject):
+            copied._defined_at = _definition_site(skip_copy=True)
+        return copied
 
     @classmethod  # type: ignore[no-redef]  # the pydantic mypy plugin declares model_construct per model
     def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
@@ -313,6 +502,25 @@ class ConfigModel(BaseModel):
             super().__delattr__(name)
             return
         raise ConfigDefinitionError(_frozen_message(self, name, "deleting"))
+
+
+def _inherited_origins(original: ConfigObject, copied: ConfigObject, updated: set[str]) -> dict[str, SourceLocation]:
+    """The origins of a ``model_copy``: an argument it did not update was written for the original, so an error
+    in it is blamed there (once, with the copy counted as one more use), not at the ``model_copy`` line."""
+    from feature_platform.authoring._arglines import argument_span
+
+    found = dict(copied.origins)
+    site = original.defined_at
+    for key in type(original).model_fields:
+        if key in updated:
+            continue
+        inner = {p: s for p, s in original.origins.items() if p == key or p.startswith((f"{key}.", f"{key}["))}
+        if not inner and (span := argument_span(site, key)) is not None:
+            inner = {key: SourceLocation(file=site.file, line=span[0], call=span)}
+        for path in [p for p in found if p == key or p.startswith((f"{key}.", f"{key}["))]:
+            del found[path]
+        found.update(inner)
+    return found
 
 
 def _frozen_message(model: BaseModel, name: str, doing: str) -> str:
@@ -344,16 +552,23 @@ class ConfigObject(ConfigModel):
     _defined_at: SourceLocation = PrivateAttr(default_factory=lambda: SourceLocation(file="<unknown>", line=0))
     _origins: dict[str, SourceLocation] = PrivateAttr(default_factory=dict)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, *args: Any, **data: Any) -> None:
         site = _definition_site()
         name = str(data.get("name", "<unnamed>"))
+        if args:
+            name = args[0] if "name" not in data and isinstance(args[0], str) else name
+            fields = ", ".join(f"{f}=..." for f, info in type(self).model_fields.items() if info.is_required())
+            problem = (f"{type(self).__name__}(...) takes keyword arguments only, got {len(args)} positional "
+                       f"argument(s): write {type(self).__name__}({fields})")
+            raise ConfigObjectError(self.kind_label, name, site, problem)
+        origins = {**_splatted_origins(data), **_origins(data)} if value_sites is not None else {}
         for key, value in data.items():
             try:
                 _reject_unordered(value, key, type(self))
                 _reject_non_config_values(value, key)
             except ConfigDefinitionError as exc:
                 path = getattr(exc, "path", key)
-                where = _blame(site, _origins(data), path)[0]
+                where = _blame(site, origins, path)[0]
                 raise ConfigObjectError(self.kind_label, name, where, str(exc)) from None
         try:
             BaseModel.__init__(self, **data)
@@ -361,10 +576,14 @@ class ConfigObject(ConfigModel):
             errors = exc.errors(include_url=False)
             problems = _plain_errors(errors, type(self))
             typos = [e for e in errors if e["type"] == "extra_forbidden"]
-            first = ".".join(str(p) for p in (typos or errors)[0]["loc"]) if errors else ""
-            raise ConfigObjectError(self.kind_label, name, _blame(site, _origins(data), first)[0], problems) from None
+            culprit = (typos or errors)[0] if errors else None
+            first = loc_path(culprit["loc"]) if culprit else ""
+            where = _blame(site, origins, first)[0]
+            if culprit and first in origins and str(culprit["type"]).endswith("_type"):
+                where = site.at(first)  # the wrong kind of value for this argument: wrong where it is passed
+            raise ConfigObjectError(self.kind_label, name, where, problems) from None
         self._defined_at = site
-        self._origins = _origins(data)
+        self._origins = origins
         if construction_log is not None:
             construction_log.append(self)
 
@@ -377,6 +596,11 @@ class ConfigObject(ConfigModel):
         """Argument path -> where its value was built, when that is known (see :data:`value_sites`)."""
         return self._origins
 
+    def origin_of(self, path: str) -> SourceLocation | None:
+        """Where the value holding the argument at ``path`` was built, when apart from this object's call."""
+        prefix = origin_prefix(self._origins, path)
+        return self._origins[prefix] if prefix else None
+
     def blame(self, path: str) -> tuple[SourceLocation, bool]:
         """Where to report a problem with the argument at ``path``, and whether that is inside a value built
         apart from this object's constructor call (by a helper, as a constant): then the value is what is
@@ -384,12 +608,18 @@ class ConfigObject(ConfigModel):
         return _blame(self._defined_at, self._origins, path)
 
 
-def _blame(site: SourceLocation, origins: dict[str, SourceLocation], path: str) -> tuple[SourceLocation, bool]:
-    """See :meth:`ConfigObject.blame`: the site of the longest argument path with a known origin."""
+def origin_prefix(origins: dict[str, SourceLocation], path: str) -> str:
+    """The longest argument path of ``origins`` that ``path`` is (inside), or ""."""
     best = ""
     for prefix in origins:
         if len(prefix) > len(best) and (path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))):
             best = prefix
+    return best
+
+
+def _blame(site: SourceLocation, origins: dict[str, SourceLocation], path: str) -> tuple[SourceLocation, bool]:
+    """See :meth:`ConfigObject.blame`: the site of the longest argument path with a known origin."""
+    best = origin_prefix(origins, path)
     if not best:
         return (site.at(path) if path else site), False
     built = origins[best]

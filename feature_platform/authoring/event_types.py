@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 
 from feature_platform.authoring._base import ConfigObject
 from feature_platform.authoring.enrichments import PluginCall, Ref
@@ -27,4 +29,14 @@ class EventType(ConfigObject):
     executor: PluginCall | None = Field(default=None, description="Executor plugin run after the mapping.")
     enrichments: tuple[Ref, ...] = Field(default=(), description="Enrichments applied, in order.")
 
-
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _filter_is_an_expression(cls, value: Any) -> Any:
+        """A Python ``True``/``False`` is what Python made of a test it ran itself when the config was imported
+        (``"click" == "click"``, ``x in [...]``): it would keep every row, or none, without saying so."""
+        if isinstance(value, bool):
+            msg = (f"the Python value {value} is not an expression: Python computed it when the config was "
+                   "imported; write an expression over the source's fields (e.g. col(\"action\") == \"click\"), or "
+                   "leave filter out to keep every row")
+            raise ValueError(msg)
+        return value

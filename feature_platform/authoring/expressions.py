@@ -12,6 +12,7 @@ portable across runtimes; logic that cannot be said this way belongs in an execu
 from __future__ import annotations
 
 import ast
+import datetime
 import linecache
 import math
 import sys
@@ -70,10 +71,46 @@ def _to_node(value: object) -> ExprNode:
     if value is None or isinstance(value, str | bool | int | float):
         return lit(value).node
     if callable(value):
-        msg = f"a Python callable ({value!r}) cannot be used in an expression. {BOUNDARY_HINT}"
+        msg = f"a Python callable ({callable_name(value)}) cannot be used in an expression. {BOUNDARY_HINT}"
         raise ConfigDefinitionError(msg)
-    msg = f"cannot use {type(value).__name__} value {value!r} in an expression; {BOUNDARY_HINT}"
+    shown = value if isinstance(value, datetime.timedelta | datetime.date) else repr(value)
+    if " at 0x" in str(shown):
+        shown = "an object"
+    msg = f"cannot use {type(value).__name__} value {shown} in an expression; {BOUNDARY_HINT}"
     raise ConfigDefinitionError(msg)
+
+
+def _dtype(value: object, where: str) -> DType:
+    """``value`` as a DType, or an error naming the types (and the one probably meant: "int" -> int64)."""
+    try:
+        return DType(value)  # type: ignore[arg-type]  # anything a config passes; refused below
+    except ValueError:
+        pass
+    import difflib
+
+    options = [d.value for d in DType]
+    text = value.__name__ if isinstance(value, type) else str(value)
+    close = difflib.get_close_matches(text, options, n=1, cutoff=0.6)
+    close = close or [o for o in options if o.startswith(text)][:1] if text else close
+    mean = f"; did you mean '{close[0]}'?" if close else ""
+    shown = f"the Python type {text}" if isinstance(value, type) else repr(value)
+    msg = f"{where}: {shown} is not a type (one of {', '.join(options)}){mean}"
+    raise ConfigDefinitionError(msg)
+
+
+def callable_name(value: object) -> str:
+    """A callable as a config author wrote it (``.str.lower`` not called, ``my_function``), never its repr (which
+    holds a memory address)."""
+    owner = getattr(value, "__self__", None)
+    name = getattr(value, "__name__", type(value).__name__)
+    if isinstance(owner, StringFunctions | TimestampFunctions):
+        accessor = "str" if isinstance(owner, StringFunctions) else "dt"
+        return f".{accessor}.{name} without its parentheses: call it, .{accessor}.{name}()"
+    if isinstance(owner, Expr | When):
+        return f".{name} without its parentheses: call it, .{name}(...)"
+    if name == "<lambda>":
+        return "a lambda"
+    return f"{name}()" if not isinstance(value, type) else f"the class {name}"
 
 
 def _binary(op: ExprOp, left: object, right: object) -> Expr:
@@ -86,7 +123,8 @@ _BOOLEAN_SYMBOLS = {ExprOp.AND: "&", ExprOp.OR: "|"}
 
 
 def _compare(op: ExprOp, left: object, right: object) -> Expr:
-    """A comparison, refusing the classic precedence slip ``col("a") == "x" & col("b") == "y"``.
+    """A comparison, refusing the classic precedence slip ``col("a") == "x" & col("b") == "y"``, and a
+    comparison with ``None`` (null compares as null, never true: the filter would drop every row).
 
     ``&`` and ``|`` bind tighter than comparisons, so Python reads that as ``col("a") == ("x" & col("b")) ==
     "y"``: a comparison of an ``&`` applied to a plain Python value, which no config means. It is refused
@@ -94,6 +132,12 @@ def _compare(op: ExprOp, left: object, right: object) -> Expr:
     for side in (left, right):
         if isinstance(side, Expr) and side.bare_literal_operand:
             raise ConfigDefinitionError(_precedence_message(op, side))
+    if left is None or right is None:
+        other = right if left is None else left
+        test = "is_not_null" if op is ExprOp.NE else "is_null"
+        msg = (f"`{_COMPARISON_SYMBOLS[op]} None` compares with null, which is never true (a null compares as "
+               f"null): write {other!r}.{test}()")
+        raise ConfigDefinitionError(msg)
     return _binary(op, left, right)
 
 
@@ -120,6 +164,59 @@ def _precedence_message(op: ExprOp, slip: Expr) -> str:
 
 _AST_SYMBOLS: dict[type, str] = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">",
                                  ast.GtE: ">=", ast.BitAnd: "&", ast.BitOr: "|"}
+
+
+def _config_frame_node() -> tuple[ast.AST, str] | None:
+    """The expression of the config frame being run (the innermost frame outside the platform), and the
+    source of its file; None when that cannot be read."""
+    from feature_platform.authoring._arglines import node_at
+
+    package = str(Path(__file__).resolve().parent.parent)
+    frame = sys._getframe(1)
+    while frame is not None and (frame.f_code.co_filename.startswith("<") or
+                                 str(Path(frame.f_code.co_filename).resolve()).startswith(package)):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return None
+    try:
+        span = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        file = frame.f_code.co_filename
+        node = node_at(file, span)  # type: ignore[arg-type]
+    except (IndexError, OSError, ValueError):
+        return None
+    if node is None:
+        return None
+    return node, "".join(linecache.getlines(file))
+
+
+_TRUTH_ADVICE = "use the operators & | ~ instead of and/or/not, and when(...).then(...).otherwise(...) instead of if"
+
+
+def _truth_value_slip() -> str:
+    """What the config wrote that made Python ask an expression for its truth value, in its own words: ``x in
+    [...]``, ``and``/``or``, ``not``, ``max()``/``min()``, ``if``; "" when that cannot be told."""
+    found = _config_frame_node()
+    if found is None:
+        return ""
+    node, source = found
+    written = " ".join((ast.get_source_segment(source, node) or "").split())
+    if len(written) > 80:
+        written = written[:77] + "..."
+    if isinstance(node, ast.Compare) and any(isinstance(o, ast.In | ast.NotIn) for o in node.ops):
+        negate = "~" if any(isinstance(o, ast.NotIn) for o in node.ops) else ""
+        left = " ".join((ast.get_source_segment(source, node.left) or "col(...)").split())
+        return f"`{written}` asks Python, not the data: write {negate}{left}.is_in([...]) for membership in a list"
+    if isinstance(node, ast.BoolOp):
+        symbol = "&" if isinstance(node.op, ast.And) else "|"
+        word = "and" if isinstance(node.op, ast.And) else "or"
+        return (f"`{written}`: `{word}` asks Python, not the data; write {symbol}, with each comparison in "
+                f"parentheses ({_TRUTH_ADVICE})")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return f"`{written}`: `not` asks Python, not the data; write ~(...) ({_TRUTH_ADVICE})"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("max", "min", "sorted"):
+        return (f"`{written}`: {node.func.id}() compares in Python, not over the data; write "
+                "when(a > b).then(a).otherwise(b)")
+    return ""
 
 
 def _written_comparison() -> tuple[str, str, str] | None:
@@ -195,6 +292,11 @@ class Expr:
             f"the truth value of expression {self!r} is unknown when the config is written; use the "
             "operators & | ~ instead of and/or/not, and when(...).then(...).otherwise(...) instead of if"
         )
+        raise ConfigDefinitionError(_truth_value_slip() or msg)
+
+    def __len__(self) -> int:
+        msg = (f"len({self!r}) asks Python, not the data: use {self!r}.str.len() for the length of a string "
+               "field")
         raise ConfigDefinitionError(msg)
 
     def __contains__(self, item: object) -> bool:
@@ -289,7 +391,14 @@ class Expr:
         items = tuple(values)
         for item in items:
             if item is not None and not isinstance(item, str | bool | int | float):
-                msg = f"is_in() takes literal values only, got {item!r}"
+                if isinstance(item, list | tuple | set | frozenset | dict):
+                    inner = "a set" if isinstance(item, set | frozenset) else f"a {type(item).__name__}"
+                    msg = (f"is_in() takes a flat list of literal values, got {inner} inside the list: write the "
+                           "values themselves, e.g. .is_in([\"a\", \"b\"])")
+                else:
+                    what = repr(item) if isinstance(item, Expr) else f"a value of type {type(item).__name__}"
+                    msg = (f"is_in() takes literal values only (strings, numbers, booleans, None), got {what}; "
+                           "to compare with another field, use == and |")
                 raise ConfigDefinitionError(msg)
             if isinstance(item, float) and not math.isfinite(item):
                 msg = f"is_in() values must be finite (JSON cannot hold {item!r})"
@@ -304,7 +413,7 @@ class Expr:
         return Expr(ExprNode(op=ExprOp.IS_NOT_NULL, args=(self.node,)))
 
     def cast(self, dtype: DType | str) -> Expr:
-        return Expr(ExprNode(op=ExprOp.CAST, args=(self.node,), dtype=DType(dtype)))
+        return Expr(ExprNode(op=ExprOp.CAST, args=(self.node,), dtype=_dtype(dtype, "cast()")))
 
     def fill_null(self, value: object) -> Expr:
         return coalesce(self, value)
@@ -341,7 +450,9 @@ class StringFunctions:
 
     def _predicate(self, op: ExprOp, literal: str) -> Expr:
         if not isinstance(literal, str):
-            msg = f"{op.value}() takes a string literal, got {literal!r}"
+            scalar = isinstance(literal, int | float | bool) or literal is None
+            shown = repr(literal) if scalar else type(literal).__name__
+            msg = f".str.{op.value.removeprefix('str_')}() takes a string literal, got {shown}"
             raise ConfigDefinitionError(msg)
         return Expr(ExprNode(op=op, args=(self._expr.node,), value=literal))
 
@@ -408,7 +519,7 @@ def lit(value: JsonScalar, dtype: DType | str | None = None) -> Expr:
         msg = f"{value!r} literals are not allowed (JSON cannot hold them); use lit(None) for a missing value"
         raise ConfigDefinitionError(msg)
     _check_int(value, "integer literal")
-    return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=DType(dtype) if dtype is not None else None))
+    return Expr(ExprNode(op=ExprOp.LIT, value=value, dtype=_dtype(dtype, "lit()") if dtype is not None else None))
 
 
 def coalesce(*exprs: object) -> Expr:

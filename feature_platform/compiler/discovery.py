@@ -63,8 +63,11 @@ from pathlib import Path
 from types import CodeType, FrameType, ModuleType
 from typing import Any
 
+from pydantic import ValidationError
+
 from feature_platform.authoring import _base
 from feature_platform.authoring._base import ConfigObject, ConfigObjectError, SourceLocation
+from feature_platform.authoring.expressions import Expr, StringFunctions, TimestampFunctions
 from feature_platform.authoring.kinds import ConfigKind, kind_of
 from feature_platform.compiler.issues import ValidationIssue, display_path
 from feature_platform.errors import ConfigDefinitionError, FeaturePlatformError
@@ -519,6 +522,14 @@ class _ChildImporter:
             name = _module_name(self.package, self.package_dir, path)
             if name in self.broken:
                 continue
+            if any("." in part for part in path.relative_to(self.package_dir).with_suffix("").parts):
+                self.broken[name] = str(path)
+                self.report.issues.append(ValidationIssue(
+                    file=display_path(str(path)), line=1, kind="module", name=name,
+                    message=f"'{path.name}' cannot be imported: a dot in a module's file name reads as a package "
+                    "separator, so its config objects would never be discovered",
+                    hint=f"rename it to {path.stem.replace('.', '_')}.py"))
+                continue
             self.conn.send_bytes(b"S" + name.encode())
             before = len(log)
             module, exc, frame, abandoned = self._import(name)
@@ -539,6 +550,12 @@ class _ChildImporter:
             if id(obj) in seen or id(obj) in discarded or not self._in_package(obj.defined_at.file):
                 continue
             seen[id(obj)] = obj
+            if rebound := _rebound_name(obj):
+                name, line = rebound
+                self.report.issues.append(_object_issue(
+                    obj, f"is lost: it is assigned to '{name}', and line {line} assigns that name again, so "
+                    "discovery never sees this one", hint="give each config object its own name"))
+                continue
             self.report.issues.append(_object_issue(
                 obj, "is defined but not reachable: discovery only finds config objects held by module-level "
                 "names, or in (nested) lists, tuples, sets and dicts held by them",
@@ -776,6 +793,29 @@ def _modules_being_imported(frame: FrameType | None) -> set[str]:
     return names
 
 
+def _rebound_name(obj: ConfigObject) -> tuple[str, int] | None:
+    """When ``obj`` was assigned to a module-level name that a later statement of the same module assigns
+    again (``recent = SequenceFeature(...)`` twice): that name and the later line."""
+    site = obj.defined_at
+    try:
+        tree = ast.parse(Path(site.file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    names: list[str] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and statement.lineno <= site.line <= (statement.end_lineno or 0):
+            names = [t.id for t in statement.targets if isinstance(t, ast.Name)]
+            after = statement.end_lineno or statement.lineno
+            for later in tree.body:
+                if later.lineno > after and isinstance(later, ast.Assign | ast.AnnAssign) and any(
+                        isinstance(t, ast.Name) and t.id in names
+                        for t in (later.targets if isinstance(later, ast.Assign) else [later.target])):
+                    target = next(t.id for t in (later.targets if isinstance(later, ast.Assign) else [later.target])
+                                  if isinstance(t, ast.Name) and t.id in names)
+                    return target, later.lineno
+    return None
+
+
 def _module_name(package: str, package_dir: Path, path: Path) -> str:
     relative = path.relative_to(package_dir).with_suffix("")
     parts = [p for p in relative.parts if p != "__init__"]
@@ -930,6 +970,12 @@ def _import_issue(path: Path, module_name: str, exc: BaseException, package_dir:
                    "must only define objects, never exit")
     elif isinstance(exc, ConfigDefinitionError):
         message = str(exc)
+    elif isinstance(exc, ValidationError):  # a pydantic model the config validated itself: no dump, no URL
+        problems = "; ".join(
+            (f"{_base.loc_path(e['loc'])}: " if e["loc"] else "") + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors(include_url=False))
+        title = f"{exc.title}(...): "
+        message = f"module {module_name} failed to import: {title}{problems.removeprefix(title)}"
     elif not isinstance(exc, Exception):
         message = f"module {module_name} raised {type(exc).__name__} while being imported: {exc}"
     else:
@@ -953,6 +999,8 @@ def _name_error_text(exc: BaseException) -> str:
                 members = list(obj.__members__)
                 return (f"{obj.__name__} has no member '{exc.name}'{_did_you_mean(exc.name, members)} "
                         f"(members: {', '.join(members)})")
+            if isinstance(obj, Expr) and (accessor := _accessor_method(exc.name)):
+                return f"{text}; did you mean {accessor}?"
             return text + _did_you_mean(exc.name, [a for a in dir(obj) if not a.startswith("_")])
         if isinstance(exc, NameError) and not isinstance(exc, UnboundLocalError) and exc.name:
             tb = exc.__traceback__
@@ -960,6 +1008,9 @@ def _name_error_text(exc: BaseException) -> str:
                 tb = tb.tb_next
             scope = {**vars(builtins), **tb.tb_frame.f_globals, **tb.tb_frame.f_locals} if tb else {}
             return text + _did_you_mean(exc.name, [n for n in scope if not n.startswith("__")])
+        if isinstance(exc, TypeError) and str(exc).startswith("unhashable type: "):
+            return (f"{text}: a set {{a, b}} (or a dict key) holds only hashable values, and config objects and "
+                    "expressions are not; write a tuple (a, b) instead")
         if isinstance(exc, ImportError) and (match := _CANNOT_IMPORT.search(str(exc))):
             module = sys.modules.get(match[2])
             names = list(getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")])
@@ -967,6 +1018,16 @@ def _name_error_text(exc: BaseException) -> str:
     except Exception:  # a suggestion is a nicety: never let it hide the error itself
         return text
     return text
+
+
+def _accessor_method(name: str) -> str:
+    """``.str.starts_with()`` for ``startswith`` (an expression's string and timestamp functions live under
+    ``.str`` and ``.dt``), or ""."""
+    methods = {f".{prefix}.{m}()": m for prefix, holder in (("str", StringFunctions), ("dt", TimestampFunctions))
+               for m in dir(holder) if not m.startswith("_")}
+    squashed = {m.replace("_", "").lower(): written for written, m in methods.items()}
+    close = difflib.get_close_matches(name.replace("_", "").lower(), list(squashed), n=1, cutoff=0.8)
+    return squashed[close[0]] if close else ""
 
 
 def _did_you_mean(name: str, candidates: Sequence[str]) -> str:

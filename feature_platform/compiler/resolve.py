@@ -81,8 +81,11 @@ _TAG_VALUE = re.compile(r"\A(?:[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]{0,198}[^\x0
 
 
 def _escaped(text: str) -> str:
-    """``text`` with control characters shown escaped (a newline as ``\\n``), as names are reported."""
-    return text.encode("unicode_escape").decode("ascii")
+    """``text`` with control characters (and backslashes) shown escaped (a newline as ``\\n``), as names are
+    reported; printable letters stay as written (``récent``, not ``r\\xe9cent``)."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @dataclass
@@ -100,19 +103,26 @@ class _Checker:
     def __init__(self, discovered: list[Discovered]) -> None:
         self.out = Resolved()
         self.by_kind: dict[str, dict[str, ConfigObject]] = defaultdict(dict)
+        # every issue -> the object it is about, to name the others when one line is wrong for several
+        self._objects: dict[ValidationIssue, ConfigObject] = {}
+        # issues blamed inside a value built apart from its user's constructor call -> that user (and the path)
+        self._shared_uses: dict[ValidationIssue, ConfigObject] = {}
+        self._shared_paths: dict[ValidationIssue, str] = {}
         self._index(discovered)
         # enrichment name -> {event type name -> output schema}, for derived enrichments
         self._enrichment_outputs: dict[str, dict[str, dict[str, DType]]] = defaultdict(dict)
         # enrichments whose own checks (in enrichments()) failed: already reported, never applied or compiled
         self._invalid_enrichments: set[str] = set()
-        # issues blamed inside a value built apart from its user's constructor call -> that user
-        self._shared_uses: dict[ValidationIssue, ConfigObject] = {}
         # invalid sources -> which of their parts are wrong ("columns", "timestamp_column"; none: elsewhere)
         self._bad_parts: dict[str, set[str]] = defaultdict(set)
         # (kind, name) of an object with errors -> errors of the objects using it that may follow from them
         self._follow_ons: dict[tuple[str, str], list[ValidationIssue]] = defaultdict(list)
         # (kind, name) -> the objects it uses, to find whose errors a follow-on is counted on
         self._uses: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        # an enrichment's error found while applying it to one event type -> (what, error, event type), to
+        # report an error several event types run into once (see fold_event_types)
+        # (the message for several event types, with _EVENT_TYPES where their names go; the event type)
+        self._per_event_type: dict[ValidationIssue, tuple[str, str]] = {}
 
     def issue(self, obj: ConfigObject, message: str, hint: str = "", at: str = "") -> None:
         """Report ``message`` about ``obj``, at the line of its argument ``at`` (e.g. "max_length").
@@ -123,18 +133,20 @@ class _Checker:
         site, shared = obj.blame(at)
         issue = ValidationIssue(
             file=display_path(site.file), line=site.line, kind=obj.kind_label,
-            name=obj.name.encode("unicode_escape").decode("ascii"), message=message, hint=hint,
+            name=_escaped(obj.name), message=message, hint=hint,
         )
         self.out.issues.append(issue)
+        self._objects.setdefault(issue, obj)
         if shared:
             self._shared_uses[issue] = obj
+            self._shared_paths[issue] = at
 
     # ---- names -----------------------------------------------------------------------------------
     def _index(self, discovered: list[Discovered]) -> None:
         for item in discovered:
             obj = item.obj
             if not NAME_PATTERN.match(obj.name):
-                shown = obj.name.encode("unicode_escape").decode("ascii")
+                shown = _escaped(obj.name)
                 self.issue(obj, f"name '{shown}' must be snake_case: a lower-case letter, then letters, digits "
                            "or _ (at most 63 characters)", at="name")
             elif isinstance(obj, SequenceFeature) and _VERSIONED_NAME.search(obj.name):
@@ -147,9 +159,11 @@ class _Checker:
             existing = self.by_kind[item.kind.key].get(key)
             if existing is not None:
                 what = f"'{obj.name}' version {obj.version}" if isinstance(obj, SequenceFeature) else f"'{obj.name}'"
+                copied = obj.defined_at != existing.defined_at and _same_values(obj, existing)
                 self.issue(obj, f"duplicate {obj.kind_label} name {what}: also defined at "
                            f"{display_path(existing.defined_at.file)}:{existing.defined_at.line}",
-                           hint="names are unique per kind (sequence features: per name and version); "
+                           hint="it is a copy of that one: to derive another, use .model_copy(update={'name': ...})"
+                           if copied else "names are unique per kind (sequence features: per name and version); "
                            "rename one of them", at="name")
                 continue
             self.by_kind[item.kind.key][key] = obj
@@ -295,12 +309,18 @@ class _Checker:
                 if any(enrichment.on in _outputs(self.by_kind["enrichment"].get(later))
                        for later in et.enrichments[index + 1:]):
                     hint = "an enrichment listed later provides it: list that one first"
-                self.issue(enrichment, f"joins on field '{enrichment.on}', which {context} does not have"
-                           f"{did_you_mean(enrichment.on, schema)}", hint=hint, at="on")
+                mean = did_you_mean(enrichment.on, schema)
+                self.issue(enrichment, f"joins on field '{enrichment.on}', which {context} does not have{mean}",
+                           hint=hint, at="on")
+                self._per_event_type[self.out.issues[-1]] = (
+                    f"joins on field '{enrichment.on}', which event types {_EVENT_TYPES} (after mapping and earlier "
+                    f"enrichments) do not have{mean}", et.name)
                 return None
             if schema[enrichment.on] != key_type:
-                self.issue(enrichment, at="on", message=f"joins {schema[enrichment.on]} field '{enrichment.on}' of "
-                           f"event type '{et.name}' with {key_type} key '{source.key_column}' of '{source.name}'")
+                joined = f"{schema[enrichment.on]} field '{enrichment.on}' of event type"
+                key = f"with {key_type} key '{source.key_column}' of '{source.name}'"
+                self.issue(enrichment, at="on", message=f"joins {joined} '{et.name}' {key}")
+                self._per_event_type[self.out.issues[-1]] = (f"joins {joined}s {_EVENT_TYPES} {key}", et.name)
                 return None
             columns = {c.name: c for c in source.columns}
             return [ColumnSpec(name=out, dtype=columns[col].dtype, description=columns[col].description)
@@ -310,8 +330,12 @@ class _Checker:
             for out, expr in sorted(enrichment.fields.items()):
                 dtype, errors = infer(expr.node, schema)
                 for error in errors:
-                    self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}", at=f"fields.{out}",
+                    self.issue(enrichment, f"field '{out}' (in {context}): {_suggest(error)}",
+                               at=_error_path(expr.node, schema, error, f"fields.{out}"),
                                hint=_expression_hint(error, et, index, self.by_kind["enrichment"]))
+                    self._per_event_type[self.out.issues[-1]] = (
+                        f"field '{out}' (in event types {_EVENT_TYPES}, after mapping and earlier enrichments): "
+                        f"{_suggest(error)}", et.name)
                 if errors:
                     return None
                 if dtype is None:
@@ -498,15 +522,21 @@ class _Checker:
         if et.filter is not None:
             dtype, errors = infer(et.filter.node, raw)
             for error in errors:
-                self.issue(et, f"filter: {_suggest(error)}", at="filter", hint=_expression_hint(error, et, -1, {}))
+                self.issue(et, f"filter: {_suggest(error)}", at=_error_path(et.filter.node, raw, error, "filter"),
+                           hint=_expression_hint(error, et, -1, {}))
             if not errors and dtype not in (DType.BOOL, None):
                 self.issue(et, f"filter must be boolean, but {et.filter!r} is {dtype}", at="filter")
+            if not errors and (never := _never_true(et.filter.node, "filter")) is not None:
+                self.issue(et, "filter can never be true: is_in([]) matches no value, so every row would be "
+                           "dropped; list the values to match", at=never)
+                ok = False
             ok &= not errors
         schema: dict[str, DType] = {}
         for name, expr in sorted(et.fields.items()):
             dtype, errors = infer(expr.node, raw)
             for error in errors:
-                self.issue(et, f"field '{name}': {_suggest(error)}", at=f"fields.{name}",
+                self.issue(et, f"field '{name}': {_suggest(error)}",
+                           at=_error_path(expr.node, raw, error, f"fields.{name}"),
                            hint=_expression_hint(error, et, -1, {}))
             if errors:
                 ok = False
@@ -605,7 +635,7 @@ class _Checker:
             event_types.append(compiled)
         for index, name in enumerate(sf.fields):
             if name in sf.fields[:index] and name not in ALWAYS_PROJECTED and name not in sf.fields[index + 1:]:
-                self.issue(sf, f"projected field '{name}' is listed twice", at=f"fields[{sf.fields.index(name)}]")
+                self.issue(sf, f"projected field '{name}' is listed twice", at=f"fields[{index}]")
                 ok = False
         if not event_types:
             return None  # the projection has nothing to be checked against until an event type is fixed
@@ -746,6 +776,8 @@ class _Checker:
 
         counted: dict[tuple[str, str], set[ValidationIssue]] = defaultdict(set)
         for cause, caught in self._follow_ons.items():
+            if not caught:
+                continue  # checked under a cause, but nothing failed: nothing to count
             target = root(cause, frozenset({cause}))
             if target is None:
                 self.out.issues.extend(caught)
@@ -760,6 +792,61 @@ class _Checker:
             self.out.issues[self.out.issues.index(first)] = ValidationIssue(
                 file=first.file, line=first.line, kind=first.kind, name=first.name, message=first.message,
                 hint=f"{first.hint}; {text}" if first.hint else text)
+
+    def blame_misfit_uses(self) -> None:
+        """A shared value that is wrong for one of its users but fine for another (a tuple of projected fields
+        that one feature's event types produce and another's do not) is not wrong where it is built: the use
+        is. Such an issue is blamed at the user's argument, naming where the value comes from."""
+        users: dict[tuple[str, int, object], list[ConfigObject]] = defaultdict(list)
+        for objects in self.by_kind.values():
+            for each in objects.values():
+                for where in {(o.file, o.line, o.call) for o in each.origins.values()}:
+                    users[where].append(each)
+        blamed = {(i.file, i.line, i.kind, i.name) for i in self.out.issues}
+        for index, issue in enumerate(self.out.issues):
+            user = self._shared_uses.get(issue)
+            if user is None:
+                continue
+            obj: ConfigObject = user
+            path = self._shared_paths[issue]
+            origin = obj.origin_of(path)
+            if origin is None:
+                continue
+            fine = [u for u in users[(origin.file, origin.line, origin.call)] if u is not obj and
+                    (issue.file, issue.line, u.kind_label, _escaped(u.name)) not in blamed]
+            if not fine:
+                continue
+            site = obj.defined_at.at(path)
+            moved = ValidationIssue(
+                file=display_path(site.file), line=site.line, kind=issue.kind, name=issue.name, message=issue.message,
+                hint=(f"{issue.hint}; " if issue.hint else "") + f"the value comes from {issue.file}:{issue.line}, "
+                f"which fits {fine[0].kind_label} '{fine[0].name}': it is this use that does not fit")
+            self.out.issues[index] = moved
+            self._objects[moved] = obj
+            del self._shared_uses[issue]
+
+    def fold_event_types(self) -> None:
+        """An enrichment's error that every event type using it runs into (a derived field's type error, the
+        same whatever the event type) is one error, naming the event types, rather than one per event type."""
+        groups: dict[tuple[object, ...], list[ValidationIssue]] = defaultdict(list)
+        for issue in self.out.issues:
+            if (tag := self._per_event_type.get(issue)) is not None:
+                groups[(issue.file, issue.line, issue.kind, issue.name, tag[0])].append(issue)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            first = group[0]
+            template = self._per_event_type[first][0]
+            names = ", ".join(f"'{n}'" for n in sorted({self._per_event_type[i][1] for i in group}))
+            merged = ValidationIssue(file=first.file, line=first.line, kind=first.kind, name=first.name,
+                                     hint=first.hint, message=template.replace(_EVENT_TYPES, names))
+            self.out.issues = [merged if i is first else i for i in self.out.issues if i is first or i not in group]
+            if first in self._shared_uses:
+                self._shared_uses[merged] = self._shared_uses[first]
+            if first in self._objects:
+                self._objects[merged] = self._objects[first]
+            for other in group:
+                self._shared_uses.pop(other, None)
 
     def owners(self) -> None:
         """Owners are people or teams, as Dagster accepts them (:mod:`.owners`); a production sequence feature
@@ -789,13 +876,56 @@ def resolve(discovered: list[Discovered]) -> Resolved:
         if compiled is not None:
             checker.out.enrichments[name] = compiled
     checker.features()
+    checker.blame_misfit_uses()
+    checker.fold_event_types()
     checker.count_follow_ons()
-    checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses))
+    checker.out.issues = sorted(_fold_shared(checker.out.issues, checker._shared_uses, checker._objects))
     return checker.out
 
 
+_EVENT_TYPES = "\x00event types\x00"
+"""Where the names of the event types go in a message folded over several (see ``fold_event_types``)."""
+
+
+def _same_values(one: ConfigObject, other: ConfigObject) -> bool:
+    """Whether two objects hold the same arguments (one is a ``copy.copy`` of the other)."""
+    try:
+        return type(one) is type(other) and one.model_dump(mode="json") == other.model_dump(mode="json")
+    except Exception:  # a value that does not serialise: not worth a hint
+        return False
+
+
+def _never_true(node: ExprNode, path: str) -> str | None:
+    """The path of an ``is_in([])`` that every row must pass (the filter itself, or a term of its ``&``
+    chain), which no row can: a filter that silently drops everything. Under ``~`` or ``|`` it is legitimate."""
+    if node.op is ExprOp.IS_IN and not node.values:
+        return path
+    if node.op is ExprOp.AND:
+        for index, arg in enumerate(node.args):
+            if (found := _never_true(arg, f"{path}.args[{index}]")) is not None:
+                return found
+    return None
+
+
+def _error_path(node: ExprNode, schema: dict[str, DType], error: str, path: str) -> str:
+    """The argument path of the innermost sub-expression of ``node`` (at ``path``) that ``error`` is about:
+    ``filter.args[1]`` for the right operand of an ``&``. A sub-expression a helper built is blamed in the
+    helper (see ``ConfigObject.blame``), and one written inline at its own line."""
+    while True:
+        for index, arg in enumerate(node.args):
+            if error in infer(arg, schema)[1]:
+                node, path = arg, f"{path}.args[{index}]"
+                break
+        else:
+            return path
+
+
 def _where(obj: ConfigObject) -> str:
-    return f"{obj.kind_label} '{obj.name}' at {display_path(obj.defined_at.file)}:{obj.defined_at.line}"
+    site = obj.defined_at
+    where = f"{obj.kind_label} '{obj.name}' at {display_path(site.file)}:{site.line}"
+    if site.called_from is not None:
+        where += f" (called from {display_path(site.called_from[0])}:{site.called_from[1]})"
+    return where
 
 
 def _written_in_call(obj: ConfigObject, issue: ValidationIssue) -> bool:
@@ -807,28 +937,35 @@ def _written_in_call(obj: ConfigObject, issue: ValidationIssue) -> bool:
 
 def _key(obj: ConfigObject) -> tuple[str, str]:
     """An object as its issues name it (kind and escaped name)."""
-    return obj.kind_label, obj.name.encode("unicode_escape").decode("ascii")
+    return obj.kind_label, _escaped(obj.name)
 
 
-def _fold_shared(issues: list[ValidationIssue], uses: dict[ValidationIssue, ConfigObject]) -> set[ValidationIssue]:
-    """One issue per problem in a shared value: the same message at the same line of a value built once (in a
-    helper, as a constant) and used by several objects is reported once, naming the first user and
-    counting the others ("and N more uses"), rather than once per user."""
-    kept: set[ValidationIssue] = {i for i in issues if i not in uses}
+def _fold_shared(issues: list[ValidationIssue], uses: dict[ValidationIssue, ConfigObject],
+                 objects: dict[ValidationIssue, ConfigObject]) -> set[ValidationIssue]:
+    """One issue per wrong line: the same message at the same line for several objects — a value built once
+    (in a helper, as a constant, by the original of a ``model_copy``) and used by several objects, or a
+    factory function whose constructor call builds several — is reported once, naming the first user and
+    counting the others ("and N more uses"), rather than once per object."""
     groups: dict[tuple[str, int, str], list[ValidationIssue]] = defaultdict(list)
-    for issue in set(issues) & set(uses):
+    for issue in issues:
         groups[(issue.file, issue.line, issue.message)].append(issue)
+    kept: set[ValidationIssue] = set()
     for group in groups.values():
-        group.sort(key=lambda i: (i.kind, i.name))
+        # the object written at this line first (its own call holds the value), then by kind and name
+        group.sort(key=lambda i: (i in uses, i.kind, i.name))
         first, others = group[0], group[1:]
-        users = [uses[i] for i in group]
-        if not others and _written_in_call(users[0], first):
+        if not others and (first not in uses or _written_in_call(uses[first], first)):
             kept.add(first)
             continue
-        text = f"the value is built here and used by {_where(users[0])}"
-        if others:
-            more = "; ".join(_where(u) for u in users[1:])
-            text += f" and {len(others)} more use{'s' if len(others) != 1 else ''} ({more}): reported once"
+        users = [uses.get(i) or objects.get(i) for i in group]
+        described = [_where(u) if u is not None else f"{i.kind} '{i.name}'" for u, i in zip(users, group, strict=True)]
+        many = len(others) != 1
+        if first in uses:
+            text = f"the value is built here and used by {described[0]}"
+            if others:
+                text += f" and {len(others)} more use{'s' if many else ''} ({'; '.join(described[1:])}): reported once"
+        else:
+            text = f"this line is wrong for {len(group)} objects ({'; '.join(described)}): reported once"
         hint = f"{first.hint}; {text}" if first.hint else text
         kept.add(ValidationIssue(file=first.file, line=first.line, kind=first.kind, name=first.name,
                                  message=first.message, hint=hint))
@@ -904,8 +1041,26 @@ _UNKNOWN_FIELD = re.compile(r"unknown field '([^']+)'")
 _AVAILABLE = re.compile(r"unknown field '([^']+)' \(available: ([^)]*)\)")
 
 
+_WRITTEN_AS = {
+    **{op.value: f".str.{op.value.removeprefix('str_')}()" for op in ExprOp if op.value.startswith("str_")},
+    **{op.value: f".dt.{op.value.removeprefix('ts_')}()" for op in ExprOp if op.value.startswith("ts_")},
+    ExprOp.STR_CONCAT.value: "concat()", ExprOp.TS_FROM_EPOCH_MS.value: "from_epoch_ms()",
+    ExprOp.TS_TO_EPOCH_MS.value: ".dt.epoch_ms()", ExprOp.AND.value: "`&`", ExprOp.OR.value: "`|`",
+    ExprOp.NOT.value: "`~`",
+}
+"""An operation as the config writes it (``.dt.hour()``), for the type rules' messages that name it by its
+artefact name (``ts_hour``)."""
+
+
 def _suggest(error: str) -> str:
-    """A type-check error, with "did you mean" when it names an unknown field close to an available one."""
+    """A type-check error in the config's words, with "did you mean" when it names an unknown field close to an
+    available one."""
+    for op, written in _WRITTEN_AS.items():
+        if error.startswith(f"'{op}' needs "):
+            error = f"{written} needs {error.removeprefix(f'{op!r} needs ')}"
+            if written.startswith(".dt.") and " got int64 " in error:
+                error += "; an integer of epoch milliseconds becomes a timestamp with from_epoch_ms(...)"
+            break
     match = _AVAILABLE.search(error)
     if match is None:
         return error

@@ -495,6 +495,173 @@ CASES: dict[str, list[Expected]] = {
         _e("configs.py", "source", "events", "duplicate column(s): ts_ms",
            hint="1 follow-on error suppressed (in event type 'click'): it may only follow from this one"),
     ],
+    # issue 12 (cfg12c): blame the wrong line once, however the value reaches its users
+    "bad_helper_chain_three_levels": [
+        _e("_more.py", "sequence feature", "clicks_history", "freshness.streaming_max_lag must be a whole number "
+           "of seconds", hint="and 1 more use (sequence feature 'recent_clicks' at "),
+    ],
+    "bad_factory_function": [
+        _e("_factory.py", "sequence feature", "more_clicks", "max_length must be between 1 and 10000, got 0",
+           hint="this line is wrong for 2 objects (sequence feature 'more_clicks' at "),
+    ],
+    "bad_model_copy_bad_value": [
+        _e("configs.py", "sequence feature", "archived_clicks", "retention must be positive and at most 1095 days, "
+           "got 5000 days"),
+    ],
+    "bad_model_copy_inherited_value": [
+        _e("configs.py", "sequence feature", "recent_clicks", "projected field 'dwell_ms' is produced by none",
+           hint="this line is wrong for 2 objects"),
+    ],
+    "bad_is_in_mixed_shared_enrichment": [
+        _e("configs.py", "enrichment", "platform_bucket", "field 'is_mobile' (in event types 'click', 'save', "
+           "'view', after mapping and earlier enrichments): is_in value 1 cannot match string field 'platform'"),
+    ],
+    "bad_is_in_mixed_helper_filter": [
+        _e("_shared.py", "event type", "click", "filter: is_in value 1 cannot match string field 'platform'",
+           hint="and 1 more use (event type 'view' at "),
+        _e("configs.py", "event type", "save", "cannot compare string field 'platform' with int64 literal 3",
+           marker="# <- error: save"),
+    ],
+    "bad_nested_set_of_fields": [
+        _e("configs.py", "sequence feature", "recent_clicks",
+           "field 'fields[0]' holds a set; a set has no fixed order (its order can change from run to run): write "
+           "the values out as a tuple, (a, b, ...)"),
+    ],
+    "bad_is_in_nested_set": [
+        _e("configs.py", "module", "bad_is_in_nested_set.configs",
+           "is_in() takes a flat list of literal values, got a set inside the list"),
+    ],
+    "bad_set_of_event_types": [
+        _e("configs.py", "module", "bad_set_of_event_types.configs", "unhashable type",
+           "write a tuple (a, b) instead"),
+    ],
+    # issue 12 (cfg12c corpus): classic Python slips said in the author's words, at the line written
+    "bad_one_element_tuple_of_objects": [
+        _e("configs.py", "sequence feature", "recent_a", "field 'event_types': expected a tuple, got one EventType "
+           "'click'; a one-element tuple needs a trailing comma: (click,)"),
+    ],
+    "bad_in_list_membership": [
+        _e("configs.py", "module", "bad_in_list_membership.configs", '`col("action") in ["click", "tap"]` asks '
+           'Python, not the data: write col("action").is_in([...])'),
+    ],
+    "bad_compare_with_none": [
+        _e("configs.py", "module", "bad_compare_with_none.configs", "`== None` compares with null, which is never "
+           "true", "write col('action').is_null()"),
+    ],
+    "bad_method_not_called": [
+        _e("configs.py", "event type", "click", "field 'fields.q' holds a Python callable (.str.lower without its "
+           "parentheses: call it, .str.lower())"),
+    ],
+    "bad_when_without_otherwise": [
+        _e("configs.py", "event type", "click", "field 'fields.x' holds an unfinished when(...).then(...): end it "
+           "with .otherwise(value)"),
+    ],
+    "bad_missing_str_accessor": [
+        _e("configs.py", "module", "bad_missing_str_accessor.configs", "has no attribute 'startswith'; did you mean "
+           ".str.starts_with()?"),
+    ],
+    "bad_len_on_expression": [
+        _e("configs.py", "module", "bad_len_on_expression.configs", "len(col('query')) asks Python, not the data: "
+           "use col('query').str.len()"),
+    ],
+    "bad_max_on_expressions": [
+        _e("configs.py", "module", "bad_max_on_expressions.configs", "max() compares in Python, not over the data",
+           "when(a > b).then(a).otherwise(b)"),
+    ],
+    "bad_python_bool_filter": [
+        _e("configs.py", "event type", "click", "filter: the Python value True is not an expression",
+           "leave filter out to keep every row"),
+    ],
+    "bad_dt_on_integer_field": [
+        _e("configs.py", "event type", "click", "field 'hour': .dt.hour() needs a timestamp, got int64 field 'ts_ms'",
+           "from_epoch_ms(...)"),
+    ],
+    "bad_projected_field_listed_twice": [
+        _e("configs.py", "sequence feature", "recent_a", "projected field 'item_id' is listed twice"),
+    ],
+    "bad_lifecycle_abbreviated": [
+        _e("configs.py", "sequence feature", "recent_a", "lifecycle: 'prod' is not one of", "did you mean "
+           "'production'?"),
+    ],
+    "bad_column_python_type": [
+        _e("configs.py", "module", "bad_column_python_type.configs", "dtype: the Python type int is not one of",
+           "did you mean 'int64'?"),
+    ],
+    "bad_unknown_event_type_in_tuple": [
+        _e("configs.py", "sequence feature", "recent_a", "unknown event type 'clik' (known: click); did you mean "
+           "'click'?"),
+    ],
+    "bad_kwargs_from_helper": [
+        _e("_shared.py", "sequence feature", "more_clicks", "max_length must be between 1 and 10000, got 0",
+           hint="and 1 more use (sequence feature 'recent_clicks' at "),
+    ],
+    "bad_filter_is_in_empty": [
+        _e("configs.py", "event type", "click", "filter can never be true: is_in([]) matches no value"),
+    ],
+    "bad_rebound_name": [
+        _e("configs.py", "sequence feature", "recent_a", "is lost: it is assigned to 'recent_a', and line 36 assigns "
+           "that name again", hint="give each config object its own name"),
+    ],
+    "bad_name_non_ascii": [
+        _e("configs.py", "sequence feature", "récent_a", "name 'récent_a' must be snake_case"),
+    ],
+    "bad_module_file_name_with_dot": [
+        _e("feats.v2.py", "module", "bad_module_file_name_with_dot.feats.v2", "'feats.v2.py' cannot be imported: a "
+           "dot in a module's file name reads as a package separator", hint="rename it to feats_v2.py"),
+    ],
+    "bad_lookup_key_type_several_event_types": [
+        _e("configs.py", "enrichment", "cat", "joins int64 field 'item_id' of event types 'click', 'save', 'view' "
+           "with string key 'item_id' of 'items'"),
+    ],
+    "bad_column_as_tuple": [
+        _e("configs.py", "source", "other", "columns[0]: expected Column(...), got a tuple"),
+    ],
+    "bad_positional_arguments": [
+        _e("configs.py", "event type", "click", "EventType(...) takes keyword arguments only, got 3 positional "
+           "argument(s): write EventType(name=..., source=..., fields=...)"),
+    ],
+    "bad_freshness_as_timedelta": [
+        _e("configs.py", "sequence feature", "recent_a", "freshness: expected Freshness(...), got a timedelta"),
+    ],
+    "bad_cast_type_typo": [
+        _e("configs.py", "module", "bad_cast_type_typo.configs", "cast(): 'sting' is not a type", "did you mean "
+           "'string'?"),
+    ],
+    "bad_mapping_key_not_string": [
+        _e("configs.py", "event type", "click", "fields[3]: the key 3 must be a string"),
+    ],
+    "bad_model_validate_lambda": [
+        _e("configs.py", "event type", "click", "field 'filter' holds a Python callable (a lambda)"),
+    ],
+    "bad_copy_keeps_name": [
+        _e("configs.py", "sequence feature", "recent_a", "duplicate sequence feature name 'recent_a' version 1: also "
+           "defined at", hint="it is a copy of that one: to derive another, use .model_copy(update={'name': ...})"),
+    ],
+    "bad_model_validate_json": [
+        _e("configs.py", "module", "bad_model_validate_json.configs", "failed to import: Freshness(...): "
+           "batch_max_lag: Field required"),
+    ],
+    "bad_wrong_kind_of_shared_value": [
+        _e("configs.py", "sequence feature", "recent_a", "retention: Input should be a valid timedelta (got a "
+           "Freshness); freshness: expected Freshness(...), got a timedelta"),
+    ],
+    "bad_timedelta_for_integer": [
+        _e("configs.py", "sequence feature", "recent_a", "max_length: Input should be a valid integer (got a "
+           "timedelta of 7 days, 0:00:00)"),
+    ],
+    "bad_shared_value_misfit_use": [
+        _e("configs.py", "sequence feature", "recent_s", "projected field 'item_id' is produced by none of its event "
+           "types (search)", hint="which fits sequence feature 'recent_a': it is this use that does not fit"),
+    ],
+    "bad_shared_freshness_misfit": [
+        _e("configs.py", "sequence feature", "recent_short", "freshness.batch_max_lag (3 days, 0:00:00) exceeds "
+           "retention (1 day, 0:00:00)", hint="which fits sequence feature 'recent_long': it is this use that does "
+           "not fit"),
+    ],
+    "bad_str_contains_not_string": [
+        _e("configs.py", "module", "bad_str_contains_not_string.configs", ".str.contains() takes a string literal, "
+           "got 3"),
+    ],
 }
 
 _SLOW_IMPORTS = ("bad_import_hangs", "bad_import_hangs_shared")
@@ -577,3 +744,24 @@ def test_recompiling_a_package_reports_the_same_issues() -> None:
 
     assert first == second
     assert len(first) == 6
+
+
+_REPRS = ("errors.pydantic.dev", "<DType.", "<Lifecycle.", " object at 0x", "Traceback", "ExprNode(", "Column(name=")
+"""What a config author should never have to read: pydantic's URLs, Python enum or model reprs, addresses."""
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_no_python_reprs_in_any_message(case: str) -> None:
+    result = compile_configs(INVALID / case, import_timeout=1 if case in _SLOW_IMPORTS else None)
+
+    for issue in result.issues:
+        for text in _REPRS:
+            assert text not in issue.message and text not in issue.hint, issue.render()
+
+
+def test_no_empty_follow_on_count() -> None:
+    """An object checked under a possible cause with nothing failing has nothing to count ("0 follow-on errors
+    suppressed (in )" was printed)."""
+    (issue,) = compile_configs(INVALID / "bad_unknown_event_type_in_tuple").issues
+
+    assert "follow-on" not in issue.hint
