@@ -712,6 +712,11 @@ class _Checker:
         if not retention_ok:
             self.issue(sf, f"retention must be positive and at most {MAX_RETENTION.days} days, got "
                        f"{_duration(sf.retention)}", at="retention")
+        elif sf.retention % MIN_LAG:
+            # The artefact records whole seconds; truncating silently would serve a shorter window than written.
+            retention_ok = False
+            self.issue(sf, f"retention must be a whole number of seconds, got {_duration(sf.retention)}: the "
+                       "artefact records retention in whole seconds", at="retention")
         fresh = sf.freshness
         for label, lag in (("streaming_max_lag", fresh.streaming_max_lag), ("batch_max_lag", fresh.batch_max_lag)):
             at = f"freshness.{label}"
@@ -1026,7 +1031,7 @@ def _duration(value: timedelta) -> str:
     for unit, seconds in (("days", 86_400), ("hours", 3_600), ("minutes", 60)):
         if total >= seconds and total % seconds == 0:
             return f"{sign}{int(total // seconds)} {unit}"
-    return f"{sign}{total:g} s"
+    return f"{sign}{f'{total:.6f}'.rstrip('0').rstrip('.')} s"  # never "2.592e+06 s"
 
 
 def _outputs(obj: ConfigObject | None) -> set[str]:

@@ -160,6 +160,10 @@ CASES: dict[str, list[Expected]] = {
     "bad_retention_negative": [
         _e("configs.py", "sequence feature", "recent_clicks", "retention must be positive", "got -30 days"),
     ],
+    "bad_retention_fraction": [
+        _e("configs.py", "sequence feature", "recent_clicks", "retention must be a whole number of seconds",
+           "got 2592000.000001 s"),
+    ],
     "bad_retention_too_long": [
         _e("configs.py", "sequence feature", "recent_clicks", "at most 1095 days, got 1460 days"),
     ],
