@@ -49,8 +49,10 @@ from feature_platform.errors import (
     NotAFileError,
     PointerConflictError,
     StoreError,
+    UnreadableObjectError,
 )
 from feature_platform.storage import ObjectStorage
+from feature_platform.storage.base import MAX_ENTRY_BYTES
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
 from feature_platform.store.logstate import (
@@ -62,6 +64,7 @@ from feature_platform.store.logstate import (
     list_log,
     read_log,
     repair_command,
+    split_far,
     usable_witnesses,
 )
 
@@ -206,7 +209,12 @@ class ArtefactStore:
             generation = seen if data is not None else 0
         if data is None:
             listing = list_log(self._backend, env, feature_id)
-            last = listing.last
+            last, far = split_far(listing.files | listing.folders)
+            if far:  # a stray far beyond the log's end (perhaps one a repair superseded): the whole log decides
+                judged = self.live_entry(env, feature_id)
+                if judged is None:
+                    return None
+                last = judged.generation
             if top is not None and seen > last:
                 raise StoreError(deleted_tail_message(env, feature_id, seen, top.what, self._origin(top.key), last))
             if last:
@@ -235,11 +243,13 @@ class ArtefactStore:
         """The bytes of entry ``generation`` (None: not there); a directory in its place is refused as damage."""
         key = layout.audit_key(env, feature_id, generation)
         try:
-            return self._backend.get(key)
+            return self._backend.get(key, limit=MAX_ENTRY_BYTES)
         except NotAFileError as exc:
             raise StoreError(
                 self._newest_damaged(env, feature_id, f"audit entry {self._origin(key)} {NOT_A_FILE}")
             ) from exc
+        except UnreadableObjectError as exc:
+            raise StoreError(self._newest_damaged(env, feature_id, f"audit entry {exc}")) from exc
 
     @staticmethod
     def _newest_damaged(env: str, feature_id: str, problem: str) -> str:
@@ -518,7 +528,9 @@ class ArtefactStore:
                         repair_command(entry.env, entry.feature_id),
                     )
             try:
-                following = self._backend.get(layout.audit_key(entry.env, entry.feature_id, entry.generation + 1))
+                following = self._backend.get(
+                    layout.audit_key(entry.env, entry.feature_id, entry.generation + 1), limit=MAX_ENTRY_BYTES
+                )
                 if following is None:
                     return
                 entry = self._entry_at(entry.env, entry.feature_id, entry.generation + 1, following)

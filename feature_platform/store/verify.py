@@ -42,7 +42,14 @@ from pathlib import Path
 from feature_platform.artefact.loader import parse_artefact
 from feature_platform.errors import ArtefactError, ArtefactNotFoundError, StoreError
 from feature_platform.store import layout
-from feature_platform.store.logstate import LogState, UnreadableLogError, differences, read_log, repair_command
+from feature_platform.store.logstate import (
+    LogState,
+    UnreadableLogError,
+    differences,
+    ranges,
+    read_log,
+    repair_command,
+)
 from feature_platform.store.repair import RepairPlan, plan_repair
 from feature_platform.store.store import ArtefactStore
 
@@ -238,7 +245,7 @@ def _verify_log(
         report.problems.append(
             StoreProblem(
                 layout.audit_prefix(env, feature_id),
-                f"audit log is missing generation(s) {', '.join(map(str, missing[:10]))}",
+                f"audit log is missing generation(s) {ranges(missing)}",
                 _repair_text(plan),
             )
         )
@@ -261,7 +268,7 @@ def _repair_text(plan: RepairPlan | None) -> str:
     if plan.rerecord is not None:
         does.append(f"re-records generation {plan.rerecord.generation} from its copy")
     if plan.supersede:
-        generations = ", ".join(str(d.generation) for d in plan.supersede)
+        generations = ranges(d.generation for d in plan.supersede)
         live = plan.live[:16] if plan.live else "?"
         does.append(
             f"appends an operator entry superseding generation(s) {generations} (their bytes are kept) with "
