@@ -85,6 +85,7 @@ def repair(env: str | None, feature: str | None, live: str | None, message: str 
     config = settings()
     target = env or config.env
     store = open_store_from_settings(config)
+    store.require_exists()  # a typo in FP_ARTEFACT_STORE: nothing to repair there, and nothing is created
     if build is not None:
         report = verify_store(store, target)
         named = report.named

@@ -430,16 +430,19 @@ def _witness(backend: ObjectStorage, what: str, key: str, env: str, feature_id: 
     return Witness(what, key, entry)
 
 
-def usable_witnesses(backend: ObjectStorage, env: str, feature_id: str) -> list[Witness]:
+def usable_witnesses(
+    backend: ObjectStorage, env: str, feature_id: str, warned: set[tuple[str, str]] | None = None
+) -> list[Witness]:
     """The readable witnesses of ``feature_id`` in ``env`` (the cheap read ``current`` starts from); an
-    unreadable one is logged and ignored (readers fall back to the log)."""
+    unreadable one is logged and ignored (readers fall back to the log). ``warned``: the (key, problem) pairs
+    already logged, which are not logged again (one command reads the witnesses several times)."""
     usable = []
     keys = (("pointer hint", layout.hint_key(env, feature_id)), ("live record", layout.live_key(env, feature_id)))
     for what, key in keys:
         witness = _witness(backend, what, key, env, feature_id)
         if witness.entry is not None:
             usable.append(witness)
-        elif not witness.missing:
+        elif not witness.missing and _first_time(warned, key, witness.unusable):
             logger.warning(
                 "ignoring the %s %s, which %s; readers fall back to the audit log, and `%s` rewrites it",
                 what,
@@ -448,6 +451,16 @@ def usable_witnesses(backend: ObjectStorage, env: str, feature_id: str) -> list[
                 repair_command(env, feature_id),
             )
     return usable
+
+
+def _first_time(warned: set[tuple[str, str]] | None, key: str, problem: str | None) -> bool:
+    """Whether the warning about ``key``'s ``problem`` was not logged yet (and note that it now is)."""
+    if warned is None:
+        return True
+    if (key, problem or "") in warned:
+        return False
+    warned.add((key, problem or ""))
+    return True
 
 
 def deleted_tail_message(env: str, feature_id: str, generation: int, what: str, key: str, last: int) -> str:

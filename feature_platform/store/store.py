@@ -36,7 +36,9 @@ with the requested version live and one entry for it.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import stat
 import time
 from enum import Enum
 from typing import Final
@@ -51,7 +53,7 @@ from feature_platform.errors import (
     StoreError,
     UnreadableObjectError,
 )
-from feature_platform.storage import ObjectStorage
+from feature_platform.storage import LocalObjectStorage, ObjectStorage
 from feature_platform.storage.base import MAX_ENTRY_BYTES
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
@@ -98,6 +100,8 @@ class ArtefactStore:
 
     def __init__(self, backend: ObjectStorage) -> None:
         self._backend = backend
+        self._warned: set[tuple[str, str]] = set()
+        """(key, problem) of the witness warnings logged: each once per instance, however often it is read."""
 
     @property
     def backend(self) -> ObjectStorage:
@@ -111,6 +115,39 @@ class ArtefactStore:
 
     def _origin(self, key: str) -> str:
         return f"{self._backend.describe()}/{key}"
+
+    def exists(self) -> bool:
+        """Whether the store's root is there: a local directory (a file there is a :class:`StoreError`); an S3
+        prefix always is (a missing or forbidden bucket fails its first read instead)."""
+        if not isinstance(self._backend, LocalObjectStorage):
+            return True
+        root = self._backend.root
+        try:
+            mode = os.stat(root).st_mode
+        except FileNotFoundError:
+            if not os.path.lexists(root):
+                return False
+            msg = f"cannot read artefact store root {self.describe()}: a dangling symbolic link"
+            raise StoreError(msg) from None
+        except OSError as exc:
+            msg = f"cannot read artefact store root {self.describe()}: {exc.strerror or exc}"
+            raise StoreError(msg) from exc
+        if not stat.S_ISDIR(mode):
+            msg = f"cannot read artefact store root {self.describe()}: Not a directory (check FP_ARTEFACT_STORE)"
+            raise StoreError(msg)
+        return True
+
+    def require_exists(self) -> None:
+        """Refuse a store whose root does not exist (a typo in FP_ARTEFACT_STORE), for every command that reads:
+        an absent root is never read as an empty store ("never published", everything "Added"). Only a publish
+        creates the root, on its first write, and says so."""
+        if not self.exists():
+            msg = (
+                f"artefact store root {self.describe()} does not exist: check FP_ARTEFACT_STORE (nothing was read); "
+                "for a new store, create that directory or run `feature-platform publish`, whose first publish "
+                "creates it"
+            )
+            raise StoreError(msg)
 
     # ----------------------------------------------------------------------------------------------
     # Artefacts
@@ -200,7 +237,7 @@ class ArtefactStore:
         damage further back (or a generation a repair superseded) does not stop readers of the live version.
         Writers and ``plan`` judge the whole log instead (:meth:`live_entry`).
         """
-        witnesses = usable_witnesses(self._backend, env, feature_id)
+        witnesses = usable_witnesses(self._backend, env, feature_id, self._warned)
         top = max(witnesses, key=lambda w: w.entry.generation if w.entry else 0, default=None)
         seen = top.entry.generation if top is not None and top.entry is not None else 0
         generation, data = 0, None
@@ -271,6 +308,9 @@ class ArtefactStore:
             logger.warning("%s", describe_damage(state, self._origin))
         for witness in state.lagging_witnesses():
             lag = witness.unusable if witness.entry is None else f"is stale (generation {witness.entry.generation})"
+            if (witness.key, witness.unusable or "") in self._warned or (witness.key, lag or "") in self._warned:
+                continue  # already said, in the words of the cheap read
+            self._warned.add((witness.key, lag or ""))
             logger.warning(
                 "the %s %s %s: until `%s` rewrites it, a deletion of the newest entries would go unnoticed",
                 witness.what,
