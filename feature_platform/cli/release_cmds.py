@@ -20,6 +20,7 @@ from feature_platform.plan import render_json, render_text
 from feature_platform.release import plan_release, publish_release, source_revision
 from feature_platform.release.publisher import SealedBytes, default_actor
 from feature_platform.store import ArtefactStore, open_store_from_settings
+from feature_platform.store.logstate import ranges
 
 
 def _store(*, must_exist: bool = True) -> ArtefactStore:
@@ -129,7 +130,7 @@ def history(env: str | None, feature: str) -> None:
     for e in entries:
         click.echo(f"{e.generation:>4}  {e.at:%Y-%m-%d %H:%M:%S}  {e.action:<9} "
                    f"{(e.from_hash or '-')[:12]:<12} {e.to_hash[:12]:<12} {e.actor:<16} {e.source_revision or '-'}"
-                   + (f"  (supersedes {', '.join(str(s.generation) for s in e.supersedes)})" if e.supersedes else ""))
+                   + (f"  (supersedes {ranges(s.generation for s in e.supersedes)})" if e.supersedes else ""))
 
 
 def _expand_hash(store: ArtefactStore, env: str, feature: str, prefix: str) -> str:

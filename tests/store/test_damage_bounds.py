@@ -254,3 +254,21 @@ def test_rollback_gives_each_witness_warning_once(tmp_path: Path, damage: str) -
     lines = result.stderr.splitlines()
     assert len(lines) == len(set(lines)), result.stderr  # no warning word for word twice
     assert store.history(ENV, FEATURE_ID)[-1].to_hash == first
+
+
+def test_the_cli_prints_a_superseded_gap_as_one_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _, second = _local(tmp_path)
+    copy = store.backend.get(_audit_key(2))
+    assert copy is not None
+    store.backend.put(_audit_key(50), copy)  # within FAR_GAP: the log's end, damaged, after a gap of 47
+    monkeypatch.setenv("FP_ARTEFACT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("FP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FP_ACTOR", "t")
+    runner = CliRunner()
+    repaired = runner.invoke(cli, ["store", "repair", "--env", ENV, "--feature", FEATURE_ID, "--live", second])
+    assert repaired.exit_code == 0, repaired.output
+    assert "superseded missing generation(s) 3-49\n" in repaired.output
+    assert repaired.output.count("superseded") == 2  # the gap's line and generation 50's
+    history = runner.invoke(cli, ["history", "--env", ENV, "--feature", FEATURE_ID])
+    assert history.exit_code == 0, history.output
+    assert "(supersedes 3-50)" in history.output
