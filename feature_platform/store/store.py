@@ -58,6 +58,7 @@ from feature_platform.storage.base import MAX_ENTRY_BYTES
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
 from feature_platform.store.logstate import (
+    FAR_GAP,
     NOT_A_FILE,
     LogState,
     deleted_tail_message,
@@ -252,8 +253,19 @@ class ArtefactStore:
                 if judged is None:
                     return None
                 last = judged.generation
-            if top is not None and seen > last:
+            if top is not None and seen > last and seen - last - 1 <= FAR_GAP:
                 raise StoreError(deleted_tail_message(env, feature_id, seen, top.what, self._origin(top.key), last))
+            if top is not None and seen > last:  # no log has such a gap: a damaged copy, as read_log judges it
+                problem = f"names generation {seen}, far beyond the log's end {last}"
+                if (top.key, problem) not in self._warned:
+                    self._warned.add((top.key, problem))
+                    logger.warning(
+                        "ignoring the %s %s, which %s; readers fall back to the audit log, and `%s` rewrites it",
+                        top.what,
+                        top.key,
+                        problem,
+                        repair_command(env, feature_id),
+                    )
             if last:
                 generation = last
                 data = self._read_entry(env, feature_id, last)

@@ -272,3 +272,26 @@ def test_the_cli_prints_a_superseded_gap_as_one_range(tmp_path: Path, monkeypatc
     history = runner.invoke(cli, ["history", "--env", ENV, "--feature", FEATURE_ID])
     assert history.exit_code == 0, history.output
     assert "(supersedes 3-50)" in history.output
+
+
+@pytest.mark.timeout(60)
+def test_witnesses_naming_a_generation_far_beyond_the_log_are_damaged_copies(
+    store: ArtefactStore, two: tuple[str, str]
+) -> None:
+    """No log has a gap that wide, so such a witness is no proof of deleted entries (whose repair would enumerate
+    the gap): readers ignore it like any unreadable witness, verify reports it, and the repair rewrites it."""
+    entry = store.current(ENV, FEATURE_ID)
+    assert entry is not None
+    far = entry.model_copy(update={"generation": FAR}).to_bytes()
+    witnesses = (f"envs/{ENV}/pointers/{FEATURE_ID}.json", f"envs/{ENV}/live/{FEATURE_ID}.json")
+    for key in witnesses:
+        store.backend.put(key, far)
+    assert store.current(ENV, FEATURE_ID) == entry
+    assert [e.generation for e in store.history(ENV, FEATURE_ID)] == [1, 2]
+    report = verify_store(store, ENV)
+    assert sorted(p.where for p in report.problems) == sorted(witnesses)
+    assert all(f"names generation {FAR}, far beyond the log's end 2" in p.message for p in report.problems)
+    done = repair_log(store, ENV, FEATURE_ID, actor="operator")
+    assert done.repair is None and len(done.rewritten) == 2
+    assert verify_store(store, ENV).ok
+    assert all(store.backend.get(key) == entry.to_bytes() for key in witnesses)
