@@ -42,6 +42,17 @@ class NotAFileError(StoreError):
     callers can diagnose it as such instead of failing everything that lists near it."""
 
 
+class UnreadableObjectError(StoreError):
+    """A key's object cannot be read as one: it is not a regular file (a FIFO, a device, a socket: reading could
+    hang or never end) or it is larger than the cap for what is read there. Damage to that one key, like
+    :class:`NotAFileError`, never an outage of the store. ``problem`` ends a sentence starting with the key."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where} {problem}")
+        self.where = where
+        self.problem = problem
+
+
 class ArtefactNotFoundError(StoreError):
     """No artefact with that hash, or no pointer for that environment and feature."""
 

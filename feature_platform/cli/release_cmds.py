@@ -20,10 +20,16 @@ from feature_platform.plan import render_json, render_text
 from feature_platform.release import plan_release, publish_release, source_revision
 from feature_platform.release.publisher import SealedBytes, default_actor
 from feature_platform.store import ArtefactStore, open_store_from_settings
+from feature_platform.store.logstate import ranges
 
 
-def _store() -> ArtefactStore:
-    return open_store_from_settings(settings())
+def _store(*, must_exist: bool = True) -> ArtefactStore:
+    """The configured store; every command but ``publish`` refuses one whose root does not exist (a typo in
+    FP_ARTEFACT_STORE is never read as an empty store)."""
+    store = open_store_from_settings(settings())
+    if must_exist:
+        store.require_exists()
+    return store
 
 
 def _env(env: str | None) -> str:
@@ -40,7 +46,17 @@ def plan(configs: Path | None, env: str | None, features: tuple[str, ...], fmt: 
     """Compare the freshly compiled set with what is live in ENV, field by field, with impacts."""
     result = compile_or_exit(configs)
     compiled = {k: v.artefact for k, v in result.artefacts.items()}
-    the_plan = plan_release(compiled, _store(), _env(env), features or None)
+    # plan previews a publish: against the default store not created yet it plans everything as new (and says
+    # so); a configured FP_ARTEFACT_STORE that does not exist is a typo, refused like every other read.
+    store = _store(must_exist=settings().artefact_store is not None)
+    if not store.exists():
+        click.secho(
+            f"note: the artefact store {store.describe()} does not exist yet: planned against an empty store "
+            "(the first publish creates it)",
+            fg="yellow",
+            err=True,
+        )
+    the_plan = plan_release(compiled, store, _env(env), features or None)
     click.echo(render_json(the_plan) if fmt == "json" else render_text(the_plan), nl=fmt == "text")
 
 
@@ -59,7 +75,8 @@ def publish(configs: Path | None, env: str | None, features: tuple[str, ...]) ->
     result = compile_or_exit(configs_dir)
     compiled = {k: SealedBytes(artefact=v.artefact, data=v.data) for k, v in result.artefacts.items()}
     target = _env(env)
-    store = _store()
+    store = _store(must_exist=False)
+    existed = store.exists()
     try:
         outcome = publish_release(compiled, store, target, features=features or None,
                                   actor=default_actor(), source_revision=source_revision(configs_dir))
@@ -67,6 +84,8 @@ def publish(configs: Path | None, env: str | None, features: tuple[str, ...]) ->
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(EXIT_BREAKING_CHANGE)
     click.echo(render_text(outcome.plan))
+    if not existed and store.exists():
+        click.secho(f"\ncreated the artefact store {store.describe()} (it did not exist)", fg="yellow")
     click.echo(f"\npublished to {target!r} in {store.describe()}:")
     for entry in outcome.published:
         click.secho(f"  {entry.feature_id:<32} -> {entry.to_hash[:12]}  (generation {entry.generation})", fg="green")
@@ -87,6 +106,10 @@ def rollback(env: str | None, feature: str, to_hash: str | None) -> None:
     target = _env(env)
     if to_hash is not None and len(to_hash) < 64:
         to_hash = _expand_hash(store, target, feature, to_hash)
+    live = store.current(target, feature) if to_hash is not None else None
+    if live is not None and live.to_hash == to_hash:
+        click.echo(f"{to_hash[:12]} is already live in {target!r} (generation {live.generation}); nothing to do")
+        return
     entry = store.rollback(target, feature, to_hash, actor=default_actor())
     click.echo(f"{feature} in {target!r}: {entry.from_hash[:12] if entry.from_hash else '-'} -> "
                f"{entry.to_hash[:12]} (generation {entry.generation})")
@@ -107,7 +130,7 @@ def history(env: str | None, feature: str) -> None:
     for e in entries:
         click.echo(f"{e.generation:>4}  {e.at:%Y-%m-%d %H:%M:%S}  {e.action:<9} "
                    f"{(e.from_hash or '-')[:12]:<12} {e.to_hash[:12]:<12} {e.actor:<16} {e.source_revision or '-'}"
-                   + (f"  (supersedes {', '.join(str(s.generation) for s in e.supersedes)})" if e.supersedes else ""))
+                   + (f"  (supersedes {ranges(s.generation for s in e.supersedes)})" if e.supersedes else ""))
 
 
 def _expand_hash(store: ArtefactStore, env: str, feature: str, prefix: str) -> str:

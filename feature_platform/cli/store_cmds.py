@@ -10,6 +10,7 @@ import click
 from feature_platform.cli._common import EXIT_ERROR, env_option, handle_errors, settings
 from feature_platform.release.publisher import default_actor
 from feature_platform.store import open_store_from_settings
+from feature_platform.store.logstate import ranges
 from feature_platform.store.repair import repair_log
 from feature_platform.store.verify import restore_artefacts, verify_store
 
@@ -85,6 +86,7 @@ def repair(env: str | None, feature: str | None, live: str | None, message: str 
     config = settings()
     target = env or config.env
     store = open_store_from_settings(config)
+    store.require_exists()  # a typo in FP_ARTEFACT_STORE: nothing to repair there, and nothing is created
     if build is not None:
         report = verify_store(store, target)
         named = report.named
@@ -105,8 +107,12 @@ def repair(env: str | None, feature: str | None, live: str | None, message: str 
                 f"(live: {done.rerecorded.to_hash[:12]}) from its copy"
             )
         if done.repair is not None:
+            missing = [d.generation for d in done.superseded if d.missing]
+            if missing:  # a gap is one line, however wide
+                click.echo(f"superseded missing generation(s) {ranges(missing)}")
             for damage in done.superseded:
-                click.echo(f"superseded generation {damage.generation} ({damage.reason}); its bytes are kept")
+                if not damage.missing:
+                    click.echo(f"superseded generation {damage.generation} ({damage.reason}); its bytes are kept")
             click.echo(
                 f"{feature} in {target!r}: recorded repair generation {done.repair.generation} "
                 f"(live: {done.repair.to_hash[:12]})"

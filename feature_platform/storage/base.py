@@ -20,6 +20,12 @@ Both listings ignore S3 *folder markers* (the empty objects whose key ends in ``
 "Create folder" makes): they are how S3 shows an empty folder, the counterpart of an empty local directory,
 and never an object of the platform (a key with an empty last component is not a valid key).
 
+Reads are capped (:meth:`~ObjectStorage.get`'s ``limit``): :data:`MAX_OBJECT_BYTES` by default (artefacts and
+table manifests are kilobytes; the cap is generous and only stops a runaway read), :data:`MAX_ENTRY_BYTES` for
+audit entries and witnesses. Locally only regular files are read (a symbolic link to one is followed): a FIFO
+would hang the reader and a device such as ``/dev/zero`` never ends. Either is
+:class:`~feature_platform.errors.UnreadableObjectError`, damage to that one key.
+
 Keys are relative to the storage's root and checked by :func:`~feature_platform.storage.keys.check_key`;
 :meth:`~ObjectStorage.url` turns one into the path or ``s3://`` URL other readers (polars, DuckDB) use.
 """
@@ -31,6 +37,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
+
+MAX_OBJECT_BYTES = 256 * 1024 * 1024
+"""The most :meth:`ObjectStorage.get` reads by default (256 MiB)."""
+
+MAX_ENTRY_BYTES = 1024 * 1024
+"""The most read of an audit entry, a pointer hint or a live record (1 MiB; an entry is a few hundred bytes)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,10 @@ class FolderListing:
 class ObjectStorage(Protocol):
     """Byte objects under ``/``-separated keys below one root. Implementations are safe across processes."""
 
-    def get(self, key: str) -> bytes | None:
-        """The whole object, or None if the key does not exist. Never a partially written object."""
+    def get(self, key: str, *, limit: int = MAX_OBJECT_BYTES) -> bytes | None:
+        """The whole object, or None if the key does not exist. Never a partially written object. An object
+        larger than ``limit`` bytes, or (locally) not a regular file, is
+        :class:`~feature_platform.errors.UnreadableObjectError`."""
         ...
 
     def put(self, key: str, data: bytes) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from feature_platform._durable import fsync_directory
-from feature_platform.errors import NotAFileError, StoreError
-from feature_platform.storage.base import FolderListing, StagedFile
+from feature_platform.errors import NotAFileError, StoreError, UnreadableObjectError
+from feature_platform.storage.base import MAX_OBJECT_BYTES, FolderListing, StagedFile
 from feature_platform.storage.keys import check_key, check_prefix
 from feature_platform.storage.sweep import STALE_STAGING_SECONDS, is_staged_name, staged_name, sweep_stale
 
@@ -49,10 +49,10 @@ class LocalObjectStorage:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, *, limit: int = MAX_OBJECT_BYTES) -> bytes | None:
         path = self._path(key)
-        try:
-            return path.read_bytes()
+        try:  # non-blocking: opening a FIFO must not wait for a writer; the type is checked before any read
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             return None
         except IsADirectoryError as exc:
@@ -60,6 +60,22 @@ class LocalObjectStorage:
         except OSError as exc:
             msg = f"cannot read {path}: {exc}"
             raise StoreError(msg) from exc
+        try:
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISDIR(mode):
+                raise _not_a_file(path)
+            if not stat.S_ISREG(mode):
+                raise UnreadableObjectError(str(path), f"is not a regular file ({_file_kind(mode)})")
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            msg = f"cannot read {path}: {exc}"
+            raise StoreError(msg) from exc
+        finally:
+            os.close(fd)
+        if len(data) > limit:
+            raise UnreadableObjectError(str(path), f"is larger than {limit} bytes, the most read there")
+        return data
 
     def open_read(self, key: str) -> BinaryIO | None:
         """The open inode: a concurrent replacement of the name does not change what it reads."""
@@ -214,6 +230,16 @@ def _refuse_special_file(path: Path) -> None:
         msg = (f"{path} is not a regular file (a device, a pipe or a socket): writing would replace it with a "
                "file; name a regular file")
         raise NotAFileError(msg)
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
 
 
 def _not_a_file(path: Path) -> NotAFileError:

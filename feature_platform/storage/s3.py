@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from feature_platform.errors import StoreError
-from feature_platform.storage.base import FolderListing, StagedFile
+from feature_platform.errors import StoreError, UnreadableObjectError
+from feature_platform.storage.base import MAX_OBJECT_BYTES, FolderListing, StagedFile
 from feature_platform.storage.keys import check_key, check_prefix
 
 if TYPE_CHECKING:
@@ -100,11 +100,18 @@ class S3ObjectStorage:
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, *, limit: int = MAX_OBJECT_BYTES) -> bytes | None:
+        """The object; one larger than ``limit`` (its ContentLength) is refused before its body is read."""
         full = self._full_key(key)
         try:
             response = self.client.get_object(Bucket=self._bucket, Key=full)
-            body: bytes = response["Body"].read()
+            size = response.get("ContentLength")
+            if size is not None and size > limit:
+                response["Body"].close()
+                raise UnreadableObjectError(self.url(key), f"is larger than {limit} bytes, the most read there")
+            body: bytes = response["Body"].read(limit + 1)
+            if len(body) > limit:
+                raise UnreadableObjectError(self.url(key), f"is larger than {limit} bytes, the most read there")
         except ClientError as exc:
             if _error_code(exc) in _MISSING_CODES:
                 return None

@@ -58,7 +58,8 @@ class AuditEntry(BaseModel):
     message: str | None = Field(default=None, description="Free-form reason.")
     supersedes: tuple[Superseded, ...] = Field(
         default=(),
-        description="Only on `repair` entries: the damaged generations they replace (kept, never read again). "
+        description="Only on `repair` entries: the damaged generations they replace (kept, never read again): "
+        "earlier ones, or strays far beyond the log's end (logstate.FAR_GAP). "
         "A repair entry's from_hash is the live version as far as the damaged log could tell (None: unknown).",
     )
 
@@ -68,8 +69,8 @@ class AuditEntry(BaseModel):
         if (self.action == "repair") != bool(self.supersedes):
             msg = "a repair entry supersedes at least one generation, and only a repair entry supersedes any"
             raise ValueError(msg)
-        if any(s.generation >= self.generation for s in self.supersedes):
-            msg = "a repair entry supersedes only earlier generations"
+        if any(s.generation == self.generation for s in self.supersedes):
+            msg = "a repair entry does not supersede its own generation"
             raise ValueError(msg)
         return self
 

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from feature_platform.errors import NotAFileError, StoreError
+from feature_platform.errors import NotAFileError, StoreError, UnreadableObjectError
 from feature_platform.storage import LocalObjectStorage, ObjectStorage
+from feature_platform.storage.base import MAX_ENTRY_BYTES
 from feature_platform.store import layout
 from feature_platform.store.audit import AuditEntry, Superseded, parse_entry
 
@@ -63,6 +64,8 @@ class Damage:
     fingerprint: str | None
     missing: bool = False
     """Nothing at all is stored there (a deleted entry); a directory in its place has no bytes but is not missing."""
+    stray: bool = False
+    """A generation far beyond the log's end (:data:`FAR_GAP`): whatever it holds, it is not the live version."""
 
     def superseded(self) -> Superseded:
         return Superseded(generation=self.generation, sha256=self.fingerprint, reason=self.reason)
@@ -145,12 +148,19 @@ class LogState:
         no witness holds its generation with other content."""
         if self.last == 0 or self.deleted_tail is not None or self.last in self.damage or self.disputed:
             return None
+        if self.strays:
+            return None
         return self.entries.get(self.last)
 
     @property
     def live_unknown(self) -> bool:
         """Something was published, but the log cannot tell what is live: readers and writers refuse it."""
-        return self.newest is None and (self.last > 0 or self.deleted_tail is not None)
+        return self.newest is None and (self.last > 0 or self.deleted_tail is not None or bool(self.strays))
+
+    @property
+    def strays(self) -> list[Damage]:
+        """Unrepaired generations far beyond the log's end, lowest first."""
+        return sorted((d for d in self.damage.values() if d.stray), key=lambda d: d.generation)
 
     def lagging_witnesses(self) -> list[Witness]:
         """Witnesses that do not copy the sound newest entry (missing, unreadable, or behind it): harmless to
@@ -208,41 +218,121 @@ def _folder_is_a_file(backend: ObjectStorage, env: str, feature_id: str) -> Unre
     )
 
 
+FAR_GAP = 1000
+"""A listed generation more than this many generations past the one before it is a *stray*, not the log's end: each
+publish adds one generation, so a gap that wide is a copied or misnamed file, never deleted history. Strays are
+judged one by one and the gap is never enumerated (a stray ``999999999999.json`` costs one entry's read)."""
+
+
+def split_far(generations: Iterable[int]) -> tuple[int, list[int]]:
+    """The log's end (the highest generation reached in steps of at most :data:`FAR_GAP` + 1 from 0) and the
+    generations beyond it (strays), sorted."""
+    last = 0
+    ordered = sorted(generations)
+    for index, generation in enumerate(ordered):
+        if generation - last - 1 > FAR_GAP:
+            return last, ordered[index:]
+        last = generation
+    return last, []
+
+
+def ranges(generations: Iterable[int]) -> str:
+    """Generations as ranges ("3-9, 12"), never one by one."""
+    spans: list[list[int]] = []
+    for generation in sorted(generations):
+        if spans and generation == spans[-1][1] + 1:
+            spans[-1][1] = generation
+        else:
+            spans.append([generation, generation])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+
+
+def stray_reason(generation: int, last: int, newest_sound: bool) -> str:
+    before = f"the newest sound entry {last}" if newest_sound else f"the log's end {last}"
+    return (
+        f"generation {generation} is far beyond {before} (gap of {generation - last - 1}): a stray entry no publish "
+        "can have written, so the live version cannot be told safely"
+    )
+
+
 def read_log(backend: ObjectStorage, env: str, feature_id: str) -> LogState:
-    """Read and judge the whole audit log of ``feature_id`` in ``env`` and its two witnesses (read first)."""
+    """Read and judge the whole audit log of ``feature_id`` in ``env`` and its two witnesses (read first). Costs one
+    read per stored entry, never one per generation of a gap (:data:`FAR_GAP`)."""
     state = LogState(env, feature_id)
     state.witnesses = [
         _witness(backend, "pointer hint", layout.hint_key(env, feature_id), env, feature_id),
         _witness(backend, "live record", layout.live_key(env, feature_id), env, feature_id),
     ]
     listing = list_log(backend, env, feature_id)
-    state.last = listing.last
-    fingerprints: dict[int, str | None] = {}
     stored = _fetch(backend, {g: layout.audit_key(env, feature_id, g) for g in sorted(listing.files)})
-    for generation in range(1, state.last + 1):
+    fingerprints: dict[int, str | None] = {}
+    judged: dict[int, AuditEntry | Damage] = {}
+    for generation in sorted(listing.folders - listing.files):
+        key = layout.audit_key(env, feature_id, generation)
+        judged[generation] = Damage(generation, key, NOT_A_FILE, None)
+        fingerprints[generation] = None
+    for generation, data in stored.items():
         key = layout.audit_key(env, feature_id, generation)
         fingerprints[generation] = None
-        if generation in listing.folders:
-            state.damage[generation] = Damage(generation, key, NOT_A_FILE, None)
+        if isinstance(data, StoreError):
+            judged[generation] = Damage(generation, key, _first_line(data), None)
             continue
-        data = stored.get(generation)
         if data is None:
-            state.damage[generation] = Damage(generation, key, "missing (deleted?)", None, missing=True)
-            continue
+            continue  # gone between the listing and the read: missing
         fingerprints[generation] = hashlib.sha256(data).hexdigest()
         try:
             entry = parse_entry(data, origin=key)
         except StoreError as exc:
-            state.damage[generation] = Damage(generation, key, _first_line(exc), fingerprints[generation])
+            judged[generation] = Damage(generation, key, _first_line(exc), fingerprints[generation])
             continue
         if (entry.generation, entry.env, entry.feature_id) != (generation, env, feature_id):
             claims = f"generation {entry.generation} of {entry.env}/{entry.feature_id}"
             reason = f"audit entry {key} is corrupt: it claims {claims}"
-            state.damage[generation] = Damage(generation, key, reason, fingerprints[generation])
+            judged[generation] = Damage(generation, key, reason, fingerprints[generation])
             continue
-        state.entries[generation] = entry
+        judged[generation] = entry
+    # Strays a repair superseded stay strays: the log's end is found without them.
+    retired = {
+        s.generation
+        for g, e in judged.items()
+        if isinstance(e, AuditEntry)
+        for s in e.supersedes
+        if s.generation > e.generation
+    }
+    state.last, far = split_far(set(judged) - retired)
+    far = sorted({*far, *(g for g in retired if g in judged and g > state.last)})
+    for generation in range(1, state.last + 1):
+        found = judged.get(generation)
+        if found is None:
+            key = layout.audit_key(env, feature_id, generation)
+            state.damage[generation] = Damage(generation, key, "missing (deleted?)", None, missing=True)
+            fingerprints.setdefault(generation, None)
+        elif isinstance(found, Damage):
+            state.damage[generation] = found
+        else:
+            state.entries[generation] = found
+    newest_sound = state.last in state.entries
+    for generation in far:
+        found = judged[generation]
+        key = layout.audit_key(env, feature_id, generation)
+        if isinstance(found, AuditEntry):
+            state.entries[generation] = found
+        state.damage[generation] = Damage(
+            generation, key, stray_reason(generation, state.last, newest_sound), fingerprints[generation], stray=True
+        )
     _apply_repairs(state, fingerprints)
     _check_chain(state, fingerprints)
+    # A witness naming a generation far beyond the log's end is no copy of any entry a publish wrote.
+    state.witnesses = [
+        replace(
+            w,
+            entry=None,
+            unusable=f"names generation {w.entry.generation}, far beyond the log's end {state.last}",
+        )
+        if w.entry is not None and w.entry.generation - state.last - 1 > FAR_GAP
+        else w
+        for w in state.witnesses
+    ]
     newest = state.entries.get(state.last) if state.last not in state.damage else None
     if newest is not None:
         state.disputed = [
@@ -255,13 +345,21 @@ _FETCH_THREADS = 16
 """Entries read at once: a log of a few hundred entries on S3 is read in the time of a few dozen requests."""
 
 
-def _fetch(backend: ObjectStorage, keys: dict[int, str]) -> dict[int, bytes | None]:
-    """The bytes of every key (None: gone), read concurrently from a remote store when there are more than a few:
-    writers and ``plan`` read whole logs, and each read is a round trip (local files are read faster in turn)."""
+def _fetch(backend: ObjectStorage, keys: dict[int, str]) -> dict[int, bytes | StoreError | None]:
+    """The bytes of every key (None: gone; an :class:`UnreadableObjectError` or :class:`NotAFileError`: that entry's
+    damage), read concurrently from a remote store when there are more than a few: writers and ``plan`` read whole
+    logs, and each read is a round trip (local files are read faster in turn)."""
+
+    def read(key: str) -> bytes | StoreError | None:
+        try:
+            return backend.get(key, limit=MAX_ENTRY_BYTES)
+        except (UnreadableObjectError, NotAFileError) as exc:
+            return exc
+
     if len(keys) <= 4 or isinstance(backend, LocalObjectStorage):
-        return {g: backend.get(key) for g, key in keys.items()}
+        return {g: read(key) for g, key in keys.items()}
     with ThreadPoolExecutor(max_workers=min(_FETCH_THREADS, len(keys)), thread_name_prefix="fp-read-log") as pool:
-        return dict(zip(keys, pool.map(backend.get, keys.values()), strict=True))
+        return dict(zip(keys, pool.map(read, keys.values()), strict=True))
 
 
 NOT_A_FILE = "a directory stands where the audit entry's file belongs"
@@ -316,9 +414,11 @@ def _check_chain(state: LogState, fingerprints: dict[int, str | None]) -> None:
 
 def _witness(backend: ObjectStorage, what: str, key: str, env: str, feature_id: str) -> Witness:
     try:
-        data = backend.get(key)
+        data = backend.get(key, limit=MAX_ENTRY_BYTES)
     except NotAFileError:
         return Witness(what, key, None, "is a directory where the file belongs", obstacle=True)
+    except UnreadableObjectError as exc:
+        return Witness(what, key, None, exc.problem)
     if data is None:
         return Witness(what, key, None, MISSING)
     try:
@@ -330,16 +430,19 @@ def _witness(backend: ObjectStorage, what: str, key: str, env: str, feature_id: 
     return Witness(what, key, entry)
 
 
-def usable_witnesses(backend: ObjectStorage, env: str, feature_id: str) -> list[Witness]:
+def usable_witnesses(
+    backend: ObjectStorage, env: str, feature_id: str, warned: set[tuple[str, str]] | None = None
+) -> list[Witness]:
     """The readable witnesses of ``feature_id`` in ``env`` (the cheap read ``current`` starts from); an
-    unreadable one is logged and ignored (readers fall back to the log)."""
+    unreadable one is logged and ignored (readers fall back to the log). ``warned``: the (key, problem) pairs
+    already logged, which are not logged again (one command reads the witnesses several times)."""
     usable = []
     keys = (("pointer hint", layout.hint_key(env, feature_id)), ("live record", layout.live_key(env, feature_id)))
     for what, key in keys:
         witness = _witness(backend, what, key, env, feature_id)
         if witness.entry is not None:
             usable.append(witness)
-        elif not witness.missing:
+        elif not witness.missing and _first_time(warned, key, witness.unusable):
             logger.warning(
                 "ignoring the %s %s, which %s; readers fall back to the audit log, and `%s` rewrites it",
                 what,
@@ -348,6 +451,16 @@ def usable_witnesses(backend: ObjectStorage, env: str, feature_id: str) -> list[
                 repair_command(env, feature_id),
             )
     return usable
+
+
+def _first_time(warned: set[tuple[str, str]] | None, key: str, problem: str | None) -> bool:
+    """Whether the warning about ``key``'s ``problem`` was not logged yet (and note that it now is)."""
+    if warned is None:
+        return True
+    if (key, problem or "") in warned:
+        return False
+    warned.add((key, problem or ""))
+    return True
 
 
 def deleted_tail_message(env: str, feature_id: str, generation: int, what: str, key: str, last: int) -> str:
@@ -400,7 +513,12 @@ def describe_damage(state: LogState, origin: Callable[[str], str]) -> str | None
         return None
     prefix = origin(layout.audit_prefix(env, feature_id))
     missing = sorted(g for g, d in state.damage.items() if d.missing)
-    if state.last in state.damage:
+    strays = state.strays
+    if strays:
+        first = strays[0]
+        what = f"the audit log {prefix} is damaged: {first.reason}"
+        counted = 1
+    elif state.last in state.damage:
         first = state.damage[state.last]
         what = (
             f"the audit log {prefix} is damaged at its newest generation {state.last} ({first.reason}), so the live "
@@ -408,7 +526,7 @@ def describe_damage(state: LogState, origin: Callable[[str], str]) -> str | None
         )
         counted = 1
     elif missing:
-        what = f"audit log {prefix} is missing generations {missing[:10]}"
+        what = f"audit log {prefix} is missing generation(s) {ranges(missing)}"
         counted = len(missing)
     else:
         first = state.damage[min(state.damage)]

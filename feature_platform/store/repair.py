@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field, replace
 
-from feature_platform.errors import ArtefactError, PointerConflictError, StoreError
+from feature_platform.errors import ArtefactError, PointerConflictError, StoreError, UnreadableObjectError
 from feature_platform.store import layout
 from feature_platform.store.audit import AuditEntry, utc_now
 from feature_platform.store.logstate import Damage, LogState, Witness, differences, read_log, repair_command
@@ -207,6 +207,15 @@ def plan_repair(
         if problem is not None:
             return _blocked(plan, f"--live {live[:16]}… is {_PROBLEMS[problem].format(feature_id=feature_id)}")
         return _with_live(plan, live, "--live (the operator's choice)", from_hash)
+    readable_strays = [d for d in supersede if d.stray and d.generation in entries]
+    if readable_strays:  # a readable entry, though far beyond the end: whether it was meant is for the operator
+        stray = readable_strays[0]
+        shown = ", ".join(dict.fromkeys([*candidates, entries[stray.generation].to_hash[:16]]))
+        return _blocked(
+            replace(plan, needs_live=True, candidates=tuple(shown.split(", "))),
+            f"{stray.reason}; it reads as an entry making {entries[stray.generation].to_hash[:16]}… live, so "
+            "choose the version to serve with --live HASH",
+        )
     if newest is not None:
         return _with_live(plan, newest.to_hash, f"generation {last}, unchanged", newest.to_hash)
     if len(sound_copies) == 1:
@@ -303,11 +312,11 @@ _PROBLEMS = {
 
 def _artefact_problem(store: ArtefactStore, content_hash: str, feature_id: str) -> str | None:
     """"missing", "corrupt" or "foreign" (another feature's artefact), or None when it is sound and this feature's."""
-    if not store.has_artefact(content_hash):
-        return "missing"
     try:
+        if not store.has_artefact(content_hash):
+            return "missing"
         artefact = store.get_artefact(content_hash)
-    except ArtefactError:
+    except (ArtefactError, UnreadableObjectError):
         return "corrupt"
     return None if artefact.feature.id == feature_id else "foreign"
 

@@ -36,7 +36,9 @@ with the requested version live and one entry for it.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import stat
 import time
 from enum import Enum
 from typing import Final
@@ -49,11 +51,14 @@ from feature_platform.errors import (
     NotAFileError,
     PointerConflictError,
     StoreError,
+    UnreadableObjectError,
 )
-from feature_platform.storage import ObjectStorage
+from feature_platform.storage import LocalObjectStorage, ObjectStorage
+from feature_platform.storage.base import MAX_ENTRY_BYTES
 from feature_platform.store import layout
 from feature_platform.store.audit import Action, AuditEntry, parse_entry, utc_now
 from feature_platform.store.logstate import (
+    FAR_GAP,
     NOT_A_FILE,
     LogState,
     deleted_tail_message,
@@ -62,6 +67,7 @@ from feature_platform.store.logstate import (
     list_log,
     read_log,
     repair_command,
+    split_far,
     usable_witnesses,
 )
 
@@ -95,6 +101,8 @@ class ArtefactStore:
 
     def __init__(self, backend: ObjectStorage) -> None:
         self._backend = backend
+        self._warned: set[tuple[str, str]] = set()
+        """(key, problem) of the witness warnings logged: each once per instance, however often it is read."""
 
     @property
     def backend(self) -> ObjectStorage:
@@ -108,6 +116,39 @@ class ArtefactStore:
 
     def _origin(self, key: str) -> str:
         return f"{self._backend.describe()}/{key}"
+
+    def exists(self) -> bool:
+        """Whether the store's root is there: a local directory (a file there is a :class:`StoreError`); an S3
+        prefix always is (a missing or forbidden bucket fails its first read instead)."""
+        if not isinstance(self._backend, LocalObjectStorage):
+            return True
+        root = self._backend.root
+        try:
+            mode = os.stat(root).st_mode
+        except FileNotFoundError:
+            if not os.path.lexists(root):
+                return False
+            msg = f"cannot read artefact store root {self.describe()}: a dangling symbolic link"
+            raise StoreError(msg) from None
+        except OSError as exc:
+            msg = f"cannot read artefact store root {self.describe()}: {exc.strerror or exc}"
+            raise StoreError(msg) from exc
+        if not stat.S_ISDIR(mode):
+            msg = f"cannot read artefact store root {self.describe()}: Not a directory (check FP_ARTEFACT_STORE)"
+            raise StoreError(msg)
+        return True
+
+    def require_exists(self) -> None:
+        """Refuse a store whose root does not exist (a typo in FP_ARTEFACT_STORE), for every command that reads:
+        an absent root is never read as an empty store ("never published", everything "Added"). Only a publish
+        creates the root, on its first write, and says so."""
+        if not self.exists():
+            msg = (
+                f"artefact store root {self.describe()} does not exist: check FP_ARTEFACT_STORE (nothing was read); "
+                "for a new store, create that directory or run `feature-platform publish`, whose first publish "
+                "creates it"
+            )
+            raise StoreError(msg)
 
     # ----------------------------------------------------------------------------------------------
     # Artefacts
@@ -197,7 +238,7 @@ class ArtefactStore:
         damage further back (or a generation a repair superseded) does not stop readers of the live version.
         Writers and ``plan`` judge the whole log instead (:meth:`live_entry`).
         """
-        witnesses = usable_witnesses(self._backend, env, feature_id)
+        witnesses = usable_witnesses(self._backend, env, feature_id, self._warned)
         top = max(witnesses, key=lambda w: w.entry.generation if w.entry else 0, default=None)
         seen = top.entry.generation if top is not None and top.entry is not None else 0
         generation, data = 0, None
@@ -206,9 +247,25 @@ class ArtefactStore:
             generation = seen if data is not None else 0
         if data is None:
             listing = list_log(self._backend, env, feature_id)
-            last = listing.last
-            if top is not None and seen > last:
+            last, far = split_far(listing.files | listing.folders)
+            if far:  # a stray far beyond the log's end (perhaps one a repair superseded): the whole log decides
+                judged = self.live_entry(env, feature_id)
+                if judged is None:
+                    return None
+                last = judged.generation
+            if top is not None and seen > last and seen - last - 1 <= FAR_GAP:
                 raise StoreError(deleted_tail_message(env, feature_id, seen, top.what, self._origin(top.key), last))
+            if top is not None and seen > last:  # no log has such a gap: a damaged copy, as read_log judges it
+                problem = f"names generation {seen}, far beyond the log's end {last}"
+                if (top.key, problem) not in self._warned:
+                    self._warned.add((top.key, problem))
+                    logger.warning(
+                        "ignoring the %s %s, which %s; readers fall back to the audit log, and `%s` rewrites it",
+                        top.what,
+                        top.key,
+                        problem,
+                        repair_command(env, feature_id),
+                    )
             if last:
                 generation = last
                 data = self._read_entry(env, feature_id, last)
@@ -235,11 +292,13 @@ class ArtefactStore:
         """The bytes of entry ``generation`` (None: not there); a directory in its place is refused as damage."""
         key = layout.audit_key(env, feature_id, generation)
         try:
-            return self._backend.get(key)
+            return self._backend.get(key, limit=MAX_ENTRY_BYTES)
         except NotAFileError as exc:
             raise StoreError(
                 self._newest_damaged(env, feature_id, f"audit entry {self._origin(key)} {NOT_A_FILE}")
             ) from exc
+        except UnreadableObjectError as exc:
+            raise StoreError(self._newest_damaged(env, feature_id, f"audit entry {exc}")) from exc
 
     @staticmethod
     def _newest_damaged(env: str, feature_id: str, problem: str) -> str:
@@ -261,6 +320,9 @@ class ArtefactStore:
             logger.warning("%s", describe_damage(state, self._origin))
         for witness in state.lagging_witnesses():
             lag = witness.unusable if witness.entry is None else f"is stale (generation {witness.entry.generation})"
+            if (witness.key, witness.unusable or "") in self._warned or (witness.key, lag or "") in self._warned:
+                continue  # already said, in the words of the cheap read
+            self._warned.add((witness.key, lag or ""))
             logger.warning(
                 "the %s %s %s: until `%s` rewrites it, a deletion of the newest entries would go unnoticed",
                 witness.what,
@@ -518,7 +580,9 @@ class ArtefactStore:
                         repair_command(entry.env, entry.feature_id),
                     )
             try:
-                following = self._backend.get(layout.audit_key(entry.env, entry.feature_id, entry.generation + 1))
+                following = self._backend.get(
+                    layout.audit_key(entry.env, entry.feature_id, entry.generation + 1), limit=MAX_ENTRY_BYTES
+                )
                 if following is None:
                     return
                 entry = self._entry_at(entry.env, entry.feature_id, entry.generation + 1, following)

@@ -40,9 +40,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feature_platform.artefact.loader import parse_artefact
-from feature_platform.errors import ArtefactError, ArtefactNotFoundError, StoreError
+from feature_platform.errors import (
+    ArtefactError,
+    ArtefactNotFoundError,
+    NotAFileError,
+    StoreError,
+    UnreadableObjectError,
+)
 from feature_platform.store import layout
-from feature_platform.store.logstate import LogState, UnreadableLogError, differences, read_log, repair_command
+from feature_platform.store.logstate import (
+    LogState,
+    UnreadableLogError,
+    differences,
+    ranges,
+    read_log,
+    repair_command,
+)
 from feature_platform.store.repair import RepairPlan, plan_repair
 from feature_platform.store.store import ArtefactStore
 
@@ -88,9 +101,12 @@ def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
     with everything else; only a store whose root cannot be read raises :class:`StoreError` (an unreadable store
     is never reported as consistent)."""
     report = VerifyReport(store=store.describe())
-    # A read of a key that need not exist: an unreadable store (a file where the directory should be, a
-    # bucket that does not exist or denies access) raises here, where a listing could look merely empty.
-    store.has_artefact("0" * 64)
+    store.require_exists()  # an absent root (a typo) is never a consistent empty store
+    objects_usable = _objects_folder(store, report)
+    if objects_usable:
+        # A read of a key that need not exist: an unreadable store (a bucket that does not exist or denies
+        # access) raises here, where a listing could look merely empty.
+        store.has_artefact("0" * 64)
     envs = [layout.check_name("environment", env)] if env is not None else _envs(store, report)
     named = report.named
     for each in envs:
@@ -113,7 +129,9 @@ def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
             if published:
                 report.live[each][feature_id] = live
     known = set(named) | set(report.retired)
-    hashes = known if env is not None else known | set(_object_hashes(store, report))
+    hashes = known if env is not None or not objects_usable else known | set(_object_hashes(store, report))
+    if not objects_usable:  # reported once, above: no artefact can be read until the folder is back
+        hashes = set()
     live_in: dict[str, set[tuple[str, str]]] = {}
     for each, features in report.live.items():
         for feature_id, live in features.items():
@@ -138,6 +156,30 @@ def verify_store(store: ArtefactStore, env: str | None = None) -> VerifyReport:
 
 
 _MOVE_IT = "move it out of the way (keep it for forensics: the platform never deletes anything)"
+
+
+def _objects_folder(store: ArtefactStore, report: VerifyReport) -> bool:
+    """Whether ``objects/`` can hold artefacts; a file where the folder belongs is one problem, reported with its
+    repair (every artefact is then unreadable), and the check goes on with the audit logs."""
+    folder = layout.OBJECTS_PREFIX.rstrip("/")
+    try:
+        found = store.backend.get(folder)
+    except NotAFileError:
+        return True  # the folder
+    except UnreadableObjectError:
+        found = b""
+    if found is None:
+        return True  # absent: nothing stored yet, or every artefact missing (reported per artefact)
+    report.problems.append(
+        StoreProblem(
+            folder,
+            "objects is a file where the folder belongs: no artefact can be read or stored",
+            f"{_MOVE_IT}, then put the objects folder back from a backup, or re-store the artefacts the audit logs "
+            "name with `feature-platform store repair --env ENV --from-build DIR` (DIR: `feature-platform compile "
+            "--out DIR` at the revisions they record)",
+        )
+    )
+    return False
 
 
 def _envs(store: ArtefactStore, report: VerifyReport) -> list[str]:
@@ -238,7 +280,7 @@ def _verify_log(
         report.problems.append(
             StoreProblem(
                 layout.audit_prefix(env, feature_id),
-                f"audit log is missing generation(s) {', '.join(map(str, missing[:10]))}",
+                f"audit log is missing generation(s) {ranges(missing)}",
                 _repair_text(plan),
             )
         )
@@ -261,7 +303,7 @@ def _repair_text(plan: RepairPlan | None) -> str:
     if plan.rerecord is not None:
         does.append(f"re-records generation {plan.rerecord.generation} from its copy")
     if plan.supersede:
-        generations = ", ".join(str(d.generation) for d in plan.supersede)
+        generations = ranges(d.generation for d in plan.supersede)
         live = plan.live[:16] if plan.live else "?"
         does.append(
             f"appends an operator entry superseding generation(s) {generations} (their bytes are kept) with "
@@ -355,11 +397,15 @@ def _verify_object(
     elif historical:
         commands = "; ".join(repair_command(e, f) for e, f in historical)
         repair += f"; or, without a build, retire the entries naming it (kept, reported as repaired): {commands}"
-    data = store.backend.get(key)
     damaged: str | None = None
-    if data is None:
+    try:
+        data = store.backend.get(key)
+    except UnreadableObjectError as exc:  # a FIFO, a device, a runaway size: never read, and reported
+        data, damaged = None, f"artefact {content_hash} {exc.problem}"
+        repair = f"move {store.backend.url(key)} out of the way (keep it for forensics), then {repair}"
+    if damaged is None and data is None:
         damaged = f"artefact {content_hash} is missing"
-    else:
+    elif data is not None:
         try:
             artefact = parse_artefact(data, expected_hash=content_hash, origin=key)
         except ArtefactError as exc:
@@ -402,7 +448,11 @@ def restore_artefacts(store: ArtefactStore, build_dir: Path, wanted: Iterable[st
     broken: dict[str, bool] = {}  # hash -> whether an object (damaged) is in the way
     for content_hash in sorted(set(wanted)):
         key = layout.object_key(content_hash)
-        current = store.backend.get(key)
+        try:
+            current = store.backend.get(key)
+        except UnreadableObjectError:
+            broken[content_hash] = True  # replaced by bytes proven to hash to its key
+            continue
         if current is not None:
             try:
                 parse_artefact(current, expected_hash=content_hash, origin=key)

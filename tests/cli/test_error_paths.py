@@ -45,7 +45,7 @@ CASES = {
         "error:",
     ),
     "store verify of a store that is a file": (["store", "verify"], "error:"),
-    "store repair of a feature never published": (["store", "repair", "--feature", "nope_v1"], "nothing to repair"),
+    "store repair in a store that does not exist": (["store", "repair", "--feature", "nope_v1"], "does not exist"),
     "demo-data into a path under a file": (["demo-data", "--out", "{file}/demo", "--events", "100"], "error:"),
 }
 

@@ -76,7 +76,7 @@ def test_first_publish_then_republish_is_a_no_op(local_env: Path, configs: Path)
 def test_plan_json_lists_every_feature_with_its_transition(local_env: Path, configs: Path) -> None:
     result = run("plan", "--configs", str(configs), "--env", "dev", "--format", "json")
     assert result.exit_code == 0, result.output
-    plan = json.loads(result.output)
+    plan = json.loads(result.stdout)  # stderr notes that the store does not exist yet
     assert {d["feature_id"]: d["transition"] for d in plan["diffs"]} == {
         "recent_closeups_v1": "create",
         ENGAGEMENTS: "create",
