@@ -8,9 +8,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +51,37 @@ def endpoint_url_problem(url: str) -> str:
     if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
         return "is not a valid endpoint URL (botocore refuses its host name)"
     return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_character_problem(text: str) -> str:
+    """Why ``text`` cannot be written as one field of one line (an audit log's actor, a table cell), or "":
+    it holds a control character (a newline, a carriage return, an escape sequence...)."""
+    found = _CONTROL.search(text)
+    return f"must not contain control characters (it holds {found.group()!r})" if found else ""
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with every control character written as its escape (``\\n``, ``\\x1b``): what a one-line
+    listing prints of a value it did not check itself (an old audit entry's actor), so the value cannot
+    forge lines or recolour the terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _validation_error_line(exc: ValidationError) -> str:
+    """One line naming each ``FP_*`` variable pydantic refused, its value and why (pydantic's own dump is a
+    multi-line table with a URL)."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        value = error.get("input")
+        shown = f"={redact_credentials(str(value))!r}" if isinstance(value, str | int | float) else ""
+        reason = error["msg"]
+        reason = reason[:1].lower() + reason[1:]
+        parts.append(f"FP_{field.upper()}{shown}: {reason}")
+    return "; ".join(parts)
 
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -249,8 +281,25 @@ class PlatformSettings(BaseSettings):
     serve_reload_seconds: float = Field(
         default=2.0,
         gt=0,
+        allow_inf_nan=False,
         description="How often the server checks the environment's pointers (FP_SERVE_RELOAD_SECONDS).",
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the settings; a value pydantic refuses (``FP_SERVE_MAX_IN_FLIGHT=0``, ``FP_SERVE_AUTH=maybe``)
+        is a :class:`SettingsError` naming the variable, one line, like the platform's own checks."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_validation_error_line(exc)) from None
+
+    @field_validator("actor")
+    @classmethod
+    def _one_line_actor(cls, value: str | None) -> str | None:
+        if value is not None and (problem := control_character_problem(value)):
+            msg = f"FP_ACTOR={value!r} {problem}: it is written to the audit log"
+            raise SettingsError(msg)
+        return value
 
     @field_validator("s3_endpoint_url")
     @classmethod
