@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_platform.settings import PlatformSettings, SettingsError
+from feature_platform.settings import DEFERRABLE, PlatformSettings, SettingsError
 from tests.conftest import REPO_ROOT
 
 BIN = REPO_ROOT / ".venv" / "bin" / "feature-platform"
@@ -57,16 +57,62 @@ def test_a_bad_value_is_one_line_naming_the_variable(field: str, value: str, mon
     assert "\n" not in message and "pydantic" not in message, message
 
 
-@pytest.mark.parametrize("args", [["validate"], ["plan", "--env", "dev"], ["serve", "--no-auth"], ["history",
-                                  "--feature", "x_v1"]])
-@pytest.mark.parametrize("setting", ["FP_SERVE_MAX_IN_FLIGHT=0", "FP_SERVE_RELOAD_SECONDS=nan", "FP_SERVE_AUTH=maybe"])
-def test_the_cli_prints_one_error_line_not_a_traceback(args: list[str], setting: str, tmp_path: Path) -> None:
-    variable, _, value = setting.partition("=")
+@pytest.mark.parametrize(("field", "value"), CASES)
+def test_deferred_a_bad_value_fails_only_where_it_is_read(
+    field: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    variable = f"FP_{field.upper()}"
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as strict:
+        PlatformSettings()
+    if field not in DEFERRABLE:  # where data and stores live: every command needs it, every command fails
+        with pytest.raises(SettingsError) as not_deferred:
+            PlatformSettings(defer_errors=True)
+        assert str(not_deferred.value) == str(strict.value)
+        return
+    settings = PlatformSettings(defer_errors=True)  # what the CLI reads
+    for other in PlatformSettings.model_fields:
+        if other != field:
+            getattr(settings, other)  # the other settings read as usual
+    with pytest.raises(SettingsError) as deferred:
+        getattr(settings, field)
+    assert str(deferred.value) == str(strict.value)
+    with pytest.raises(SettingsError, match=f"^{variable}="):
+        settings.check()
+    replaced = settings.model_copy(update={field: PlatformSettings.model_fields[field].default})
+    replaced.check()  # a copy that sets the field has no error left
+    with pytest.raises(SettingsError, match=f"^{variable}="):
+        settings.model_copy(update={"env": "other"}).check()
+
+
+def _run(args: list[str], tmp_path: Path, variable: str, value: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FP_DATA_DIR": str(tmp_path / "data"), variable: value}
     for name in ("FP_ARTEFACT_STORE", "FP_TABLES_ROOT", "FP_RAW_DATA_ROOT", "FP_CONFIGS_DIR", "FP_DEBUG"):
         env.pop(name, None)
-    result = subprocess.run([str(BIN), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(BIN), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+SERVE_SETTINGS = ["FP_SERVE_MAX_IN_FLIGHT=0", "FP_SERVE_RELOAD_SECONDS=nan", "FP_SERVE_AUTH=maybe"]
+
+
+@pytest.mark.parametrize("args", [["serve", "--port", "1"], ["stream", "--metrics-port", "1"]])
+@pytest.mark.parametrize("setting", [*SERVE_SETTINGS, "FP_ONLINE_STORE=redis://h:0", "FP_S3_ENDPOINT_URL=minio"])
+def test_a_server_prints_one_error_line_before_it_starts(args: list[str], setting: str, tmp_path: Path) -> None:
+    variable, _, value = setting.partition("=")
+    result = _run(args, tmp_path, variable, value)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr and "pydantic" not in result.stderr, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {variable}={value!r}: "), result.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: {variable}={value!r}"), result.stderr
+    assert "serving" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [["validate"], ["plan", "--env", "dev"], ["history", "--feature", "x_v1"]])
+@pytest.mark.parametrize("setting", [*SERVE_SETTINGS, "FP_ACTOR=two\nlines"])
+def test_a_command_that_does_not_use_a_setting_does_not_fail_on_it(
+    args: list[str], setting: str, tmp_path: Path
+) -> None:
+    variable, _, value = setting.partition("=")
+    result = _run(args, tmp_path, variable, value)
+    assert result.returncode == 0, result.stderr
+    assert variable not in result.stderr

@@ -26,7 +26,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings() -> PlatformSettings:
-    return PlatformSettings()
+    """The settings. A bad ``FP_*`` value is one line naming the variable; one only some commands read (the
+    serving API's, ``FP_ACTOR``) is raised when a command reads it, so ``validate`` or ``plan`` does not fail
+    on a bad ``FP_SERVE_AUTH`` (see :data:`~feature_platform.settings.DEFERRABLE`)."""
+    return PlatformSettings(defer_errors=True)
 
 
 def _os_error(exc: OSError) -> str:

@@ -73,6 +73,7 @@ def serve(env: str | None, host: str, port: int, no_auth: bool, server: str, rou
     config = settings()
     if no_auth:
         config = config.model_copy(update={"serve_auth": False})
+    config.check()  # a bad FP_* value: one line, before announcing (a server reads most of them)
     target = env or config.env
     load_api_keys(config.serve_api_keys_file, config.serve_api_keys)  # a bad keys file: one line, before serving
     check_can_listen(host, port)  # a port in use: one line, before announcing it

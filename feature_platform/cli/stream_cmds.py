@@ -42,6 +42,7 @@ def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_po
     from feature_platform.runtimes.stream import run_stream
 
     config = settings()
+    config.check()  # a bad FP_* value: one line, before the indexer starts
     run_stream(config, env or config.env, features=features, consumer=consumer, metrics_port=metrics_port,
                metrics_host=metrics_host, batch_count=batch_count, batch_growth=batch_growth, batch_ms=batch_ms,
                claim_idle_ms=claim_idle_ms, reload_seconds=reload_seconds, log_keep_seconds=log_keep_seconds)
