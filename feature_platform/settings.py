@@ -7,19 +7,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingsError(Exception):
     """An ``FP_*`` environment variable holds a value the platform cannot use; the message names it.
 
-    Not a ``ValueError``, so pydantic lets it through unwrapped (one line, not a validation dump); the CLI
-    prints it like a :class:`~feature_platform.errors.FeaturePlatformError` (this bottom layer does not
-    import the error hierarchy)."""
+    One line, not pydantic's validation dump; the CLI prints it like a
+    :class:`~feature_platform.errors.FeaturePlatformError` (this bottom layer does not import the error
+    hierarchy)."""
+
+
+class _FieldProblem(ValueError):
+    """What a field validator raises: pydantic collects it per field, and :class:`PlatformSettings` turns it
+    into a :class:`SettingsError` whose message is this one (already naming the variable)."""
 
 
 def endpoint_url_problem(url: str) -> str:
@@ -50,6 +57,40 @@ def endpoint_url_problem(url: str) -> str:
     if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
         return "is not a valid endpoint URL (botocore refuses its host name)"
     return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_character_problem(text: str) -> str:
+    """Why ``text`` cannot be written as one field of one line (an audit log's actor, a table cell), or "":
+    it holds a control character (a newline, a carriage return, an escape sequence...)."""
+    found = _CONTROL.search(text)
+    return f"must not contain control characters (it holds {found.group()!r})" if found else ""
+
+
+def escape_control_characters(text: str) -> str:
+    """``text`` with every control character written as its escape (``\\n``, ``\\x1b``): what a one-line
+    listing prints of a value it did not check itself (an old audit entry's actor), so the value cannot
+    forge lines or recolour the terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _field_problems(exc: ValidationError) -> dict[str, str]:
+    """Field name -> one line naming its ``FP_*`` variable, its value and why pydantic refused it (pydantic's
+    own dump is a multi-line table with a URL)."""
+    problems: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if isinstance(raised := error.get("ctx", {}).get("error"), _FieldProblem):
+            line = str(raised)
+        else:
+            value = error.get("input")
+            shown = f"={redact_credentials(str(value))!r}" if isinstance(value, str | int | float) else ""
+            reason = error["msg"]
+            line = f"FP_{field.upper()}{shown}: {reason[:1].lower()}{reason[1:]}"
+        problems[field] = f"{problems[field]}; {line}" if field in problems else line
+    return problems
 
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -193,6 +234,13 @@ def store_url_problem(url: str) -> str:
     return ""
 
 
+DEFERRABLE = frozenset(
+    {"serve_auth", "serve_api_keys_file", "serve_api_keys", "serve_max_in_flight", "serve_reload_seconds", "actor"}
+)
+"""The settings only some commands read (the serving API's; the audit log's actor, which publish, rollback and
+repair check themselves): with ``defer_errors``, a bad one fails only a command that reads it."""
+
+
 class PlatformSettings(BaseSettings):
     """Where things live. Unset variables fall back to a local project data directory."""
 
@@ -249,15 +297,72 @@ class PlatformSettings(BaseSettings):
     serve_reload_seconds: float = Field(
         default=2.0,
         gt=0,
+        allow_inf_nan=False,
         description="How often the server checks the environment's pointers (FP_SERVE_RELOAD_SECONDS).",
     )
+
+    _invalid: dict[str, str] = PrivateAttr(default_factory=dict)
+    """With ``defer_errors``: field name (of :data:`DEFERRABLE`) -> the error reading that field raises."""
+
+    def __init__(self, *, defer_errors: bool = False, **values: Any) -> None:
+        """Read the settings; a value the platform refuses (``FP_SERVE_MAX_IN_FLIGHT=0``, ``FP_SERVE_AUTH=maybe``,
+        a bad URL) is a :class:`SettingsError` naming the variable, one line.
+
+        ``defer_errors=True`` (the CLI): the error of a setting only some commands read (:data:`DEFERRABLE`)
+        is raised when the field is *read*, not here, so a command that does not use it does not fail on it
+        (``validate`` with a bad ``FP_SERVE_AUTH``). The others (where data and stores live) fail every
+        command, at once."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            problems = _field_problems(exc)
+            if not defer_errors or not problems.keys() <= DEFERRABLE:
+                raise SettingsError("; ".join(problems.values())) from None
+            defaults = {name: type(self).model_fields[name].get_default(call_default_factory=True) for name in problems}
+            super().__init__(**{**values, **defaults})  # init values win over the environment
+            self._invalid = problems
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; a field ``update`` sets no longer holds its deferred error (``serve --no-auth`` replaces a
+        bad ``FP_SERVE_AUTH``)."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update and self._invalid:
+            copy._invalid = {name: problem for name, problem in self._invalid.items() if name not in update}
+        return copy
+
+    def check(self, *names: str) -> None:
+        """Raise the :class:`SettingsError` of the first of these fields (default: every field) that holds a
+        bad value (deferred by ``defer_errors``): what a long-running command calls before it announces
+        anything."""
+        for name in names or type(self).model_fields:
+            getattr(self, name)
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names
+
+        def __getattribute__(self, name: str) -> Any:
+            if name in _FIELD_NAMES:
+                try:
+                    private = object.__getattribute__(self, "__pydantic_private__")
+                except AttributeError:  # while pydantic builds the instance
+                    private = None
+                if private and (problem := private.get("_invalid", {}).get(name)):
+                    raise SettingsError(problem)
+            return super().__getattribute__(name)
+
+    @field_validator("actor")
+    @classmethod
+    def _one_line_actor(cls, value: str | None) -> str | None:
+        if value is not None and (problem := control_character_problem(value)):
+            msg = f"FP_ACTOR={value!r} {problem}: it is written to the audit log"
+            raise _FieldProblem(msg)
+        return value
 
     @field_validator("s3_endpoint_url")
     @classmethod
     def _usable_endpoint(cls, value: str | None) -> str | None:
         if value is not None and (problem := endpoint_url_problem(value)):
             msg = f"FP_S3_ENDPOINT_URL={redact_credentials(value)!r} {problem}"
-            raise SettingsError(msg)  # not a ValueError: pydantic lets it through as one line
+            raise _FieldProblem(msg)
         return value
 
     @field_validator("artefact_store", "raw_data_root", "tables_root")
@@ -265,7 +370,7 @@ class PlatformSettings(BaseSettings):
     def _usable_s3_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (problem := s3_url_problem(value)):
             msg = f"FP_{(info.field_name or '').upper()}={redact_credentials(value)!r} {problem}"
-            raise SettingsError(msg)
+            raise _FieldProblem(msg)
         return value
 
     @field_validator("online_store", "event_log")
@@ -273,7 +378,7 @@ class PlatformSettings(BaseSettings):
     def _usable_store_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (problem := store_url_problem(value)):
             msg = f"FP_{(info.field_name or '').upper()}={redact_credentials(value)!r} {problem}"
-            raise SettingsError(msg)
+            raise _FieldProblem(msg)
         return value
 
     @property
@@ -295,3 +400,6 @@ class PlatformSettings(BaseSettings):
     @property
     def tables_url(self) -> str:
         return self.tables_root or str(self.data_dir / "tables")
+
+
+_FIELD_NAMES = frozenset(PlatformSettings.model_fields)

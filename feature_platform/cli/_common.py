@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from feature_platform.compiler import CompileResult, compile_configs, render_issues
-from feature_platform.errors import FeaturePlatformError, polars_io_error_message
+from feature_platform.errors import FeaturePlatformError, StoreError, polars_io_error_message
 from feature_platform.settings import PlatformSettings, SettingsError, redact_credentials
+from feature_platform.store.layout import check_name
 
 EXIT_ERROR = 1
 EXIT_INVALID_CONFIG = 2
@@ -23,7 +26,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings() -> PlatformSettings:
-    return PlatformSettings()
+    """The settings. A bad ``FP_*`` value is one line naming the variable; one only some commands read (the
+    serving API's, ``FP_ACTOR``) is raised when a command reads it, so ``validate`` or ``plan`` does not fail
+    on a bad ``FP_SERVE_AUTH`` (see :data:`~feature_platform.settings.DEFERRABLE`)."""
+    return PlatformSettings(defer_errors=True)
 
 
 def _os_error(exc: OSError) -> str:
@@ -48,8 +54,79 @@ def configs_option(fn: F) -> F:
     )(fn)
 
 
+def check_env(_context: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """The callback of every ``--env``: a name the store cannot hold (``--env ""`` from an unset variable, a
+    path) is refused, never replaced by ``$FP_ENV`` or 'dev' (a rollback would act on a real environment)."""
+    if value is None:
+        return None
+    try:
+        return check_name("environment", value)
+    except StoreError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def env_option(fn: F) -> F:
-    return click.option("--env", "env", default=None, help="Environment (default: $FP_ENV or 'dev').")(fn)
+    return click.option("--env", "env", default=None, callback=check_env,
+                        help="Environment (default: $FP_ENV or 'dev').")(fn)
+
+
+PORT = click.IntRange(1, 65535)
+"""The type of every ``--port``: the OS would silently take a port modulo 65536, or any free port for 0."""
+
+
+class ListenHost(click.ParamType):
+    """The type of every ``--host`` / ``--metrics-host`` a server binds: a name or address this machine can
+    listen on, checked when the options are parsed (the server would announce itself, then fail to bind)."""
+
+    name = "host"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if not text or text != text.strip() or any(c.isspace() for c in text):
+            self.fail(f"{text!r} is not a host name or address (empty, or holds spaces).", param, ctx)
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                text, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
+        except (OSError, UnicodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.fail(f"{text!r} is not a host name or address ({reason}).", param, ctx)
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind((address[0], 0, *address[2:]))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.fail(f"cannot listen on {text!r}: {reason} (not an address of this machine?).", param, ctx)
+        return text
+
+
+HOST = ListenHost()
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, as one line, a port that is taken before a server announces it is serving there."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                         flags=socket.AI_PASSIVE)[0]
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            probe.bind(address)
+    except OSError as exc:
+        msg = f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        raise FeaturePlatformError(msg) from None
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses ``nan`` and ``inf`` (``nan`` passes every comparison
+    of a plain range)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def debug_enabled() -> bool:

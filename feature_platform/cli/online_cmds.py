@@ -11,7 +11,7 @@ from datetime import datetime
 
 import click
 
-from feature_platform.cli._common import env_option, handle_errors, settings
+from feature_platform.cli._common import HOST, PORT, check_can_listen, env_option, handle_errors, settings
 from feature_platform.errors import FeaturePlatformError
 from feature_platform.runtimes.batch import TableLocations, latest_certified_day
 from feature_platform.runtimes.online import load_day, open_online_store_from_settings, require_certified
@@ -49,8 +49,8 @@ def online_load(env: str | None, feature: str, day: datetime | None) -> None:
 
 @click.command(name="serve")
 @env_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, type=HOST)
+@click.option("--port", default=8000, show_default=True, type=PORT)
 @click.option("--no-auth", is_flag=True, help="Serve without API keys (local demos only; same as FP_SERVE_AUTH=false).")
 @click.option("--server", type=click.Choice(["uvicorn", "granian"]), default="uvicorn", show_default=True,
               help="HTTP server (granian must be installed; see benchmarks/RESULTS.md for the comparison).")
@@ -73,9 +73,12 @@ def serve(env: str | None, host: str, port: int, no_auth: bool, server: str, rou
     config = settings()
     if no_auth:
         config = config.model_copy(update={"serve_auth": False})
+    config.check()  # a bad FP_* value: one line, before announcing (a server reads most of them)
     target = env or config.env
     load_api_keys(config.serve_api_keys_file, config.serve_api_keys)  # a bad keys file: one line, before serving
-    click.echo(f"serving {target!r} on http://{host}:{port} (auth {'on' if config.serve_auth else 'off'}, "
+    check_can_listen(host, port)  # a port in use: one line, before announcing it
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL writes it
+    click.echo(f"serving {target!r} on http://{shown}:{port} (auth {'on' if config.serve_auth else 'off'}, "
                f"{server}, {route} route)")
     if server == "granian":
         os.environ.update({SERVE_ENV: target, SERVE_ROUTE: route, "FP_SERVE_AUTH": str(config.serve_auth).lower()})

@@ -19,6 +19,7 @@ from feature_platform.errors import PublishRefusedError
 from feature_platform.plan import render_json, render_text
 from feature_platform.release import plan_release, publish_release, source_revision
 from feature_platform.release.publisher import SealedBytes, default_actor
+from feature_platform.settings import escape_control_characters
 from feature_platform.store import ArtefactStore, open_store_from_settings
 from feature_platform.store.logstate import ranges
 
@@ -127,9 +128,10 @@ def history(env: str | None, feature: str) -> None:
         click.echo(f"{feature} has never been published in {_env(env)!r}")
         return
     click.echo(f"{'gen':>4}  {'when (UTC)':<20} {'action':<9} {'from':<12} {'to':<12} {'actor':<16} revision")
-    for e in entries:
+    for e in entries:  # an old entry may hold a newline in its actor: escaped, so it cannot forge a row
+        actor, revision = escape_control_characters(e.actor), escape_control_characters(e.source_revision or "-")
         click.echo(f"{e.generation:>4}  {e.at:%Y-%m-%d %H:%M:%S}  {e.action:<9} "
-                   f"{(e.from_hash or '-')[:12]:<12} {e.to_hash[:12]:<12} {e.actor:<16} {e.source_revision or '-'}"
+                   f"{(e.from_hash or '-')[:12]:<12} {e.to_hash[:12]:<12} {actor:<16} {revision}"
                    + (f"  (supersedes {ranges(s.generation for s in e.supersedes)})" if e.supersedes else ""))
 
 

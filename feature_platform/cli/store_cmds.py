@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from feature_platform.cli._common import EXIT_ERROR, env_option, handle_errors, settings
+from feature_platform.cli._common import EXIT_ERROR, check_env, env_option, handle_errors, settings
 from feature_platform.release.publisher import default_actor
 from feature_platform.store import open_store_from_settings
 from feature_platform.store.logstate import ranges
@@ -21,7 +21,8 @@ def store_group() -> None:
 
 
 @store_group.command(name="verify")
-@click.option("--env", "env", default=None, help="Only this environment (default: every environment and object).")
+@click.option("--env", "env", default=None, callback=check_env,
+              help="Only this environment (default: every environment and object).")
 @handle_errors
 def verify(env: str | None) -> None:
     """Check the store read-only: audit logs, witnesses and artefact hashes; exit 1 listing every problem with

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from feature_platform.cli._common import env_option, handle_errors, settings
+from feature_platform.cli._common import HOST, PORT, FiniteFloatRange, env_option, handle_errors, settings
 from feature_platform.errors import FeaturePlatformError
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -17,9 +17,9 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--feature", "features", multiple=True, help="Feature id or name to index (repeatable; default all).")
 @click.option("--consumer", default="indexer-0", show_default=True,
               help="Consumer name in the group (stable per replica: a restart re-reads its own pending entries).")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+@click.option("--metrics-port", type=PORT, default=None,
               help="Serve Prometheus metrics on this port.")
-@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, type=HOST,
               help="Address the metrics endpoint binds (0.0.0.0 in a pod, so Prometheus can scrape it).")
 @click.option("--batch-count", type=click.IntRange(min=1), default=2_000, show_default=True,
               help="Micro-batch size bound (entries; at least 1: a count of 0 would be an unbounded read).")
@@ -29,9 +29,9 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
               help="Micro-batch time bound (ms): an idle read waits at most this long for the first entry.")
 @click.option("--claim-idle-ms", type=click.IntRange(min=0), default=30_000, show_default=True,
               help="Claim entries another consumer left pending this long (a dead replica).")
-@click.option("--reload-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True,
+@click.option("--reload-seconds", type=FiniteFloatRange(min=0), default=2.0, show_default=True,
               help="Pointer polling interval.")
-@click.option("--log-keep-seconds", type=click.FloatRange(min=0), default=172_800.0, show_default=True,
+@click.option("--log-keep-seconds", type=FiniteFloatRange(min=0), default=172_800.0, show_default=True,
               help="The event log is trimmed every minute of what every consumer group acknowledged, except the "
               "entries appended within this long (so a new feature version still finds them; 0 keeps none).")
 @handle_errors
@@ -42,6 +42,7 @@ def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_po
     from feature_platform.runtimes.stream import run_stream
 
     config = settings()
+    config.check()  # a bad FP_* value: one line, before the indexer starts
     run_stream(config, env or config.env, features=features, consumer=consumer, metrics_port=metrics_port,
                metrics_host=metrics_host, batch_count=batch_count, batch_growth=batch_growth, batch_ms=batch_ms,
                claim_idle_ms=claim_idle_ms, reload_seconds=reload_seconds, log_keep_seconds=log_keep_seconds)
@@ -51,11 +52,11 @@ def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_po
 @env_option
 @click.option("--source", "source_name", required=True, help="Raw events source, e.g. engagement_events.")
 @click.option("--date", "day", type=_DAY, required=True, help="Raw partition (arrival day) to replay.")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--rate", type=FiniteFloatRange(min=0, min_open=True), default=None,
               help="Events per second (default: as fast as possible).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
               help="Skip this many rows of the partition.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="Replay at most this many rows.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Replay at most this many rows.")
 @click.option("--arrival", type=click.Choice(["day", "now"]), default="day", show_default=True,
               help="Arrival time of the entries: within DATE (as the batch partition) or the wall clock.")
 @handle_errors

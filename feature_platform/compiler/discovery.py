@@ -50,6 +50,7 @@ import pickle
 import posix
 import re
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -189,7 +190,22 @@ def _shadowed_module(package_dir: Path) -> str:
 
 
 def _package_files(package_dir: Path) -> list[Path]:
-    return sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
+    """The package's ``*.py`` files. One that is not a regular file (a FIFO, a socket, a device, a dangling
+    symlink, or a symlink to any of those) is refused before anything opens it: opening a FIFO blocks forever,
+    before any import timeout starts."""
+    files = sorted(p for p in package_dir.rglob("*.py") if "__pycache__" not in p.parts)
+    for path in files:
+        try:
+            mode = path.stat().st_mode  # follows a symlink: what an import would open
+        except OSError as exc:
+            msg = f"{path} cannot be read as a config module ({exc.strerror or exc})"
+            raise ConfigPackageError(msg) from exc
+        if stat.S_ISDIR(mode):
+            continue  # a directory named *.py is no module: the import ignores it
+        if not stat.S_ISREG(mode):
+            msg = f"{path} is not a regular file (a FIFO, socket or device); a config module must be a plain .py file"
+            raise ConfigPackageError(msg)
+    return [p for p in files if not p.is_dir()]
 
 
 # ---- the parent side ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from feature_platform.plan import Plan, Transition
 from feature_platform.release.planning import live_artefacts, plan_release
 from feature_platform.release.rules import SealedBytes, check_release
+from feature_platform.settings import SettingsError, control_character_problem
 from feature_platform.store import ArtefactStore, AuditEntry
 
 __all__ = ["PublishOutcome", "SealedBytes", "default_actor", "live_artefacts", "plan_release", "publish_release"]
@@ -26,8 +27,16 @@ class PublishOutcome:
 
 
 def default_actor() -> str:
-    """Who the audit log names when the caller does not say: ``$FP_ACTOR``, else the OS user."""
-    return os.environ.get("FP_ACTOR") or getpass.getuser()
+    """Who the audit log names when the caller does not say: ``$FP_ACTOR``, else the OS user. A name holding
+    a control character (a newline would forge lines in ``history``) is a :class:`SettingsError` naming it."""
+    if actor := os.environ.get("FP_ACTOR"):
+        origin = "FP_ACTOR"
+    else:
+        actor, origin = getpass.getuser(), "the OS user name (LOGNAME, USER)"
+    if problem := control_character_problem(actor):
+        msg = f"{origin}={actor!r} {problem}: it is written to the audit log"
+        raise SettingsError(msg)
+    return actor
 
 
 def publish_release(

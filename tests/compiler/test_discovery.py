@@ -118,3 +118,32 @@ def test_discovery_leaves_the_import_system_as_it_found_it(tmp_path: Path) -> No
 
     assert sys.path == path_before
     assert sys.meta_path == meta_before
+
+
+@pytest.mark.timeout(60)  # without the check, opening the FIFO hangs: fail this test, not the session
+@pytest.mark.parametrize("how", ["fifo", "symlink to a fifo", "dangling symlink"])
+def test_a_module_that_is_not_a_regular_file_is_refused_before_it_is_opened(how: str, tmp_path: Path) -> None:
+    package = write_package(tmp_path, "fifo_configs", {"sources": _SOURCES})
+    fifo = tmp_path / "a_fifo"
+    if how == "fifo":
+        os.mkfifo(package / "pipe.py")  # opening it would block forever, before any import timeout starts
+    elif how == "symlink to a fifo":
+        os.mkfifo(fifo)
+        (package / "pipe.py").symlink_to(fifo)
+    else:
+        (package / "pipe.py").symlink_to(tmp_path / "missing.py")
+
+    with pytest.raises(ConfigPackageError, match=r"pipe\.py"):
+        discover(package, import_timeout=5)
+
+    result = CliRunner().invoke(cli, ["validate", "--configs", str(package)])
+    assert result.exit_code == 1, result.output
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and str(package / "pipe.py") in error_lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_directory_named_like_a_module_is_no_module(tmp_path: Path) -> None:
+    package = write_package(tmp_path, "dir_configs", {"sources": _SOURCES})
+    (package / "data.py").mkdir()
+    assert [d.obj.name for d in discover(package).objects] == ["events"]

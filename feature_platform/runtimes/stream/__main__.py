@@ -5,9 +5,11 @@ plus ``--batch-growth`` (the adaptive micro-batch ceiling as a multiple of ``--b
 from __future__ import annotations
 
 import argparse
+import math
 
 from feature_platform.runtimes.stream._run import run_stream
-from feature_platform.settings import PlatformSettings
+from feature_platform.settings import PlatformSettings, SettingsError
+from feature_platform.store.layout import is_name
 
 
 def main() -> None:
@@ -24,12 +26,22 @@ def main() -> None:
     parser.add_argument("--reload-seconds", type=float, default=2.0)
     parser.add_argument("--log-keep-seconds", type=float, default=172_800.0)
     args = parser.parse_args()
-    if args.log_keep_seconds < 0:
-        parser.error("--log-keep-seconds must be at least 0")
+    if args.env is not None and not is_name(args.env):  # as the CLI's --env: never falls back to $FP_ENV
+        parser.error(f"invalid environment {args.env!r}")
+    if args.metrics_port is not None and not 1 <= args.metrics_port <= 65535:
+        parser.error("--metrics-port must be from 1 to 65535")
+    for name in ("reload_seconds", "log_keep_seconds"):  # as the CLI's FiniteFloatRange(min=0)
+        if not (math.isfinite(getattr(args, name)) and getattr(args, name) >= 0):
+            parser.error(f"--{name.replace('_', '-')} must be a finite number of seconds, at least 0")
+    if args.claim_idle_ms < 0:
+        parser.error("--claim-idle-ms must be at least 0")
     for name in ("batch_count", "batch_growth", "batch_ms"):  # as the CLI's IntRange(min=1): 0 is unbounded
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    settings = PlatformSettings()
+    try:
+        settings = PlatformSettings()
+    except SettingsError as exc:  # a bad FP_* value: one line naming it, as the CLI prints it
+        parser.exit(1, f"{parser.prog}: error: {exc}\n")
     run_stream(
         settings,
         args.env or settings.env,
