@@ -113,6 +113,7 @@ def test_a_command_that_does_not_use_a_setting_does_not_fail_on_it(
     args: list[str], setting: str, tmp_path: Path
 ) -> None:
     variable, _, value = setting.partition("=")
+    (tmp_path / "data" / "artefacts").mkdir(parents=True)  # an existing, empty store: `history` reads it
     result = _run(args, tmp_path, variable, value)
     assert result.returncode == 0, result.stderr
     assert variable not in result.stderr
