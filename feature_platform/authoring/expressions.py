@@ -222,23 +222,13 @@ def _truth_value_slip() -> str:
 def _written_comparison() -> tuple[str, str, str] | None:
     """The comparison as the config wrote it, as Python reads it, and as it was meant — from the source line
     of the config frame making it; None when the source cannot be read."""
-    from feature_platform.authoring._arglines import node_at
-
-    package = str(Path(__file__).resolve().parent.parent)
-    frame = sys._getframe(1)
-    while frame is not None and (frame.f_code.co_filename.startswith("<") or
-                                 str(Path(frame.f_code.co_filename).resolve()).startswith(package)):
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
+    found = _config_frame_node()
+    if found is None:
+        return None
+    node, source = found
+    if not isinstance(node, ast.Compare):
         return None
     try:
-        span = list(frame.f_code.co_positions())[frame.f_lasti // 2]
-        file = frame.f_code.co_filename
-        node = node_at(file, span)  # type: ignore[arg-type]
-        if not isinstance(node, ast.Compare):
-            return None
-        source = "".join(linecache.getlines(file))
-
         def text(part: ast.AST) -> str:
             segment = ast.get_source_segment(source, part)
             if segment is None:
