@@ -76,7 +76,7 @@ def escape_control_characters(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def _field_problems(exc: ValidationError) -> dict[str, str]:
+def field_problems(exc: ValidationError) -> dict[str, str]:
     """Field name -> one line naming its ``FP_*`` variable, its value and why pydantic refused it (pydantic's
     own dump is a multi-line table with a URL)."""
     problems: dict[str, str] = {}
@@ -315,7 +315,7 @@ class PlatformSettings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            problems = _field_problems(exc)
+            problems = field_problems(exc)
             if not defer_errors or not problems.keys() <= DEFERRABLE:
                 raise SettingsError("; ".join(problems.values())) from None
             defaults = {name: type(self).model_fields[name].get_default(call_default_factory=True) for name in problems}

@@ -11,11 +11,18 @@ tick does cannot change behind the loaded code location's back.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feature_platform.errors import StoreError
+from feature_platform.settings import SettingsError, field_problems
+from feature_platform.store.layout import check_name
+
 DEFAULT_PARTITIONS_START = date(2026, 11, 1)
+EARLIEST_PARTITIONS_START = date(2000, 1, 1)
+"""The raw layout rule refuses days before 2000 (``engine.partitions``); Dagster would count from here."""
 
 
 class OrchestrationSettings(BaseSettings):
@@ -45,6 +52,38 @@ class OrchestrationSettings(BaseSettings):
         "(FP_PROTECTED_ENVS, default 'prod'; '' protects none): for them it compiles and validates a changed "
         "config, and a person publishes (CLI `publish`, or materialising F/published in the UI).",
     )
+
+    def __init__(self, **values: Any) -> None:
+        """Read the settings; a bad value is one :class:`SettingsError` line naming its ``FP_*`` variable (what
+        the code location's load shows), never pydantic's dump."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError("; ".join(field_problems(exc).values())) from None
+
+    @field_validator("partitions_start")
+    @classmethod
+    def _partitions_start_in_range(cls, value: date) -> date:
+        # 9999-12-31 passed and then overflowed inside Dagster's partition arithmetic, naming no variable.
+        if not EARLIEST_PARTITIONS_START <= value <= date.today():
+            msg = (f"must be between {EARLIEST_PARTITIONS_START} and today ({date.today()}): the first daily "
+                   "partition of the batch assets")
+            raise ValueError(msg)
+        return value
+
+    @field_validator("protected_envs")
+    @classmethod
+    def _protected_envs_are_names(cls, value: str) -> str:
+        # 'prod staging' or 'prod;staging' used to protect no environment at all: the sensor published to prod.
+        for entry in (e.strip() for e in value.split(",")):
+            if not entry:
+                continue
+            try:
+                check_name("environment", entry)
+            except StoreError as exc:
+                msg = f"{exc}; separate environments with commas, e.g. 'prod,staging'"
+                raise ValueError(msg) from None
+        return value
 
     def auto_publish(self, env: str) -> bool:
         """Whether automation (the config sensor) may publish to ``env`` without a person."""
