@@ -20,6 +20,8 @@ VARIABLES = ["FP_ONLINE_STORE", "FP_EVENT_LOG"]
         "rediss://:secret@cache.internal:6380/1",
         "redis://[::1]:6379/2",
         "redis://h:6379/0?socket_timeout=5",
+        "redis://h:6379/0?health_check_interval=10&client_name=fp&max_connections=50",
+        "rediss://h:6380/0?ssl_cert_reqs=none",
         "unix:///var/run/redis.sock",
         "unix:///var/run/redis.sock?db=3",
         "fp_data/online.sqlite",
@@ -50,6 +52,9 @@ def test_usable_store_urls_are_accepted(variable: str, url: str, monkeypatch: py
         ("redis://bad host:1/0", "must not contain spaces"),
         ("redis://bad!host:1/0", "has an invalid host 'bad!host'"),
         ("redis://h:6379/0?socket_timeout=abc", "Invalid value for 'socket_timeout'"),
+        # redis-py passed these on to the connection: a TypeError traceback at the first command
+        ("redis://h:6379/0?sockettimeout=5", "parameter 'sockettimeout' (did you mean 'socket_timeout'?)"),
+        ("unix:///tmp/redis.sock?db=1&colour=blue", "unknown query parameter 'colour'"),
         ("REDIS://h:6379/0", "must start with redis:// in lower case"),
         ("http://h:6379/0", "must be redis://HOST:PORT/DB"),
         (" redis://h:6379/0", "must not start or end with spaces"),

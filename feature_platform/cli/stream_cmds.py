@@ -52,7 +52,7 @@ def stream(env: str | None, features: tuple[str, ...], consumer: str, metrics_po
 @env_option
 @click.option("--source", "source_name", required=True, help="Raw events source, e.g. engagement_events.")
 @click.option("--date", "day", type=_DAY, required=True, help="Raw partition (arrival day) to replay.")
-@click.option("--rate", type=FiniteFloatRange(min=0, min_open=True), default=None,
+@click.option("--rate", type=FiniteFloatRange(min=0.001), default=None,
               help="Events per second (default: as fast as possible).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
               help="Skip this many rows of the partition.")

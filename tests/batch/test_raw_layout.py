@@ -269,7 +269,9 @@ def test_replay_reads_files_whose_schemas_drift_file_by_file(raw: Path, env: dic
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--offset", "-5"), ("--limit", "-1"), ("--rate", "0"), ("--rate", "-10")]
+    ("option", "value"),
+    # a rate of 1e-12 events/s overflowed time.sleep: a traceback
+    [("--offset", "-5"), ("--limit", "-1"), ("--rate", "0"), ("--rate", "-10"), ("--rate", "1e-12")],
 )
 def test_replay_refuses_a_negative_offset_limit_or_rate(
     option: str, value: str, env: dict[str, str], tmp_path: Path
