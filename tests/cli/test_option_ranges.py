@@ -90,7 +90,7 @@ def test_every_command_taking_env_is_covered() -> None:
         (["stream", "--metrics-host", "bad host"], "--metrics-host", "holds spaces"),
         (["stream", "--reload-seconds", "nan"], "--reload-seconds", "not a finite number"),
         (["stream", "--log-keep-seconds", "inf"], "--log-keep-seconds", "not a finite number"),
-        (["replay", "--source", "s", "--date", "2026-11-01", "--rate", "-5"], "--rate", "x>0"),
+        (["replay", "--source", "s", "--date", "2026-11-01", "--rate", "-5"], "--rate", "x>=0.001"),
         (["replay", "--source", "s", "--date", "2026-11-01", "--rate", "0"], "--rate", "x>=0.001"),
         (["replay", "--source", "s", "--date", "2026-11-01", "--rate", "nan"], "--rate", "not a finite number"),
         (["replay", "--source", "s", "--date", "2026-11-01", "--offset", "-1"], "--offset", "x>=0"),
