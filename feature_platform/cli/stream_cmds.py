@@ -71,6 +71,7 @@ def replay(env: str | None, source_name: str, day: datetime, rate: float | None,
     config = settings()
     target = env or config.env
     store = open_store_from_settings(config)
+    store.require_exists()  # a typo in FP_ARTEFACT_STORE, not "no live feature reads that source"
     source = None
     unreadable: list[str] = []
     for feature_id in store.list_features(target):

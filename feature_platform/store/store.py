@@ -484,6 +484,9 @@ class ArtefactStore:
         entry = self.current(env, feature_id)
         if entry is None:
             msg = f"{feature_id!r} has no live version in environment {env!r} ({self.describe()})"
+            if not self.exists():  # a typo in FP_ARTEFACT_STORE is named as such, not only blamed on the feature
+                msg = (f"{feature_id!r} has no live version in environment {env!r}: the artefact store root "
+                       f"{self.describe()} does not exist (check FP_ARTEFACT_STORE; nothing is published there)")
             raise ArtefactNotFoundError(msg)
         return self.artefact_of(entry)
 

@@ -191,6 +191,10 @@ def test_read_commands_refuse_a_store_root_that_does_not_exist_and_publish_creat
         ["plan", "--configs", CONFIGS, "--env", ENV],
         ["rollback", "--env", ENV, "--feature", FEATURE_ID],
         ["store", "repair", "--env", ENV, "--feature", FEATURE_ID],
+        # the runtimes' commands too: they blamed the feature ("has no live version", "no live feature reads")
+        ["online-load", "--env", ENV, "--feature", FEATURE_ID, "--date", "2026-11-02"],
+        ["batch-index", "--env", ENV, "--feature", FEATURE_ID, "--date", "2026-11-02"],
+        ["replay", "--env", ENV, "--source", "click_events", "--date", "2026-11-02"],
     ):
         result = _cli(tmp_path, typo, *args)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
