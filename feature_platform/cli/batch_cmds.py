@@ -8,6 +8,7 @@ under ``FP_DATA_DIR``).
 from __future__ import annotations
 
 import re
+import stat
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -164,6 +165,15 @@ def training_set(env: str | None, feature: str, examples_path: Path, out: Path, 
 
 
 def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
+    try:  # before opening it: reading a FIFO blocks until a writer comes, and a device never ends
+        mode = path.stat().st_mode  # a symbolic link to a regular file is followed
+    except OSError as exc:
+        msg = f"cannot read the examples {path}: {exc.strerror or exc}"
+        raise SourceDataError(msg) from exc
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
+        msg = f"the examples {path} are not a regular file ({kind}); name a .parquet or .csv file"
+        raise SourceDataError(msg)
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":

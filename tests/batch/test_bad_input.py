@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -107,6 +108,26 @@ def test_bad_examples_are_refused_with_the_reason(demo_tables: DemoTables, publi
     for examples, message in cases:
         with pytest.raises(SourceDataError, match=message):
             build_training_set(artefact, examples, demo_tables.locations)
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype"),
+    [
+        ("timestamp", "Datetime(time_unit='us', time_zone=None)"),
+        ("clicked", "Boolean"),
+        ("day", "Date"),
+    ],
+)
+def test_a_user_column_that_is_not_an_id_type_is_refused(
+    demo_tables: DemoTables, published: Published, column: str, dtype: str
+) -> None:
+    when = datetime(2026, 11, 2, 12)
+    examples = pl.DataFrame({"user_id": [1], "timestamp": [when], "clicked": [True], "day": [when.date()]})
+    message = f"the examples' user column '{column}' is {dtype}, not an integer or string user id"
+    with pytest.raises(SourceDataError, match=re.escape(message)):
+        build_training_set(
+            published.artefacts["recent_engagements_v1"], examples, demo_tables.locations, user_column=column
+        )
 
 
 def test_training_set_needs_indexed_tables(published: Published, demo: Demo, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -369,3 +371,24 @@ def test_another_polars_error_keeps_its_traceback(
     monkeypatch.setattr(pl.DataFrame, "write_parquet", bug)
     result = _training_set(env, indexed_examples, tmp_path / "out.parquet")
     assert isinstance(result.exception, pl.exceptions.ComputeError), result.output  # a bug stays visible
+
+
+@pytest.mark.parametrize("name", ["ex.parquet", "ex.csv", "link.parquet"])
+def test_training_set_refuses_examples_that_are_a_fifo(name: str, env: dict[str, str], tmp_path: Path) -> None:
+    """A FIFO named .parquet or .csv was opened and read: the command waited forever for a writer."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    examples = tmp_path / name
+    if name.startswith("link"):
+        examples.symlink_to(fifo)  # a link is followed: what matters is what it names
+    else:
+        fifo.rename(examples)
+    done = subprocess.run(
+        [sys.executable, "-c", "from feature_platform.cli.main import main; main()", "training-set", "--env", ENV,
+         "--feature", "recent_searches_v1", "--examples", str(examples), "--out", str(tmp_path / "out.parquet")],
+        env={**os.environ, **env}, capture_output=True, timeout=120, check=False,  # a regression times out
+    )
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 1
+    assert lines == [f"error: the examples {examples} are not a regular file (a FIFO); name a .parquet or .csv file"]
+    assert not (tmp_path / "out.parquet").exists()

@@ -82,12 +82,22 @@ def test_a_plain_key_in_the_configuration_is_refused(tmp_path: Path, document: o
     ('{"keys": [{"name": "x", "sha256": ', "not valid JSON"),
     ('{"keys": [{"name": "x", "key": "plain"}]}', "keys[0].key: unknown field"),
     (None, "cannot read the API keys file (No such file or directory)"),
+    ("fifo", "the API keys file is not a regular file (a FIFO); name a JSON file"),  # was: serve hung, silent
+    ("link to fifo", "the API keys file is not a regular file (a FIFO); name a JSON file"),
+    ("directory", "the API keys file is not a regular file (a directory); name a JSON file"),
 ])
 def test_a_malformed_keys_file_stops_the_server_at_start_up_with_one_line(
     tmp_path: Path, online_tables: OnlineTables, content: str | None, says: str
 ) -> None:
     path = tmp_path / "keys.json"
-    if content is not None:
+    if content == "fifo":
+        os.mkfifo(path)
+    elif content == "link to fifo":
+        os.mkfifo(tmp_path / "pipe")
+        path.symlink_to(tmp_path / "pipe")
+    elif content == "directory":
+        path.mkdir()
+    elif content is not None:
         path.write_text(content)
     env = {**server_env(tmp_path, str(tmp_path / "artefacts"), str(tmp_path / "online.sqlite"), online_tables,
                         auth=True), "FP_SERVE_API_KEYS_FILE": str(path)}

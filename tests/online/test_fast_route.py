@@ -19,7 +19,7 @@ FEATURE = "recent_engagements_v1"
 QUERIES = [
     {}, {"limit": "3"}, {"limit": "0"}, {"limit": "10001"}, {"limit": "x"}, {"limit": "2.0"},
     {"since": "2026-11-07T12:00:00Z"}, {"since": "2026-11-07"}, {"since": "1793000000"}, {"since": "soon"},
-    {"fields": "timestamp,event_type"}, {"fields": "nope"}, {"fields": ","}, {"fields": "a" * 4001},
+    {"fields": "timestamp,event_type"}, {"fields": "nope"}, {"fields": ","}, {"fields": ""}, {"fields": "a" * 4001},
     {"limit": "0", "since": "soon"},
 ]
 

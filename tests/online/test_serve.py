@@ -287,3 +287,28 @@ def test_an_unexpected_store_client_error_is_a_503_with_retry_after_never_a_500(
     assert one.json()["error"] == "store_unavailable"
     assert "online store unreachable: RuntimeError" in ready.json()["message"]
     assert "fp_serve_store_errors_total 2.0" in metrics
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ({"users": [True, False]}, "body.users: Value error, users[0] is true: a user is an integer or a string, "
+                               "never a boolean"),
+    ({"users": [1, False]}, "users[1] is false: a user is an integer or a string, never a boolean"),
+    ({"users": [1], "limit": True}, "body.limit: Value error, limit is true: give a whole number of events, "
+                                    "or leave it out"),
+])
+def test_a_json_boolean_is_neither_a_user_nor_a_limit(client: TestClient, body: dict[str, Any], says: str) -> None:
+    """true/false were read as the users 1 and 0, and "limit": true as 1."""
+    response = client.post(f"/v1/features/{FEATURE}/sequences", json=body)
+    assert response.status_code == 422
+    assert says in response.json()["message"]
+
+
+def test_empty_fields_say_so(client: TestClient) -> None:
+    """Was "unknown fields []"."""
+    says = "fields is empty: name at least one field, or leave it out for all"
+    answers = [client.post(f"/v1/features/{FEATURE}/sequences", json={"users": [1], "fields": []}),
+               client.get(f"/v1/features/{FEATURE}/users/1/sequence", params={"fields": ""}),
+               client.get(f"/v1/features/{FEATURE}/users/1/sequence", params={"fields": " , "})]
+    for response in answers:
+        assert response.status_code == 422
+        assert response.json()["message"] == says

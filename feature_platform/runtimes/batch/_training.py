@@ -217,7 +217,15 @@ def _example_keys(
         if name not in frame.columns:
             msg = f"the examples have no '{name}' column (columns: {', '.join(frame.columns) or 'none'})"
             raise SourceDataError(msg)
-    if frame.schema[user_column].is_float() and user_dtype.is_integer():  # a strict cast truncates 1000001.5
+    given = frame.schema[user_column]
+    if not (given.is_integer() or given.is_float() or given in (pl.String, pl.Null)):
+        # a datetime, boolean or date casts to an integer without complaint (and then matches no user)
+        msg = (
+            f"the examples' user column '{user_column}' is {given}, not an integer or string user id "
+            "(--user-column names the user id column)"
+        )
+        raise SourceDataError(msg)
+    if given.is_float() and user_dtype.is_integer():  # a strict cast truncates 1000001.5
         fractional = frame.with_row_index(_ROW).filter(
             pl.col(user_column).is_finite() & (pl.col(user_column) != pl.col(user_column).floor())
         )

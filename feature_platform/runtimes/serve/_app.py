@@ -28,7 +28,7 @@ from fastapi import Body, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.routing import Route
 
 from feature_platform.artefact.dtypes import DType
@@ -77,6 +77,24 @@ class SequencesBody(BaseModel):
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
     since: datetime | None = None
     fields: list[str] | None = Field(default=None, max_length=200)
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _no_boolean_user(cls, users: Any) -> Any:
+        # pydantic reads true/false as the ints 1/0: a boolean would be served as users 1 and 0
+        if isinstance(users, list) and (at := next((i for i, u in enumerate(users) if isinstance(u, bool)), None)) \
+                is not None:
+            msg = f"users[{at}] is {str(users[at]).lower()}: a user is an integer or a string, never a boolean"
+            raise ValueError(msg)
+        return users
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _no_boolean_limit(cls, limit: Any) -> Any:
+        if isinstance(limit, bool):  # pydantic would take true as 1
+            msg = f"limit is {str(limit).lower()}: give a whole number of events, or leave it out"
+            raise ValueError(msg)
+        return limit
 
 
 class ErrorBody(BaseModel):
@@ -437,8 +455,10 @@ def _fields(loaded: LoadedFeature, fields: str | None) -> tuple[str, ...] | None
     if fields is None:
         return None
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
+    if not names:
+        raise ApiError(422, "invalid_fields", "fields is empty: name at least one field, or leave it out for all")
     unknown = [f for f in names if f not in loaded.columns]
-    if unknown or not names:
+    if unknown:
         raise ApiError(422, "invalid_fields", f"unknown fields {unknown[:10]}; known: {list(loaded.columns)}")
     return names
 

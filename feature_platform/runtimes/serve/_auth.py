@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,13 @@ def load_api_keys(path: Path | None, inline: str | None) -> ApiKeys:
     sources: list[tuple[str, str]] = []
     if path is not None:
         where = f"{KEYS_FILE_VARIABLE}={path}"
+        try:  # before opening it: reading a FIFO blocks until a writer comes (serve would hang, silent)
+            mode = path.stat().st_mode  # a symbolic link to a regular file is followed
+        except OSError as exc:
+            raise ApiKeysError(f"{where}: cannot read the API keys file ({exc.strerror or exc})") from exc
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
+            raise ApiKeysError(f"{where}: the API keys file is not a regular file ({kind}); name a JSON file")
         try:
             sources.append((where, path.read_text()))
         except (OSError, UnicodeDecodeError) as exc:
