@@ -6,6 +6,7 @@ Every runtime and the CLI read these; nothing here does I/O when constructed.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -232,18 +233,19 @@ def store_url_problem(url: str) -> str:
         arguments = parse_url(url)  # its query arguments (socket_timeout=…) are checked here
     except ValueError as exc:
         return str(exc)
-    unknown = sorted(set(arguments) - _redis_url_arguments(arguments.get("connection_class")))
+    known = _redis_url_arguments(arguments.get("connection_class"))
+    unknown = sorted(set(arguments) - known)
     if unknown:
         # redis-py passes an unknown query argument on to the connection's constructor: a TypeError at the
         # first command, as a traceback (`?sockettimeout=5`).
-        known = _redis_url_arguments(arguments.get("connection_class"))
         close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
         return (f"has an unknown query parameter {unknown[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
                 + ": use the connection options of redis-py, e.g. ?socket_timeout=5")
     return ""
 
 
-def _redis_url_arguments(connection_class: Any) -> set[str]:
+@functools.cache
+def _redis_url_arguments(connection_class: Any) -> frozenset[str]:
     """The keyword arguments a redis-py URL may carry: those of its connection class (and the classes it passes
     the rest to) and of the connection pool."""
     import inspect
@@ -256,7 +258,7 @@ def _redis_url_arguments(connection_class: Any) -> set[str]:
         if init is not None:
             names |= {p.name for p in inspect.signature(init).parameters.values()
                       if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"}
-    return names
+    return frozenset(names)
 
 
 DEFERRABLE = frozenset(

@@ -17,6 +17,7 @@ import click
 import polars as pl
 
 from feature_platform._days import day_range_problem
+from feature_platform._filekind import file_kind
 from feature_platform.artefact import Artefact
 from feature_platform.cli._common import env_option, handle_errors, settings
 from feature_platform.errors import SourceDataError
@@ -171,8 +172,7 @@ def _read_examples(path: Path, time_column: str) -> pl.DataFrame:
         msg = f"cannot read the examples {path}: {exc.strerror or exc}"
         raise SourceDataError(msg) from exc
     if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
-        msg = f"the examples {path} are not a regular file ({kind}); name a .parquet or .csv file"
+        msg = f"the examples {path} are not a regular file ({file_kind(mode)}); name a .parquet or .csv file"
         raise SourceDataError(msg)
     suffix = path.suffix.lower()
     try:

@@ -66,6 +66,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from feature_platform._filekind import file_kind
 from feature_platform.authoring import _base
 from feature_platform.authoring._base import ConfigObject, ConfigObjectError, SourceLocation
 from feature_platform.authoring.expressions import Expr, StringFunctions, TimestampFunctions
@@ -203,7 +204,7 @@ def _package_files(package_dir: Path) -> list[Path]:
         if stat.S_ISDIR(mode):
             continue  # a directory named *.py is no module: the import ignores it
         if not stat.S_ISREG(mode):
-            msg = f"{path} is not a regular file (a FIFO, socket or device); a config module must be a plain .py file"
+            msg = f"{path} is not a regular file ({file_kind(mode)}); a config module must be a plain .py file"
             raise ConfigPackageError(msg)
     return [p for p in files if not p.is_dir()]
 

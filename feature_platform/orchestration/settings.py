@@ -16,13 +16,12 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feature_platform._days import FIRST_DAY
 from feature_platform.errors import StoreError
 from feature_platform.settings import SettingsError, field_problems
 from feature_platform.store.layout import check_name
 
 DEFAULT_PARTITIONS_START = date(2026, 11, 1)
-EARLIEST_PARTITIONS_START = date(2000, 1, 1)
-"""The raw layout rule refuses days before 2000 (``engine.partitions``); Dagster would count from here."""
 
 
 class OrchestrationSettings(BaseSettings):
@@ -65,8 +64,8 @@ class OrchestrationSettings(BaseSettings):
     @classmethod
     def _partitions_start_in_range(cls, value: date) -> date:
         # 9999-12-31 passed and then overflowed inside Dagster's partition arithmetic, naming no variable.
-        if not EARLIEST_PARTITIONS_START <= value <= date.today():
-            msg = (f"must be between {EARLIEST_PARTITIONS_START} and today ({date.today()}): the first daily "
+        if not FIRST_DAY <= value <= date.today():  # the first day the platform can index
+            msg = (f"must be between {FIRST_DAY} and today ({date.today()}): the first daily "
                    "partition of the batch assets")
             raise ValueError(msg)
         return value

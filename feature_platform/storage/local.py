@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from feature_platform._durable import fsync_directory
+from feature_platform._filekind import file_kind
 from feature_platform.errors import NotAFileError, StoreError, UnreadableObjectError
 from feature_platform.storage.base import MAX_OBJECT_BYTES, FolderListing, StagedFile
 from feature_platform.storage.keys import check_key, check_prefix
@@ -65,7 +66,7 @@ class LocalObjectStorage:
             if stat.S_ISDIR(mode):
                 raise _not_a_file(path)
             if not stat.S_ISREG(mode):
-                raise UnreadableObjectError(str(path), f"is not a regular file ({_file_kind(mode)})")
+                raise UnreadableObjectError(str(path), f"is not a regular file ({file_kind(mode)})")
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read(limit + 1)
         except OSError as exc:
@@ -230,16 +231,6 @@ def _refuse_special_file(path: Path) -> None:
         msg = (f"{path} is not a regular file (a device, a pipe or a socket): writing would replace it with a "
                "file; name a regular file")
         raise NotAFileError(msg)
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
 
 
 def _not_a_file(path: Path) -> NotAFileError:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from feature_platform._filekind import file_kind
 from feature_platform.errors import FeaturePlatformError
 
 KEYS_FILE_VARIABLE = "FP_SERVE_API_KEYS_FILE"
@@ -64,8 +65,8 @@ def load_api_keys(path: Path | None, inline: str | None) -> ApiKeys:
         except OSError as exc:
             raise ApiKeysError(f"{where}: cannot read the API keys file ({exc.strerror or exc})") from exc
         if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or a socket"
-            raise ApiKeysError(f"{where}: the API keys file is not a regular file ({kind}); name a JSON file")
+            msg = f"{where}: the API keys file is not a regular file ({file_kind(mode)}); name a JSON file"
+            raise ApiKeysError(msg)
         try:
             sources.append((where, path.read_text()))
         except (OSError, UnicodeDecodeError) as exc:
