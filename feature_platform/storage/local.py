@@ -38,6 +38,10 @@ class LocalObjectStorage:
     def root(self) -> Path:
         return self._root
 
+    def root_exists(self) -> bool:
+        """Whether the root directory is there; False only when nothing is (see :func:`_is_directory`)."""
+        return _is_directory(self._root)
+
     def describe(self) -> str:
         return os.path.abspath(self._root)
 

@@ -36,9 +36,7 @@ with the requested version live and one entry for it.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import stat
 import time
 from enum import Enum
 from typing import Final
@@ -122,21 +120,11 @@ class ArtefactStore:
         prefix always is (a missing or forbidden bucket fails its first read instead)."""
         if not isinstance(self._backend, LocalObjectStorage):
             return True
-        root = self._backend.root
         try:
-            mode = os.stat(root).st_mode
-        except FileNotFoundError:
-            if not os.path.lexists(root):
-                return False
-            msg = f"cannot read artefact store root {self.describe()}: a dangling symbolic link"
-            raise StoreError(msg) from None
-        except OSError as exc:
-            msg = f"cannot read artefact store root {self.describe()}: {exc.strerror or exc}"
+            return self._backend.root_exists()
+        except StoreError as exc:
+            msg = f"artefact store root: {exc} (check FP_ARTEFACT_STORE)"
             raise StoreError(msg) from exc
-        if not stat.S_ISDIR(mode):
-            msg = f"cannot read artefact store root {self.describe()}: Not a directory (check FP_ARTEFACT_STORE)"
-            raise StoreError(msg)
-        return True
 
     def require_exists(self) -> None:
         """Refuse a store whose root does not exist (a typo in FP_ARTEFACT_STORE), for every command that reads:
